@@ -1,0 +1,32 @@
+# Every target does its own set-up: the first run creates .venv and installs the package.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHARED_MNIST := $(abspath ../shared/datasets/mnist)
+ifneq ($(wildcard $(SHARED_MNIST)/train-images-idx3-ubyte.gz),)
+export TFKMEANS_DATA_DIR ?= $(SHARED_MNIST)
+endif
+# Quieter TensorFlow start-up in tests and scripts.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install test naive bench clean
+
+$(BIN)/.installed-%: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[$*]'
+	touch $@
+
+install: $(BIN)/.installed-test
+
+test: $(BIN)/.installed-test
+	$(BIN)/python -m pytest -q tests
+
+naive: $(BIN)/.installed-test
+	$(BIN)/python -m experiments.naive --k=10 --output_dir=runs/naive
+
+bench: $(BIN)/.installed-bench
+	$(BIN)/python -m benchmarks.lloyd
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
