@@ -1,0 +1,192 @@
+"""What every tfkmeans estimator shares: parameters, validation, predict/transform/score, export.
+
+An estimator is a ``tf.Module``: once fitted, its centres live in the
+``centers`` ``tf.Variable`` and ``tf.saved_model.save(model, path)`` exports
+compiled ``predict`` and ``transform`` functions with an input signature.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from tfkmeans import ops
+from tfkmeans._validation import as_float_matrix, check_positive_int, check_sample_weight
+from tfkmeans.exceptions import NotFittedError
+
+_DTYPES = {"float32": tf.float32, "float64": tf.float64}
+
+
+class BaseKMeans(tf.Module):
+    """Base class of the K-means estimators; not meant to be used directly."""
+
+    # -- parameters (scikit-learn's BaseEstimator protocol) ----------------------------------
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return sorted(p.name for p in signature.parameters.values() if p.name != "self")
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of this estimator, as passed to the constructor."""
+        del deep  # no nested estimators
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "BaseKMeans":
+        """Set constructor parameters; they take effect at the next ``fit``."""
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"Invalid parameter {key!r} for {type(self).__name__}; valid parameters: {valid}.")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values() if p.name != "self"
+        }
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if not isinstance(value, np.ndarray) and value != defaults.get(name)
+        ]
+        changed += [f"{name}=array{np.shape(value)}" for name, value in self.get_params().items() if isinstance(value, np.ndarray)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    # -- validation ------------------------------------------------------------------------
+
+    @property
+    def _tf_dtype(self) -> tf.DType:
+        try:
+            return _DTYPES[str(self.dtype)]
+        except KeyError:
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.") from None
+
+    def _check_common_params(self, n_samples: int) -> None:
+        check_positive_int(self.n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
+        check_positive_int(self.max_iter, "max_iter")
+        if self.chunk_size is not None:
+            check_positive_int(self.chunk_size, "chunk_size")
+        ops.get_distance(self.distance)
+        if not isinstance(self.init, str) and not callable(self.init):
+            return
+        if isinstance(self.init, str) and self.init not in ("k-means++", "random"):
+            raise ValueError(
+                f"init must be 'k-means++', 'random', a callable or an array of shape (n_clusters, n_features); got {self.init!r}."
+            )
+
+    def _validate_data(self, X: Any, *, reset: bool) -> tf.Tensor:
+        """Convert ``X``; on ``reset`` remember its width, otherwise check it against the fit."""
+        x = as_float_matrix(X, self._tf_dtype if reset else self.centers.dtype)
+        if reset:
+            self.n_features_in_ = int(x.shape[1])
+        elif x.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {x.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_} features."
+            )
+        return x
+
+    def _check_is_fitted(self) -> None:
+        if getattr(self, "centers", None) is None:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments first."
+            )
+
+    def _chunk_size(self, n_features: int) -> int:
+        return self.chunk_size or ops.default_chunk_size(self.n_clusters, n_features, self.distance)
+
+    # -- fitted state ----------------------------------------------------------------------
+
+    @property
+    def cluster_centers_(self) -> np.ndarray:
+        """Coordinates of the cluster centres, shape ``(n_clusters, n_features)``."""
+        self._check_is_fitted()
+        return self.centers.numpy()
+
+    def _set_centers(self, centers: tf.Tensor) -> None:
+        """Store centres in a variable (created on first fit or when the shape changes)."""
+        existing = getattr(self, "centers", None)
+        if existing is not None and existing.shape == centers.shape and existing.dtype == centers.dtype:
+            existing.assign(centers)
+        else:
+            self.centers = tf.Variable(centers, trainable=False, name="cluster_centers")
+            self._serving = self._build_serving_functions()
+
+    def _build_serving_functions(self) -> types.SimpleNamespace:
+        """Compiled predict/transform/score bound to ``self.centers``.
+
+        Held in a plain namespace (invisible to automatic tracking) and handed to
+        SavedModel explicitly by ``_trackable_children``.
+        """
+        centers = self.centers
+        k, n_features = centers.shape
+        chunk_size = self.chunk_size or ops.default_chunk_size(k, n_features, self.distance)
+        distance = self.distance
+        spec = tf.TensorSpec([None, n_features], centers.dtype, name="x")
+
+        @tf.function(input_signature=[spec])
+        def predict(x):
+            return ops.nearest_centers(x, centers, distance, chunk_size).labels
+
+        @tf.function(input_signature=[spec])
+        def transform(x):
+            return tf.sqrt(ops.squared_distances(x, centers, distance, chunk_size))
+
+        @tf.function(input_signature=[spec, tf.TensorSpec([None], centers.dtype)])
+        def score(x, sample_weight):
+            labels = ops.nearest_centers(x, centers, distance, chunk_size).labels
+            return -ops.inertia(x, centers, labels, sample_weight, chunk_size)
+
+        return types.SimpleNamespace(predict=predict, transform=transform, score=score)
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "savedmodel" and getattr(self, "centers", None) is not None:
+            children["predict"] = self._serving.predict
+            children["transform"] = self._serving.transform
+        return children
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_serving", None)  # tf.functions do not pickle; rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if getattr(self, "centers", None) is not None:
+            self._serving = self._build_serving_functions()
+
+    # -- inference -------------------------------------------------------------------------
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Index of the nearest centre for each sample, shape ``(n_samples,)``."""
+        self._check_is_fitted()
+        return self._serving.predict(self._validate_data(X, reset=False)).numpy()
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``."""
+        self._check_is_fitted()
+        return self._serving.transform(self._validate_data(X, reset=False)).numpy()
+
+    def score(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> float:
+        """Opposite of the inertia of ``X`` under the fitted centres (higher is better)."""
+        del y
+        self._check_is_fitted()
+        x = self._validate_data(X, reset=False)
+        weights = check_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
+        return float(self._serving.score(x, weights))
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "BaseKMeans":
+        raise NotImplementedError
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> np.ndarray:
+        """Fit, then return ``labels_``."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def fit_transform(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> np.ndarray:
+        """Fit, then return the distances of ``X`` to the centres."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)

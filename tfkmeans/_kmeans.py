@@ -1,0 +1,210 @@
+"""Full-batch K-means (Lloyd) with scikit-learn's API, compiled with TensorFlow."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tfkmeans import ops
+from tfkmeans._base import BaseKMeans
+from tfkmeans._validation import (
+    RandomState,
+    as_float_matrix,
+    check_positive_int,
+    check_random_state,
+    check_sample_weight,
+    draw_seed,
+)
+from tfkmeans.exceptions import ConvergenceWarning
+
+# Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
+_lloyd = tf.function(ops.lloyd, reduce_retracing=True)
+_kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True)
+_random_points = tf.function(ops.random_points, reduce_retracing=True)
+
+
+@tf.function(reduce_retracing=True)
+def _mean_variance(x: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.math.reduce_variance(x, axis=0))
+
+
+class KMeans(BaseKMeans):
+    """K-means clustering (Lloyd's algorithm) running as a TensorFlow graph.
+
+    A drop-in for :class:`sklearn.cluster.KMeans`: same parameters, methods and
+    fitted attributes. Each fit runs the whole Lloyd loop — assignment, centre
+    update and convergence test — inside one ``tf.while_loop``, one fused,
+    row-chunked pass over the data per iteration.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters; at most the number of samples.
+    init : {'k-means++', 'random'}, callable or array of shape (n_clusters, n_features), default='k-means++'
+        'k-means++': greedy k-means++ with ``2 + ln(k)`` local trials per centre.
+        'random': ``n_clusters`` distinct samples drawn by weight. A callable is
+        called as ``init(X, n_clusters, random_state)`` with ``X`` a numpy array
+        and must return the initial centres. An array gives them directly.
+    n_init : 'auto' or int, default='auto'
+        Runs from different initial centres; the run with the lowest inertia is
+        kept. 'auto' means 1 for 'k-means++' or an array, 10 for 'random' or a
+        callable.
+    max_iter : int, default=300
+        Maximum Lloyd iterations per run.
+    tol : float, default=1e-4
+        Convergence threshold on the total squared centre shift, relative to
+        the mean per-feature variance of ``X``. With ``tol=0`` a run stops only
+        when no label changes.
+    verbose : int, default=0
+        If non-zero, print inertia and centre shift at every iteration (from
+        inside the graph) and log each run.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation; an int makes fits reproducible.
+    distance : {'matmul', 'expand'}, default='matmul'
+        'matmul' computes ``||x||² - 2x·cᵀ + ||c||²`` with one matrix product per
+        chunk (fast). 'expand' is the tensor-expansion form
+        (``expand_dims``/``subtract``/``square``/``reduce_sum``), exact but slow,
+        in chunks small enough to bound its ``rows × k × d`` intermediate.
+    dtype : {'float32', 'float64'}, default='float32'
+        Precision of the computation and of the fitted centres.
+    chunk_size : int or None, default=None
+        Rows processed at once; None picks a size that keeps the per-chunk
+        intermediate near 16 MiB.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centres (a copy of the ``centers`` ``tf.Variable``).
+    labels_ : ndarray of shape (n_samples,)
+        Nearest centre of each training sample under ``cluster_centers_``.
+    inertia_ : float
+        Sum of (weighted) squared distances of samples to their centre.
+    n_iter_ : int
+        Iterations run by the kept run.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tfkmeans import KMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> sorted(km.cluster_centers_.tolist())
+    [[1.0, 2.0], [10.0, 2.0]]
+    >>> km.predict([[0, 0], [12, 3]]).tolist() == [km.labels_[0], km.labels_[3]]
+    True
+    >>> round(km.inertia_, 3)
+    16.0
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init: Union[str, np.ndarray, Callable] = "k-means++",
+        n_init: Union[str, int] = "auto",
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        verbose: int = 0,
+        random_state: RandomState = None,
+        distance: str = "matmul",
+        dtype: str = "float32",
+        chunk_size: Optional[int] = None,
+    ):
+        super().__init__(name="kmeans")
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.distance = distance
+        self.dtype = dtype
+        self.chunk_size = chunk_size
+
+    def _resolved_n_init(self) -> int:
+        if self.n_init == "auto":
+            return 10 if (isinstance(self.init, str) and self.init == "random") or callable(self.init) else 1
+        n_init = check_positive_int(self.n_init, "n_init")
+        if not isinstance(self.init, str) and not callable(self.init) and n_init != 1:
+            warnings.warn(
+                f"Explicit initial centres given: running one initialisation instead of n_init={n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return 1
+        return n_init
+
+    def _initial_centers(self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState) -> tf.Tensor:
+        if isinstance(self.init, str) and self.init == "k-means++":
+            return _kmeans_plusplus(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
+        if isinstance(self.init, str):
+            return _random_points(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
+        chosen = self.init(x.numpy(), self.n_clusters, rng) if callable(self.init) else self.init
+        centers = as_float_matrix(chosen, x.dtype, name="init")
+        expected = (self.n_clusters, int(x.shape[1]))
+        if tuple(centers.shape) != expected:
+            raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(centers.shape)}.")
+        return centers
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "KMeans":
+        """Compute the clustering.
+
+        Parameters
+        ----------
+        X : array-like, tf.Tensor or tf.data.Dataset of shape (n_samples, n_features)
+            Training data; arrays of higher rank (images) are flattened per sample.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each sample in centres and inertia.
+
+        Returns
+        -------
+        self
+        """
+        del y
+        x = self._validate_data(X, reset=True)
+        n_samples, n_features = (int(d) for d in x.shape)
+        self._check_common_params(n_samples)
+        if isinstance(self.tol, bool) or not np.isscalar(self.tol) or not self.tol >= 0:
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+        weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        n_init = self._resolved_n_init()
+        rng = check_random_state(self.random_state)
+        tol = _mean_variance(x) * self.tol if self.tol > 0 else tf.zeros([], x.dtype)
+        chunk_size = self._chunk_size(n_features)
+
+        best = None
+        for run in range(n_init):
+            started = time.perf_counter()
+            result = _lloyd(
+                x, weights, self._initial_centers(x, weights, rng), tf.constant(self.max_iter), tol,
+                distance=self.distance, chunk_size=chunk_size, verbose=bool(self.verbose),
+            )
+            logging.log_if(
+                logging.INFO, "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s", self.verbose or n_init > 1,
+                run + 1, n_init, int(result.n_iter), float(result.inertia), time.perf_counter() - started,
+            )
+            if best is None or float(result.inertia) < float(best.inertia):
+                best = result
+
+        self._set_centers(best.centers)
+        self.labels_ = best.labels.numpy()
+        self.inertia_ = float(best.inertia)
+        self.n_iter_ = int(best.n_iter)
+        distinct = np.unique(self.labels_).size
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self.n_clusters}). "
+                "Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self

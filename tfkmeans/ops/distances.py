@@ -1,0 +1,69 @@
+"""Squared Euclidean distances between a block of points and the centres.
+
+Two formulations share one signature ``(x, centers, x_sq_norms=None) -> (n, k)``:
+
+* ``matmul`` (default): ``||x||² - 2 x·cᵀ + ||c||²``. One GEMM, so it runs at
+  matrix-multiply speed; the expansion loses a little precision to cancellation,
+  which is why callers clip the minimum at zero and recompute the final inertia
+  exactly.
+* ``expand``: the tensor-expansion form of the original TensorFlow blog post
+  (``expand_dims``, ``subtract``, ``square``, ``reduce_sum``). Exact, but it builds
+  an ``n × k × d`` intermediate, so callers must hand it small blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import tensorflow as tf
+
+DistanceFn = Callable[[tf.Tensor, tf.Tensor, Optional[tf.Tensor]], tf.Tensor]
+
+
+def squared_norms(x: tf.Tensor) -> tf.Tensor:
+    """Row-wise squared Euclidean norms, shape ``(n,)``."""
+    return tf.reduce_sum(tf.square(x), axis=1)
+
+
+def matmul_squared_distances(
+    x: tf.Tensor, centers: tf.Tensor, x_sq_norms: Optional[tf.Tensor] = None
+) -> tf.Tensor:
+    """``||x||² - 2 x·cᵀ + ||c||²`` for a block of points; shape ``(n, k)``.
+
+    Not clipped: tiny negative values can appear for points on top of a centre.
+    """
+    if x_sq_norms is None:
+        x_sq_norms = squared_norms(x)
+    cross = tf.matmul(x, centers, transpose_b=True)
+    return x_sq_norms[:, None] - 2.0 * cross + squared_norms(centers)[None, :]
+
+
+def expand_squared_distances(
+    x: tf.Tensor, centers: tf.Tensor, x_sq_norms: Optional[tf.Tensor] = None
+) -> tf.Tensor:
+    """The blog's tensor expansion: ``sum((c[:, None] - x[None])², -1)``, shape ``(n, k)``.
+
+    ``x_sq_norms`` is accepted for a uniform signature and ignored.
+    """
+    del x_sq_norms
+    points_expanded = tf.expand_dims(x, 0)  # (1, n, d)
+    centers_expanded = tf.expand_dims(centers, 1)  # (k, 1, d)
+    differences = tf.subtract(centers_expanded, points_expanded)  # (k, n, d)
+    distances = tf.reduce_sum(tf.square(differences), axis=2)  # (k, n)
+    return tf.transpose(distances)
+
+
+DISTANCES: dict[str, DistanceFn] = {
+    "matmul": matmul_squared_distances,
+    "expand": expand_squared_distances,
+}
+
+
+def get_distance(name: str) -> DistanceFn:
+    """Look up a distance formulation by name (``'matmul'`` or ``'expand'``)."""
+    try:
+        return DISTANCES[name]
+    except KeyError:
+        raise ValueError(
+            f"distance must be one of {sorted(DISTANCES)}, got {name!r}."
+        ) from None
