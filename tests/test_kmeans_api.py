@@ -1,0 +1,193 @@
+"""The estimator contract: inputs, parameters, seeding, determinism, degenerate data, export."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.base import clone
+
+from tfkmeans import ConvergenceWarning, KMeans
+from tfkmeans import _kmeans
+
+
+def test_fitted_attributes_and_methods(blobs):
+    x, _ = blobs
+    km = KMeans(5, random_state=0).fit(x)
+    assert km.cluster_centers_.shape == (5, 6) and km.cluster_centers_.dtype == np.float32
+    assert km.labels_.shape == (1500,) and km.n_features_in_ == 6
+    assert 1 <= km.n_iter_ <= 300
+    np.testing.assert_array_equal(km.predict(x), km.labels_)
+    distances = km.transform(x)
+    np.testing.assert_array_equal(distances.argmin(axis=1), km.labels_)
+    assert km.score(x) == pytest.approx(-km.inertia_, rel=1e-5)
+    assert km.inertia_ == pytest.approx(float(np.sum(distances.min(axis=1) ** 2)), rel=1e-4)
+
+
+def test_fit_predict_and_fit_transform(blobs):
+    x, _ = blobs
+    labels = KMeans(5, random_state=0).fit_predict(x)
+    np.testing.assert_array_equal(labels, KMeans(5, random_state=0).fit(x).labels_)
+    assert KMeans(5, random_state=0).fit_transform(x).shape == (1500, 5)
+
+
+def test_same_random_state_same_result_and_different_seeds_differ(blobs):
+    x, _ = blobs
+    first = KMeans(5, init="random", n_init=1, random_state=7).fit(x)
+    again = KMeans(5, init="random", n_init=1, random_state=7).fit(x)
+    np.testing.assert_array_equal(first.cluster_centers_, again.cluster_centers_)
+    starts = {tuple(KMeans(5, init="random", n_init=1, max_iter=1, random_state=s).fit(x).cluster_centers_[0]) for s in range(4)}
+    assert len(starts) > 1
+
+
+def test_n_init_keeps_the_lowest_inertia(mnist_subset):
+    x, _ = mnist_subset
+    x = x[:2000]
+    best = KMeans(10, init="random", n_init=4, random_state=0).fit(x)
+    rng = np.random.RandomState(0)
+    singles = []
+    for _ in range(4):  # replay the same four seeds the multi-start fit drew
+        km = KMeans(10, init="random", n_init=1, random_state=rng)
+        singles.append(km.fit(x).inertia_)
+    assert best.inertia_ == pytest.approx(min(singles), rel=1e-6)
+    assert len(set(np.round(singles, 2))) > 1
+
+
+def test_kmeans_plusplus_finds_every_separated_blob():
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(n_samples=2000, centers=8, n_features=4, cluster_std=0.3, center_box=(-50, 50), random_state=0)
+    for seed in range(5):
+        km = KMeans(8, max_iter=1, random_state=seed).fit(x)
+        assert len(set(y[km.labels_ == c][0] for c in range(8))) == 8
+
+
+def test_random_init_picks_distinct_rows_and_skips_zero_weight(blobs):
+    x, _ = blobs
+    weights = np.zeros(len(x))
+    weights[:50] = 1.0
+    centers, indices = _kmeans._random_points(tf.constant(x), tf.constant(weights), 20, tf.constant([1, 2], tf.int64))
+    indices = indices.numpy()
+    assert len(set(indices)) == 20 and indices.max() < 50
+    np.testing.assert_array_equal(centers.numpy(), x[indices])
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda x: x.tolist(),
+        lambda x: tf.constant(x),
+        lambda x: tf.data.Dataset.from_tensor_slices(x).batch(128),
+        lambda x: tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)))).batch(100),
+        lambda x: x.astype(np.float32),
+    ],
+    ids=["list", "tensor", "dataset", "dataset_xy", "float32"],
+)
+def test_input_types_give_the_same_fit(blobs, convert):
+    x, _ = blobs
+    init = x[:5]
+    reference = KMeans(5, init=init).fit(x)
+    other = KMeans(5, init=init).fit(convert(x))
+    np.testing.assert_array_equal(other.labels_, reference.labels_)
+    np.testing.assert_allclose(other.cluster_centers_, reference.cluster_centers_, rtol=1e-6)
+
+
+def test_uint8_images_are_flattened():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(300, 28, 28), dtype=np.uint8)
+    km = KMeans(3, random_state=0).fit(images)
+    assert km.cluster_centers_.shape == (3, 784) and km.n_features_in_ == 784
+    np.testing.assert_array_equal(km.predict(images), km.predict(images.reshape(300, -1)))
+
+
+def test_float64_on_request(blobs):
+    x, _ = blobs
+    km = KMeans(5, dtype="float64", random_state=0).fit(x.astype(np.float32))
+    assert km.cluster_centers_.dtype == np.float64
+
+
+def test_duplicate_points_warn_and_stay_finite():
+    x = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]]), 20, axis=0)
+    for init in ("k-means++", "random"):
+        with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+            km = KMeans(5, init=init, random_state=0).fit(x)
+        assert np.isfinite(km.cluster_centers_).all()
+        assert km.inertia_ == pytest.approx(0.0, abs=1e-6)
+
+
+def test_all_points_identical_never_nan():
+    x = np.ones((10, 3))
+    with pytest.warns(ConvergenceWarning):
+        km = KMeans(4, init="random", random_state=0, max_iter=50).fit(x)
+    assert np.isfinite(km.cluster_centers_).all() and km.inertia_ == 0.0
+    assert km.n_iter_ <= 50
+
+
+def test_get_set_params_and_sklearn_clone():
+    km = KMeans(3, tol=0.0, random_state=4)
+    params = km.get_params()
+    assert params["n_clusters"] == 3 and params["tol"] == 0.0 and params["distance"] == "matmul"
+    assert km.set_params(n_clusters=5) is km and km.n_clusters == 5
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        km.set_params(clusters=5)
+    copy = clone(km)
+    assert copy is not km and copy.get_params() == km.get_params()
+    assert repr(km) == "KMeans(n_clusters=5, random_state=4, tol=0.0)"
+
+
+def test_refit_with_other_shape(blobs):
+    x, _ = blobs
+    km = KMeans(5, random_state=0).fit(x)
+    km.set_params(n_clusters=3).fit(x[:, :4])
+    assert km.cluster_centers_.shape == (3, 4)
+    assert km.predict(x[:10, :4]).max() < 3
+
+
+def test_saved_model_round_trip(blobs, tmp_path):
+    x, _ = blobs
+    km = KMeans(5, random_state=0).fit(x)
+    tf.saved_model.save(km, str(tmp_path / "model"))
+    restored = tf.saved_model.load(str(tmp_path / "model"))
+    queries = tf.constant(x[:200], tf.float32)
+    np.testing.assert_array_equal(restored.predict(queries).numpy(), km.predict(x[:200]))
+    np.testing.assert_allclose(restored.transform(queries).numpy(), km.transform(x[:200]), rtol=1e-6)
+    np.testing.assert_array_equal(restored.centers.numpy(), km.cluster_centers_)
+
+
+def test_pickle_round_trip(blobs):
+    x, _ = blobs
+    km = KMeans(5, random_state=0).fit(x)
+    restored = pickle.loads(pickle.dumps(km))
+    np.testing.assert_array_equal(restored.predict(x), km.labels_)
+    assert restored.inertia_ == km.inertia_ and restored.get_params() == km.get_params()
+
+
+def test_whole_fit_is_one_graph_call_whatever_max_iter(blobs, monkeypatch):
+    """The Lloyd loop runs in the graph: one call per run, no retracing when max_iter changes."""
+    x, _ = blobs
+    calls = []
+    compiled = _kmeans._lloyd
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return compiled(*args, **kwargs)
+
+    monkeypatch.setattr(_kmeans, "_lloyd", counting)
+    KMeans(5, init=x[:5], max_iter=3, tol=0.0).fit(x)
+    traces = compiled.experimental_get_tracing_count()
+    for max_iter in (10, 100):
+        km = KMeans(5, init=x[:5], max_iter=max_iter, tol=0.0).fit(x)
+        assert km.n_iter_ > 3
+    assert len(calls) == 3
+    assert compiled.experimental_get_tracing_count() == traces
+
+
+def test_verbose_prints_iterations(blobs, capfd):
+    x, _ = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeans(5, init=x[:5], max_iter=3, tol=0.0, verbose=1).fit(x)
+    assert capfd.readouterr().err.count("tfkmeans: iteration") == 3
