@@ -13,7 +13,7 @@ from tfkmeans.ops.distances import (
     matmul_squared_distances,
     squared_norms,
 )
-from tfkmeans.ops.lloyd import (
+from tfkmeans.ops.lloyd_algorithm import (
     ClusterTotals,
     LloydResult,
     assign_and_accumulate,

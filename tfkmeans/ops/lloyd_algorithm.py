@@ -34,6 +34,31 @@ class LloydResult(NamedTuple):
     n_iter: tf.Tensor  # scalar int32, iterations run (scikit-learn's n_iter_)
 
 
+# Up to this many clusters a one-hot matmul (2·rows·k·d flops, at GEMM speed) sums a
+# chunk faster than TF's scatter-add (rows·d flops, poorly vectorised). Measured on
+# MNIST, 2-core AVX-512: one-hot is 2-9x faster at k <= 32, the two are even near
+# k = 64-100, and beyond that the one-hot product would double the GEMM work.
+ONE_HOT_MAX_CLUSTERS = 32
+
+
+def cluster_sums(
+    block: tf.Tensor, block_weights: tf.Tensor, labels: tf.Tensor, n_clusters: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Weighted sum of the rows and total weight of each cluster within one chunk."""
+
+    def by_matmul():
+        membership = tf.one_hot(labels, n_clusters, dtype=block.dtype) * block_weights[:, None]
+        return tf.matmul(membership, block, transpose_a=True), tf.reduce_sum(membership, axis=0)
+
+    def by_scatter():
+        return (
+            tf.math.unsorted_segment_sum(block * block_weights[:, None], labels, n_clusters),
+            tf.math.unsorted_segment_sum(block_weights, labels, n_clusters),
+        )
+
+    return tf.cond(n_clusters <= ONE_HOT_MAX_CLUSTERS, by_matmul, by_scatter)
+
+
 def assign_and_accumulate(
     x: tf.Tensor,
     sample_weight: tf.Tensor,
@@ -52,14 +77,14 @@ def assign_and_accumulate(
         block = row_slice(x, start, size)
         norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
         assigned = assign_block(block, centers, distance_fn, norms)
-        membership = tf.one_hot(assigned.labels, n_clusters, dtype=x.dtype)
-        membership *= row_slice(sample_weight, start, size)[:, None]
+        block_weights = row_slice(sample_weight, start, size)
+        block_sums, block_cluster_weights = cluster_sums(block, block_weights, assigned.labels, n_clusters)
         return (
             index + 1,
             labels.write(index, assigned.labels),
             mins.write(index, assigned.min_sq_distances),
-            sums + tf.matmul(membership, block, transpose_a=True),
-            weights + tf.reduce_sum(membership, axis=0),
+            sums + block_sums,
+            weights + block_cluster_weights,
         )
 
     initial = (tf.constant(0), labels, mins, tf.zeros_like(centers), tf.zeros([n_clusters], x.dtype))

@@ -1,0 +1,128 @@
+"""The numeric core on its own: distances, chunking, seeding, bounded memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfkmeans import ops
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("name", sorted(ops.DISTANCES))
+def test_distance_forms_match_numpy(name):
+    x = RNG.normal(size=(37, 9))
+    c = RNG.normal(size=(5, 9))
+    expected = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+    got = ops.get_distance(name)(tf.constant(x), tf.constant(c), None).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 1000])
+def test_results_do_not_depend_on_chunk_size(chunk_size):
+    x = tf.constant(RNG.normal(size=(257, 4)))
+    c = tf.constant(RNG.normal(size=(6, 4)))
+    w = tf.ones([257], tf.float64)
+    whole = ops.assign_and_accumulate(x, w, c, chunk_size=10_000)
+    chunked = ops.assign_and_accumulate(x, w, c, chunk_size=chunk_size)
+    np.testing.assert_array_equal(chunked.labels.numpy(), whole.labels.numpy())
+    np.testing.assert_allclose(chunked.sums.numpy(), whole.sums.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(chunked.weights.numpy(), whole.weights.numpy())
+    assert int(tf.reduce_sum(chunked.weights)) == 257
+    dense = ops.squared_distances(x, c, chunk_size=chunk_size).numpy()
+    assert dense.shape == (257, 6)
+    np.testing.assert_array_equal(dense.argmin(1), whole.labels.numpy())
+
+
+def test_fold_chunks_visits_every_row_once():
+    def body(start, size, total, count):
+        return total + tf.reduce_sum(tf.range(start, start + size)), count + 1
+
+    total, count = ops.fold_chunks(tf.constant(103), 10, body, (tf.constant(0), tf.constant(0)))
+    assert int(total) == sum(range(103)) and int(count) == 11
+
+
+def test_exact_inertia_uses_weights():
+    x = tf.constant([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0]], tf.float64)
+    centers = tf.constant([[1.0, 0.0], [10.0, 0.0]], tf.float64)
+    labels = tf.constant([0, 0, 1])
+    assert float(ops.inertia(x, centers, labels)) == 2.0
+    assert float(ops.inertia(x, centers, labels, tf.constant([3.0, 1.0, 5.0], tf.float64))) == 4.0
+
+
+def test_relocation_moves_the_farthest_point_and_keeps_totals():
+    x = tf.constant([[0.0], [1.0], [9.0]], tf.float64)
+    w = tf.ones([3], tf.float64)
+    totals = ops.assign_and_accumulate(x, w, tf.constant([[0.0], [100.0]], tf.float64))
+    assert totals.weights.numpy().tolist() == [3.0, 0.0]
+    moved = ops.relocate_empty_clusters(x, w, totals)
+    assert moved.weights.numpy().tolist() == [2.0, 1.0]
+    np.testing.assert_array_equal(moved.sums.numpy(), [[1.0], [9.0]])
+    new_centers = ops.update_centers(moved, tf.constant([[0.0], [100.0]], tf.float64)).numpy()
+    np.testing.assert_array_equal(new_centers, [[0.5], [9.0]])
+
+
+def test_kmeans_plusplus_is_deterministic_and_picks_data_rows():
+    x = tf.constant(RNG.normal(size=(500, 3)))
+    w = tf.ones([500], tf.float64)
+    seed = tf.constant([3, 4], tf.int64)
+    centers, indices = ops.kmeans_plusplus(x, w, 12, seed)
+    again, _ = ops.kmeans_plusplus(x, w, 12, seed)
+    np.testing.assert_array_equal(centers.numpy(), again.numpy())
+    np.testing.assert_array_equal(centers.numpy(), x.numpy()[indices.numpy()])
+    assert len(set(indices.numpy().tolist())) == 12
+
+
+def test_kmeans_plusplus_potential_close_to_sklearn():
+    """Same algorithm, different random streams: mean seeding inertia agrees within a few percent."""
+    from sklearn.cluster import kmeans_plusplus
+    from sklearn.datasets import make_blobs
+
+    x, _ = make_blobs(n_samples=3000, centers=30, n_features=5, cluster_std=1.5, random_state=0)
+
+    def potential(centers):
+        return ((x[:, None, :] - centers[None]) ** 2).sum(-1).min(1).sum()
+
+    ours = [
+        potential(ops.kmeans_plusplus(tf.constant(x), tf.ones([3000], tf.float64), 30, tf.constant([s, 0], tf.int64))[0].numpy())
+        for s in range(20)
+    ]
+    theirs = [potential(kmeans_plusplus(x, 30, random_state=s)[0]) for s in range(20)]
+    assert np.mean(ours) == pytest.approx(np.mean(theirs), rel=0.1)
+    uniform = [potential(x[np.random.default_rng(s).choice(3000, 30, replace=False)]) for s in range(20)]
+    assert np.mean(ours) < 0.8 * np.mean(uniform)
+
+
+def test_k1000_fit_on_mnist_stays_within_memory_budget(mnist_train):
+    """k=1000 on all of MNIST: peak memory beyond the loaded data stays under 2 GB (never N×K×D)."""
+    from conftest import mnist_dir
+
+    script = textwrap.dedent(
+        f"""
+        import json, resource
+        from tfkmeans import KMeans
+        from tfkmeans.datasets import load_mnist
+        x, _ = load_mnist("train", {mnist_dir()!r})
+        def rss_mb():
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+        before = rss_mb()
+        km = KMeans(1000, init="random", max_iter=2, random_state=0).fit(x)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({{"before": before, "peak": peak, "centers": list(km.cluster_centers_.shape)}}))
+        """
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["centers"] == [1000, 784]
+    print(report)
+    assert report["peak"] - report["before"] < 2048, report
