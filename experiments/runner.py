@@ -1,0 +1,414 @@
+"""What every experiment script shares: flags, data, evaluation, output and timing.
+
+An experiment module defines its own flags, a ``main(argv)`` and ends with::
+
+    if __name__ == "__main__":
+        runner.set_defaults(output_dir="runs/<name>")
+        runner.run(main)
+
+Inside ``main`` it calls :func:`load_data`, fits, scores with :func:`evaluate`,
+prints :func:`format_table` and saves with :func:`write_metrics` /
+:func:`output_dir`, timing stages with :func:`timed`.
+
+Common flags
+------------
+--data_dir
+    Directory with the four MNIST IDX files; unset means ``TFKMEANS_DATA_DIR``,
+    then tensorflow-datasets (see :func:`tfkmeans.datasets.load_mnist`).
+--output_dir
+    Where results go; each experiment sets its own default (``runs/<name>``).
+--seed
+    Seeds the model and every random choice of the script (subsets, samples shown).
+--quick
+    Smoke-test mode: a random subset of ``QUICK_N_TRAIN`` training and
+    ``QUICK_N_TEST`` test images and at most ``QUICK_MAX_ITER`` iterations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from absl import app, flags, logging
+
+from tfkmeans import metrics
+from tfkmeans.datasets import load_mnist
+
+__all__ = [
+    "QUICK_MAX_ITER",
+    "QUICK_N_TEST",
+    "QUICK_N_TRAIN",
+    "MnistSplits",
+    "Timer",
+    "evaluate",
+    "experiment_flags",
+    "format_table",
+    "iteration_budget",
+    "load_data",
+    "output_dir",
+    "run",
+    "set_defaults",
+    "timed",
+    "to_jsonable",
+    "write_metrics",
+    "write_text",
+]
+
+#: Sizes of the ``--quick`` subsets: enough for every cluster to be populated, small
+#: enough for a smoke test to finish in seconds.
+QUICK_N_TRAIN = 2_000
+QUICK_N_TEST = 500
+#: Iteration cap in ``--quick`` mode (see :func:`iteration_budget`).
+QUICK_MAX_ITER = 30
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string(
+    "data_dir", None,
+    "Directory with the MNIST IDX files (train-images-idx3-ubyte.gz, ...). "
+    "Unset: $TFKMEANS_DATA_DIR, then tensorflow-datasets.",
+)
+flags.DEFINE_string("output_dir", None, "Directory for metrics.json, figures and summary.md.")
+flags.DEFINE_integer("seed", 0, "Random seed of the model and of every random choice of the script.")
+flags.DEFINE_bool(
+    "quick", False,
+    f"Smoke test: {QUICK_N_TRAIN:,} training / {QUICK_N_TEST:,} test images and at most "
+    f"{QUICK_MAX_ITER} iterations.",
+)
+
+
+# -- flags and entry point -----------------------------------------------------------------
+
+
+def set_defaults(**defaults: Any) -> None:
+    """Change flag defaults (e.g. ``output_dir``) before :func:`run` parses the command line.
+
+    Parameters
+    ----------
+    **defaults
+        Flag name to new default value; the flags must already be defined.
+    """
+    for name, value in defaults.items():
+        FLAGS.set_default(name, value)
+
+
+def run(main: Callable[[list[str]], Any]) -> None:
+    """Parse the flags and call ``main(argv)`` through :func:`absl.app.run`.
+
+    Logging defaults to INFO so that progress shows without ``--verbosity``; an
+    explicit ``--verbosity`` or ``-v`` on the command line still wins.
+
+    Parameters
+    ----------
+    main : callable
+        The experiment's ``main(argv)``; its return value becomes the exit status.
+    """
+
+    def main_with_logging(argv: list[str]) -> Any:
+        if not FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.INFO)
+        return main(argv)
+
+    app.run(main_with_logging)
+
+
+def experiment_flags() -> dict[str, Any]:
+    """Values of the flags defined by the experiments (not by absl or TensorFlow).
+
+    Returns
+    -------
+    dict
+        Flag name to parsed value, sorted by name; recorded in ``metrics.json`` so a
+        run can be repeated.
+    """
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    values = {}
+    for module, module_flags in FLAGS.flags_by_module_dict().items():
+        # Flags of the script run with ``python -m`` are filed under its file path.
+        if module.startswith("experiments") or module in (main_file, "__main__"):
+            values.update({flag.name: flag.value for flag in module_flags})
+    return dict(sorted(values.items()))
+
+
+def iteration_budget(max_iter: int, quick: bool) -> int:
+    """The iteration limit to use: ``max_iter``, capped at ``QUICK_MAX_ITER`` in quick mode."""
+    return min(max_iter, QUICK_MAX_ITER) if quick else max_iter
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+class MnistSplits(NamedTuple):
+    """MNIST train and test splits: images as float32 rows of 784 pixels in [0, 1].
+
+    Unpacks as ``x_train, y_train, x_test, y_test = load_data()``.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _random_subset(
+    x: np.ndarray, y: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``size`` rows drawn without replacement, kept in their original order."""
+    if size >= len(x):
+        return x, y
+    # A random subset rather than the first rows: the files are not shuffled uniformly
+    # by writer, and a random draw keeps the class balance of the whole split.
+    rows = np.sort(rng.choice(len(x), size=size, replace=False))
+    return x[rows], y[rows]
+
+
+def load_data(quick: bool = False, data_dir: str | None = None, seed: int = 0) -> MnistSplits:
+    """Load MNIST, or a small random subset of it for smoke tests.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Keep only ``QUICK_N_TRAIN`` training and ``QUICK_N_TEST`` test images.
+    data_dir : str, optional
+        Directory with the IDX files; None falls back as in
+        :func:`tfkmeans.datasets.load_mnist`.
+    seed : int, default 0
+        Seeds the choice of the quick subset.
+
+    Returns
+    -------
+    MnistSplits
+        ``x_*`` float32 of shape (n, 784) in [0, 1]; ``y_*`` int64 digits.
+    """
+    x_train, y_train = load_mnist("train", data_dir)
+    x_test, y_test = load_mnist("test", data_dir)
+    if quick:
+        rng = np.random.default_rng(seed)
+        x_train, y_train = _random_subset(x_train, y_train, QUICK_N_TRAIN, rng)
+        x_test, y_test = _random_subset(x_test, y_test, QUICK_N_TEST, rng)
+    logging.info("Data: %d training and %d test images of %d pixels", len(x_train), len(x_test), x_train.shape[1])
+    return MnistSplits(x_train, y_train, x_test, y_test)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+def evaluate(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Score a clustering against the true digits with every metric the seeds report.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True digits.
+    y_pred : array-like of shape (n_samples,)
+        Cluster ids.
+
+    Returns
+    -------
+    dict
+        ``purity`` (size-weighted: the fraction of samples in their cluster's
+        majority digit), ``mean_cluster_purity`` (the unweighted per-cluster mean
+        of the naive blog post), ``majority_accuracy`` (many-to-one mapping; equal
+        to ``purity`` by definition, kept under the name papers use),
+        ``hungarian_accuracy`` (one-to-one mapping), ``nmi`` and ``ari``.
+    """
+    return {
+        "purity": metrics.purity(y_true, y_pred),
+        "mean_cluster_purity": metrics.mean_cluster_purity(y_true, y_pred),
+        "majority_accuracy": metrics.majority_accuracy(y_true, y_pred),
+        "hungarian_accuracy": metrics.hungarian_accuracy(y_true, y_pred),
+        "nmi": metrics.nmi(y_true, y_pred),
+        "ari": metrics.ari(y_true, y_pred),
+    }
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def output_dir(path: str | Path | None = None) -> Path:
+    """Create (if needed) and return the output directory.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Directory to use; defaults to ``--output_dir``.
+
+    Returns
+    -------
+    Path
+    """
+    path = path if path is not None else FLAGS.output_dir
+    if path is None:
+        raise ValueError("No output directory: pass --output_dir (or call set_defaults(output_dir=...)).")
+    directory = Path(path).expanduser()
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert ``value`` recursively into plain JSON types.
+
+    NumPy scalars and arrays become Python numbers and lists, paths and other
+    unknown objects strings, tuples and sets lists, mapping keys strings, and
+    non-finite floats ``None`` (strict JSON has no NaN or Infinity).
+    """
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def write_metrics(results: Mapping[str, Any], directory: str | Path | None = None) -> Path:
+    """Write ``results`` as indented JSON to ``metrics.json`` in the output directory.
+
+    Parameters
+    ----------
+    results : mapping
+        Anything :func:`to_jsonable` can convert.
+    directory : str or Path, optional
+        Defaults to ``--output_dir``.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    path = output_dir(directory) / "metrics.json"
+    path.write_text(json.dumps(to_jsonable(results), indent=2, allow_nan=False) + "\n")
+    logging.info("Wrote %s", path)
+    return path
+
+
+def write_text(name: str, text: str, directory: str | Path | None = None) -> Path:
+    """Write ``text`` to the file ``name`` in the output directory and return its path."""
+    path = output_dir(directory) / name
+    path.write_text(text if text.endswith("\n") else text + "\n")
+    logging.info("Wrote %s", path)
+    return path
+
+
+def _format_cell(value: Any) -> str:
+    """Numbers in a readable, column-friendly form; everything else as ``str``."""
+    if value is None:
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if not math.isfinite(value):
+            return str(value)
+        # Large values (inertia) are read as magnitudes, small ones (scores) to 4 places.
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+    return str(value)
+
+
+def format_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    *,
+    markdown: bool = False,
+) -> str:
+    """Lay out rows of values as an aligned text table or a Markdown table.
+
+    Parameters
+    ----------
+    rows : sequence of mappings
+        One mapping per row, column name to value; missing values show as ``-``.
+    columns : sequence of str, optional
+        Columns in order; defaults to the keys of all rows in first-seen order.
+    markdown : bool, default False
+        Emit a GitHub-flavoured Markdown table instead of space-aligned text.
+
+    Returns
+    -------
+    str
+        The table, without a trailing newline. Numbers are right-aligned: integers
+        and values of at least 1,000 with thousands separators, others to 4 decimals.
+
+    Examples
+    --------
+    >>> print(format_table([{"split": "train", "purity": 0.5912}, {"split": "test", "purity": 0.6}]))
+    split  purity
+    -----  ------
+    train  0.5912
+    test   0.6000
+    """
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    cells = [[_format_cell(row.get(column)) for column in columns] for row in rows]
+    numeric = [
+        all(isinstance(row.get(column), (int, float, np.number)) or row.get(column) is None for row in rows)
+        and not all(row.get(column) is None for row in rows)
+        for column in columns
+    ]
+    widths = [max([len(column)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)]
+
+    def aligned(values: Sequence[str]) -> list[str]:
+        return [value.rjust(w) if is_num else value.ljust(w) for value, w, is_num in zip(values, widths, numeric)]
+
+    if markdown:
+        rule = [("-" * (w - 1) + ":") if is_num else "-" * w for w, is_num in zip(widths, numeric)]
+        lines = [aligned(columns), rule] + [aligned(line) for line in cells]
+        return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+    lines = [aligned(columns), ["-" * w for w in widths]] + [aligned(line) for line in cells]
+    return "\n".join("  ".join(line).rstrip() for line in lines)
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Timer:
+    """Elapsed wall-clock time of a :func:`timed` block; NaN until the block ends."""
+
+    seconds: float = math.nan
+
+
+@contextlib.contextmanager
+def timed(label: str | None = None) -> Iterator[Timer]:
+    """Measure the wall-clock time of a ``with`` block.
+
+    Parameters
+    ----------
+    label : str, optional
+        If given, the duration is logged at INFO as ``"<label>: <s> s"``.
+
+    Yields
+    ------
+    Timer
+        Its ``seconds`` is set when the block exits (also on an exception).
+
+    Examples
+    --------
+    >>> with timed() as timer:
+    ...     pass
+    >>> timer.seconds >= 0
+    True
+    """
+    timer = Timer()
+    started = time.perf_counter()
+    try:
+        yield timer
+    finally:
+        timer.seconds = time.perf_counter() - started
+        if label:
+            logging.info("%s: %.2f s", label, timer.seconds)

@@ -1,0 +1,222 @@
+"""Tests for the experiments: the shared runner's helpers and a smoke run of experiments.naive.
+
+The smoke run uses the real MNIST files when ``TFKMEANS_DATA_DIR`` is set (as in CI
+and ``make test``) and always runs once more on small synthetic "digits" written as
+IDX files, whose clusters are known, so it never depends on a download.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from experiments import runner
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_ENV = "TFKMEANS_DATA_DIR"
+N_CLASSES = 10
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EPS = 1e-9
+
+
+# -- synthetic data ------------------------------------------------------------------------
+
+
+def write_idx_gz(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as a gzip-compressed IDX file (magic 0x0000 08 <ndim>)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(f">I{array.ndim}I", 0x0800 | array.ndim, *array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes()))
+
+
+def synthetic_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noisy 28x28 uint8 images of 10 well-separated stroke patterns, with their classes.
+
+    Class ``c`` is a thick bar whose position and orientation depend on ``c``, so K-means
+    with k=10 should recover the classes almost perfectly.
+    """
+    prototypes = np.zeros((N_CLASSES, 28, 28), np.float32)
+    for c in range(N_CLASSES):
+        offset = 3 + 4 * (c % 5)
+        if c < 5:
+            prototypes[c, 4:24, offset:offset + 4] = 1.0  # vertical bars
+        else:
+            prototypes[c, offset:offset + 4, 4:24] = 1.0  # horizontal bars
+    labels = np.arange(n) % N_CLASSES
+    rng.shuffle(labels)
+    noisy = prototypes[labels] + rng.normal(0.0, 0.15, size=(n, 28, 28))
+    return (np.clip(noisy, 0.0, 1.0) * 255).astype(np.uint8), labels.astype(np.uint8)
+
+
+@pytest.fixture
+def synthetic_mnist_dir(tmp_path: Path) -> Path:
+    """A directory laid out like MNIST's (the four IDX files) holding synthetic digits."""
+    directory = tmp_path / "synthetic_mnist"
+    directory.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 400), ("t10k", 100)):
+        images, labels = synthetic_digits(n, rng)
+        write_idx_gz(directory / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx_gz(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return directory
+
+
+# -- runner helpers ------------------------------------------------------------------------
+
+
+def test_evaluate_perfect_and_permuted_clusterings():
+    y = np.repeat(np.arange(4), 5)
+    permuted = (y + 1) % 4  # cluster ids need not match the digits
+    scores = runner.evaluate(y, permuted)
+    assert set(scores) == {"purity", "mean_cluster_purity", "majority_accuracy", "hungarian_accuracy", "nmi", "ari"}
+    assert all(value == pytest.approx(1.0) for value in scores.values())
+    assert all(isinstance(value, float) for value in scores.values())
+
+
+def test_evaluate_distinguishes_weighted_and_mean_purity():
+    # Cluster 0 holds 8 samples (6 of class 0), cluster 1 holds 2 (both class 1).
+    y_true = np.array([0] * 6 + [1] * 2 + [1] * 2)
+    y_pred = np.array([0] * 8 + [1] * 2)
+    scores = runner.evaluate(y_true, y_pred)
+    assert scores["purity"] == pytest.approx(0.8)
+    assert scores["mean_cluster_purity"] == pytest.approx((6 / 8 + 1.0) / 2)
+    assert scores["majority_accuracy"] == scores["purity"]
+
+
+def test_to_jsonable_converts_numpy_paths_and_non_finite_values():
+    value = {
+        1: np.float32(0.5), "a": np.arange(3), "b": (np.int64(2), Path("x/y")),
+        "nan": float("nan"), "inf": np.float64("inf"), "none": None, "flag": np.bool_(True),
+    }
+    converted = runner.to_jsonable(value)
+    assert converted == {
+        "1": 0.5, "a": [0, 1, 2], "b": [2, "x/y"], "nan": None, "inf": None, "none": None, "flag": True,
+    }
+    json.dumps(converted, allow_nan=False)  # strict JSON
+
+
+def test_write_metrics_and_output_dir(tmp_path):
+    path = runner.write_metrics({"inertia": np.float32(2.5), "sizes": np.array([1, 2])}, tmp_path / "new" / "dir")
+    assert path == tmp_path / "new" / "dir" / "metrics.json"
+    assert json.loads(path.read_text()) == {"inertia": 2.5, "sizes": [1, 2]}
+
+
+def test_format_table_text_and_markdown():
+    rows = [
+        {"split": "train", "inertia": 2_345_678.9, "n_iter": 42, "purity": 0.59123},
+        {"split": "test", "inertia": 390_000.0, "n_iter": None, "purity": 0.6},
+    ]
+    text = runner.format_table(rows).splitlines()
+    assert text[0].split() == ["split", "inertia", "n_iter", "purity"]
+    assert text[2].split() == ["train", "2,345,679", "42", "0.5912"]
+    assert text[3].split() == ["test", "390,000", "-", "0.6000"]
+    # Numbers are right-aligned: their last characters line up with the header's.
+    assert len({len(line) for line in text}) == 1
+    markdown = runner.format_table(rows, markdown=True).splitlines()
+    assert markdown[0].startswith("| split") and markdown[1].startswith("| ---")
+    assert markdown[1].rstrip(" |").endswith(":")  # numeric column right-aligned
+    assert len(markdown) == 4
+
+
+def test_timed_measures_and_survives_exceptions():
+    with runner.timed() as timer:
+        assert math.isnan(timer.seconds)
+    assert timer.seconds >= 0
+    with pytest.raises(RuntimeError), runner.timed("failing") as failing:
+        raise RuntimeError
+    assert failing.seconds >= 0
+
+
+def test_load_data_quick_subsets_keep_images_and_labels_together(synthetic_mnist_dir, monkeypatch):
+    monkeypatch.setattr(runner, "QUICK_N_TRAIN", 50)
+    monkeypatch.setattr(runner, "QUICK_N_TEST", 20)
+    full = runner.load_data(quick=False, data_dir=str(synthetic_mnist_dir))
+    quick = runner.load_data(quick=True, data_dir=str(synthetic_mnist_dir), seed=1)
+    assert [len(a) for a in full] == [400, 400, 100, 100]
+    assert [len(a) for a in quick] == [50, 50, 20, 20]
+    assert quick.x_train.dtype == np.float32 and quick.x_train.shape[1] == 784
+    # Each kept image must still carry its own label: find it in the full split.
+    for image, label in zip(quick.x_train[:5], quick.y_train[:5]):
+        match = np.flatnonzero((full.x_train == image).all(axis=1))
+        assert label in full.y_train[match]
+    again = runner.load_data(quick=True, data_dir=str(synthetic_mnist_dir), seed=1)
+    np.testing.assert_array_equal(again.y_train, quick.y_train)  # the seed fixes the subset
+    assert runner.iteration_budget(300, quick=True) == runner.QUICK_MAX_ITER
+    assert runner.iteration_budget(300, quick=False) == 300
+
+
+# -- smoke run of the naive experiment ---------------------------------------------------
+
+
+def run_naive_quick(data_dir: Path | str, output_dir: Path) -> dict:
+    """Run ``python -m experiments.naive --quick`` in a fresh process; return its metrics.json.
+
+    A subprocess rather than calling ``main`` here: absl parses flags once per process,
+    and this runs the script exactly as users do.
+    """
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    command = [
+        sys.executable, "-m", "experiments.naive", "--quick", "--k=10",
+        f"--data_dir={data_dir}", f"--output_dir={output_dir}",
+    ]
+    completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "mean cluster purity (blog)" in completed.stdout  # the table was printed
+    return json.loads((output_dir / "metrics.json").read_text())
+
+
+def check_outputs(metrics: dict, output_dir: Path, n_train: int, n_test: int) -> None:
+    """The checks every smoke run must pass, whatever the data."""
+    assert metrics["experiment"] == "naive"
+    assert metrics["flags"]["k"] == 10 and metrics["flags"]["quick"] is True
+    assert metrics["data"] == {"n_train": n_train, "n_test": n_test, "quick": True}
+    for split, n in (("train", n_train), ("test", n_test)):
+        scores = metrics[split]
+        for key in ("purity", "mean_cluster_purity", "majority_accuracy", "hungarian_accuracy", "nmi"):
+            # EPS: NMI of a perfect clustering can come out as 1 + 2e-16 in floating point.
+            assert -EPS <= scores[key] <= 1.0 + EPS, (split, key, scores[key])
+        assert -1.0 <= scores["ari"] <= 1.0 + EPS
+        assert scores["inertia"] > 0
+        assert scores["seconds"] >= 0
+        assert sum(metrics[f"{split}_cluster_sizes"]) == n
+    assert 1 <= metrics["train"]["n_iter"] <= runner.QUICK_MAX_ITER
+    assert metrics["seed_reference"]["value"] == 0.6
+    assert metrics["seed_reference"]["ours"] == metrics["train"]["mean_cluster_purity"]
+    assert set(metrics["timings_s"]) >= {"load", "fit", "predict", "figures", "total"}
+
+    for name in ("centroids.png", "examples.png"):
+        path = output_dir / name
+        assert path.read_bytes()[:8] == PNG_SIGNATURE, name
+        assert path.stat().st_size > 10_000, name  # more than a blank canvas
+        height, width = matplotlib.image.imread(path).shape[:2]  # decodes the whole file
+        assert width >= 500 and height >= 400, (name, width, height)
+    summary = (output_dir / "summary.md").read_text()
+    assert "| purity (size-weighted)" in summary and "0.6" in summary
+
+
+def test_naive_quick_on_synthetic_digits(synthetic_mnist_dir, tmp_path):
+    output_dir = tmp_path / "out"
+    metrics = run_naive_quick(synthetic_mnist_dir, output_dir)
+    check_outputs(metrics, output_dir, n_train=400, n_test=100)
+    # Ten well-separated patterns: the clusters should be (nearly) the classes.
+    assert metrics["train"]["purity"] > 0.8
+    assert metrics["test"]["purity"] > 0.8
+
+
+@pytest.mark.skipif(not os.environ.get(DATA_ENV), reason=f"{DATA_ENV} not set (CI sets it)")
+def test_naive_quick_on_mnist(tmp_path):
+    output_dir = tmp_path / "out"
+    metrics = run_naive_quick(os.environ[DATA_ENV], output_dir)
+    check_outputs(metrics, output_dir, n_train=runner.QUICK_N_TRAIN, n_test=runner.QUICK_N_TEST)
+    # Raw-pixel K-means is far from perfect but far above chance (0.1) on digits.
+    assert 0.3 < metrics["train"]["purity"] < 0.9
