@@ -9,20 +9,34 @@ from __future__ import annotations
 
 import inspect
 import types
+import warnings
 from typing import Any, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from tfkmeans import ops
-from tfkmeans._validation import as_float_matrix, check_positive_int, check_sample_weight
+from tfkmeans._validation import as_float_matrix, check_positive_int, check_sample_weight, draw_seed
 from tfkmeans.exceptions import NotFittedError
 
 _DTYPES = {"float32": tf.float32, "float64": tf.float64}
 
+# Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
+_kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True)
+_random_points = tf.function(ops.random_points, reduce_retracing=True)
+
+
+@tf.function(reduce_retracing=True)
+def _mean_variance(x: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.math.reduce_variance(x, axis=0))
+
 
 class BaseKMeans(tf.Module):
     """Base class of the K-means estimators; not meant to be used directly."""
+
+    # Runs that n_init='auto' means for a 'random' or callable init (scikit-learn: 10 for
+    # KMeans, 3 for MiniBatchKMeans); 'k-means++' and explicit centres always mean 1.
+    _default_n_init = 10
 
     # -- parameters (scikit-learn's BaseEstimator protocol) ----------------------------------
 
@@ -78,6 +92,41 @@ class BaseKMeans(tf.Module):
             raise ValueError(
                 f"init must be 'k-means++', 'random', a callable or an array of shape (n_clusters, n_features); got {self.init!r}."
             )
+
+    def _check_tol(self) -> None:
+        if isinstance(self.tol, bool) or not np.isscalar(self.tol) or not self.tol >= 0:
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+
+    def _absolute_tol(self, x: tf.Tensor) -> tf.Tensor:
+        """scikit-learn's tolerance: ``tol`` times the mean per-feature variance of ``x``."""
+        return _mean_variance(x) * self.tol if self.tol > 0 else tf.zeros([], x.dtype)
+
+    def _resolved_n_init(self) -> int:
+        if self.n_init == "auto":
+            random_or_callable = (isinstance(self.init, str) and self.init == "random") or callable(self.init)
+            return self._default_n_init if random_or_callable else 1
+        n_init = check_positive_int(self.n_init, "n_init")
+        if not isinstance(self.init, str) and not callable(self.init) and n_init != 1:
+            warnings.warn(
+                f"Explicit initial centres given: running one initialisation instead of n_init={n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return 1
+        return n_init
+
+    def _initial_centers(self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState) -> tf.Tensor:
+        """Centres to start from, as ``init`` asks, computed on ``x``."""
+        if isinstance(self.init, str) and self.init == "k-means++":
+            return _kmeans_plusplus(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
+        if isinstance(self.init, str):
+            return _random_points(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
+        chosen = self.init(x.numpy(), self.n_clusters, rng) if callable(self.init) else self.init
+        centers = as_float_matrix(chosen, x.dtype, name="init")
+        expected = (self.n_clusters, int(x.shape[1]))
+        if tuple(centers.shape) != expected:
+            raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(centers.shape)}.")
+        return centers
 
     def _validate_data(self, X: Any, *, reset: bool) -> tf.Tensor:
         """Convert ``X``; on ``reset`` remember its width, otherwise check it against the fit."""

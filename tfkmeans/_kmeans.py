@@ -11,26 +11,12 @@ import tensorflow as tf
 from absl import logging
 
 from tfkmeans import ops
-from tfkmeans._base import BaseKMeans
-from tfkmeans._validation import (
-    RandomState,
-    as_float_matrix,
-    check_positive_int,
-    check_random_state,
-    check_sample_weight,
-    draw_seed,
-)
+from tfkmeans._base import BaseKMeans, _kmeans_plusplus, _random_points  # noqa: F401 (re-exported for tests)
+from tfkmeans._validation import RandomState, check_random_state, check_sample_weight
 from tfkmeans.exceptions import ConvergenceWarning
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _lloyd = tf.function(ops.lloyd, reduce_retracing=True)
-_kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True)
-_random_points = tf.function(ops.random_points, reduce_retracing=True)
-
-
-@tf.function(reduce_retracing=True)
-def _mean_variance(x: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.math.reduce_variance(x, axis=0))
 
 
 class KMeans(BaseKMeans):
@@ -129,31 +115,6 @@ class KMeans(BaseKMeans):
         self.dtype = dtype
         self.chunk_size = chunk_size
 
-    def _resolved_n_init(self) -> int:
-        if self.n_init == "auto":
-            return 10 if (isinstance(self.init, str) and self.init == "random") or callable(self.init) else 1
-        n_init = check_positive_int(self.n_init, "n_init")
-        if not isinstance(self.init, str) and not callable(self.init) and n_init != 1:
-            warnings.warn(
-                f"Explicit initial centres given: running one initialisation instead of n_init={n_init}.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return 1
-        return n_init
-
-    def _initial_centers(self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState) -> tf.Tensor:
-        if isinstance(self.init, str) and self.init == "k-means++":
-            return _kmeans_plusplus(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
-        if isinstance(self.init, str):
-            return _random_points(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
-        chosen = self.init(x.numpy(), self.n_clusters, rng) if callable(self.init) else self.init
-        centers = as_float_matrix(chosen, x.dtype, name="init")
-        expected = (self.n_clusters, int(x.shape[1]))
-        if tuple(centers.shape) != expected:
-            raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(centers.shape)}.")
-        return centers
-
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "KMeans":
         """Compute the clustering.
 
@@ -173,12 +134,11 @@ class KMeans(BaseKMeans):
         x = self._validate_data(X, reset=True)
         n_samples, n_features = (int(d) for d in x.shape)
         self._check_common_params(n_samples)
-        if isinstance(self.tol, bool) or not np.isscalar(self.tol) or not self.tol >= 0:
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+        self._check_tol()
         weights = check_sample_weight(sample_weight, n_samples, x.dtype)
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
-        tol = _mean_variance(x) * self.tol if self.tol > 0 else tf.zeros([], x.dtype)
+        tol = self._absolute_tol(x)
         chunk_size = self._chunk_size(n_features)
 
         best = None
