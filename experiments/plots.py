@@ -20,7 +20,10 @@ from absl import logging  # noqa: E402
 
 from tfkmeans import metrics  # noqa: E402
 
-__all__ = ["as_images", "cluster_examples", "cluster_descriptions", "image_grid"]
+__all__ = [
+    "as_images", "cluster_examples", "cluster_descriptions", "image_grid",
+    "confusion_heatmaps", "embedding_panels", "grouped_bars", "line_chart",
+]
 
 # White background, dark ink: how handwritten digits are usually shown (and the blog did).
 CMAP = "gray_r"
@@ -223,4 +226,276 @@ def cluster_examples(
         row[0].set_ylabel(descriptions[cluster], rotation=0, ha="right", va="center", fontsize=10, labelpad=8)
     if title:
         fig.suptitle(title, fontsize=12, y=1 - 0.1 / height, va="top")
+    return _save(fig, path)
+
+
+# -- charts of the seed studies (restarts, confusion, tsne, select_k) ---------------------------
+
+#: Ten distinguishable colours, one per digit (matplotlib's "tab10").
+DIGIT_COLOURS = plt.get_cmap("tab10").colors
+
+
+def line_chart(
+    x: Sequence[float],
+    series: dict[str, Sequence[float]],
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    errors: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    marked: dict[str, float] | None = None,
+    references: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    integer_x: bool = True,
+    size: tuple[float, float] = (8.0, 5.0),
+) -> Path:
+    """Save one or more curves over a common x axis (e.g. inertia against k).
+
+    Parameters
+    ----------
+    x : sequence of numbers
+        Common x values.
+    series : dict
+        Legend label to y values (NaN leaves a gap).
+    path : str or Path
+        PNG file to write.
+    title, xlabel, ylabel : str
+        Texts of the figure.
+    errors : dict, optional
+        Legend label to ``(low, high)`` y values drawn as an error band around that series.
+    marked : dict, optional
+        Legend label to the x value to circle on that series (e.g. the chosen k),
+        annotated with ``"k=<x>"``.
+    references : dict, optional
+        Legend label to ``(x, y)`` points drawn as hollow markers without a line
+        (e.g. figures reported by a seed document).
+    integer_x : bool, default True
+        One tick per x value.
+    size : (width, height), default (8, 5)
+        Figure size in inches.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    x = np.asarray(x, dtype=float)
+    for index, (label, values) in enumerate(series.items()):
+        colour = DIGIT_COLOURS[index % len(DIGIT_COLOURS)]
+        values = np.asarray(values, dtype=float)
+        ax.plot(x, values, marker="o", color=colour, label=label)
+        if errors and label in errors:
+            low, high = (np.asarray(v, dtype=float) for v in errors[label])
+            ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+        if marked and label in marked and marked[label] is not None:
+            at = float(marked[label])
+            y = values[np.flatnonzero(x == at)[0]]
+            ax.plot([at], [y], marker="o", markersize=16, markerfacecolor="none", markeredgewidth=2, color=colour)
+            ax.annotate(
+                f"k={at:g}", (at, y), xytext=(12, 12), textcoords="offset points", fontsize=11,
+                color=colour, fontweight="bold",
+            )
+    for index, (label, (ref_x, ref_y)) in enumerate((references or {}).items()):
+        ax.plot(
+            ref_x, ref_y, linestyle="none", marker="D", markersize=8, markerfacecolor="none",
+            markeredgewidth=1.5, color=DIGIT_COLOURS[(len(series) + index) % len(DIGIT_COLOURS)], label=label,
+        )
+    if integer_x:
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{v:g}" for v in x])
+    ax.set_title(title, fontsize=12)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=10)
+    return _save(fig, path)
+
+
+def confusion_heatmaps(
+    tables: Sequence[np.ndarray],
+    column_labels: Sequence[Sequence[str]],
+    titles: Sequence[str],
+    path: str | Path,
+    *,
+    suptitle: str | None = None,
+    xlabel: str = "cluster (id → majority digit)",
+    ylabel: str = "true digit",
+    cell_inches: float = 0.6,
+) -> Path:
+    """Save confusion matrices (true digit × cluster) side by side, every count written in its cell.
+
+    Each cell is shaded by its share of the cluster (column), so a pure cluster shows
+    as one dark cell whatever its size; the counts themselves are printed.
+
+    Parameters
+    ----------
+    tables : sequence of ndarray of shape (n_classes, n_clusters)
+        Counts, columns already in display order.
+    column_labels : sequence of sequences of str
+        Tick label of every column of every table.
+    titles : sequence of str
+        Title of every panel.
+    path : str or Path
+        PNG file to write.
+    suptitle : str, optional
+        Title of the whole figure.
+    xlabel, ylabel : str
+        Axis labels.
+    cell_inches : float, default 0.6
+        Side of one cell.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    n_rows = max(t.shape[0] for t in tables)
+    widths = [t.shape[1] * cell_inches + 1.2 for t in tables]
+    fig, axes = plt.subplots(
+        1, len(tables), figsize=(sum(widths) + 1.0, n_rows * cell_inches + 2.2),
+        squeeze=False, layout="constrained", gridspec_kw={"width_ratios": [t.shape[1] for t in tables]},
+    )
+    for ax, table, labels, title in zip(axes[0], tables, column_labels, titles):
+        table = np.asarray(table)
+        share = table / np.maximum(table.sum(axis=0, keepdims=True), 1)
+        image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="equal")
+        largest = max(int(table.max()), 1)
+        fontsize = 8 if largest >= 1000 else 9
+        for (row, col), count in np.ndenumerate(table):
+            if count:
+                ax.text(
+                    col, row, f"{count:,}", ha="center", va="center", fontsize=fontsize,
+                    color="white" if share[row, col] > 0.5 else "black",
+                )
+        ax.set_xticks(range(table.shape[1]))
+        ax.set_xticklabels(labels, rotation=90, fontsize=9)
+        ax.set_yticks(range(table.shape[0]))
+        ax.set_yticklabels([str(i) for i in range(table.shape[0])], fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=10)
+        ax.set_ylabel(ylabel, fontsize=10)
+        ax.set_title(title, fontsize=11)
+    colourbar = fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    colourbar.set_label("share of the cluster (column)", fontsize=10)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=12)
+    return _save(fig, path)
+
+
+def embedding_panels(
+    embedding: np.ndarray,
+    colourings: Sequence[tuple[str, np.ndarray, dict[int, str]]],
+    path: str | Path,
+    *,
+    suptitle: str | None = None,
+    panel_inches: float = 5.5,
+) -> Path:
+    """Save a 2-D embedding (e.g. t-SNE) several times side by side, coloured differently.
+
+    Parameters
+    ----------
+    embedding : ndarray of shape (n_samples, 2)
+        The points.
+    colourings : sequence of (title, groups, names)
+        One panel each: ``groups`` gives every point's group (a digit or a cluster
+        id, at most 10 distinct values look distinct), ``names`` the legend text of
+        each group, in legend order; the group's colour is that of its position in
+        ``names``, and the name is also written at the group's median position.
+    path : str or Path
+        PNG file to write.
+    suptitle : str, optional
+        Title of the whole figure.
+    panel_inches : float, default 5.5
+        Side of one panel.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    embedding = np.asarray(embedding)
+    fig, axes = plt.subplots(
+        1, len(colourings), figsize=(panel_inches * len(colourings), panel_inches + 1.6),
+        squeeze=False, layout="constrained",
+    )
+    for ax, (title, groups, names) in zip(axes[0], colourings):
+        groups = np.asarray(groups)
+        for index, (group, name) in enumerate(names.items()):
+            members = groups == group
+            if not members.any():
+                continue
+            colour = DIGIT_COLOURS[index % len(DIGIT_COLOURS)]
+            ax.scatter(*embedding[members].T, s=9, color=colour, alpha=0.8, label=name, linewidths=0)
+            centre = np.median(embedding[members], axis=0)
+            ax.text(
+                *centre, name.split(" ")[0] if len(name) > 3 else name, fontsize=11, fontweight="bold",
+                ha="center", va="center", color="black",
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": colour, "alpha": 0.6, "linewidth": 0},
+            )
+        ax.set_title(title, fontsize=11)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("t-SNE 1", fontsize=10)
+        ax.set_ylabel("t-SNE 2", fontsize=10)
+        ax.legend(
+            fontsize=8, markerscale=2, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=min(5, len(names)),
+            frameon=False, handletextpad=0.2, columnspacing=0.8,
+        )
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=12)
+    return _save(fig, path)
+
+
+def grouped_bars(
+    categories: Sequence[str],
+    series: dict[str, Sequence[float]],
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    totals: Sequence[float] | None = None,
+    totals_label: str = "total",
+    size: tuple[float, float] = (10.0, 5.0),
+) -> Path:
+    """Save a bar chart with one group of bars per category (e.g. correct counts per digit).
+
+    Parameters
+    ----------
+    categories : sequence of str
+        Group labels along x.
+    series : dict
+        Legend label to one value per category; values are written above the bars.
+    path : str or Path
+        PNG file to write.
+    title, xlabel, ylabel : str
+        Texts of the figure.
+    totals : sequence of numbers, optional
+        Drawn as an outlined bar behind each group (e.g. how many samples there were).
+    totals_label : str, default "total"
+        Legend text of ``totals``.
+    size : (width, height), default (10, 5)
+        Figure size in inches.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    x = np.arange(len(categories))
+    width = 0.8 / max(len(series), 1)
+    if totals is not None:
+        ax.bar(x, totals, width=0.9, facecolor="none", edgecolor="grey", linestyle="--", label=totals_label)
+    for index, (label, values) in enumerate(series.items()):
+        offset = (index - (len(series) - 1) / 2) * width
+        bars = ax.bar(x + offset, values, width=width, color=DIGIT_COLOURS[index % len(DIGIT_COLOURS)], label=label)
+        ax.bar_label(bars, labels=[f"{v:g}" for v in values], fontsize=7, padding=1)
+    ax.set_xticks(x)
+    ax.set_xticklabels(categories, fontsize=10)
+    ax.set_title(title, fontsize=12)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=10, loc="lower right")
     return _save(fig, path)

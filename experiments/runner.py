@@ -60,6 +60,13 @@ __all__ = [
     "to_jsonable",
     "write_metrics",
     "write_text",
+    "ALGORITHMS",
+    "command_line",
+    "format_value",
+    "make_estimator",
+    "mapped_accuracy",
+    "mapping_text",
+    "seed_comparison",
 ]
 
 #: Sizes of the ``--quick`` subsets: enough for every cluster to be populated, small
@@ -412,3 +419,149 @@ def timed(label: str | None = None) -> Iterator[Timer]:
         timer.seconds = time.perf_counter() - started
         if label:
             logging.info("%s: %.2f s", label, timer.seconds)
+
+
+# -- estimators and mapped accuracy ------------------------------------------------------------
+
+#: Estimators the experiments compare, by the short name used in flags and metrics.json.
+ALGORITHMS = ("kmeans", "minibatch")
+ALGORITHM_TITLES = {"kmeans": "K-means", "minibatch": "MiniBatchKMeans"}
+
+
+def make_estimator(algorithm: str, n_clusters: int, **params: Any) -> Any:
+    """A tfkmeans estimator by short name: ``"kmeans"`` or ``"minibatch"``.
+
+    Parameters
+    ----------
+    algorithm : {"kmeans", "minibatch"}
+        :class:`tfkmeans.KMeans` or :class:`tfkmeans.MiniBatchKMeans`.
+    n_clusters : int
+        Number of clusters.
+    **params
+        Passed to the constructor (``n_init``, ``max_iter``, ``random_state``, ...).
+        ``batch_size`` is dropped for ``"kmeans"``, which has none.
+
+    Returns
+    -------
+    KMeans or MiniBatchKMeans
+        Unfitted.
+    """
+    import tfkmeans
+
+    if algorithm == "kmeans":
+        params.pop("batch_size", None)
+        return tfkmeans.KMeans(n_clusters, **params)
+    if algorithm == "minibatch":
+        return tfkmeans.MiniBatchKMeans(n_clusters, **params)
+    raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
+
+
+def mapped_accuracy(y_true: np.ndarray, clusters: np.ndarray, mapping: np.ndarray) -> float:
+    """Accuracy of predicting ``mapping[cluster]`` for every sample.
+
+    Use it to score *held-out* samples with the cluster -> digit map learnt on the
+    training set (``metrics.majority_labels(y_train, train_clusters)``); on the
+    samples the map was learnt from it equals the majority accuracy (purity).
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_samples,)
+        True digits.
+    clusters : ndarray of shape (n_samples,)
+        Cluster id of every sample.
+    mapping : ndarray of shape (n_cluster_ids,)
+        Digit of every cluster id; ids outside it, or mapped to -1 (empty when
+        the map was learnt), count as wrong.
+
+    Returns
+    -------
+    float
+    """
+    y_true = np.asarray(y_true)
+    clusters = np.asarray(clusters)
+    mapping = np.asarray(mapping)
+    padded = np.full(max(int(clusters.max(initial=0)) + 1, len(mapping)), -1, dtype=np.int64)
+    padded[: len(mapping)] = mapping
+    return float(np.mean(padded[clusters] == y_true))
+
+
+def mapping_text(mapping: np.ndarray) -> str:
+    """A cluster -> digit map as ``"0→3, 1→7, ..."`` (empty clusters as ``→-``)."""
+    return ", ".join(f"{c}→{d if d >= 0 else '-'}" for c, d in enumerate(np.asarray(mapping).tolist()))
+
+
+# -- seed comparisons ----------------------------------------------------------------------------
+
+#: Keys of one entry of ``metrics.json["seed_comparisons"]``; ``experiments.report`` reads them.
+SEED_COMPARISON_KEYS = (
+    "source", "quantity", "seed_value", "ours", "definition", "note",
+    "format", "approximate", "headline", "figures",
+)
+
+
+def seed_comparison(
+    *,
+    source: str,
+    quantity: str,
+    seed_value: Any,
+    ours: Any,
+    definition: str,
+    note: str,
+    format: str = "number",
+    approximate: bool = False,
+    headline: bool = True,
+    figures: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One figure of a seed document beside ours, in the shape every experiment writes.
+
+    Experiments put a list of these under ``"seed_comparisons"`` in ``metrics.json``;
+    :mod:`experiments.report` turns them into REPORT.md without knowing the experiment.
+
+    Parameters
+    ----------
+    source : str
+        The seed document, e.g. ``"003_4c95196a8b2b8823.txt (course report)"``.
+    quantity : str
+        What is compared, e.g. ``"k=10 test accuracy"``.
+    seed_value, ours : number or str
+        The seed's figure and ours (a number, or e.g. a chosen k).
+    definition : str
+        How our number is computed (and, if known, how the seed's was).
+    note : str
+        A sentence on any difference: other data, other definition, ...
+    format : {"number", "percent", "int"}
+        How to show the values: as they are, fractions as percentages, integers.
+    approximate : bool
+        The seed gives its figure only roughly ("about 0.6").
+    headline : bool
+        Belongs in the report's headline table (else only in the experiment's section).
+    figures : sequence of str
+        PNG file names, relative to the experiment's output directory, that show it.
+
+    Returns
+    -------
+    dict
+        With the keys of :data:`SEED_COMPARISON_KEYS`.
+    """
+    if format not in ("number", "percent", "int"):
+        raise ValueError(f"format must be 'number', 'percent' or 'int', got {format!r}")
+    return {
+        "source": source, "quantity": quantity, "seed_value": seed_value, "ours": ours,
+        "definition": definition, "note": note, "format": format, "approximate": approximate,
+        "headline": headline, "figures": list(figures),
+    }
+
+
+def format_value(value: Any, format: str = "number") -> str:
+    """Show a compared value as :func:`seed_comparison`'s ``format`` says."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+        if format == "percent":
+            return f"{100 * float(value):.2f} %"
+        if format == "int":
+            return f"{int(round(float(value))):,}"
+    return _format_cell(value)
+
+
+def command_line(module: str) -> str:
+    """The command that ran this process, as ``python -m <module> <args>``."""
+    return " ".join(["python -m " + module, *sys.argv[1:]])

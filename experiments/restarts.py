@@ -1,0 +1,360 @@
+"""Repeated K-means with several re-initialisations per repetition: the course-report study (seed 003).
+
+For every k in ``--ks`` (default 5, 7, 10, 12) the study runs ``--repetitions``
+repetitions. A repetition fits :class:`tfkmeans.KMeans` ``--n_init`` times on the
+60,000 training images, each fit from its own initial centres (``n_init=1`` with a
+seed drawn from the repetition's random generator, so that both the lowest and the
+highest final inertia are known), at most ``--max_iter`` Lloyd iterations each, and
+keeps the lowest-inertia fit -- what ``KMeans(n_init=R)`` would return. That fit is
+then scored:
+
+- cluster -> digit map: every cluster is labelled with its majority training digit
+  (the report's ``rearrange_labels``);
+- train accuracy: fraction of training images whose cluster's digit is theirs
+  (= majority accuracy = purity);
+- test accuracy: the 10,000 test images are assigned to the nearest centre and
+  labelled with the *training* map.
+
+The report (seed ``003_4c95196a8b2b8823.txt``) used the 42,000-image Kaggle training
+set and a held-out part of it; inertia is a sum over images, so to compare it we
+divide by the number of images (inertia per image).
+
+Usage::
+
+    python -m experiments.restarts                    # writes runs/restarts/
+    python -m experiments.restarts --n_init=5 --repetitions=5 --ks=10
+    python -m experiments.restarts --quick            # smoke test
+
+In ``--quick`` mode at most 2 repetitions of at most 2 fits each run per k.
+
+Outputs in ``--output_dir``: ``metrics.json``, ``summary.md``,
+``mean_images_k10.png`` (the centres of the best k=10 fit as images),
+``accuracy_vs_k.png`` and ``inertia_per_image.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from absl import flags, logging
+
+from experiments import plots, runner
+from tfkmeans import KMeans, metrics
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_list("ks", ["5", "7", "10", "12"], "Numbers of clusters to study.")
+flags.DEFINE_integer("repetitions", 5, "Repetitions per k (the report's Run1..Run5).", lower_bound=1)
+flags.DEFINE_integer(
+    "n_init", 5, "Re-initialisations per repetition; min and max final inertia are reported over them.",
+    lower_bound=1,
+)
+flags.DEFINE_integer("max_iter", 300, "Maximum Lloyd iterations per fit (capped in --quick mode).", lower_bound=1)
+flags.DEFINE_enum("init", "k-means++", ["k-means++", "random"], "Initial centres of every fit.")
+flags.DEFINE_float("tol", 1e-4, "Convergence tolerance (relative to the mean pixel variance).")
+flags.DEFINE_integer("mean_image_k", 10, "k whose centres are drawn as mean images.", lower_bound=1)
+
+#: In --quick mode: at most this many repetitions and re-initialisations.
+QUICK_REPETITIONS = 2
+QUICK_N_INIT = 2
+
+SOURCE = "003_4c95196a8b2b8823.txt (course report)"
+SEED_N_TRAIN = 42_000
+#: The report's figures: per k the (max, min) inertia of Run1..Run5 and the accuracies.
+SEED_RESULTS = {
+    5: {
+        "runs": [(2005877.525, 1824012.219), (1985790.222, 1824030.471), (2058536.885, 1824011.109),
+                 (2017129.383, 1824011.315), (1957515.944, 1824012.14)],
+        "train": 0.4511, "test": 0.4537,
+    },
+    7: {
+        "runs": [(1867412.635848724, 1735097.3918885968), (1834291.6736012741, 1735097.9146356802),
+                 (1792639.742930492, 1735097.4671158127), (1804453.0941065643, 1735097.9146356802),
+                 (1834414.5604952567, 1750063.3164397313)],
+        "train": 0.5083, "test": 0.5064,
+    },
+    10: {
+        "runs": [(1842558.399211303, 1651141.5429655006), (1868784.6883395873, 1646039.2485595671),
+                 (1850150.4099327181, 1645926.690151455), (1848641.2613696465, 1646031.9300724927),
+                 (1824945.3455359973, 1665512.9291154451)],
+        "train": 0.5920, "test": 0.5883,
+    },
+    12: {
+        "runs": [(1810431.295040314, 1598411.390134471), (1806245.0786733285, 1597737.9590808046),
+                 (1774087.2499047131, 1597737.9511413954), (1777668.7371507126, 1597737.4860982485),
+                 (1779308.8004898103, 1598417.5902334058)],
+        "train": 0.6065, "test": 0.6035,
+    },
+}
+
+TABLE_COLUMNS = (
+    "k", "repetition", "min inertia", "max inertia", "min inertia / image", "max inertia / image",
+    "iterations", "train accuracy", "test accuracy", "majority digits of the clusters",
+)
+
+
+def fit_repetition(data: runner.MnistSplits, k: int, repetition: int, n_init: int, max_iter: int) -> dict[str, Any]:
+    """Fit one repetition (``n_init`` single-start fits) and score its lowest-inertia fit.
+
+    Returns
+    -------
+    dict
+        The row of the results table plus ``model`` (the kept :class:`KMeans`),
+        ``inertias`` and ``n_iters`` of every fit and ``mapping`` (cluster -> digit).
+    """
+    rng = np.random.default_rng([FLAGS.seed, k, repetition])
+    seeds = rng.integers(0, 2**31 - 1, size=n_init)
+    best, inertias, n_iters = None, [], []
+    with runner.timed() as fit_time:
+        for seed in seeds:
+            model = KMeans(
+                k, init=FLAGS.init, n_init=1, max_iter=max_iter, tol=FLAGS.tol, random_state=int(seed),
+            ).fit(data.x_train)
+            inertias.append(model.inertia_)
+            n_iters.append(model.n_iter_)
+            if best is None or model.inertia_ < best.inertia_:
+                best = model
+    mapping = metrics.majority_labels(data.y_train, best.labels_)
+    test_clusters = best.predict(data.x_test)
+    n_train = len(data.x_train)
+    row = {
+        "k": k, "repetition": repetition + 1,
+        "min inertia": min(inertias), "max inertia": max(inertias),
+        "min inertia / image": min(inertias) / n_train, "max inertia / image": max(inertias) / n_train,
+        "iterations": best.n_iter_,
+        "train accuracy": metrics.majority_accuracy(data.y_train, best.labels_),
+        "test accuracy": runner.mapped_accuracy(data.y_test, test_clusters, mapping),
+        "majority digits of the clusters": " ".join(str(d) for d in sorted(mapping.tolist()) if d >= 0),
+    }
+    logging.info(
+        "k=%d repetition %d: inertia %.6g..%.6g over %d fits, train %.4f, test %.4f, %.1f s",
+        k, repetition + 1, row["min inertia"], row["max inertia"], n_init,
+        row["train accuracy"], row["test accuracy"], fit_time.seconds,
+    )
+    return {
+        **row, "model": best, "inertias": inertias, "n_iters": n_iters, "mapping": mapping,
+        "test_purity": metrics.purity(data.y_test, test_clusters), "seconds": fit_time.seconds,
+    }
+
+
+def summarise(rows: list[dict[str, Any]], ks: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Per k: mean, min and max of the accuracies over repetitions, and the best fit's figures."""
+    summary = {}
+    for k in ks:
+        mine = [row for row in rows if row["k"] == k]
+        best = min(mine, key=lambda row: row["min inertia"])
+        summary[k] = {
+            **{
+                f"{split}_accuracy_{stat}": fn([row[f"{split} accuracy"] for row in mine])
+                for split in ("train", "test") for stat, fn in (("mean", np.mean), ("min", np.min), ("max", np.max))
+            },
+            "min_inertia": best["min inertia"],
+            "min_inertia_per_image": best["min inertia / image"],
+            "max_inertia_per_image": max(row["max inertia / image"] for row in mine),
+            "best_repetition": best["repetition"],
+            "best_train_accuracy": best["train accuracy"],
+            "best_test_accuracy": best["test accuracy"],
+            "best_mapping": runner.mapping_text(best["mapping"]),
+        }
+    return summary
+
+
+def save_figures(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]], data: runner.MnistSplits,
+                 directory: Path) -> dict[str, str]:
+    """Write the mean images of the best ``--mean_image_k`` fit, accuracy and inertia against k."""
+    figures = {}
+    ks = sorted(summary)
+    n_train = len(data.x_train)
+    setup = f"{FLAGS.init}, best of {len(rows[0]['inertias'])} fits per repetition, {n_train:,} training images"
+    candidates = [row for row in rows if row["k"] == FLAGS.mean_image_k]
+    if candidates:
+        best = min(candidates, key=lambda row: row["min inertia"])
+        model = best["model"]
+        order = [int(c) for c in metrics.cluster_order(data.y_train, model.labels_)]
+        order += [c for c in range(model.n_clusters) if c not in order]
+        titles = plots.cluster_descriptions(model.labels_, data.y_train, multiline=True)
+        name = f"mean_images_k{FLAGS.mean_image_k}.png"
+        plots.image_grid(
+            model.cluster_centers_[order], [titles.get(c, f"cluster {c}\n(empty)") for c in order],
+            directory / name, n_cols=min(6, FLAGS.mean_image_k) if FLAGS.mean_image_k > 10 else 5,
+            suptitle=f"Mean image of each cluster, k={FLAGS.mean_image_k} (lowest-inertia fit; {setup})",
+        )
+        figures["mean_images"] = name
+
+    def per_k(key: str) -> list[float]:
+        return [summary[k][key] for k in ks]
+
+    seed_ks = [k for k in ks if k in SEED_RESULTS]
+    plots.line_chart(
+        ks, {"train (mean of repetitions)": per_k("train_accuracy_mean"),
+             "test (mean of repetitions)": per_k("test_accuracy_mean")},
+        directory / "accuracy_vs_k.png",
+        title=f"Majority-mapping accuracy against k ({setup});\nband: min-max over repetitions",
+        xlabel="number of clusters k", ylabel="accuracy (cluster → majority training digit)",
+        errors={
+            "train (mean of repetitions)": (per_k("train_accuracy_min"), per_k("train_accuracy_max")),
+            "test (mean of repetitions)": (per_k("test_accuracy_min"), per_k("test_accuracy_max")),
+        },
+        references={
+            "seed 003 train (42,000 Kaggle images)": (seed_ks, [SEED_RESULTS[k]["train"] for k in seed_ks]),
+            "seed 003 test": (seed_ks, [SEED_RESULTS[k]["test"] for k in seed_ks]),
+        },
+    )
+    figures["accuracy_vs_k"] = "accuracy_vs_k.png"
+
+    plots.line_chart(
+        ks, {"ours: lowest final inertia": per_k("min_inertia_per_image"),
+             "ours: highest final inertia": per_k("max_inertia_per_image")},
+        directory / "inertia_per_image.png",
+        title=f"Inertia per image over all fits of each k ({setup})",
+        xlabel="number of clusters k", ylabel="inertia / number of images (pixels in [0, 1])",
+        references={
+            "seed 003 min (÷ 42,000)": (seed_ks, [min(r[1] for r in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN
+                                                 for k in seed_ks]),
+            "seed 003 max (÷ 42,000)": (seed_ks, [max(r[0] for r in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN
+                                                 for k in seed_ks]),
+        },
+    )
+    figures["inertia_per_image"] = "inertia_per_image.png"
+    return figures
+
+
+def seed_comparisons(summary: dict[int, dict[str, Any]], figures: dict[str, str]) -> list[dict[str, Any]]:
+    """Our figures beside the report's, for every k both studied."""
+    comparisons = []
+    accuracy_definition = (
+        "lowest-inertia fit of each repetition; cluster → majority training digit; test images mapped with the "
+        "training map; mean over the repetitions"
+    )
+    data_note = (
+        "The report used the 42,000-image Kaggle training set (and a held-out part of it as test set), "
+        "we the 60,000 MNIST training and 10,000 test images."
+    )
+    for k in sorted(set(summary) & set(SEED_RESULTS)):
+        ours = summary[k]
+        for split in ("train", "test"):
+            value = ours[f"{split}_accuracy_mean"]
+            comparisons.append(runner.seed_comparison(
+                source=SOURCE, quantity=f"k={k} {split} accuracy", seed_value=SEED_RESULTS[k][split], ours=value,
+                definition=accuracy_definition,
+                note=(
+                    f"{data_note} Our repetitions range {ours[f'{split}_accuracy_min']:.4f}-"
+                    f"{ours[f'{split}_accuracy_max']:.4f}; difference {value - SEED_RESULTS[k][split]:+.4f}."
+                ),
+                headline=k == 10, figures=[figures["accuracy_vs_k"]],
+            ))
+        seed_min = min(run[1] for run in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN
+        seed_max = max(run[0] for run in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN
+        comparisons.append(runner.seed_comparison(
+            source=SOURCE, quantity=f"k={k} lowest inertia per image", seed_value=seed_min,
+            ours=ours["min_inertia_per_image"],
+            definition="lowest final inertia over all fits of this k, divided by the number of training images",
+            note=(
+                f"Inertia is a sum over images, so only per-image values compare ({SEED_N_TRAIN:,} vs 60,000 "
+                f"images). The report's highest values ({seed_max:.2f} per image) are far above any converged fit "
+                f"of ours (highest {ours['max_inertia_per_image']:.2f}); they may be inertias before convergence "
+                "(the report does not say)."
+            ),
+            headline=k == 10, figures=[figures["inertia_per_image"]],
+        ))
+    return comparisons
+
+
+def summary_markdown(rows, summary, comparisons, n_train, n_test, n_init, repetitions, max_iter, command) -> str:
+    per_k = [
+        {
+            "k": k,
+            "train acc. (mean)": s["train_accuracy_mean"], "train min-max": f"{s['train_accuracy_min']:.4f}-"
+                                                                            f"{s['train_accuracy_max']:.4f}",
+            "test acc. (mean)": s["test_accuracy_mean"], "test min-max": f"{s['test_accuracy_min']:.4f}-"
+                                                                         f"{s['test_accuracy_max']:.4f}",
+            "lowest inertia / image": s["min_inertia_per_image"],
+            "seed train": SEED_RESULTS.get(k, {}).get("train"), "seed test": SEED_RESULTS.get(k, {}).get("test"),
+        }
+        for k, s in summary.items()
+    ]
+    mappings = [{"k": k, "best repetition": s["best_repetition"], "cluster → digit": s["best_mapping"]}
+                for k, s in summary.items()]
+    return "\n".join([
+        "# K-means with restarts: inertia, cluster → digit maps and accuracy (seed 003)",
+        "",
+        f"`{command}`",
+        "",
+        f"k in {sorted(summary)}; {repetitions} repetitions per k, each the best of {n_init} fits "
+        f"(init={FLAGS.init}, max_iter={max_iter}, tol={FLAGS.tol:g}); fitted on {n_train:,} training images, "
+        f"{n_test:,} test images assigned to the nearest centre and labelled with the training map."
+        + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else ""),
+        "",
+        "## Per repetition",
+        "",
+        runner.format_table([{c: row[c] for c in TABLE_COLUMNS} for row in rows], TABLE_COLUMNS, markdown=True),
+        "",
+        "## Per k",
+        "",
+        runner.format_table(per_k, markdown=True),
+        "",
+        "## Cluster → digit map of the lowest-inertia fit",
+        "",
+        runner.format_table(mappings, markdown=True),
+        "",
+        "## Comparison with the seed",
+        "",
+        *[f"- **{c['quantity']}**: seed {runner.format_value(c['seed_value'])}, ours "
+          f"{runner.format_value(c['ours'])}. {c['note']}" for c in comparisons],
+        "",
+        "## Figures",
+        "",
+        f"- `mean_images_k{FLAGS.mean_image_k}.png`: the centres of the lowest-inertia k={FLAGS.mean_image_k} fit.",
+        "- `accuracy_vs_k.png`: train and test accuracy against k, with the report's values.",
+        "- `inertia_per_image.png`: lowest and highest final inertia per image against k, with the report's.",
+    ])
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv
+    directory = runner.output_dir()
+    ks = sorted({int(k) for k in FLAGS.ks})
+    repetitions = min(FLAGS.repetitions, QUICK_REPETITIONS) if FLAGS.quick else FLAGS.repetitions
+    n_init = min(FLAGS.n_init, QUICK_N_INIT) if FLAGS.quick else FLAGS.n_init
+    with runner.timed("total") as total_time:
+        with runner.timed("load") as load_time:
+            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+        max_iter = runner.iteration_budget(FLAGS.max_iter, FLAGS.quick)
+        with runner.timed("fits") as fit_time:
+            rows = [fit_repetition(data, k, r, n_init, max_iter) for k in ks for r in range(repetitions)]
+        summary = summarise(rows, ks)
+        with runner.timed("figures") as plot_time:
+            figures = save_figures(rows, summary, data, directory)
+    comparisons = seed_comparisons(summary, figures)
+
+    print(runner.format_table([{c: row[c] for c in TABLE_COLUMNS[:-1]} for row in rows], TABLE_COLUMNS[:-1]))
+    command = runner.command_line("experiments.restarts")
+    runner.write_metrics({
+        "experiment": "restarts",
+        "title": "K-means restarts: inertia, cluster → digit maps, train/test accuracy",
+        "command": command,
+        "flags": runner.experiment_flags(),
+        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
+        "max_iter_used": max_iter, "repetitions_used": repetitions, "n_init_used": n_init,
+        "repetitions": [
+            {**{key: value for key, value in row.items() if key != "model"},
+             "mapping": row["mapping"], "test_purity": row["test_purity"]}
+            for row in rows
+        ],
+        "per_k": summary,
+        "timings_s": {"load": load_time.seconds, "fits": fit_time.seconds, "figures": plot_time.seconds,
+                      "total": total_time.seconds},
+        "seed_comparisons": comparisons,
+        "figures": figures,
+    }, directory)
+    runner.write_text("summary.md", summary_markdown(
+        rows, summary, comparisons, len(data.x_train), len(data.x_test), n_init, repetitions, max_iter, command,
+    ), directory)
+
+
+if __name__ == "__main__":
+    runner.set_defaults(output_dir="runs/restarts")
+    runner.run(main)
