@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -22,7 +23,7 @@ from tfkmeans import metrics  # noqa: E402
 
 __all__ = [
     "as_images", "cluster_examples", "cluster_descriptions", "image_grid",
-    "confusion_heatmaps", "embedding_panels", "grouped_bars", "line_chart",
+    "Colouring", "confusion_heatmaps", "embedding_panels", "grouped_bars", "line_chart",
 ]
 
 # White background, dark ink: how handwritten digits are usually shown (and the blog did).
@@ -321,7 +322,7 @@ def confusion_heatmaps(
     suptitle: str | None = None,
     xlabel: str = "cluster (id → majority digit)",
     ylabel: str = "true digit",
-    cell_inches: float = 0.6,
+    cell_inches: float = 0.7,
 ) -> Path:
     """Save confusion matrices (true digit × cluster) side by side, every count written in its cell.
 
@@ -342,7 +343,7 @@ def confusion_heatmaps(
         Title of the whole figure.
     xlabel, ylabel : str
         Axis labels.
-    cell_inches : float, default 0.6
+    cell_inches : float, default 0.7
         Side of one cell.
 
     Returns
@@ -361,7 +362,7 @@ def confusion_heatmaps(
         share = table / np.maximum(table.sum(axis=0, keepdims=True), 1)
         image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="equal")
         largest = max(int(table.max()), 1)
-        fontsize = 8 if largest >= 1000 else 9
+        fontsize = 8 if largest >= 100_000 else 9
         for (row, col), count in np.ndenumerate(table):
             if count:
                 ax.text(
@@ -369,7 +370,9 @@ def confusion_heatmaps(
                     color="white" if share[row, col] > 0.5 else "black",
                 )
         ax.set_xticks(range(table.shape[1]))
-        ax.set_xticklabels(labels, rotation=90, fontsize=9)
+        # Two-line labels ("c3\n→ 0") fit upright; long one-line labels are turned.
+        upright = all("\n" in label or len(label) <= 3 for label in labels)
+        ax.set_xticklabels(labels, rotation=0 if upright else 90, fontsize=9)
         ax.set_yticks(range(table.shape[0]))
         ax.set_yticklabels([str(i) for i in range(table.shape[0])], fontsize=10)
         ax.set_xlabel(xlabel, fontsize=10)
@@ -382,9 +385,32 @@ def confusion_heatmaps(
     return _save(fig, path)
 
 
+class Colouring(NamedTuple):
+    """One panel of :func:`embedding_panels`.
+
+    Attributes
+    ----------
+    title : str
+        Panel title.
+    groups : ndarray of shape (n_samples,)
+        Every point's group (a digit or a cluster id).
+    names : dict
+        Legend text of each group, in legend order; also written at the group's median.
+    colours : dict, optional
+        Group to an index into :data:`DIGIT_COLOURS` (e.g. a cluster to its majority
+        digit, so clusters take the colour of the digit they stand for); by default
+        a group's position in ``names``.
+    """
+
+    title: str
+    groups: np.ndarray
+    names: dict[int, str]
+    colours: dict[int, int] | None = None
+
+
 def embedding_panels(
     embedding: np.ndarray,
-    colourings: Sequence[tuple[str, np.ndarray, dict[int, str]]],
+    colourings: Sequence[Colouring],
     path: str | Path,
     *,
     suptitle: str | None = None,
@@ -396,11 +422,8 @@ def embedding_panels(
     ----------
     embedding : ndarray of shape (n_samples, 2)
         The points.
-    colourings : sequence of (title, groups, names)
-        One panel each: ``groups`` gives every point's group (a digit or a cluster
-        id, at most 10 distinct values look distinct), ``names`` the legend text of
-        each group, in legend order; the group's colour is that of its position in
-        ``names``, and the name is also written at the group's median position.
+    colourings : sequence of Colouring
+        One panel each (see :class:`Colouring`); at most 10 colours look distinct.
     path : str or Path
         PNG file to write.
     suptitle : str, optional
@@ -418,17 +441,17 @@ def embedding_panels(
         1, len(colourings), figsize=(panel_inches * len(colourings), panel_inches + 1.6),
         squeeze=False, layout="constrained",
     )
-    for ax, (title, groups, names) in zip(axes[0], colourings):
+    for ax, (title, groups, names, colours) in zip(axes[0], colourings):
         groups = np.asarray(groups)
         for index, (group, name) in enumerate(names.items()):
             members = groups == group
             if not members.any():
                 continue
-            colour = DIGIT_COLOURS[index % len(DIGIT_COLOURS)]
+            colour = DIGIT_COLOURS[(colours[group] if colours else index) % len(DIGIT_COLOURS)]
             ax.scatter(*embedding[members].T, s=9, color=colour, alpha=0.8, label=name, linewidths=0)
             centre = np.median(embedding[members], axis=0)
             ax.text(
-                *centre, name.split(" ")[0] if len(name) > 3 else name, fontsize=11, fontweight="bold",
+                *centre, name, fontsize=10, fontweight="bold",
                 ha="center", va="center", color="black",
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": colour, "alpha": 0.6, "linewidth": 0},
             )
