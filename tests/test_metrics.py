@@ -1,15 +1,31 @@
 """Tests for tfkmeans.metrics.
 
-Hand-computed tables, scikit-learn parity, input types and input validation.
+Label metrics: hand-computed tables, scikit-learn parity, input types and input
+validation. Geometric metrics (inertia, Calinski-Harabasz, Davies-Bouldin,
+silhouette): scikit-learn parity on blobs and digits, chunking, sampling,
+validation and bounded memory.
 """
 
 import itertools
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.cluster import KMeans as SkKMeans
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    normalized_mutual_info_score,
+    silhouette_score,
+)
 from sklearn.metrics.cluster import contingency_matrix as sk_contingency_matrix
 
 from tfkmeans import metrics
@@ -344,3 +360,324 @@ def test_error_names_the_offending_argument():
         metrics.purity([0, 1], [0, -1])
     with pytest.raises(TypeError, match="y_true"):
         metrics.purity([0.5, 1], [0, 1])
+
+
+# --- Geometric metrics: against scikit-learn ----------------------------------------
+
+GEOMETRIC_SCORES = {
+    metrics.silhouette: silhouette_score,
+    metrics.calinski_harabasz: calinski_harabasz_score,
+    metrics.davies_bouldin: davies_bouldin_score,
+}
+GEOMETRIC_FUNCTIONS = [metrics.inertia, *GEOMETRIC_SCORES]
+REL = 1e-4  # the required agreement with scikit-learn
+
+
+def _blob_cases():
+    """(seed, k, d, n): the corners of k 2..12, d 2..50, n up to 3,000, then random."""
+    cases = [(0, 2, 2, 60), (1, 12, 50, 3000), (2, 12, 2, 1000), (3, 2, 50, 500)]
+    for seed in range(4, 10):
+        rng = np.random.default_rng(seed)
+        k = int(rng.integers(2, 13))
+        d, n = int(rng.integers(2, 51)), int(rng.integers(20 * k, 3001))
+        cases.append((seed, k, d, n))
+    return [
+        pytest.param(*case, id="seed{}-k{}-d{}-n{}".format(*case)) for case in cases
+    ]
+
+
+def _blobs(seed, k, d, n):
+    rng = np.random.default_rng(seed)
+    x, y = make_blobs(
+        n, n_features=d, centers=k, cluster_std=rng.uniform(0.5, 4.0), random_state=seed
+    )
+    # Gappy, unsorted ids, and a labelling unrelated to the geometry.
+    return x, y * 3 + 7, rng.integers(0, k, n) * 5 + 2
+
+
+@pytest.mark.parametrize("seed, k, d, n", _blob_cases())
+def test_scores_match_sklearn_on_blobs(seed, k, d, n):
+    x, blob_labels, random_labels = _blobs(seed, k, d, n)
+    for labels in (blob_labels, random_labels):
+        for ours, theirs in GEOMETRIC_SCORES.items():
+            assert ours(x, labels) == pytest.approx(theirs(x, labels), rel=REL)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("seed, k, d, n", _blob_cases()[:6])
+def test_inertia_matches_sklearn_kmeans(seed, k, d, n, weighted):
+    x, _, _ = _blobs(seed, k, d, n)
+    w = np.random.default_rng(seed).uniform(0.1, 3.0, n) if weighted else None
+    km = SkKMeans(k, n_init=1, random_state=seed).fit(x, sample_weight=w)
+    got = metrics.inertia(x, km.labels_, km.cluster_centers_, sample_weight=w)
+    assert got == pytest.approx(km.inertia_, rel=REL)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_inertia_to_cluster_means_matches_numpy(weighted):
+    x, blob_labels, random_labels = _blobs(5, 6, 9, 700)
+    w = np.random.default_rng(1).uniform(0.0, 2.0, 700) if weighted else np.ones(700)
+    for labels in (blob_labels, random_labels):
+        expected = 0.0
+        for c in np.unique(labels):
+            members, weights = x[labels == c], w[labels == c]
+            mean = np.average(members, axis=0, weights=weights)
+            expected += np.sum(weights * np.sum((members - mean) ** 2, axis=1))
+        got = metrics.inertia(x, labels, sample_weight=w if weighted else None)
+        assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_inertia_of_one_cluster_is_the_total_sum_of_squares():
+    x = np.random.default_rng(0).normal(size=(50, 3))
+    expected = np.sum((x - x.mean(axis=0)) ** 2)
+    assert metrics.inertia(x, np.zeros(50, int)) == pytest.approx(expected, rel=1e-12)
+    assert metrics.inertia(x, np.zeros(50, int), centers=np.zeros((1, 3))) == (
+        pytest.approx(np.sum(x**2), rel=1e-12)
+    )
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """load_digits (1,797 × 64) with its classes and a scikit-learn KMeans(10) fit."""
+    x, y = load_digits(return_X_y=True)
+    return x, y, SkKMeans(10, n_init=1, random_state=0).fit(x)
+
+
+def test_scores_match_sklearn_on_digits(digits):
+    x, classes, km = digits
+    for labels in (km.labels_, classes):
+        for ours, theirs in GEOMETRIC_SCORES.items():
+            assert ours(x, labels) == pytest.approx(theirs(x, labels), rel=REL)
+    assert metrics.inertia(x, km.labels_, km.cluster_centers_) == pytest.approx(
+        km.inertia_, rel=REL
+    )
+    # At a Lloyd fixed point the centres are the cluster means.
+    assert metrics.inertia(x, km.labels_) == pytest.approx(km.inertia_, rel=REL)
+
+
+def test_hand_computed_scores():
+    # Two clusters of two points: means (0, 1) and (4, 1), every point 1 from its
+    # mean; B = 2*4 + 2*4 = 16, W = 4, CH = (16/1) / (4/2) = 8; DB = (1+1)/4.
+    # Silhouette of every point: a = 2, b = (4 + sqrt(20)) / 2.
+    x = [[0, 0], [0, 2], [4, 0], [4, 2]]
+    labels = [0, 0, 1, 1]
+    b = (4 + math.sqrt(20)) / 2
+    assert metrics.inertia(x, labels) == pytest.approx(4.0)
+    assert metrics.calinski_harabasz(x, labels) == pytest.approx(8.0)
+    assert metrics.davies_bouldin(x, labels) == pytest.approx(0.5)
+    assert metrics.silhouette(x, labels) == pytest.approx((b - 2) / b)
+
+
+DEGENERATE = {
+    # A singleton cluster (its silhouette is 0) next to duplicated points.
+    "singleton": ([[0, 0], [0, 0], [1, 0], [5, 5], [5, 6], [9, 9]], [0, 0, 0, 1, 1, 2]),
+    # Coincident clusters: a == b == 0 for every point; W == 0 (CH is 1).
+    "coincident": ([[1, 1]] * 4 + [[3, 3]] * 2, [0, 0, 1, 1, 2, 2]),
+    # Every cluster is a single repeated point: zero spread (DB is 0).
+    "zero spread": (
+        [[0, 0]] * 3 + [[2, 0]] * 3 + [[0, 5]] * 2,
+        [4, 4, 4, 1, 1, 1, 0, 0],
+    ),
+}
+
+
+@pytest.mark.parametrize("x, labels", DEGENERATE.values(), ids=DEGENERATE.keys())
+def test_degenerate_cases_match_sklearn(x, labels):
+    x = np.array(x, dtype=float)
+    for ours, theirs in GEOMETRIC_SCORES.items():
+        assert ours(x, labels) == pytest.approx(theirs(x, labels), rel=REL, abs=1e-12)
+
+
+# --- Silhouette: chunking and sampling ---------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 7, 64, 300, 10_000])
+def test_silhouette_chunked_equals_unchunked(chunk_size):
+    x, labels, _ = _blobs(11, 4, 5, 301)
+    unchunked = metrics.silhouette(x, labels, chunk_size=301)
+    assert metrics.silhouette(x, labels, chunk_size=chunk_size) == pytest.approx(
+        unchunked, rel=1e-12
+    )
+    assert unchunked == pytest.approx(silhouette_score(x, labels), rel=1e-10)
+
+
+def test_silhouette_sample_size_is_reproducible_and_close_to_the_full_score(blobs):
+    x, labels = blobs  # 1,500 points
+    full = metrics.silhouette(x, labels)
+    sampled = metrics.silhouette(x, labels, sample_size=500, random_state=3)
+    assert metrics.silhouette(x, labels, sample_size=500, random_state=3) == sampled
+    # An int seed draws the same subset as scikit-learn.
+    assert sampled == pytest.approx(
+        silhouette_score(x, labels, sample_size=500, random_state=3), rel=1e-10
+    )
+    assert sampled != metrics.silhouette(x, labels, sample_size=500, random_state=4)
+    assert abs(sampled - full) < 0.05
+    rng = np.random.RandomState(3)
+    assert metrics.silhouette(x, labels, sample_size=500, random_state=rng) == sampled
+    generator_score = metrics.silhouette(
+        x, labels, sample_size=500, random_state=np.random.default_rng(0)
+    )
+    assert abs(generator_score - full) < 0.05
+    # As in scikit-learn, a sample at least as large as the data is all of it.
+    assert metrics.silhouette(
+        x, labels, sample_size=5000, random_state=0
+    ) == pytest.approx(full, rel=1e-12)
+
+
+# --- Geometric metrics: input types and validation ---------------------------------
+
+_GRID = np.random.default_rng(0).integers(0, 10, size=(40, 3))  # exact in every dtype
+_GRID_LABELS = np.repeat([3, 0, 8, 5], 10)
+
+POINT_TYPES = {
+    "int64": lambda x: x,
+    "list": lambda x: x.tolist(),
+    "float32": lambda x: x.astype(np.float32),
+    "uint8": lambda x: x.astype(np.uint8),
+    "tf float32": lambda x: tf.constant(x, tf.float32),
+    "tf float64": lambda x: tf.constant(x, tf.float64),
+    "tf int32": lambda x: tf.constant(x, tf.int32),
+}
+
+
+@pytest.mark.parametrize("convert", POINT_TYPES.values(), ids=POINT_TYPES.keys())
+@pytest.mark.parametrize("function", GEOMETRIC_FUNCTIONS, ids=lambda f: f.__name__)
+def test_geometric_input_types_give_identical_results(function, convert):
+    expected = function(_GRID.astype(float), _GRID_LABELS)
+    got = function(convert(_GRID), tf.constant(_GRID_LABELS))
+    assert type(got) is float
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+_X4 = np.arange(8.0).reshape(4, 2)
+
+BAD_GEOMETRIC_INPUTS = [
+    pytest.param(np.arange(4.0), [0, 0, 1, 1], ValueError, "2-D", id="X-1-D"),
+    pytest.param(np.zeros((4, 2, 2)), [0, 0, 1, 1], ValueError, "2-D", id="X-3-D"),
+    pytest.param(5.0, [0], ValueError, "2-D", id="X-scalar"),
+    pytest.param(
+        np.zeros((4, 0)), [0, 0, 1, 1], ValueError, "0 features", id="X-no-features"
+    ),
+    pytest.param(
+        np.where(_X4 == 3, np.nan, _X4), [0, 0, 1, 1], ValueError, "NaN", id="X-nan"
+    ),
+    pytest.param(
+        np.where(_X4 == 3, np.inf, _X4), [0, 0, 1, 1], ValueError, "infinity",
+        id="X-inf",
+    ),
+    pytest.param([["a", "b"]] * 4, [0, 0, 1, 1], TypeError, "numeric", id="X-strings"),
+    pytest.param(
+        _X4, [0, 0, 1], ValueError, "inconsistent numbers of samples: \\[4, 3\\]",
+        id="length",
+    ),
+    pytest.param(np.zeros((0, 2)), [], ValueError, "empty", id="empty"),
+    pytest.param(_X4, [0, 0, -1, 1], ValueError, "non-negative", id="negative-label"),
+    pytest.param(_X4, [0, 0.5, 1, 1], TypeError, "integer", id="fractional-label"),
+    pytest.param(_X4, ["a", "a", "b", "b"], TypeError, "integer", id="string-labels"),
+    pytest.param(_X4, [[0, 0, 1, 1]], ValueError, "1-D", id="2-D-labels"),
+]
+
+
+@pytest.mark.parametrize("X, labels, error, match", BAD_GEOMETRIC_INPUTS)
+@pytest.mark.parametrize("function", GEOMETRIC_FUNCTIONS, ids=lambda f: f.__name__)
+def test_geometric_invalid_inputs_raise(function, X, labels, error, match):
+    with pytest.raises(error, match=match):
+        function(X, labels)
+
+
+@pytest.mark.parametrize(
+    "labels, count",
+    [([2, 2, 2, 2], 1), ([0, 1, 2, 3], 4), ([9, 0, 5, 7], 4)],
+    ids=["one-label", "all-distinct", "all-distinct-gappy"],
+)
+@pytest.mark.parametrize("function", list(GEOMETRIC_SCORES), ids=lambda f: f.__name__)
+def test_scores_need_2_to_n_minus_1_labels(function, labels, count):
+    message = f"Number of labels is {count}. Valid values are 2"
+    with pytest.raises(ValueError, match=message):
+        function(_X4, labels)
+    # scikit-learn refuses the same labelings.
+    with pytest.raises(ValueError, match=f"Number of labels is {count}"):
+        GEOMETRIC_SCORES[function](_X4, labels)
+
+
+def test_silhouette_sample_must_hold_two_to_n_minus_1_labels():
+    with pytest.raises(ValueError, match="Number of labels is 1"):
+        metrics.silhouette(_X4, [0, 0, 1, 1], sample_size=1, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"sample_size": 0}, ValueError, "sample_size"),
+        ({"sample_size": 2.5}, TypeError, "sample_size"),
+        ({"chunk_size": 0}, ValueError, "chunk_size"),
+        ({"chunk_size": True}, TypeError, "chunk_size"),
+        ({"sample_size": 3, "random_state": "seed"}, ValueError, "random_state"),
+    ],
+)
+def test_silhouette_invalid_options_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        metrics.silhouette(_X4, [0, 0, 1, 1], **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"centers": np.zeros((2, 3))}, ValueError, "centers has 3 features, but X"),
+        ({"centers": np.zeros((1, 2))}, ValueError, "index the rows of centers"),
+        ({"centers": np.zeros(2)}, ValueError, "centers must be 2-D"),
+        ({"centers": [[0, np.nan], [1, 1]]}, ValueError, "centers contains NaN"),
+        ({"sample_weight": [1, 1, 1]}, ValueError, "sample_weight must have shape"),
+        ({"sample_weight": [1, -1, 1, 1]}, ValueError, "non-negative"),
+        ({"sample_weight": [0, 0, 0, 0]}, ValueError, "zero everywhere"),
+    ],
+)
+def test_inertia_invalid_centers_and_weights_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        metrics.inertia(_X4, [0, 0, 1, 1], **kwargs)
+
+
+# --- Silhouette at scale: bounded memory --------------------------------------------
+
+
+def test_silhouette_on_20000_by_784_never_builds_the_n_by_n_matrix():
+    """20,000 × 784: an n × n float64 matrix would be 3.2 GB; peak growth is < 1 GB.
+
+    Runs in a fresh process so that the peak RSS is this computation's own. The
+    same data's first 2,000 rows check the value against scikit-learn.
+    """
+    script = textwrap.dedent(
+        """
+        import json, resource
+        import numpy as np
+        from sklearn.metrics import silhouette_score
+        from tfkmeans import metrics
+        rng = np.random.default_rng(0)
+        x = rng.random((20_000, 784), dtype=np.float32)
+        labels = rng.integers(0, 10, 20_000) * 2
+        def rss_mb():
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+        before = rss_mb()
+        full = metrics.silhouette(x, labels)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({
+            "before": before, "peak": peak, "full": full,
+            "slice": metrics.silhouette(x[:2000], labels[:2000]),
+            "slice_sklearn": float(silhouette_score(x[:2000], labels[:2000])),
+        }))
+        """
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    print(report)
+    assert report["peak"] - report["before"] < 1024, report
+    assert -1.0 <= report["full"] <= 1.0
+    assert report["slice"] == pytest.approx(report["slice_sklearn"], rel=REL)
