@@ -61,13 +61,33 @@ def test_exact_inertia_uses_weights():
 def test_relocation_moves_the_farthest_point_and_keeps_totals():
     x = tf.constant([[0.0], [1.0], [9.0]], tf.float64)
     w = tf.ones([3], tf.float64)
-    totals = ops.assign_and_accumulate(x, w, tf.constant([[0.0], [100.0]], tf.float64))
+    centers = tf.constant([[0.0], [100.0]], tf.float64)
+    totals = ops.in_memory_pass(x, w, centers)
     assert totals.weights.numpy().tolist() == [3.0, 0.0]
-    moved = ops.relocate_empty_clusters(x, w, totals)
-    assert moved.weights.numpy().tolist() == [2.0, 1.0]
-    np.testing.assert_array_equal(moved.sums.numpy(), [[1.0], [9.0]])
-    new_centers = ops.update_centers(moved, tf.constant([[0.0], [100.0]], tf.float64)).numpy()
-    np.testing.assert_array_equal(new_centers, [[0.5], [9.0]])
+    sums, weights = ops.relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
+    assert weights.numpy().tolist() == [2.0, 1.0]
+    np.testing.assert_array_equal(sums.numpy(), [[1.0], [9.0]])
+    np.testing.assert_array_equal(ops.update_centers(sums, weights, centers).numpy(), [[0.5], [9.0]])
+
+
+def test_keep_farthest_over_a_stream_equals_global_top_k():
+    points = RNG.normal(size=(100, 2))
+    distances = RNG.uniform(size=100)
+    labels = RNG.integers(0, 5, size=100).astype(np.int32)
+    buffer = ops.no_candidates(5, 2, tf.float64)
+    for start in range(0, 100, 13):  # uneven batches, the last one short
+        block = slice(start, start + 13)
+        buffer = ops.keep_farthest(
+            buffer,
+            ops.Candidates(
+                tf.constant(points[block]), tf.ones([len(points[block])], tf.float64),
+                tf.constant(labels[block]), tf.constant(distances[block]),
+            ),
+        )
+    top = np.argsort(-distances)[:5]
+    np.testing.assert_array_equal(buffer.distances.numpy(), distances[top])
+    np.testing.assert_array_equal(buffer.points.numpy(), points[top])
+    np.testing.assert_array_equal(buffer.labels.numpy(), labels[top])
 
 
 def test_kmeans_plusplus_is_deterministic_and_picks_data_rows():

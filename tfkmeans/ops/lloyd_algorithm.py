@@ -9,7 +9,7 @@ when the total squared centre shift is at most ``tol``.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import tensorflow as tf
 
@@ -93,37 +93,127 @@ def assign_and_accumulate(
     return ClusterTotals(tf.ensure_shape(labels.concat(), rows), tf.ensure_shape(mins.concat(), rows), sums, weights)
 
 
+class Candidates(NamedTuple):
+    """Points that may re-seed empty clusters: the farthest from their centres seen so far."""
+
+    points: tf.Tensor  # (m, d)
+    weights: tf.Tensor  # (m,)
+    labels: tf.Tensor  # (m,) int32, the cluster each point was assigned to
+    distances: tf.Tensor  # (m,) squared distance to that cluster's centre
+
+
+def no_candidates(n_clusters: int, n_features: int, dtype: tf.DType) -> Candidates:
+    """An empty candidate buffer of ``n_clusters`` slots (distance -inf: never chosen)."""
+    return Candidates(
+        tf.zeros([n_clusters, n_features], dtype),
+        tf.zeros([n_clusters], dtype),
+        tf.zeros([n_clusters], tf.int32),
+        tf.fill([n_clusters], tf.constant(-float("inf"), dtype)),
+    )
+
+
+def keep_farthest(current: Candidates, new: Candidates) -> Candidates:
+    """The ``len(current)`` farthest of both sets, earlier ones first among ties.
+
+    With a buffer of k slots this finds, over a whole stream, the same points
+    as a top-k over every point's distance: at most k clusters can be empty.
+    """
+    slots = tf.shape(current.distances)[0]
+    _, best_new = tf.math.top_k(new.distances, k=tf.minimum(slots, tf.shape(new.distances)[0]))
+    merged = [tf.concat([old, tf.gather(fresh, best_new)], axis=0) for old, fresh in zip(current, new)]
+    _, best = tf.math.top_k(merged[3], k=slots)
+    return Candidates(*(tf.gather(part, best) for part in merged))
+
+
 def relocate_empty_clusters(
-    x: tf.Tensor, sample_weight: tf.Tensor, totals: ClusterTotals
-) -> ClusterTotals:
+    sums: tf.Tensor, weights: tf.Tensor, candidates: Candidates
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Re-seed each empty cluster with one of the points farthest from its centre.
 
     As scikit-learn does: the farthest point moves (with its weight) from its
     cluster's totals into the empty cluster's, so no centre is left undefined.
+    ``candidates`` holds every point (in memory) or the k farthest (streaming).
     """
-    empty = tf.where(totals.weights <= 0)[:, 0]
+    empty = tf.where(weights <= 0)[:, 0]
     n_empty = tf.size(empty)
 
     def relocate():
-        _, farthest = tf.math.top_k(totals.min_sq_distances, k=n_empty)
-        weight = tf.gather(sample_weight, farthest)
-        weighted_points = tf.gather(x, farthest) * weight[:, None]
-        donors = tf.gather(totals.labels, farthest)[:, None]
-        sums = tf.tensor_scatter_nd_sub(totals.sums, donors, weighted_points)
-        sums = tf.tensor_scatter_nd_update(sums, empty[:, None], weighted_points)
-        weights = tf.tensor_scatter_nd_sub(totals.weights, donors, weight)
-        weights = tf.tensor_scatter_nd_update(weights, empty[:, None], weight)
-        return sums, weights
+        _, farthest = tf.math.top_k(candidates.distances, k=n_empty)
+        weight = tf.gather(candidates.weights, farthest)
+        weighted_points = tf.gather(candidates.points, farthest) * weight[:, None]
+        donors = tf.gather(candidates.labels, farthest)[:, None]
+        new_sums = tf.tensor_scatter_nd_sub(sums, donors, weighted_points)
+        new_sums = tf.tensor_scatter_nd_update(new_sums, empty[:, None], weighted_points)
+        new_weights = tf.tensor_scatter_nd_sub(weights, donors, weight)
+        new_weights = tf.tensor_scatter_nd_update(new_weights, empty[:, None], weight)
+        return new_sums, new_weights
 
-    sums, weights = tf.cond(n_empty > 0, relocate, lambda: (totals.sums, totals.weights))
-    return totals._replace(sums=sums, weights=weights)
+    return tf.cond(n_empty > 0, relocate, lambda: (sums, weights))
 
 
-def update_centers(totals: ClusterTotals, centers: tf.Tensor) -> tf.Tensor:
+def update_centers(sums: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor) -> tf.Tensor:
     """Weighted means; a cluster that is still weightless keeps its centre (never NaN)."""
-    has_weight = totals.weights > 0
-    safe_weights = tf.where(has_weight, totals.weights, tf.ones_like(totals.weights))
-    return tf.where(has_weight[:, None], totals.sums / safe_weights[:, None], centers)
+    has_weight = weights > 0
+    safe_weights = tf.where(has_weight, weights, tf.ones_like(weights))
+    return tf.where(has_weight[:, None], sums / safe_weights[:, None], centers)
+
+
+class PassTotals(NamedTuple):
+    """What one Lloyd pass over all the data must yield, however the data is stored."""
+
+    sums: tf.Tensor  # (k, d)
+    weights: tf.Tensor  # (k,)
+    inertia: tf.Tensor  # scalar, from the assignment distances (for progress reports)
+    candidates: Candidates
+
+
+def lloyd_iterations(
+    data_pass: Callable[[tf.Tensor], PassTotals],
+    initial_centers: tf.Tensor,
+    max_iter: tf.Tensor,
+    tol: tf.Tensor,
+    verbose: bool = False,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Lloyd updates inside one ``tf.while_loop``; returns ``(centers, n_iter)``.
+
+    ``data_pass(centers)`` makes one pass over the data (in memory, streamed,
+    or on every replica). Stops after ``max_iter`` iterations or when the total
+    squared centre shift is at most ``tol``: with ``tol=0`` that is exactly
+    scikit-learn's "labels unchanged", since unchanged labels reproduce the
+    same sums bit for bit.
+    """
+    tol = tf.cast(tol, initial_centers.dtype)
+
+    def body(iteration, centers, _done):
+        totals = data_pass(centers)
+        sums, weights = relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
+        new_centers = update_centers(sums, weights, centers)
+        shift = tf.reduce_sum(tf.square(new_centers - centers))
+        if verbose:
+            tf.print("tfkmeans: iteration", iteration + 1, "inertia", totals.inertia, "centre shift", shift)
+        return iteration + 1, new_centers, shift <= tol
+
+    n_iter, centers, _ = tf.while_loop(
+        lambda iteration, _centers, done: tf.logical_and(iteration < max_iter, tf.logical_not(done)),
+        body,
+        (tf.constant(0), initial_centers, tf.constant(False)),
+    )
+    return centers, n_iter
+
+
+def in_memory_pass(
+    x: tf.Tensor,
+    sample_weight: tf.Tensor,
+    centers: tf.Tensor,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+    x_sq_norms: Optional[tf.Tensor] = None,
+) -> PassTotals:
+    """One pass over an in-memory matrix; every point is a relocation candidate."""
+    totals = assign_and_accumulate(x, sample_weight, centers, distance, chunk_size, x_sq_norms)
+    candidates = Candidates(x, sample_weight, totals.labels, totals.min_sq_distances)
+    approximate_inertia = tf.reduce_sum(totals.min_sq_distances * sample_weight)
+    return PassTotals(totals.sums, totals.weights, approximate_inertia, candidates)
 
 
 def lloyd(
@@ -136,39 +226,17 @@ def lloyd(
     chunk_size: int = 4096,
     verbose: bool = False,
 ) -> LloydResult:
-    """Run Lloyd iterations inside one ``tf.while_loop``.
+    """Lloyd's algorithm on an in-memory matrix, as one graph.
 
     ``tol`` is absolute (scikit-learn scales the user's ``tol`` by the mean
     feature variance before it gets here). ``max_iter`` and ``tol`` are tensors
     so that changing them does not retrace the graph.
     """
     x_sq_norms = squared_norms(x) if distance == "matmul" else None
-    n = tf.shape(x)[0]
-    tol = tf.cast(tol, x.dtype)
-
-    def body(iteration, centers, previous_labels, _done, _strict):
-        totals = assign_and_accumulate(x, sample_weight, centers, distance, chunk_size, x_sq_norms)
-        totals = relocate_empty_clusters(x, sample_weight, totals)
-        new_centers = update_centers(totals, centers)
-        strict = tf.reduce_all(tf.equal(totals.labels, previous_labels))
-        shift = tf.reduce_sum(tf.square(new_centers - centers))
-        if verbose:
-            tf.print(
-                "tfkmeans: iteration", iteration + 1, "inertia",
-                tf.reduce_sum(totals.min_sq_distances * sample_weight), "centre shift", shift,
-            )
-        return iteration + 1, new_centers, totals.labels, strict | (shift <= tol), strict
-
-    n_iter, centers, labels, _, strict = tf.while_loop(
-        lambda iteration, _c, _l, done, _s: tf.logical_and(iteration < max_iter, tf.logical_not(done)),
-        body,
-        (tf.constant(0), initial_centers, tf.fill([n], -1), tf.constant(False), tf.constant(False)),
+    centers, n_iter = lloyd_iterations(
+        lambda c: in_memory_pass(x, sample_weight, c, distance, chunk_size, x_sq_norms),
+        initial_centers, max_iter, tol, verbose,
     )
-    # Unless the labels stopped changing, the last update moved the centres:
-    # assign once more so labels_ agree with cluster_centers_.
-    labels = tf.cond(
-        strict,
-        lambda: labels,
-        lambda: nearest_centers(x, centers, distance, chunk_size, x_sq_norms).labels,
-    )
+    # labels_ must agree with the final centres (scikit-learn's last E-step).
+    labels = nearest_centers(x, centers, distance, chunk_size, x_sq_norms).labels
     return LloydResult(centers, labels, inertia(x, centers, labels, sample_weight, chunk_size), n_iter)
