@@ -24,9 +24,11 @@ X = np.random.default_rng(0).normal(size=(40, 3))
         (np.array([["a", "b"], ["c", "d"]]), TypeError, "numeric"),
         (np.array([[1, object()], [2, 3]], dtype=object), TypeError, "numeric"),
         (tf.constant([["a", "b"]]), TypeError, "numeric"),
-        (tf.data.Dataset.from_tensor_slices(np.zeros((0, 3))).batch(2), ValueError, "no elements"),
+        (tf.data.Dataset.from_tensor_slices(np.zeros((0, 3))).batch(2), ValueError, "dataset yielded no rows"),
+        (tf.data.Dataset.from_tensor_slices(np.array([[1.0, np.nan]])).batch(2), ValueError, "NaN or infinity"),
+        (tf.data.Dataset.from_tensor_slices({"x": np.zeros((3, 2))}), TypeError, "must yield features"),
     ],
-    ids=["nan", "inf", "overflow", "1d", "scalar", "no_samples", "no_features", "strings", "objects", "string_tensor", "empty_dataset"],
+    ids=["nan", "inf", "overflow", "1d", "scalar", "no_samples", "no_features", "strings", "objects", "string_tensor", "empty_dataset", "nan_dataset", "dict_dataset"],
 )
 def test_bad_training_data(data, error, message):
     with pytest.raises(error, match=message):

@@ -12,11 +12,37 @@ from absl import logging
 
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans, _kmeans_plusplus, _random_points  # noqa: F401 (re-exported for tests)
-from tfkmeans._validation import RandomState, check_random_state, check_sample_weight
+from tfkmeans._validation import (
+    RandomState,
+    as_weighted_batches,
+    check_random_state,
+    check_sample_weight,
+    draw_seed,
+)
 from tfkmeans.exceptions import ConvergenceWarning
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _lloyd = tf.function(ops.lloyd, reduce_retracing=True)
+_dataset_moments = tf.function(ops.dataset_moments)
+_reservoir_sample = tf.function(ops.reservoir_sample)
+
+#: Rows sampled from a streamed dataset to choose the initial centres from.
+STREAM_SEED_SAMPLE = 100_000
+
+# What fit needs from the data, however it is stored: points and weights to seed
+# from, the absolute tolerance, and a function running one Lloyd fit from given centres.
+_FitPlan = tuple[tf.Tensor, tf.Tensor, tf.Tensor, Callable[[tf.Tensor, tf.Tensor], ops.LloydResult]]
+
+
+@tf.function
+def _lloyd_stream_fit(
+    batches: tf.data.Dataset, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
+    distance: str, chunk_size: int, verbose: bool,
+) -> ops.LloydResult:
+    """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
+    centers, n_iter = ops.lloyd_stream(batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
+    labels, total = ops.dataset_labels_and_inertia(batches, centers, distance, chunk_size)
+    return ops.LloydResult(centers, labels, total, n_iter)
 
 
 class KMeans(BaseKMeans):
@@ -115,6 +141,51 @@ class KMeans(BaseKMeans):
         self.dtype = dtype
         self.chunk_size = chunk_size
 
+    def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
+        x = self._validate_data(X, reset=True)
+        n_samples, n_features = (int(d) for d in x.shape)
+        self._check_common_params(n_samples)
+        self._check_tol()
+        weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
+
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
+            return _lloyd(x, weights, initial_centers, tf.constant(self.max_iter), tol, **options)
+
+        return x, weights, self._absolute_tol(x), run
+
+    def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
+        """Out-of-core fit: the dataset is read once per iteration, never held in memory.
+
+        Initial centres are chosen (k-means++ or random) from a uniform random
+        sample of up to ``STREAM_SEED_SAMPLE`` rows drawn in one pass.
+        """
+        if sample_weight is not None:
+            raise ValueError("sample_weight with a tf.data.Dataset: yield (x, y, sample_weight) elements instead.")
+        batches = as_weighted_batches(dataset, self._tf_dtype)
+        moments = _dataset_moments(batches)
+        n_samples, n_features = int(moments.rows), int(batches.element_spec[0].shape[-1])
+        if n_samples == 0:
+            raise ValueError("X is empty: the dataset yielded no rows.")
+        if n_features == 0:
+            raise ValueError("X has 0 features.")
+        if not bool(moments.all_finite):
+            raise ValueError("X or its sample weights contain NaN or infinity.")
+        if float(moments.min_weight) < 0 or float(moments.total_weight) <= 0:
+            raise ValueError("sample_weight must be non-negative and positive somewhere.")
+        self.n_features_in_ = n_features
+        self._check_common_params(n_samples)
+        self._check_tol()
+        tol = tf.cast(ops.mean_variance(moments) * self.tol, self._tf_dtype)
+        options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
+        seed_size = min(n_samples, STREAM_SEED_SAMPLE)
+        rows, _ = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
+
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
+            return _lloyd_stream_fit(batches, initial_centers, tf.constant(self.max_iter), tol, **options)
+
+        return rows, tf.ones([seed_size], rows.dtype), tol, run
+
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "KMeans":
         """Compute the clustering.
 
@@ -131,26 +202,20 @@ class KMeans(BaseKMeans):
         self
         """
         del y
-        x = self._validate_data(X, reset=True)
-        n_samples, n_features = (int(d) for d in x.shape)
-        self._check_common_params(n_samples)
-        self._check_tol()
-        weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        if isinstance(X, tf.data.Dataset):
+            seed_points, seed_weights, tol, run = self._stream_fit_plan(X, sample_weight)
+        else:
+            seed_points, seed_weights, tol, run = self._in_memory_fit_plan(X, sample_weight)
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
-        tol = self._absolute_tol(x)
-        chunk_size = self._chunk_size(n_features)
 
         best = None
-        for run in range(n_init):
+        for run_index in range(n_init):
             started = time.perf_counter()
-            result = _lloyd(
-                x, weights, self._initial_centers(x, weights, rng), tf.constant(self.max_iter), tol,
-                distance=self.distance, chunk_size=chunk_size, verbose=bool(self.verbose),
-            )
+            result = run(self._initial_centers(seed_points, seed_weights, rng), tol)
             logging.log_if(
                 logging.INFO, "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s", self.verbose or n_init > 1,
-                run + 1, n_init, int(result.n_iter), float(result.inertia), time.perf_counter() - started,
+                run_index + 1, n_init, int(result.n_iter), float(result.inertia), time.perf_counter() - started,
             )
             if best is None or float(result.inertia) < float(best.inertia):
                 best = result

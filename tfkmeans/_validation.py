@@ -116,3 +116,37 @@ def check_random_state(random_state: RandomState) -> np.random.RandomState:
 def draw_seed(rng: np.random.RandomState) -> tf.Tensor:
     """A seed for TensorFlow's stateless random ops, drawn from ``rng``."""
     return tf.constant(rng.randint(0, 2**31 - 1, size=2), dtype=tf.int64)
+
+
+def as_weighted_batches(dataset: tf.data.Dataset, dtype: tf.DType, batch_size: int = 4096) -> tf.data.Dataset:
+    """A dataset as ``(x, sample_weight)`` batches: ``x`` of shape ``(rows, n_features)`` in ``dtype``.
+
+    Elements may be feature tensors, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``
+    (Keras' convention; ``y`` is ignored). Rank-1 elements are single rows (batched
+    here by ``batch_size``), rank-2 elements are batches of rows, and higher-rank
+    elements are batches of images, flattened per row: batch a dataset of single
+    images before fitting.
+    """
+    spec = dataset.element_spec
+    parts = len(spec) if isinstance(spec, tuple) else 0
+    if isinstance(spec, dict) or (isinstance(spec, tuple) and not 1 <= parts <= 3):
+        raise TypeError("X: a dataset must yield features, (x, y) or (x, y, sample_weight); map it to tensors first.")
+    features = spec[0] if parts else spec
+    if not isinstance(features, tf.TensorSpec) or not (
+        features.dtype.is_floating or features.dtype.is_integer or features.dtype.is_bool
+    ):
+        raise TypeError(f"X must be numeric, got a dataset yielding {features}.")
+    if features.shape.rank is None or features.shape.rank == 0:
+        raise ValueError(f"X: the dataset's elements must be rows or batches of rows, got shape {features.shape}.")
+    if features.shape.rank == 1:
+        dataset = dataset.batch(batch_size)
+    n_features = features.shape[-1] if features.shape.rank == 1 else features.shape[1:].num_elements()
+    if n_features is None:
+        raise ValueError(f"X: the dataset's feature shape must be known, got element shape {features.shape}.")
+
+    def to_pair(*element):
+        x = tf.reshape(tf.cast(element[0], dtype), [-1, n_features])
+        w = tf.cast(element[2], dtype) if len(element) == 3 else tf.ones(tf.shape(x)[:1], dtype)
+        return x, tf.reshape(w, [-1])
+
+    return dataset.map(to_pair)

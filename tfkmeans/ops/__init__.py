@@ -27,6 +27,15 @@ from tfkmeans.ops.lloyd_algorithm import (
     relocate_empty_clusters,
     update_centers,
 )
+from tfkmeans.ops.streaming import (
+    DatasetMoments,
+    dataset_labels_and_inertia,
+    dataset_moments,
+    dataset_pass,
+    lloyd_stream,
+    mean_variance,
+    reservoir_sample,
+)
 from tfkmeans.ops.seeding import default_local_trials, kmeans_plusplus, random_points
 
 __all__ = [
@@ -34,6 +43,13 @@ __all__ = [
     "Candidates",
     "ClusterTotals",
     "DISTANCES",
+    "DatasetMoments",
+    "dataset_labels_and_inertia",
+    "dataset_moments",
+    "dataset_pass",
+    "lloyd_stream",
+    "mean_variance",
+    "reservoir_sample",
     "LloydResult",
     "PassTotals",
     "assign_and_accumulate",
