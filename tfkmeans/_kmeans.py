@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import numpy as np
 import tensorflow as tf
@@ -25,13 +25,31 @@ from tfkmeans.exceptions import ConvergenceWarning
 _lloyd = tf.function(ops.lloyd, reduce_retracing=True)
 _dataset_moments = tf.function(ops.dataset_moments)
 _reservoir_sample = tf.function(ops.reservoir_sample)
+_lloyd_distributed = tf.function(ops.lloyd_distributed)
+_dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia)
 
 #: Rows sampled from a streamed dataset to choose the initial centres from.
 STREAM_SEED_SAMPLE = 100_000
 
-# What fit needs from the data, however it is stored: points and weights to seed
-# from, the absolute tolerance, and a function running one Lloyd fit from given centres.
-_FitPlan = tuple[tf.Tensor, tf.Tensor, tf.Tensor, Callable[[tf.Tensor, tf.Tensor], ops.LloydResult]]
+_RunFn = Callable[[tf.Tensor, tf.Tensor], ops.LloydResult]
+
+
+class _FitPlan(NamedTuple):
+    """What fit needs from the data, however it is stored."""
+
+    seed_points: tf.Tensor  # rows to choose initial centres from
+    seed_weights: tf.Tensor
+    tol: tf.Tensor  # absolute tolerance
+    run: _RunFn  # one Lloyd fit from given initial centres and tolerance
+    batches: Callable[[], tf.data.Dataset]  # the data as (x, sample_weight) batches
+
+
+def _active_strategy() -> Optional[tf.distribute.Strategy]:
+    """The ``tf.distribute`` strategy whose scope we are in, if it has several replicas."""
+    if not tf.distribute.has_strategy():
+        return None
+    strategy = tf.distribute.get_strategy()
+    return strategy if strategy.num_replicas_in_sync > 1 else None
 
 
 @tf.function
@@ -152,7 +170,10 @@ class KMeans(BaseKMeans):
         def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
             return _lloyd(x, weights, initial_centers, tf.constant(self.max_iter), tol, **options)
 
-        return x, weights, self._absolute_tol(x), run
+        def batches() -> tf.data.Dataset:
+            return tf.data.Dataset.from_tensor_slices((x, weights)).batch(options["chunk_size"])
+
+        return _FitPlan(x, weights, self._absolute_tol(x), run, batches)
 
     def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
@@ -184,7 +205,27 @@ class KMeans(BaseKMeans):
         def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
             return _lloyd_stream_fit(batches, initial_centers, tf.constant(self.max_iter), tol, **options)
 
-        return rows, tf.ones([seed_size], rows.dtype), tol, run
+        return _FitPlan(rows, tf.ones([seed_size], rows.dtype), tol, run, lambda: batches)
+
+    def _distributed_run(self, strategy: tf.distribute.Strategy, batches: tf.data.Dataset) -> _RunFn:
+        """Lloyd iterations spread over the strategy's replicas (and workers).
+
+        Every replica assigns its share of each global batch; totals are summed
+        across replicas, so all of them apply the same update. The final labels
+        and inertia take one more, ordinary pass.
+        """
+        distance, chunk_size = self.distance, self._chunk_size(self.n_features_in_)
+        distributed = strategy.experimental_distribute_dataset(batches)
+
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
+            centers, n_iter = _lloyd_distributed(
+                strategy, distributed, initial_centers, tf.constant(self.max_iter), tol,
+                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
+            )
+            labels, total = _dataset_labels_and_inertia(batches, centers, distance=distance, chunk_size=chunk_size)
+            return ops.LloydResult(centers, labels, total, n_iter)
+
+        return run
 
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "KMeans":
         """Compute the clustering.
@@ -203,16 +244,18 @@ class KMeans(BaseKMeans):
         """
         del y
         if isinstance(X, tf.data.Dataset):
-            seed_points, seed_weights, tol, run = self._stream_fit_plan(X, sample_weight)
+            plan = self._stream_fit_plan(X, sample_weight)
         else:
-            seed_points, seed_weights, tol, run = self._in_memory_fit_plan(X, sample_weight)
+            plan = self._in_memory_fit_plan(X, sample_weight)
+        strategy = _active_strategy()
+        run = plan.run if strategy is None else self._distributed_run(strategy, plan.batches())
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
 
         best = None
         for run_index in range(n_init):
             started = time.perf_counter()
-            result = run(self._initial_centers(seed_points, seed_weights, rng), tol)
+            result = run(self._initial_centers(plan.seed_points, plan.seed_weights, rng), plan.tol)
             logging.log_if(
                 logging.INFO, "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s", self.verbose or n_init > 1,
                 run_index + 1, n_init, int(result.n_iter), float(result.inertia), time.perf_counter() - started,

@@ -13,6 +13,7 @@ from tfkmeans.ops.distances import (
     matmul_squared_distances,
     squared_norms,
 )
+from tfkmeans.ops.distributed import distributed_pass, lloyd_distributed
 from tfkmeans.ops.lloyd_algorithm import (
     Candidates,
     ClusterTotals,
@@ -56,6 +57,7 @@ __all__ = [
     "assign_block",
     "default_chunk_size",
     "default_local_trials",
+    "distributed_pass",
     "expand_squared_distances",
     "fold_chunks",
     "get_distance",
@@ -65,6 +67,7 @@ __all__ = [
     "kmeans_plusplus",
     "lloyd",
     "lloyd_iterations",
+    "lloyd_distributed",
     "matmul_squared_distances",
     "nearest_centers",
     "no_candidates",

@@ -41,8 +41,8 @@ def nearest_centers(
 ) -> Assignment:
     """Assign each row of ``x`` to its nearest centre, ``chunk_size`` rows at a time."""
     distance_fn = get_distance(distance)
-    labels = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False)
-    mins = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False)
+    labels = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
+    mins = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
 
     def body(start, size, index, labels, mins):
         norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
@@ -59,7 +59,7 @@ def squared_distances(
 ) -> tf.Tensor:
     """All squared distances ``(n, k)``, built chunk by chunk and clipped at 0."""
     distance_fn = get_distance(distance)
-    blocks = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False)
+    blocks = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False, element_shape=tf.TensorShape([None, centers.shape[0]]))
 
     def body(start, size, index, blocks):
         d = distance_fn(row_slice(x, start, size), centers, None)

@@ -70,8 +70,8 @@ def assign_and_accumulate(
     """One fused pass: nearest centres and weighted cluster sums, chunk by chunk."""
     distance_fn = get_distance(distance)
     n_clusters = tf.shape(centers)[0]
-    labels = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False)
-    mins = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False)
+    labels = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
+    mins = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
 
     def body(start, size, index, labels, mins, sums, weights):
         block = row_slice(x, start, size)

@@ -1,0 +1,71 @@
+"""Lloyd's algorithm under a ``tf.distribute`` strategy: data-parallel passes, all-reduced totals.
+
+Each replica assigns its share of every global batch and folds it into
+per-cluster sums, weights and its k farthest points; the strategy sums the
+totals and gathers the candidates across replicas (and workers), so every
+replica applies the identical update and holds identical centres.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfkmeans.ops.lloyd_algorithm import (
+    Candidates,
+    PassTotals,
+    in_memory_pass,
+    keep_farthest,
+    lloyd_iterations,
+    no_candidates,
+)
+
+
+def distributed_pass(
+    strategy: tf.distribute.Strategy,
+    batches: tf.distribute.DistributedDataset,
+    centers: tf.Tensor,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+) -> PassTotals:
+    """One pass over a distributed dataset of ``(x, sample_weight)`` batches."""
+    n_clusters, n_features = centers.shape
+
+    def replica_pass(x, w):
+        block = in_memory_pass(x, w, centers, distance, chunk_size)
+        # Only the k farthest points of a replica can matter: send those, not the batch.
+        farthest = keep_farthest(no_candidates(n_clusters, n_features, centers.dtype), block.candidates)
+        return block._replace(candidates=farthest)
+
+    def add(totals, element):
+        per_replica = strategy.run(replica_pass, args=element)
+        total = lambda value: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)  # noqa: E731
+        gathered = Candidates(*(strategy.gather(part, axis=0) for part in per_replica.candidates))
+        return PassTotals(
+            totals.sums + total(per_replica.sums),
+            totals.weights + total(per_replica.weights),
+            totals.inertia + total(per_replica.inertia),
+            keep_farthest(totals.candidates, gathered),
+        )
+
+    initial = PassTotals(
+        tf.zeros_like(centers), tf.zeros([n_clusters], centers.dtype), tf.zeros([], centers.dtype),
+        no_candidates(n_clusters, n_features, centers.dtype),
+    )
+    return batches.reduce(initial, add)
+
+
+def lloyd_distributed(
+    strategy: tf.distribute.Strategy,
+    batches: tf.distribute.DistributedDataset,
+    initial_centers: tf.Tensor,
+    max_iter: tf.Tensor,
+    tol: tf.Tensor,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+    verbose: bool = False,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Full-batch Lloyd with every pass spread over the strategy's replicas; ``(centers, n_iter)``."""
+    return lloyd_iterations(
+        lambda centers: distributed_pass(strategy, batches, centers, distance, chunk_size),
+        initial_centers, max_iter, tol, verbose,
+    )
