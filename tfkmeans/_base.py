@@ -16,7 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfkmeans import ops
-from tfkmeans._validation import as_float_matrix, check_positive_int, check_sample_weight, draw_seed
+from tfkmeans._validation import (
+    as_float_matrix,
+    as_weighted_batches,
+    check_positive_int,
+    check_sample_weight,
+    draw_seed,
+)
 from tfkmeans.exceptions import NotFittedError
 
 _DTYPES = {"float32": tf.float32, "float64": tf.float64}
@@ -24,6 +30,7 @@ _DTYPES = {"float32": tf.float32, "float64": tf.float64}
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True)
 _random_points = tf.function(ops.random_points, reduce_retracing=True)
+_dataset_moments = tf.function(ops.dataset_moments)
 
 
 @tf.function(reduce_retracing=True)
@@ -138,6 +145,29 @@ class BaseKMeans(tf.Module):
                 f"X has {x.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_} features."
             )
         return x
+
+    def _stream_batches(
+        self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096
+    ) -> tuple[tf.data.Dataset, ops.DatasetMoments]:
+        """A dataset as validated ``(x, sample_weight)`` batches, and its moments (one pass).
+
+        Sets ``n_features_in_``; rank-1 elements (single rows) are batched by ``batch_size``.
+        """
+        if sample_weight is not None:
+            raise ValueError("sample_weight with a tf.data.Dataset: yield (x, y, sample_weight) elements instead.")
+        batches = as_weighted_batches(dataset, self._tf_dtype, batch_size)
+        moments = _dataset_moments(batches)
+        n_samples, n_features = int(moments.rows), int(batches.element_spec[0].shape[-1])
+        if n_samples == 0:
+            raise ValueError("X is empty: the dataset yielded no rows.")
+        if n_features == 0:
+            raise ValueError("X has 0 features.")
+        if not bool(moments.all_finite):
+            raise ValueError("X or its sample weights contain NaN or infinity.")
+        if float(moments.min_weight) < 0 or float(moments.total_weight) <= 0:
+            raise ValueError("sample_weight must be non-negative and positive somewhere.")
+        self.n_features_in_ = n_features
+        return batches, moments
 
     def _check_is_fitted(self) -> None:
         if getattr(self, "centers", None) is None:

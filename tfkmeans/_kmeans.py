@@ -14,7 +14,6 @@ from tfkmeans import ops
 from tfkmeans._base import BaseKMeans, _kmeans_plusplus, _random_points  # noqa: F401 (re-exported for tests)
 from tfkmeans._validation import (
     RandomState,
-    as_weighted_batches,
     check_random_state,
     check_sample_weight,
     draw_seed,
@@ -23,7 +22,6 @@ from tfkmeans.exceptions import ConvergenceWarning
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _lloyd = tf.function(ops.lloyd, reduce_retracing=True)
-_dataset_moments = tf.function(ops.dataset_moments)
 _reservoir_sample = tf.function(ops.reservoir_sample)
 _lloyd_distributed = tf.function(ops.lloyd_distributed)
 _dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia)
@@ -181,20 +179,8 @@ class KMeans(BaseKMeans):
         Initial centres are chosen (k-means++ or random) from a uniform random
         sample of up to ``STREAM_SEED_SAMPLE`` rows drawn in one pass.
         """
-        if sample_weight is not None:
-            raise ValueError("sample_weight with a tf.data.Dataset: yield (x, y, sample_weight) elements instead.")
-        batches = as_weighted_batches(dataset, self._tf_dtype)
-        moments = _dataset_moments(batches)
-        n_samples, n_features = int(moments.rows), int(batches.element_spec[0].shape[-1])
-        if n_samples == 0:
-            raise ValueError("X is empty: the dataset yielded no rows.")
-        if n_features == 0:
-            raise ValueError("X has 0 features.")
-        if not bool(moments.all_finite):
-            raise ValueError("X or its sample weights contain NaN or infinity.")
-        if float(moments.min_weight) < 0 or float(moments.total_weight) <= 0:
-            raise ValueError("sample_weight must be non-negative and positive somewhere.")
-        self.n_features_in_ = n_features
+        batches, moments = self._stream_batches(dataset, sample_weight)
+        n_samples, n_features = int(moments.rows), self.n_features_in_
         self._check_common_params(n_samples)
         self._check_tol()
         tol = tf.cast(ops.mean_variance(moments) * self.tol, self._tf_dtype)
