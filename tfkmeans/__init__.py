@@ -1,8 +1,9 @@
 """tfkmeans: K-means and mini-batch K-means compiled with TensorFlow, scikit-learn's API."""
 
 from tfkmeans._kmeans import KMeans
+from tfkmeans._minibatch import MiniBatchKMeans
 from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceWarning", "KMeans", "NotFittedError", "__version__"]
+__all__ = ["ConvergenceWarning", "KMeans", "MiniBatchKMeans", "NotFittedError", "__version__"]

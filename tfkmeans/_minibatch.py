@@ -1,0 +1,466 @@
+"""Mini-batch K-means with scikit-learn's API; the whole step loop runs as one TensorFlow graph."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tfkmeans import ops
+from tfkmeans._base import BaseKMeans
+from tfkmeans._validation import (
+    RandomState,
+    check_positive_int,
+    check_random_state,
+    check_sample_weight,
+    draw_seed,
+)
+
+# Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
+_fit_in_memory = tf.function(ops.minibatch_kmeans, reduce_retracing=True)
+_step = tf.function(ops.minibatch_step, reduce_retracing=True)
+_labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True)
+
+
+_reservoir_sample = tf.function(ops.reservoir_sample)
+
+
+@tf.function
+def _fit_stream(
+    train: tf.data.Dataset,
+    once: tf.data.Dataset,
+    initial_centers: tf.Tensor,
+    n_samples: tf.Tensor,
+    total_weight: tf.Tensor,
+    seed: tf.Tensor,
+    reassignment_ratio: tf.Tensor,
+    tol: tf.Tensor,
+    max_no_improvement: tf.Tensor,
+    distance: str,
+    chunk_size: int,
+    compute_labels: bool,
+    verbose: bool,
+) -> ops.MiniBatchResult:
+    """Steps over ``train`` (the epochs, one step per batch), then labels over ``once``: one call."""
+    state = ops.minibatch_kmeans_stream(
+        train, initial_centers, n_samples, seed, reassignment_ratio, tol, max_no_improvement,
+        distance, chunk_size, verbose,
+    )
+    if compute_labels:
+        labels, total = ops.dataset_labels_and_inertia(once, state.centers, distance, chunk_size)
+    else:
+        labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.cast(total_weight, state.centers.dtype)
+    return ops.MiniBatchResult(state, labels, total)
+
+
+class MiniBatchKMeans(BaseKMeans):
+    """Mini-batch K-means (Sculley, 2010) running as a TensorFlow graph.
+
+    A drop-in for :class:`sklearn.cluster.MiniBatchKMeans`: same parameters,
+    methods and fitted attributes, same algorithm — per-centre learning rates
+    from accumulated counts, random reassignment of starved centres, early
+    stopping on the smoothed batch inertia. The mini-batch step is one compiled
+    graph (:func:`tfkmeans.ops.minibatch_step`), and a ``fit`` runs every step
+    inside one ``tf.while_loop`` (:func:`tfkmeans.ops.minibatch_kmeans`): no
+    Python between steps.
+
+    **Batches.** On in-memory data (numpy, lists, tensors), step ``i`` draws
+    ``batch_size`` rows *with replacement* using stateless random integers
+    seeded from ``random_state`` and ``i`` — scikit-learn's
+    ``random_state.choice(n, batch_size, p=w/sum(w))`` — with probability
+    proportional to ``sample_weight`` if one is given (the batch rows then have
+    unit weight). There are ``max_iter * n_samples // batch_size`` steps unless
+    early stopping fires. A ``tf.data.Dataset`` is instead *streamed*: each of
+    its elements — a batch of rows, ``(x, y)`` or ``(x, y, sample_weight)``
+    (Keras' convention) — is one step, its rows weighted by their
+    ``sample_weight`` in the step as in ``partial_fit``, and the dataset is
+    read ``max_iter`` times (epochs) in its own order: shuffle it in the
+    pipeline if that order is not random. A dataset of single rows is batched
+    by ``batch_size``. Besides the epochs, it is read once for its size and
+    variance, once to sample the ``init_size`` initialisation rows (by weight,
+    without replacement) and, with ``compute_labels``, once for the labels.
+    The fit is as reproducible as the pipeline: ``shuffle(..., seed=s)``
+    reshuffling every epoch keeps TensorFlow-side state between iterations,
+    so two fits on such a pipeline can differ.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    init : {'k-means++', 'random'}, callable or array of shape (n_clusters, n_features), default='k-means++'
+        As for :class:`tfkmeans.KMeans`, but computed on ``init_size`` rows
+        drawn at random (with replacement) from the data.
+    max_iter : int, default=100
+        Maximum passes over the data (epochs); ``max_iter * n_samples // batch_size`` steps.
+    batch_size : int, default=1024
+        Rows per mini-batch (capped at ``n_samples``).
+    verbose : int, default=0
+        If non-zero, print every step's mean batch inertia, smoothed inertia,
+        centre change and reassignments from inside the graph, and log each
+        initialisation.
+    compute_labels : bool, default=True
+        Compute ``labels_`` and the exact ``inertia_`` on the full data once the
+        steps are done (chunked assignment). If False, ``inertia_`` is estimated
+        from the smoothed batch inertia and ``labels_`` is not set.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the batches and the reassignments; an int
+        makes fits reproducible.
+    tol : float, default=0.0
+        Stop when the total squared change of the centres in one step is at
+        most ``tol`` times the mean per-feature variance of the data; 0 disables it.
+    max_no_improvement : int or None, default=10
+        Stop after this many consecutive steps without a new minimum of the
+        smoothed batch inertia; None disables it.
+    init_size : int or None, default=None
+        Rows used to compute (and score) the initial centres; default
+        ``3 * batch_size`` (at least ``3 * n_clusters``), capped at ``n_samples``.
+    n_init : 'auto' or int, default='auto'
+        Initialisations tried, each on its own random subset of ``init_size``
+        rows; the one with the lowest inertia on a common validation subset of
+        ``init_size`` rows is kept. 'auto' means 1 for 'k-means++' or an array,
+        3 for 'random' or a callable. Only the best initialisation is run
+        (unlike :class:`KMeans`, which runs every one). For a streamed
+        dataset, every candidate is computed and scored on the same
+        ``init_size`` sampled rows.
+    reassignment_ratio : float, default=0.01
+        A centre whose count is below ``reassignment_ratio`` times the largest
+        count is moved to a random row of the batch, whenever a reassignment is
+        due (while a centre has count 0, and every ``10 * n_clusters`` samples).
+        Higher values reassign more and converge later, often to a better
+        clustering.
+    distance : {'matmul', 'expand'}, default='matmul'
+        Distance formulation, as for :class:`tfkmeans.KMeans`.
+    dtype : {'float32', 'float64'}, default='float32'
+        Precision of the computation and of the fitted centres and counts.
+    chunk_size : int or None, default=None
+        Rows assigned at once (in a batch and in the final labelling pass).
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centres (a copy of the ``centers`` ``tf.Variable``).
+    counts_ : ndarray of shape (n_clusters,)
+        Total sample weight each centre has absorbed (a copy of the ``counts``
+        ``tf.Variable``; also available as scikit-learn's private name ``_counts``).
+    labels_ : ndarray of shape (n_samples,)
+        Nearest centre of each training sample, if ``compute_labels``; after
+        ``partial_fit``, of the rows of the last batch. For a dataset, in the
+        order of one more pass over it (a pipeline that reshuffles every
+        iteration yields a new order then).
+    inertia_ : float
+        Sum of (weighted) squared distances of the training samples to their
+        centre if ``compute_labels`` (of the last batch after ``partial_fit``),
+        otherwise the smoothed estimate.
+    n_iter_ : int
+        Epochs started: ``ceil(n_steps_ * batch_size / n_samples)``.
+    n_steps_ : int
+        Mini-batch steps run (``partial_fit`` adds one per call).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tfkmeans import MiniBatchKMeans
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(1, 0.1, (500, 2)), rng.normal(5, 0.1, (500, 2))])
+    >>> km = MiniBatchKMeans(n_clusters=2, batch_size=64, random_state=0).fit(X)
+    >>> sorted(np.round(km.cluster_centers_).tolist())
+    [[1.0, 1.0], [5.0, 5.0]]
+    >>> int(km.counts_.sum()) == km.n_steps_ * 64  # every sampled row was absorbed
+    True
+    >>> km = MiniBatchKMeans(n_clusters=2, random_state=0)
+    >>> for batch in np.array_split(rng.permutation(X), 10):
+    ...     km = km.partial_fit(batch)
+    >>> km.n_steps_
+    10
+    """
+
+    _default_n_init = 3
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init: Union[str, np.ndarray, Callable] = "k-means++",
+        max_iter: int = 100,
+        batch_size: int = 1024,
+        verbose: int = 0,
+        compute_labels: bool = True,
+        random_state: RandomState = None,
+        tol: float = 0.0,
+        max_no_improvement: Optional[int] = 10,
+        init_size: Optional[int] = None,
+        n_init: Union[str, int] = "auto",
+        reassignment_ratio: float = 0.01,
+        distance: str = "matmul",
+        dtype: str = "float32",
+        chunk_size: Optional[int] = None,
+    ):
+        super().__init__(name="minibatch_kmeans")
+        self.n_clusters = n_clusters
+        self.init = init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self.compute_labels = compute_labels
+        self.random_state = random_state
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.init_size = init_size
+        self.n_init = n_init
+        self.reassignment_ratio = reassignment_ratio
+        self.distance = distance
+        self.dtype = dtype
+        self.chunk_size = chunk_size
+
+    # -- parameters --------------------------------------------------------------------------
+
+    def _check_step_params(self) -> None:
+        """Parameters every step needs (checked again by each partial_fit)."""
+        check_positive_int(self.batch_size, "batch_size")
+        if self.chunk_size is not None:
+            check_positive_int(self.chunk_size, "chunk_size")
+        ops.get_distance(self.distance)
+        ratio = self.reassignment_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not ratio >= 0:
+            raise ValueError(f"reassignment_ratio must be a non-negative number, got {ratio!r}.")
+        if not isinstance(self.compute_labels, (bool, np.bool_)):
+            raise TypeError(f"compute_labels must be a bool, got {self.compute_labels!r}.")
+
+    def _check_params(self, n_samples: int) -> tuple[int, int]:
+        """Validate everything against the data size; return the effective batch and init sizes."""
+        self._check_common_params(n_samples)
+        self._check_tol()
+        self._check_step_params()
+        mni = self.max_no_improvement
+        if mni is not None and (isinstance(mni, (bool, np.bool_)) or not isinstance(mni, numbers.Integral) or mni < 0):
+            raise ValueError(f"max_no_improvement must be a non-negative integer or None, got {mni!r}.")
+        batch_size = min(self.batch_size, n_samples)
+        if self.init_size is None:
+            init_size = 3 * batch_size
+            if init_size < self.n_clusters:
+                init_size = 3 * self.n_clusters
+        else:
+            init_size = check_positive_int(self.init_size, "init_size")
+            if init_size < self.n_clusters:
+                warnings.warn(
+                    f"init_size={init_size} should be larger than n_clusters={self.n_clusters}. "
+                    "Setting it to min(3*n_clusters, n_samples)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                init_size = 3 * self.n_clusters
+        return batch_size, min(init_size, n_samples)
+
+    def _graph_params(self, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
+        """reassignment_ratio and max_no_improvement as tensors (changing them does not retrace)."""
+        mni = ops.NO_PLATEAU_STOP if self.max_no_improvement is None else int(self.max_no_improvement)
+        return tf.constant(float(self.reassignment_ratio), dtype), tf.constant(mni, tf.int32)
+
+    # -- fitted state ----------------------------------------------------------------------------
+
+    @property
+    def counts_(self) -> np.ndarray:
+        """Total sample weight absorbed by each centre, shape ``(n_clusters,)``."""
+        self._check_is_fitted()
+        return self.counts.numpy()
+
+    @property
+    def _counts(self) -> np.ndarray:
+        """scikit-learn's name for :attr:`counts_`."""
+        return self.counts_
+
+    def _set_state(self, centers: tf.Tensor, counts: tf.Tensor, samples_since_reassign: int) -> None:
+        self._set_centers(centers)
+        existing = getattr(self, "counts", None)
+        if existing is not None and existing.shape == counts.shape and existing.dtype == counts.dtype:
+            existing.assign(counts)
+        else:
+            self.counts = tf.Variable(counts, trainable=False, name="cluster_counts")
+        self._samples_since_reassign = int(samples_since_reassign)
+
+    def _best_initial_centers(
+        self, x: tf.Tensor, weights: tf.Tensor, rng: np.random.RandomState, init_size: int, n_init: int,
+        same_subset: bool = False,
+    ) -> tf.Tensor:
+        """scikit-learn's scheme: each candidate on its own random subset, scored on a common one.
+
+        With ``same_subset`` (a streamed dataset, where ``x`` is already the
+        subset), every candidate is computed and scored on ``x`` itself.
+        """
+        n = int(x.shape[0])
+        distance, chunk_size = self.distance, self._chunk_size(int(x.shape[1]))
+        if same_subset or init_size >= n:
+            x_valid, w_valid = x, weights
+        else:
+            valid = rng.randint(0, n, init_size)
+            x_valid, w_valid = tf.gather(x, valid), tf.gather(weights, valid)
+        best, best_inertia = None, None
+        for run in range(n_init):
+            started = time.perf_counter()
+            if same_subset or init_size >= n:
+                x_init, w_init = x, weights
+            else:
+                subset = rng.randint(0, n, init_size)
+                x_init, w_init = tf.gather(x, subset), tf.gather(weights, subset)
+            centers = self._initial_centers(x_init, w_init, rng)
+            if n_init == 1:
+                return centers
+            inertia = float(_labels_and_inertia(x_valid, centers, w_valid, distance, chunk_size)[1])
+            logging.log_if(
+                logging.INFO, "MiniBatchKMeans init %d/%d: inertia %.6g on %d validation rows, %.2f s",
+                bool(self.verbose), run + 1, n_init, inertia, int(x_valid.shape[0]), time.perf_counter() - started,
+            )
+            if best_inertia is None or inertia < best_inertia:
+                best, best_inertia = centers, inertia
+        return best
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "MiniBatchKMeans":
+        """Compute the centres from mini-batches of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, tf.Tensor or tf.data.Dataset
+            In-memory data of shape (n_samples, n_features) (higher ranks are
+            flattened per sample), or a dataset of batches or ``(x, y)`` pairs,
+            streamed once per epoch (see the class docstring).
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Batches are drawn with probability proportional to it. Not used by
+            an explicit or callable ``init``. For a dataset, yield
+            ``(x, y, sample_weight)`` elements instead.
+
+        Returns
+        -------
+        self
+        """
+        del y
+        if isinstance(X, tf.data.Dataset):
+            return self._fit_dataset(X, sample_weight)
+        x = self._validate_data(X, reset=True)
+        n_samples, n_features = (int(d) for d in x.shape)
+        batch_size, init_size = self._check_params(n_samples)
+        weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        n_init = self._resolved_n_init()
+        rng = check_random_state(self.random_state)
+
+        centers = self._best_initial_centers(x, weights, rng, init_size, n_init)
+        ratio, max_no_improvement = self._graph_params(x.dtype)
+        started = time.perf_counter()
+        result = _fit_in_memory(
+            x, weights, centers, tf.constant(self.max_iter * n_samples // batch_size), draw_seed(rng),
+            ratio, self._absolute_tol(x), max_no_improvement,
+            batch_size=batch_size, weighted=sample_weight is not None, distance=self.distance,
+            chunk_size=self._chunk_size(n_features), compute_labels=bool(self.compute_labels),
+            verbose=bool(self.verbose),
+        )
+        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples))
+        logging.log_if(
+            logging.INFO, "MiniBatchKMeans: %d steps (%d epochs), inertia %.6g, %.2f s", bool(self.verbose),
+            self.n_steps_, self.n_iter_, self.inertia_, time.perf_counter() - started,
+        )
+        return self
+
+    def _store_fit(self, result: ops.MiniBatchResult, n_iter: int) -> None:
+        state = result.state
+        self._set_state(state.centers, state.counts, int(state.samples_since_reassign))
+        self.n_steps_ = int(state.step)
+        self.n_iter_ = int(n_iter)
+        self.inertia_ = float(result.inertia)
+        self.n_reassigned_ = int(state.n_reassigned)
+        if self.compute_labels:
+            self.labels_ = result.labels.numpy()
+        elif hasattr(self, "labels_"):
+            del self.labels_  # labels of an earlier fit would not match these centres
+        self._partial_fit_rng = None  # a later partial_fit starts its own stream from random_state
+
+    def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> "MiniBatchKMeans":
+        check_positive_int(self.batch_size, "batch_size")
+        batches, moments = self._stream_batches(dataset, sample_weight, self.batch_size)
+        n_samples = int(moments.rows)
+        _, init_size = self._check_params(n_samples)
+        dtype = self._tf_dtype
+        n_init = self._resolved_n_init()
+        rng = check_random_state(self.random_state)
+
+        # The initial centres come from init_size rows sampled by weight in one pass.
+        pool, _ = _reservoir_sample(batches, init_size, draw_seed(rng))
+        pool_weights = tf.ones([init_size], dtype)  # sampled by weight already
+        centers = self._best_initial_centers(pool, pool_weights, rng, init_size, n_init, same_subset=True)
+        tol = tf.cast(ops.mean_variance(moments) * self.tol, dtype)
+        ratio, max_no_improvement = self._graph_params(dtype)
+        result = _fit_stream(
+            batches.repeat(self.max_iter), batches, centers, tf.constant(n_samples, tf.int64), moments.total_weight,
+            draw_seed(rng), ratio, tol, max_no_improvement, self.distance, self._chunk_size(self.n_features_in_),
+            bool(self.compute_labels), bool(self.verbose),
+        )
+        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples))
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "MiniBatchKMeans":
+        """One mini-batch step on ``X`` (initialising the centres from ``X`` on the first call).
+
+        Counts, and with them every centre's learning rate, carry over from
+        call to call (and from a previous ``fit``). A ``tf.data.Dataset`` is
+        read whole and used as one batch. With ``compute_labels``, ``labels_``
+        and ``inertia_`` describe ``X`` under the updated centres.
+
+        Parameters
+        ----------
+        X : array-like, tf.Tensor or tf.data.Dataset of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows in this step (and in the first call's init,
+            unless ``init`` is explicit or callable).
+
+        Returns
+        -------
+        self
+        """
+        del y
+        fitted = getattr(self, "centers", None) is not None
+        x = self._validate_data(X, reset=not fitted)
+        rows = int(x.shape[0])
+        weights = check_sample_weight(sample_weight, rows, x.dtype)
+        if getattr(self, "_partial_fit_rng", None) is None:
+            self._partial_fit_rng = check_random_state(self.random_state)
+        rng = self._partial_fit_rng
+        if not fitted:
+            _, init_size = self._check_params(rows)
+            if init_size < rows:
+                subset = rng.randint(0, rows, init_size)
+                centers = self._initial_centers(tf.gather(x, subset), tf.gather(weights, subset), rng)
+            else:
+                centers = self._initial_centers(x, weights, rng)
+            self._set_state(centers, tf.zeros([self.n_clusters], x.dtype), 0)
+            self.n_steps_ = 0
+            self.n_reassigned_ = 0
+        else:
+            self._check_step_params()
+        ratio, _ = self._graph_params(x.dtype)
+        state = ops.minibatch_initial_state(
+            self.centers.value(), self.counts.value(), self._samples_since_reassign, self.n_steps_
+        )
+        state = _step(
+            state, x, weights, draw_seed(rng), tf.constant(rows), ratio, tf.zeros([], x.dtype),
+            tf.constant(ops.NO_PLATEAU_STOP, tf.int32), distance=self.distance,
+            chunk_size=self._chunk_size(int(x.shape[1])), verbose=bool(self.verbose),
+        )
+        self._set_state(state.centers, state.counts, int(state.samples_since_reassign))
+        self.n_steps_ += 1
+        self.n_reassigned_ += int(state.n_reassigned)
+        if self.compute_labels:
+            labels, inertia = _labels_and_inertia(
+                x, self.centers.value(), weights, self.distance, self._chunk_size(int(x.shape[1]))
+            )
+            self.labels_, self.inertia_ = labels.numpy(), float(inertia)
+        return self
