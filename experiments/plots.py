@@ -293,15 +293,17 @@ def line_chart(
             at = float(marked[label])
             y = values[np.flatnonzero(x == at)[0]]
             ax.plot([at], [y], marker="o", markersize=16, markerfacecolor="none", markeredgewidth=2, color=colour)
+            # Right of the circle, one line lower per series so labels at the same k do not collide.
             ax.annotate(
-                f"k={at:g}", (at, y), xytext=(12, 12), textcoords="offset points", fontsize=11,
-                color=colour, fontweight="bold",
+                f"k={at:g}", (at, y), xytext=(14, 4 - 16 * index), textcoords="offset points", fontsize=11,
+                color=colour, fontweight="bold", va="center",
             )
     for index, (label, (ref_x, ref_y)) in enumerate((references or {}).items()):
         ax.plot(
             ref_x, ref_y, linestyle="none", marker="D", markersize=8, markerfacecolor="none",
             markeredgewidth=1.5, color=DIGIT_COLOURS[(len(series) + index) % len(DIGIT_COLOURS)], label=label,
         )
+    ax.margins(y=0.08)  # room for the circles and labels at the ends
     if integer_x:
         ax.set_xticks(x)
         ax.set_xticklabels([f"{v:g}" for v in x])
@@ -520,5 +522,7 @@ def grouped_bars(
     ax.set_xlabel(xlabel, fontsize=11)
     ax.set_ylabel(ylabel, fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=10, loc="lower right")
+    ax.margins(y=0.08)  # room for the value labels above the tallest bars
+    # Outside the axes: inside, the legend would hide bars whatever corner it took.
+    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _save(fig, path)
