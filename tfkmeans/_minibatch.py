@@ -297,8 +297,8 @@ class MiniBatchKMeans(BaseKMeans):
         """
         n = int(x.shape[0])
         distance, chunk_size = self.distance, self._chunk_size(int(x.shape[1]))
-        if same_subset or init_size >= n:
-            x_valid, w_valid = x, weights
+        if same_subset or init_size >= n or n_init == 1:
+            x_valid, w_valid = x, weights  # (unused when n_init == 1)
         else:
             valid = rng.randint(0, n, init_size)
             x_valid, w_valid = tf.gather(x, valid), tf.gather(weights, valid)
