@@ -191,3 +191,11 @@ def test_verbose_prints_iterations(blobs, capfd):
         warnings.simplefilter("error")
         KMeans(5, init=x[:5], max_iter=3, tol=0.0, verbose=1).fit(x)
     assert capfd.readouterr().err.count("tfkmeans: iteration") == 3
+
+
+def test_single_cluster_is_the_weighted_mean(blobs):
+    x, _ = blobs
+    weights = np.random.default_rng(2).uniform(size=len(x))
+    km = KMeans(1, dtype="float64").fit(x, sample_weight=weights)
+    np.testing.assert_allclose(km.cluster_centers_[0], np.average(x, axis=0, weights=weights), rtol=1e-10)
+    assert km.inertia_ == pytest.approx(float(weights @ ((x - km.cluster_centers_[0]) ** 2).sum(1)), rel=1e-10)

@@ -56,9 +56,9 @@ def _lloyd_stream_fit(
     distance: str, chunk_size: int, verbose: bool,
 ) -> ops.LloydResult:
     """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
-    centers, n_iter = ops.lloyd_stream(batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
+    centers, n_iter, converged = ops.lloyd_stream(batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
     labels, total = ops.dataset_labels_and_inertia(batches, centers, distance, chunk_size)
-    return ops.LloydResult(centers, labels, total, n_iter)
+    return ops.LloydResult(centers, labels, total, n_iter, converged)
 
 
 class KMeans(BaseKMeans):
@@ -204,12 +204,12 @@ class KMeans(BaseKMeans):
         distributed = strategy.experimental_distribute_dataset(batches)
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
-            centers, n_iter = _lloyd_distributed(
+            centers, n_iter, converged = _lloyd_distributed(
                 strategy, distributed, initial_centers, tf.constant(self.max_iter), tol,
                 distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
             )
             labels, total = _dataset_labels_and_inertia(batches, centers, distance=distance, chunk_size=chunk_size)
-            return ops.LloydResult(centers, labels, total, n_iter)
+            return ops.LloydResult(centers, labels, total, n_iter, converged)
 
         return run
 

@@ -63,8 +63,8 @@ def lloyd_distributed(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Full-batch Lloyd with every pass spread over the strategy's replicas; ``(centers, n_iter)``."""
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Full-batch Lloyd with every pass spread over the strategy's replicas; ``(centers, n_iter, converged)``."""
     return lloyd_iterations(
         lambda centers: distributed_pass(strategy, batches, centers, distance, chunk_size),
         initial_centers, max_iter, tol, verbose,

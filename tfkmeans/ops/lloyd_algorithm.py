@@ -32,6 +32,7 @@ class LloydResult(NamedTuple):
     labels: tf.Tensor  # (n,) int32, nearest centre under the final centres
     inertia: tf.Tensor  # scalar, exact
     n_iter: tf.Tensor  # scalar int32, iterations run (scikit-learn's n_iter_)
+    converged: tf.Tensor  # scalar bool, stopped by tol rather than max_iter
 
 
 # Up to this many clusters a one-hot matmul (2·rows·k·d flops, at GEMM speed) sums a
@@ -79,6 +80,9 @@ def assign_and_accumulate(
         assigned = assign_block(block, centers, distance_fn, norms)
         block_weights = row_slice(sample_weight, start, size)
         block_sums, block_cluster_weights = cluster_sums(block, block_weights, assigned.labels, n_clusters)
+        # tf.cond forgets static shapes; the loop needs them to stay fixed.
+        block_sums = tf.ensure_shape(block_sums, centers.shape)
+        block_cluster_weights = tf.ensure_shape(block_cluster_weights, centers.shape[:1])
         return (
             index + 1,
             labels.write(index, assigned.labels),
@@ -173,8 +177,8 @@ def lloyd_iterations(
     max_iter: tf.Tensor,
     tol: tf.Tensor,
     verbose: bool = False,
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Lloyd updates inside one ``tf.while_loop``; returns ``(centers, n_iter)``.
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Lloyd updates inside one ``tf.while_loop``; returns ``(centers, n_iter, converged)``.
 
     ``data_pass(centers)`` makes one pass over the data (in memory, streamed,
     or on every replica). Stops after ``max_iter`` iterations or when the total
@@ -193,12 +197,12 @@ def lloyd_iterations(
             tf.print("tfkmeans: iteration", iteration + 1, "inertia", totals.inertia, "centre shift", shift)
         return iteration + 1, new_centers, shift <= tol
 
-    n_iter, centers, _ = tf.while_loop(
+    n_iter, centers, converged = tf.while_loop(
         lambda iteration, _centers, done: tf.logical_and(iteration < max_iter, tf.logical_not(done)),
         body,
         (tf.constant(0), initial_centers, tf.constant(False)),
     )
-    return centers, n_iter
+    return centers, n_iter, converged
 
 
 def in_memory_pass(
@@ -233,10 +237,10 @@ def lloyd(
     so that changing them does not retrace the graph.
     """
     x_sq_norms = squared_norms(x) if distance == "matmul" else None
-    centers, n_iter = lloyd_iterations(
+    centers, n_iter, converged = lloyd_iterations(
         lambda c: in_memory_pass(x, sample_weight, c, distance, chunk_size, x_sq_norms),
         initial_centers, max_iter, tol, verbose,
     )
     # labels_ must agree with the final centres (scikit-learn's last E-step).
     labels = nearest_centers(x, centers, distance, chunk_size, x_sq_norms).labels
-    return LloydResult(centers, labels, inertia(x, centers, labels, sample_weight, chunk_size), n_iter)
+    return LloydResult(centers, labels, inertia(x, centers, labels, sample_weight, chunk_size), n_iter, converged)

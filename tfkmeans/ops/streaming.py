@@ -120,8 +120,8 @@ def lloyd_stream(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Full-batch Lloyd over a dataset read once per iteration; ``(centers, n_iter)``.
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Full-batch Lloyd over a dataset read once per iteration; ``(centers, n_iter, converged)``.
 
     The same iterations as :func:`tfkmeans.ops.lloyd` on the concatenated data.
     """
