@@ -9,7 +9,7 @@ endif
 # Quieter TensorFlow start-up in tests and scripts.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test naive bench clean
+.PHONY: install test naive experiments bench clean
 
 $(BIN)/.installed-%: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(BIN)/.installed-test
 
 naive: $(BIN)/.installed-test
 	$(BIN)/python -m experiments.naive --k=10 --output_dir=runs/naive
+
+# Every seed study (restarts, confusion, tsne, select_k, ...) at full size, then REPORT.md.
+experiments: $(BIN)/.installed-experiments
+	$(BIN)/python -m experiments.all
 
 bench: $(BIN)/.installed-bench
 	$(BIN)/python -m benchmarks.lloyd

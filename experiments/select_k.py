@@ -111,40 +111,10 @@ def calinski_harabasz(x: np.ndarray, labels: np.ndarray) -> float:
     return metrics.calinski_harabasz(x, labels)
 
 
-def one_cluster_inertia(x: np.ndarray, chunk: int = 8192) -> float:
-    """Inertia of the single-cluster solution: the sum of squared distances to the mean.
-
-    With k = 1 the K-means optimum is the mean itself, whatever the algorithm, so it
-    is computed exactly (in float64, chunk by chunk) rather than fitted.
-    """
-    total = 0.0
-    sums = np.zeros(x.shape[1], dtype=np.float64)
-    for start in range(0, len(x), chunk):
-        block = x[start:start + chunk].astype(np.float64)
-        total += float(np.einsum("ij,ij->", block, block))
-        sums += block.sum(axis=0)
-    return total - float(sums @ sums) / len(x)
-
-
 def sweep(algorithm: str, data: runner.MnistSplits, ks: Sequence[int], ch_ks: set[int]) -> list[dict[str, Any]]:
-    """Fit ``algorithm`` for every k; inertia, CH (for k in ``ch_ks``), accuracy and time per k.
-
-    k = 1 is not fitted but computed by :func:`one_cluster_inertia` (its exact
-    optimum); tfkmeans' estimators currently fail on ``n_clusters=1`` when it is the
-    first fit of a process (a TensorFlow loop-shape error).
-    """
+    """Fit ``algorithm`` for every k; inertia, CH (for k in ``ch_ks``), accuracy and time per k."""
     rows = []
     for k in ks:
-        if k == 1:
-            with runner.timed() as fit_time:
-                inertia = one_cluster_inertia(data.x_train)
-            rows.append({
-                "k": 1, "inertia": inertia, "inertia_per_image": inertia / len(data.x_train),
-                "calinski_harabasz": None, "n_iter": 0,
-                "majority_accuracy": metrics.majority_accuracy(data.y_train, np.zeros(len(data.y_train), np.int64)),
-                "fit_seconds": fit_time.seconds, "ch_seconds": None, "exact_mean": True,
-            })
-            continue
         if algorithm == "minibatch":
             params = {"max_iter": runner.iteration_budget(FLAGS.minibatch_max_iter, FLAGS.quick),
                       "batch_size": FLAGS.batch_size}

@@ -1,0 +1,149 @@
+"""Run every experiment with its default flags, then write REPORT.md.
+
+Experiments are found, not listed: every module of the ``experiments`` package
+whose top-level ``if __name__ == "__main__":`` block calls ``runner.run(main)``
+(the entry point of an experiment script),
+except this one and :mod:`experiments.report`. They run one after another, each
+in its own process (``python -m experiments.<name>``; absl flags are per
+process), in :data:`experiments.report.PREFERRED_ORDER` and then alphabetically.
+A failing experiment is logged and the others still run; the exit status is then
+non-zero.
+
+Each writes to ``<output_dir>/<name>/`` (its console output to ``run.log``
+there); wall times and exit statuses go to ``<output_dir>/all.json``; then
+:func:`experiments.report.build_report` writes the report.
+
+Usage::
+
+    python -m experiments.all                    # runs/<name>/, REPORT.md   (make experiments)
+    python -m experiments.all --quick            # runs/quick/<name>/, runs/quick/REPORT.md
+    python -m experiments.all --only=confusion,tsne --report=/tmp/REPORT.md
+    python -m experiments.all --skip=restarts
+
+``--quick``, ``--seed`` and ``--data_dir`` are passed through to every experiment.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from absl import flags, logging
+
+import experiments
+from experiments import report, runner
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_list("only", [], "Run only these experiments (default: all found).")
+flags.DEFINE_list("skip", [], "Experiments not to run.")
+
+#: Modules of the package that are not experiments even though they have an entry point.
+NOT_EXPERIMENTS = frozenset({"all", "report"})
+#: A module is an experiment script if its source has this block at top level (column 0), as
+#: runner's docstring describes; indented examples in docstrings do not match.
+ENTRY_POINT = re.compile(r'^if __name__ == "__main__":\n(?:[ \t]+.*\n|\n)*?[ \t]+runner\.run\(main\)', re.MULTILINE)
+#: Where quick runs go unless --output_dir is given (keeps the full runs intact).
+QUICK_OUTPUT_DIR = "runs/quick"
+
+
+def discover(package_dir: str | Path | None = None) -> list[str]:
+    """Names of the experiment modules in ``package_dir`` (default: the experiments package), in run order."""
+    package_dir = Path(package_dir) if package_dir is not None else Path(experiments.__file__).parent
+    names = []
+    for module in pkgutil.iter_modules([str(package_dir)]):
+        if module.ispkg or module.name.startswith("_") or module.name in NOT_EXPERIMENTS:
+            continue
+        source = (package_dir / f"{module.name}.py").read_text(encoding="utf-8")
+        if ENTRY_POINT.search(source):
+            names.append(module.name)
+    return report.experiment_order(names)
+
+
+def experiment_command(name: str, output_dir: Path) -> list[str]:
+    """The command line of one experiment, with the shared flags passed through."""
+    command = [sys.executable, "-m", f"experiments.{name}", f"--output_dir={output_dir}", f"--seed={FLAGS.seed}"]
+    if FLAGS.quick:
+        command.append("--quick")
+    if FLAGS.data_dir:
+        command.append(f"--data_dir={FLAGS.data_dir}")
+    return command
+
+
+def run_experiment(name: str, runs_dir: Path) -> dict[str, object]:
+    """Run one experiment in its own process; return its wall time, exit status and command."""
+    output_dir = runs_dir / name
+    output_dir.mkdir(parents=True, exist_ok=True)
+    command = experiment_command(name, output_dir)
+    log_path = output_dir / "run.log"
+    logging.info("Running %s (log: %s)", " ".join(command[1:]), log_path)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+    seconds = time.perf_counter() - started
+    if completed.returncode == 0:
+        logging.info("%s finished in %.1f s", name, seconds)
+    else:
+        tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-25:])
+        logging.error("%s FAILED (exit %d) after %.1f s; end of %s:\n%s",
+                      name, completed.returncode, seconds, log_path, tail)
+    return {"seconds": seconds, "returncode": completed.returncode,
+            "command": " ".join(["python", *command[1:]]), "log": str(log_path)}
+
+
+def main(argv: Sequence[str]) -> int:
+    del argv
+    runs_dir = Path(FLAGS.output_dir if FLAGS["output_dir"].present or not FLAGS.quick else QUICK_OUTPUT_DIR)
+    report_path = Path(FLAGS.report) if FLAGS.report else report.default_report_path(runs_dir, FLAGS.quick)
+    found = discover()
+    unknown = (set(FLAGS.only) | set(FLAGS.skip)) - set(found)
+    if unknown:
+        raise SystemExit(f"unknown experiments {sorted(unknown)}; found {found}")
+    names = [name for name in found if (not FLAGS.only or name in FLAGS.only) and name not in FLAGS.skip]
+    logging.info("Experiments: %s -> %s", ", ".join(names), runs_dir)
+
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    index_path = runs_dir / report.RUNS_INDEX
+    # Keep the entries of experiments not re-run this time (e.g. with --only).
+    previous = json.loads(index_path.read_text()).get("experiments", {}) if index_path.is_file() else {}
+    statuses = {name: previous[name] for name in previous if name in found and name not in names}
+
+    def write_index() -> dict[str, object]:
+        index = {
+            "quick": FLAGS.quick, "seed": FLAGS.seed, "cpu_count": os.cpu_count(),
+            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+            "experiments": {n: statuses[n] for n in report.experiment_order(list(statuses))},
+        }
+        index_path.write_text(json.dumps(runner.to_jsonable(index), indent=2) + "\n")
+        return index
+
+    with runner.timed("all experiments") as total:
+        for name in names:
+            statuses[name] = run_experiment(name, runs_dir)
+            index = write_index()  # after every experiment, so an interrupted run keeps what finished
+    index = write_index()
+    report.build_report(runs_dir, report_path, index=index)
+
+    rows = [{"experiment": n, "status": "ok" if s["returncode"] == 0 else f"FAILED ({s['returncode']})",
+             "seconds": s["seconds"]} for n, s in index["experiments"].items() if n in names]
+    print(runner.format_table(rows))
+    print(f"total {total.seconds:.0f} s; report: {report_path}")
+    failed = [row["experiment"] for row in rows if row["status"] != "ok"]
+    if failed:
+        logging.error("Failed: %s", ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    runner.set_defaults(output_dir="runs")
+    runner.run(main)
