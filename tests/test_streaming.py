@@ -65,11 +65,12 @@ def test_image_batches_and_single_rows_are_accepted():
 def test_streamed_seeding_is_deterministic_and_sound(blobs):
     x, _ = blobs
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(200)
-    first = KMeans(5, random_state=3).fit(dataset)
-    again = KMeans(5, random_state=3).fit(dataset)
+    first = KMeans(5, random_state=3, n_init=4).fit(dataset)
+    again = KMeans(5, random_state=3, n_init=4).fit(dataset)
     np.testing.assert_array_equal(first.cluster_centers_, again.cluster_centers_)
-    in_memory = KMeans(5, random_state=3, n_init=5).fit(x)
-    assert first.inertia_ <= 1.05 * in_memory.inertia_
+    # Seeding from a one-pass reservoir sample is as good as seeding from the array.
+    in_memory = KMeans(5, random_state=3, n_init=4).fit(x)
+    assert first.inertia_ <= 1.02 * in_memory.inertia_
 
 
 def test_streamed_fit_checks_cluster_count_and_weights():

@@ -12,8 +12,10 @@ from absl import logging
 
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans, _kmeans_plusplus, _random_points  # noqa: F401 (re-exported for tests)
+from tfkmeans._checkpoint import FitCheckpoint
 from tfkmeans._validation import (
     RandomState,
+    check_positive_int,
     check_random_state,
     check_sample_weight,
     draw_seed,
@@ -29,7 +31,8 @@ _dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia)
 #: Rows sampled from a streamed dataset to choose the initial centres from.
 STREAM_SEED_SAMPLE = 100_000
 
-_RunFn = Callable[[tf.Tensor, tf.Tensor], ops.LloydResult]
+# run(initial_centers, tol, max_iter): one Lloyd fit (max_iter=0: just labels and inertia).
+_RunFn = Callable[[tf.Tensor, tf.Tensor, int], ops.LloydResult]
 
 
 class _FitPlan(NamedTuple):
@@ -38,7 +41,7 @@ class _FitPlan(NamedTuple):
     seed_points: tf.Tensor  # rows to choose initial centres from
     seed_weights: tf.Tensor
     tol: tf.Tensor  # absolute tolerance
-    run: _RunFn  # one Lloyd fit from given initial centres and tolerance
+    run: _RunFn
     batches: Callable[[], tf.data.Dataset]  # the data as (x, sample_weight) batches
 
 
@@ -103,6 +106,15 @@ class KMeans(BaseKMeans):
     chunk_size : int or None, default=None
         Rows processed at once; None picks a size that keeps the per-chunk
         intermediate near 16 MiB.
+    checkpoint_dir : str or None, default=None
+        If set, the fit saves its progress there (``tf.train.Checkpoint``)
+        every ``checkpoint_every`` iterations and after every run, and a fit
+        started with the same directory resumes from the latest checkpoint,
+        reaching the same centres as an uninterrupted fit. A directory from a
+        fit of another shape (k, n_features, n_init, dtype) is refused.
+    checkpoint_every : int, default=10
+        Iterations between checkpoints; each one costs a return to Python and
+        one extra pass over the data.
 
     Attributes
     ----------
@@ -144,6 +156,8 @@ class KMeans(BaseKMeans):
         distance: str = "matmul",
         dtype: str = "float32",
         chunk_size: Optional[int] = None,
+        checkpoint_dir: Optional[str] = None,
+        checkpoint_every: int = 10,
     ):
         super().__init__(name="kmeans")
         self.n_clusters = n_clusters
@@ -156,6 +170,8 @@ class KMeans(BaseKMeans):
         self.distance = distance
         self.dtype = dtype
         self.chunk_size = chunk_size
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
         x = self._validate_data(X, reset=True)
@@ -165,8 +181,8 @@ class KMeans(BaseKMeans):
         weights = check_sample_weight(sample_weight, n_samples, x.dtype)
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
-            return _lloyd(x, weights, initial_centers, tf.constant(self.max_iter), tol, **options)
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+            return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options)
 
         def batches() -> tf.data.Dataset:
             return tf.data.Dataset.from_tensor_slices((x, weights)).batch(options["chunk_size"])
@@ -188,8 +204,8 @@ class KMeans(BaseKMeans):
         seed_size = min(n_samples, STREAM_SEED_SAMPLE)
         rows, _ = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
-            return _lloyd_stream_fit(batches, initial_centers, tf.constant(self.max_iter), tol, **options)
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+            return _lloyd_stream_fit(batches, initial_centers, tf.constant(max_iter), tol, **options)
 
         return _FitPlan(rows, tf.ones([seed_size], rows.dtype), tol, run, lambda: batches)
 
@@ -203,15 +219,45 @@ class KMeans(BaseKMeans):
         distance, chunk_size = self.distance, self._chunk_size(self.n_features_in_)
         distributed = strategy.experimental_distribute_dataset(batches)
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor) -> ops.LloydResult:
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
             centers, n_iter, converged = _lloyd_distributed(
-                strategy, distributed, initial_centers, tf.constant(self.max_iter), tol,
+                strategy, distributed, initial_centers, tf.constant(max_iter), tol,
                 distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
             )
             labels, total = _dataset_labels_and_inertia(batches, centers, distance=distance, chunk_size=chunk_size)
             return ops.LloydResult(centers, labels, total, n_iter, converged)
 
         return run
+
+    def _open_checkpoint(self, n_init: int, run_seeds: np.ndarray, dtype: tf.DType) -> Optional[FitCheckpoint]:
+        """The fit's checkpoint, restored if the directory holds one, else started."""
+        if self.checkpoint_dir is None:
+            return None
+        check_positive_int(self.checkpoint_every, "checkpoint_every")
+        checkpoint = FitCheckpoint(self.checkpoint_dir, self.n_clusters, self.n_features_in_, n_init, dtype)
+        if checkpoint.restore():
+            logging.info(
+                "KMeans: resuming from %s at run %d, iteration %d",
+                self.checkpoint_dir, int(checkpoint.run_index) + 1, int(checkpoint.iterations),
+            )
+        else:
+            checkpoint.start(run_seeds)
+        return checkpoint
+
+    def _run_lloyd(
+        self, run: _RunFn, centers: tf.Tensor, tol: tf.Tensor, done: int,
+        checkpoint: Optional[FitCheckpoint], run_index: int,
+    ) -> ops.LloydResult:
+        """One run to convergence; with a checkpoint, in segments of ``checkpoint_every`` iterations."""
+        if checkpoint is None:
+            return run(centers, tol, self.max_iter)
+        while True:
+            result = run(centers, tol, min(self.checkpoint_every, self.max_iter - done))
+            done += int(result.n_iter)
+            centers = result.centers
+            checkpoint.save_progress(run_index, done, centers)
+            if bool(result.converged) or done >= self.max_iter:
+                return result._replace(n_iter=tf.constant(done))
 
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "KMeans":
         """Compute the clustering.
@@ -236,18 +282,31 @@ class KMeans(BaseKMeans):
         strategy = _active_strategy()
         run = plan.run if strategy is None else self._distributed_run(strategy, plan.batches())
         n_init = self._resolved_n_init()
-        rng = check_random_state(self.random_state)
+        # One seed per run, drawn up front, so a resumed fit replays the same runs.
+        run_seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=n_init)
+        checkpoint = self._open_checkpoint(n_init, run_seeds, plan.seed_points.dtype)
+        first_run, best = 0, None
+        if checkpoint is not None:
+            first_run, run_seeds = int(checkpoint.run_index), checkpoint.run_seeds.numpy()
+            if np.isfinite(checkpoint.best_inertia.numpy()):  # a finished run to beat
+                best = run(checkpoint.best_centers, plan.tol, 0)._replace(n_iter=checkpoint.best_n_iter)
 
-        best = None
-        for run_index in range(n_init):
+        for run_index in range(first_run, n_init):
             started = time.perf_counter()
-            result = run(self._initial_centers(plan.seed_points, plan.seed_weights, rng), plan.tol)
+            if checkpoint is not None and int(checkpoint.iterations) > 0:
+                centers, done = tf.identity(checkpoint.centers), int(checkpoint.iterations)
+            else:
+                run_rng = np.random.RandomState(run_seeds[run_index])
+                centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng), 0
+            result = self._run_lloyd(run, centers, plan.tol, done, checkpoint, run_index)
             logging.log_if(
                 logging.INFO, "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s", self.verbose or n_init > 1,
                 run_index + 1, n_init, int(result.n_iter), float(result.inertia), time.perf_counter() - started,
             )
             if best is None or float(result.inertia) < float(best.inertia):
                 best = result
+            if checkpoint is not None:
+                checkpoint.save_finished_run(run_index, best.centers, float(best.inertia), int(best.n_iter))
 
         self._set_centers(best.centers)
         self.labels_ = best.labels.numpy()
