@@ -13,10 +13,12 @@ import tensorflow as tf
 from tfkmeans.ops.lloyd_algorithm import (
     Candidates,
     PassTotals,
+    add_totals,
     in_memory_pass,
     keep_farthest,
     lloyd_iterations,
     no_candidates,
+    no_totals,
 )
 
 
@@ -39,19 +41,15 @@ def distributed_pass(
     def add(totals, element):
         per_replica = strategy.run(replica_pass, args=element)
         total = lambda value: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)  # noqa: E731
-        gathered = Candidates(*(strategy.gather(part, axis=0) for part in per_replica.candidates))
-        return PassTotals(
-            totals.sums + total(per_replica.sums),
-            totals.weights + total(per_replica.weights),
-            totals.inertia + total(per_replica.inertia),
-            keep_farthest(totals.candidates, gathered),
+        across_replicas = PassTotals(
+            total(per_replica.sums),
+            total(per_replica.weights),
+            total(per_replica.inertia),
+            Candidates(*(strategy.gather(part, axis=0) for part in per_replica.candidates)),
         )
+        return add_totals(totals, across_replicas)
 
-    initial = PassTotals(
-        tf.zeros_like(centers), tf.zeros([n_clusters], centers.dtype), tf.zeros([], centers.dtype),
-        no_candidates(n_clusters, n_features, centers.dtype),
-    )
-    return batches.reduce(initial, add)
+    return batches.reduce(no_totals(centers), add)
 
 
 def lloyd_distributed(

@@ -171,6 +171,25 @@ class PassTotals(NamedTuple):
     candidates: Candidates
 
 
+def no_totals(centers: tf.Tensor) -> PassTotals:
+    """The totals of a pass that has seen no data yet."""
+    n_clusters, n_features = centers.shape
+    return PassTotals(
+        tf.zeros_like(centers), tf.zeros([n_clusters], centers.dtype), tf.zeros([], centers.dtype),
+        no_candidates(n_clusters, n_features, centers.dtype),
+    )
+
+
+def add_totals(totals: PassTotals, more: PassTotals) -> PassTotals:
+    """Totals of two disjoint parts of the data (batches, replicas, workers)."""
+    return PassTotals(
+        totals.sums + more.sums,
+        totals.weights + more.weights,
+        totals.inertia + more.inertia,
+        keep_farthest(totals.candidates, more.candidates),
+    )
+
+
 def lloyd_iterations(
     data_pass: Callable[[tf.Tensor], PassTotals],
     initial_centers: tf.Tensor,

@@ -13,13 +13,7 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from tfkmeans.ops.assignment import inertia, nearest_centers
-from tfkmeans.ops.lloyd_algorithm import (
-    PassTotals,
-    in_memory_pass,
-    keep_farthest,
-    lloyd_iterations,
-    no_candidates,
-)
+from tfkmeans.ops.lloyd_algorithm import PassTotals, add_totals, in_memory_pass, lloyd_iterations, no_totals
 
 
 class DatasetMoments(NamedTuple):
@@ -93,23 +87,12 @@ def reservoir_sample(batches: tf.data.Dataset, size: int, seed: tf.Tensor) -> tu
 
 def dataset_pass(batches: tf.data.Dataset, centers: tf.Tensor, distance: str = "matmul", chunk_size: int = 4096) -> PassTotals:
     """One Lloyd pass over every batch: cluster sums, weights and the k farthest points."""
-    n_clusters, n_features = centers.shape
 
     def add(totals, element):
         x, w = element
-        block = in_memory_pass(x, w, centers, distance, chunk_size)
-        return PassTotals(
-            totals.sums + block.sums,
-            totals.weights + block.weights,
-            totals.inertia + block.inertia,
-            keep_farthest(totals.candidates, block.candidates),
-        )
+        return add_totals(totals, in_memory_pass(x, w, centers, distance, chunk_size))
 
-    initial = PassTotals(
-        tf.zeros_like(centers), tf.zeros([n_clusters], centers.dtype), tf.zeros([], centers.dtype),
-        no_candidates(n_clusters, n_features, centers.dtype),
-    )
-    return batches.reduce(initial, add)
+    return batches.reduce(no_totals(centers), add)
 
 
 def lloyd_stream(
