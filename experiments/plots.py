@@ -23,7 +23,7 @@ from tfkmeans import metrics  # noqa: E402
 
 __all__ = [
     "as_images", "cluster_examples", "cluster_descriptions", "image_grid",
-    "Colouring", "confusion_heatmaps", "embedding_panels", "grouped_bars", "line_chart",
+    "Colouring", "confusion_heatmaps", "embedding_panels", "grouped_bars", "line_chart", "strip_chart",
 ]
 
 # White background, dark ink: how handwritten digits are usually shown (and the blog did).
@@ -297,6 +297,7 @@ def line_chart(
             ax.annotate(
                 f"k={at:g}", (at, y), xytext=(14, 4 - 16 * index), textcoords="offset points", fontsize=11,
                 color=colour, fontweight="bold", va="center",
+                bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.8, "linewidth": 0},
             )
     for index, (label, (ref_x, ref_y)) in enumerate((references or {}).items()):
         ax.plot(
@@ -525,4 +526,60 @@ def grouped_bars(
     ax.margins(y=0.08)  # room for the value labels above the tallest bars
     # Outside the axes: inside, the legend would hide bars whatever corner it took.
     ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return _save(fig, path)
+
+
+def strip_chart(
+    groups: dict[str, Sequence[float]],
+    path: str | Path,
+    *,
+    title: str,
+    ylabel: str,
+    references: dict[str, float] | None = None,
+    colours: dict[str, int] | None = None,
+    size: tuple[float, float] = (9.0, 5.0),
+) -> Path:
+    """Save one column of dots per group (e.g. the accuracy of every initialisation), with reference lines.
+
+    Parameters
+    ----------
+    groups : dict
+        Column label (may contain newlines) to its values; the median is drawn as a bar.
+    path : str or Path
+        PNG file to write.
+    title, ylabel : str
+        Texts of the figure.
+    references : dict, optional
+        Legend label to a y value drawn as a dashed horizontal line (e.g. a paper's figure).
+    colours : dict, optional
+        Group or reference label to an index into :data:`DIGIT_COLOURS` (e.g. one colour per
+        estimator for its groups and its reference line); by default groups take
+        successive colours and references a dark red.
+    size : (width, height), default (9, 5)
+        Figure size in inches.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    rng = np.random.default_rng(0)  # horizontal jitter only, so equal values stay visible
+    for index, (label, values) in enumerate(groups.items()):
+        values = np.asarray(values, dtype=float)
+        jitter = rng.uniform(-0.12, 0.12, size=len(values)) if len(values) > 1 else np.zeros(1)
+        colour = DIGIT_COLOURS[(colours or {}).get(label, index) % len(DIGIT_COLOURS)]
+        ax.scatter(index + jitter, values, s=36, color=colour, zorder=3)
+        ax.plot([index - 0.25, index + 0.25], [np.median(values)] * 2, color="black", linewidth=2, zorder=2)
+    for label, y in (references or {}).items():
+        colour = DIGIT_COLOURS[colours[label] % len(DIGIT_COLOURS)] if colours and label in colours else "darkred"
+        ax.axhline(y, linestyle="--", linewidth=1.5, label=label, color=colour)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(list(groups), fontsize=10)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.set_title(title + "\n(black bar: median)", fontsize=12)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
+    if references:
+        ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _save(fig, path)
