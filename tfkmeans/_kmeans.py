@@ -61,11 +61,11 @@ def _active_strategy() -> Optional[tf.distribute.Strategy]:
 
 @tf.function
 def _lloyd_stream_fit(
-    batches: tf.data.Dataset, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
+    batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
     distance: str, chunk_size: int, verbose: bool,
 ) -> ops.LloydResult:
     """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
-    centers, n_iter, converged = ops.lloyd_stream(batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
+    centers, n_iter, converged = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
     labels, total = ops.dataset_labels_and_inertia(batches, centers, distance, chunk_size)
     return ops.LloydResult(centers, labels, total, n_iter, converged)
 
@@ -199,7 +199,9 @@ class KMeans(BaseKMeans):
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
 
         Initial centres are chosen (k-means++ or random) from a uniform random
-        sample of :func:`stream_seed_sample_size` rows drawn in one pass.
+        sample of :func:`stream_seed_sample_size` rows drawn in one pass. The
+        dataset must yield the same rows in the same order on every pass
+        (shuffle once, not on each iteration).
         """
         batches, moments = self._stream_batches(dataset, sample_weight)
         n_samples, n_features = int(moments.rows), self.n_features_in_
@@ -211,7 +213,7 @@ class KMeans(BaseKMeans):
         rows, _ = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
-            return _lloyd_stream_fit(batches, initial_centers, tf.constant(max_iter), tol, **options)
+            return _lloyd_stream_fit(batches, moments.batches, initial_centers, tf.constant(max_iter), tol, **options)
 
         return _FitPlan(rows, tf.ones([seed_size], rows.dtype), tol, run, lambda: batches)
 
