@@ -8,7 +8,6 @@ compiled ``predict`` and ``transform`` functions with an input signature.
 from __future__ import annotations
 
 import inspect
-import types
 import warnings
 from typing import Any, Optional
 
@@ -36,6 +35,26 @@ _dataset_moments = tf.function(ops.dataset_moments)
 @tf.function(reduce_retracing=True)
 def _mean_variance(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.math.reduce_variance(x, axis=0))
+
+
+def _predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
+    return ops.nearest_centers(x, centers, distance, chunk_size).labels
+
+
+def _transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
+    return tf.sqrt(ops.squared_distances(x, centers, distance, chunk_size))
+
+
+def _score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
+    labels = ops.nearest_centers(x, centers, distance, chunk_size).labels
+    return -ops.inertia(x, centers, labels, sample_weight, chunk_size)
+
+
+# Shared by every estimator instance (centres are an argument), so many models
+# in one process trace each graph once per shape, not once per model.
+_compiled_predict = tf.function(_predict, reduce_retracing=True)
+_compiled_transform = tf.function(_transform, reduce_retracing=True)
+_compiled_score = tf.function(_score, reduce_retracing=True)
 
 
 class BaseKMeans(tf.Module):
@@ -193,63 +212,32 @@ class BaseKMeans(tf.Module):
             existing.assign(centers)
         else:
             self.centers = tf.Variable(centers, trainable=False, name="cluster_centers")
-            self._serving = self._build_serving_functions()
 
-    def _build_serving_functions(self) -> types.SimpleNamespace:
-        """Compiled predict/transform/score bound to ``self.centers``.
-
-        Held in a plain namespace (invisible to automatic tracking) and handed to
-        SavedModel explicitly by ``_trackable_children``.
-        """
-        centers = self.centers
-        k, n_features = centers.shape
-        chunk_size = self.chunk_size or ops.default_chunk_size(k, n_features, self.distance)
-        distance = self.distance
-        spec = tf.TensorSpec([None, n_features], centers.dtype, name="x")
-
-        @tf.function(input_signature=[spec])
-        def predict(x):
-            return ops.nearest_centers(x, centers, distance, chunk_size).labels
-
-        @tf.function(input_signature=[spec])
-        def transform(x):
-            return tf.sqrt(ops.squared_distances(x, centers, distance, chunk_size))
-
-        @tf.function(input_signature=[spec, tf.TensorSpec([None], centers.dtype)])
-        def score(x, sample_weight):
-            labels = ops.nearest_centers(x, centers, distance, chunk_size).labels
-            return -ops.inertia(x, centers, labels, sample_weight, chunk_size)
-
-        return types.SimpleNamespace(predict=predict, transform=transform, score=score)
+    def _inference_options(self) -> dict[str, Any]:
+        k, n_features = self.centers.shape
+        return {"distance": self.distance, "chunk_size": self.chunk_size or ops.default_chunk_size(k, n_features, self.distance)}
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
+        """For SavedModel, add ``predict`` and ``transform`` bound to ``centers`` with an input signature."""
         children = super()._trackable_children(save_type, **kwargs)
         if save_type == "savedmodel" and getattr(self, "centers", None) is not None:
-            children["predict"] = self._serving.predict
-            children["transform"] = self._serving.transform
+            centers, options = self.centers, self._inference_options()
+            spec = tf.TensorSpec([None, centers.shape[1]], centers.dtype, name="x")
+            children["predict"] = tf.function(lambda x: _predict(x, centers, **options), input_signature=[spec])
+            children["transform"] = tf.function(lambda x: _transform(x, centers, **options), input_signature=[spec])
         return children
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_serving", None)  # tf.functions do not pickle; rebuilt on load
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        if getattr(self, "centers", None) is not None:
-            self._serving = self._build_serving_functions()
 
     # -- inference -------------------------------------------------------------------------
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre for each sample, shape ``(n_samples,)``."""
         self._check_is_fitted()
-        return self._serving.predict(self._validate_data(X, reset=False)).numpy()
+        return _compiled_predict(self._validate_data(X, reset=False), self.centers, **self._inference_options()).numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``."""
         self._check_is_fitted()
-        return self._serving.transform(self._validate_data(X, reset=False)).numpy()
+        return _compiled_transform(self._validate_data(X, reset=False), self.centers, **self._inference_options()).numpy()
 
     def score(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> float:
         """Opposite of the inertia of ``X`` under the fitted centres (higher is better)."""
@@ -257,7 +245,7 @@ class BaseKMeans(tf.Module):
         self._check_is_fitted()
         x = self._validate_data(X, reset=False)
         weights = check_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
-        return float(self._serving.score(x, weights))
+        return float(_compiled_score(x, weights, self.centers, **self._inference_options()))
 
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "BaseKMeans":
         raise NotImplementedError
