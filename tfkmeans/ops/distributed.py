@@ -30,7 +30,7 @@ def distributed_pass(
     chunk_size: int = 4096,
 ) -> PassTotals:
     """One pass over a distributed dataset of ``(x, sample_weight)`` batches."""
-    n_clusters, n_features = centers.shape
+    n_clusters, n_features = tf.unstack(tf.shape(centers))
 
     def replica_pass(x, w):
         block = in_memory_pass(x, w, centers, distance, chunk_size)

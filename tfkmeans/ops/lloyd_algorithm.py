@@ -106,7 +106,7 @@ class Candidates(NamedTuple):
     distances: tf.Tensor  # (m,) squared distance to that cluster's centre
 
 
-def no_candidates(n_clusters: int, n_features: int, dtype: tf.DType) -> Candidates:
+def no_candidates(n_clusters: int | tf.Tensor, n_features: int | tf.Tensor, dtype: tf.DType) -> Candidates:
     """An empty candidate buffer of ``n_clusters`` slots (distance -inf: never chosen)."""
     return Candidates(
         tf.zeros([n_clusters, n_features], dtype),
@@ -173,7 +173,7 @@ class PassTotals(NamedTuple):
 
 def no_totals(centers: tf.Tensor) -> PassTotals:
     """The totals of a pass that has seen no data yet."""
-    n_clusters, n_features = centers.shape
+    n_clusters, n_features = tf.unstack(tf.shape(centers))  # static shapes may be unknown after retracing
     return PassTotals(
         tf.zeros_like(centers), tf.zeros([n_clusters], centers.dtype), tf.zeros([], centers.dtype),
         no_candidates(n_clusters, n_features, centers.dtype),
@@ -232,11 +232,35 @@ def in_memory_pass(
     chunk_size: int = 4096,
     x_sq_norms: Optional[tf.Tensor] = None,
 ) -> PassTotals:
-    """One pass over an in-memory matrix; every point is a relocation candidate."""
-    totals = assign_and_accumulate(x, sample_weight, centers, distance, chunk_size, x_sq_norms)
-    candidates = Candidates(x, sample_weight, totals.labels, totals.min_sq_distances)
-    approximate_inertia = tf.reduce_sum(totals.min_sq_distances * sample_weight)
-    return PassTotals(totals.sums, totals.weights, approximate_inertia, candidates)
+    """One fused pass over an in-memory matrix, chunk by chunk.
+
+    Nothing of size ``n`` is written: each chunk adds its cluster sums and
+    offers its k farthest points as relocation candidates (measured 2 ms of a
+    15 ms MNIST iteration saved against keeping every label and distance).
+    """
+    distance_fn = get_distance(distance)
+    n_clusters, n_features = tf.unstack(tf.shape(centers))
+
+    def body(start, size, totals):
+        block = row_slice(x, start, size)
+        block_weights = row_slice(sample_weight, start, size)
+        norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
+        assigned = assign_block(block, centers, distance_fn, norms)
+        sums, weights = cluster_sums(block, block_weights, assigned.labels, tf.shape(centers)[0])
+        farthest = keep_farthest(
+            no_candidates(n_clusters, n_features, x.dtype),
+            Candidates(block, block_weights, assigned.labels, assigned.min_sq_distances),
+        )
+        block_totals = PassTotals(
+            tf.ensure_shape(sums, centers.shape),  # tf.cond in cluster_sums forgets static shapes
+            tf.ensure_shape(weights, centers.shape[:1]),
+            tf.reduce_sum(assigned.min_sq_distances * block_weights),
+            farthest,
+        )
+        return (add_totals(totals, block_totals),)
+
+    (totals,) = fold_chunks(tf.shape(x)[0], chunk_size, body, (no_totals(centers),))
+    return totals
 
 
 def lloyd(
