@@ -29,8 +29,11 @@ naive: $(BIN)/.installed-test
 experiments: $(BIN)/.installed-experiments
 	$(BIN)/python -m experiments.all
 
+# Every benchmark; the figures and their commands are recorded in BENCHMARKS.md.
 bench: $(BIN)/.installed-bench
-	$(BIN)/python -m benchmarks.lloyd
+	$(BIN)/python -m benchmarks.lloyd --markdown
+	$(BIN)/python -m benchmarks.minibatch
+	$(BIN)/python -m benchmarks.out_of_core
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
