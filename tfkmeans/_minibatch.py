@@ -13,7 +13,9 @@ import tensorflow as tf
 from absl import logging
 
 from tfkmeans import ops
+from tfkmeans.ops.minibatch import minibatch_kmeans_resume
 from tfkmeans._base import BaseKMeans
+from tfkmeans._checkpoint import MiniBatchCheckpoint
 from tfkmeans._validation import (
     RandomState,
     check_positive_int,
@@ -24,6 +26,8 @@ from tfkmeans._validation import (
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _fit_in_memory = tf.function(ops.minibatch_kmeans, reduce_retracing=True)
+# A checkpointed fit runs the same step loop in segments, each resuming from the last state.
+_fit_segment = tf.function(minibatch_kmeans_resume, reduce_retracing=True)
 _step = tf.function(ops.minibatch_step, reduce_retracing=True)
 _labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True)
 
@@ -140,6 +144,23 @@ class MiniBatchKMeans(BaseKMeans):
         Precision of the computation and of the fitted centres and counts.
     chunk_size : int or None, default=None
         Rows assigned at once (in a batch and in the final labelling pass).
+    checkpoint_dir : str or None, default=None
+        If set, an in-memory ``fit`` saves its progress there
+        (``tf.train.Checkpoint``) every ``checkpoint_every`` steps: the seed the
+        batches are drawn from, the initial centres and the whole step state
+        (centres, counts, step, smoothed inertia and its minimum, the
+        no-improvement counter, the reassignment counters). A fit started with
+        the same directory resumes from the latest checkpoint and reaches the
+        same centres, ``n_steps_`` and ``inertia_`` as an uninterrupted fit
+        (the batch of step ``i`` depends only on the seed and ``i``), without
+        recomputing the initialisation. A directory from a fit of another
+        shape (n_clusters, n_features, dtype, n_samples, batch_size) or an
+        unreadable one is refused with a ``ValueError``. Not supported when
+        fitting a ``tf.data.Dataset``; ``partial_fit`` ignores it.
+    checkpoint_every : int, default=10
+        Steps between checkpoints. The steps run in segments of this many, one
+        graph call each, so each checkpoint costs a return to Python and a
+        write of the state (``O(n_clusters × n_features)``).
 
     Attributes
     ----------
@@ -202,6 +223,8 @@ class MiniBatchKMeans(BaseKMeans):
         distance: str = "matmul",
         dtype: str = "float32",
         chunk_size: Optional[int] = None,
+        checkpoint_dir: Optional[str] = None,
+        checkpoint_every: int = 10,
     ):
         super().__init__(name="minibatch_kmeans")
         self.n_clusters = n_clusters
@@ -219,6 +242,8 @@ class MiniBatchKMeans(BaseKMeans):
         self.distance = distance
         self.dtype = dtype
         self.chunk_size = chunk_size
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     # -- parameters --------------------------------------------------------------------------
 
@@ -345,6 +370,11 @@ class MiniBatchKMeans(BaseKMeans):
         """
         del y
         if isinstance(X, tf.data.Dataset):
+            if self.checkpoint_dir is not None:
+                raise ValueError(
+                    "checkpoint_dir is supported for in-memory data only, not for a tf.data.Dataset; "
+                    "set checkpoint_dir=None."
+                )
             return self._fit_dataset(X, sample_weight)
         x = self._validate_data(X, reset=True)
         n_samples, n_features = (int(d) for d in x.shape)
@@ -352,23 +382,77 @@ class MiniBatchKMeans(BaseKMeans):
         weights = check_sample_weight(sample_weight, n_samples, x.dtype)
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
-
-        centers = self._best_initial_centers(x, weights, rng, init_size, n_init)
+        checkpoint = self._open_checkpoint(n_features, x.dtype, n_samples, batch_size)
+        resumed = checkpoint is not None and checkpoint.restore()
+        if resumed:
+            logging.info(
+                "MiniBatchKMeans: resuming from %s at step %d",
+                self.checkpoint_dir, int(checkpoint.state_variables["step"]),
+            )
+            # The seed and initial centres come from the checkpoint: no initialisation is recomputed.
+            centers, seed = tf.identity(checkpoint.initial_centers), tf.identity(checkpoint.batch_seed)
+        else:
+            centers = self._best_initial_centers(x, weights, rng, init_size, n_init)
+            seed = draw_seed(rng)
         ratio, max_no_improvement = self._graph_params(x.dtype)
         started = time.perf_counter()
-        result = _fit_in_memory(
-            x, weights, centers, tf.constant(self.max_iter * n_samples // batch_size), draw_seed(rng),
-            ratio, self._absolute_tol(x), max_no_improvement,
+        n_steps = self.max_iter * n_samples // batch_size
+        options = dict(
             batch_size=batch_size, weighted=sample_weight is not None, distance=self.distance,
-            chunk_size=self._chunk_size(n_features), compute_labels=bool(self.compute_labels),
-            verbose=bool(self.verbose),
+            chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose),
         )
+        if checkpoint is None:
+            result = _fit_in_memory(
+                x, weights, centers, tf.constant(n_steps), seed, ratio, self._absolute_tol(x), max_no_improvement,
+                compute_labels=bool(self.compute_labels), **options,
+            )
+        else:
+            result = self._fit_in_segments(
+                checkpoint, resumed, x, weights, centers, n_steps, seed, ratio, self._absolute_tol(x),
+                max_no_improvement, options,
+            )
         self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples))
         logging.log_if(
             logging.INFO, "MiniBatchKMeans: %d steps (%d epochs), inertia %.6g, %.2f s", bool(self.verbose),
             self.n_steps_, self.n_iter_, self.inertia_, time.perf_counter() - started,
         )
         return self
+
+    def _open_checkpoint(
+        self, n_features: int, dtype: tf.DType, n_samples: int, batch_size: int
+    ) -> Optional[MiniBatchCheckpoint]:
+        """The fit's checkpoint in ``checkpoint_dir`` (not yet restored), or None without one."""
+        if self.checkpoint_dir is None:
+            return None
+        check_positive_int(self.checkpoint_every, "checkpoint_every")
+        return MiniBatchCheckpoint(self.checkpoint_dir, self.n_clusters, n_features, dtype, n_samples, batch_size)
+
+    def _fit_in_segments(
+        self, checkpoint: MiniBatchCheckpoint, resumed: bool, x: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor,
+        n_steps: int, seed: tf.Tensor, ratio: tf.Tensor, tol: tf.Tensor, max_no_improvement: tf.Tensor, options: dict[str, Any],
+    ) -> ops.MiniBatchResult:
+        """The step loop in graph calls of ``checkpoint_every`` steps, saving the state after each.
+
+        A fresh fit first saves its seed, initial centres and step-0 state; a
+        resumed one continues from the restored state.
+        """
+        if resumed:
+            state = checkpoint.state()
+        else:
+            checkpoint.start(seed, centers)
+            state = ops.minibatch_initial_state(centers)
+        while int(state.step) < n_steps and not bool(state.converged):
+            limit = min(n_steps, int(state.step) + int(self.checkpoint_every))
+            state = _fit_segment(
+                x, weights, state, tf.constant(limit), seed, ratio, tol, max_no_improvement,
+                compute_labels=False, **options,
+            ).state
+            checkpoint.save(state)
+        if self.compute_labels:
+            labels, total = _labels_and_inertia(x, state.centers, weights, options["distance"], options["chunk_size"])
+        else:
+            labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.reduce_sum(weights)
+        return ops.MiniBatchResult(state, labels, total)
 
     def _store_fit(self, result: ops.MiniBatchResult, n_iter: int) -> None:
         state = result.state

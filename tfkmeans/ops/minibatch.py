@@ -275,6 +275,36 @@ def minibatch_kmeans(
     inertia is computed; otherwise the inertia is estimated as
     ``ewa_inertia · Σ w``.
     """
+    return minibatch_kmeans_resume(
+        x, sample_weight, minibatch_initial_state(initial_centers), n_steps, seed, reassignment_ratio, tol,
+        max_no_improvement, batch_size, weighted, distance, chunk_size, compute_labels, verbose,
+    )
+
+
+def minibatch_kmeans_resume(
+    x: tf.Tensor,
+    sample_weight: tf.Tensor,
+    state: MiniBatchState,
+    n_steps: tf.Tensor,
+    seed: tf.Tensor,
+    reassignment_ratio: tf.Tensor,
+    tol: tf.Tensor,
+    max_no_improvement: tf.Tensor,
+    batch_size: int,
+    weighted: bool = False,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+    compute_labels: bool = True,
+    verbose: bool = False,
+) -> MiniBatchResult:
+    """:func:`minibatch_kmeans` continued from ``state`` until ``state.step == n_steps`` or convergence.
+
+    ``n_steps`` counts from the start of the fit, not from ``state``, and the
+    batch of step ``i`` depends only on ``seed`` and ``i``: running steps
+    ``[0, a)`` then ``[a, b)`` in two calls gives the state of one call running
+    ``[0, b)``. A fit can so run in segments (checkpointing between them) and
+    resume from a saved state to the uninterrupted result.
+    """
     n = tf.shape(x)[0]
     cumulative = tf.cumsum(tf.cast(sample_weight, tf.float64)) if weighted else None
     unit_weights = tf.ones([batch_size], x.dtype)
@@ -298,7 +328,7 @@ def minibatch_kmeans(
     (state,) = tf.while_loop(
         lambda state: (state.step < tf.cast(n_steps, tf.int32)) & tf.logical_not(state.converged),
         body,
-        (minibatch_initial_state(initial_centers),),
+        (state,),
     )
     if compute_labels:
         labels, total = labels_and_inertia(x, state.centers, sample_weight, distance, chunk_size)
