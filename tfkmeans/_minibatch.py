@@ -13,7 +13,6 @@ import tensorflow as tf
 from absl import logging
 
 from tfkmeans import ops
-from tfkmeans.ops.minibatch import minibatch_kmeans_resume
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import MiniBatchCheckpoint
 from tfkmeans._validation import (
@@ -27,7 +26,7 @@ from tfkmeans._validation import (
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _fit_in_memory = tf.function(ops.minibatch_kmeans, reduce_retracing=True)
 # A checkpointed fit runs the same step loop in segments, each resuming from the last state.
-_fit_segment = tf.function(minibatch_kmeans_resume, reduce_retracing=True)
+_fit_segment = tf.function(ops.minibatch_kmeans_resume, reduce_retracing=True)
 _step = tf.function(ops.minibatch_step, reduce_retracing=True)
 _labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True)
 
