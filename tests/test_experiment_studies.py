@@ -258,3 +258,42 @@ def test_report_reads_common_and_legacy_comparisons(tmp_path):
     assert "unweighted mean over clusters" in text and "Different data." in text
     assert "[centroids.png](runs/naive/centroids.png)" in text
     assert text.index("## naive") < text.index("## newer")  # known experiments first
+
+
+# -- MiniBatchKMeans beside K-means (experiments.minibatch) -----------------------------------------
+
+# experiments.all discovers experiments.minibatch too, after the studies above (report.PREFERRED_ORDER),
+# so the quick run of every study includes it.
+STUDIES = (*STUDIES, "minibatch")
+
+
+def test_minibatch_quick(quick_runs, data_dir):
+    metrics, directory = study(quick_runs, "minibatch")
+    n_train, n_test, n_sample = (metrics["data"][key] for key in ("n_train", "n_test", "n_sample"))
+    assert n_sample == min(1000, n_train) and len(set(metrics["sample_indices"])) == n_sample
+    assert set(metrics["results"]) == {"minibatch", "kmeans"}
+    for name, result in metrics["results"].items():
+        train, test = result["train"], result["test"]
+        assert sum(result["train_cluster_sizes"]) == n_train and sum(result["test_cluster_sizes"]) == n_test
+        assert train["seconds"] > 0 and 1 <= train["n_iter"] <= runner.QUICK_MAX_ITER
+        assert (train["n_steps"] is None) == (name == "kmeans")
+        assert train["inertia"] > 0 and test["inertia"] > 0
+        for split in (train, test):
+            for key in ("purity", "majority_accuracy", "hungarian_accuracy", "nmi"):
+                assert -EPS <= split[key] <= 1.0 + EPS, (name, key)
+            assert split["hungarian_accuracy"] <= split["purity"] + EPS  # one-to-one map never beats many-to-one
+        assert 0.0 <= train["accuracy_sample"] <= 1.0 and 0.0 <= test["accuracy_with_training_map"] <= 1.0
+        if data_dir[1]:  # raw-pixel clustering of MNIST: far from perfect, far above chance
+            assert 0.35 < train["purity"] < 0.85, name
+    minibatch = metrics["results"]["minibatch"]["train"]
+    # Mini-batches settle for a worse (or equal) optimum than full Lloyd iterations, but not a much worse one.
+    assert minibatch["inertia"] < 1.2 * metrics["results"]["kmeans"]["train"]["inertia"]
+    assert minibatch["n_steps"] >= 1
+    assert set(metrics["figures"]) == {"centroids", "examples"}
+    assert [c["seed_value"] for c in metrics["seed_comparisons"]] == [0.8767, 0.8767]
+    assert metrics["seed_comparisons"][0]["ours"] == minibatch["accuracy_sample"]
+    assert metrics["seed_comparisons"][1]["ours"] == minibatch["purity"]
+    summary = (directory / "summary.md").read_text()
+    assert "87.67%" in summary and "MiniBatchKMeans train" in summary and "K-means test" in summary
+    text = quick_runs["report"].read_text()
+    assert "## minibatch" in text and "MiniBatchKMeans accuracy" in text
