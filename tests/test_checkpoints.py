@@ -91,3 +91,28 @@ def test_checkpoint_every_is_validated(blobs, tmp_path):
     x, _ = blobs
     with pytest.raises(ValueError, match="checkpoint_every must be a positive integer"):
         KMeans(5, checkpoint_dir=str(tmp_path), checkpoint_every=0).fit(x)
+
+
+def test_streamed_fit_resumes_too(blobs, tmp_path, monkeypatch):
+    x, _ = blobs
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(256)
+    params = dict(n_clusters=5, init=x[:5], tol=0.0, dtype="float64")
+    reference = KMeans(**params).fit(dataset)
+    assert reference.n_iter_ > 4
+    compiled = _kmeans._lloyd_stream_fit
+    calls = []
+
+    def flaky(*args, **kwargs):
+        if len(calls) == 2:
+            raise Interrupted
+        calls.append(1)
+        return compiled(*args, **kwargs)
+
+    monkeypatch.setattr(_kmeans, "_lloyd_stream_fit", flaky)
+    with pytest.raises(Interrupted):
+        KMeans(**params, checkpoint_dir=str(tmp_path), checkpoint_every=2).fit(dataset)
+    monkeypatch.setattr(_kmeans, "_lloyd_stream_fit", compiled)
+    resumed = KMeans(**params, checkpoint_dir=str(tmp_path), checkpoint_every=2).fit(dataset)
+    np.testing.assert_array_equal(resumed.cluster_centers_, reference.cluster_centers_)
+    np.testing.assert_array_equal(resumed.labels_, reference.labels_)
+    assert resumed.n_iter_ == reference.n_iter_
