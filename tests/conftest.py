@@ -46,3 +46,22 @@ def blobs():
 
     x, y = make_blobs(n_samples=1500, centers=5, n_features=6, cluster_std=2.5, random_state=3)
     return x.astype(np.float64), y
+
+
+class Interrupted(Exception):
+    """Raised by :func:`interrupt_after` in place of a killed job."""
+
+
+def interrupt_after(monkeypatch, module, name: str, calls: int):
+    """Make ``module.name`` (a compiled graph) fail on its (calls+1)-th call; returns a restore function."""
+    compiled = getattr(module, name)
+    seen = []
+
+    def flaky(*args, **kwargs):
+        if len(seen) == calls:
+            raise Interrupted
+        seen.append(1)
+        return compiled(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, flaky)
+    return lambda: monkeypatch.setattr(module, name, compiled)

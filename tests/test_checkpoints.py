@@ -5,28 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import Interrupted, interrupt_after
 
 from tfkmeans import KMeans
 from tfkmeans import _kmeans
-
-
-class Interrupted(Exception):
-    pass
-
-
-def interrupt_after(monkeypatch, calls: int):
-    """Make the compiled Lloyd graph fail on its (calls+1)-th call, like a killed job."""
-    compiled = _kmeans._lloyd
-    seen = []
-
-    def flaky(*args, **kwargs):
-        if len(seen) == calls:
-            raise Interrupted
-        seen.append(1)
-        return compiled(*args, **kwargs)
-
-    monkeypatch.setattr(_kmeans, "_lloyd", flaky)
-    return lambda: monkeypatch.setattr(_kmeans, "_lloyd", compiled)
 
 
 @pytest.mark.parametrize("n_init", [1, 3])
@@ -37,7 +19,7 @@ def test_resumed_fit_reaches_the_uninterrupted_result(mnist_subset, tmp_path, mo
     reference = KMeans(**params).fit(x)
     assert reference.n_iter_ > 8, "the fit must span several checkpoints"
 
-    restore = interrupt_after(monkeypatch, calls=2 * n_init)
+    restore = interrupt_after(monkeypatch, _kmeans, "_lloyd", calls=2 * n_init)
     with pytest.raises(Interrupted):
         KMeans(**params, checkpoint_dir=str(tmp_path), checkpoint_every=3).fit(x)
     restore()
@@ -99,19 +81,10 @@ def test_streamed_fit_resumes_too(blobs, tmp_path, monkeypatch):
     params = dict(n_clusters=5, init=x[:5], tol=0.0, dtype="float64")
     reference = KMeans(**params).fit(dataset)
     assert reference.n_iter_ > 4
-    compiled = _kmeans._lloyd_stream_fit
-    calls = []
-
-    def flaky(*args, **kwargs):
-        if len(calls) == 2:
-            raise Interrupted
-        calls.append(1)
-        return compiled(*args, **kwargs)
-
-    monkeypatch.setattr(_kmeans, "_lloyd_stream_fit", flaky)
+    restore = interrupt_after(monkeypatch, _kmeans, "_lloyd_stream_fit", calls=2)
     with pytest.raises(Interrupted):
         KMeans(**params, checkpoint_dir=str(tmp_path), checkpoint_every=2).fit(dataset)
-    monkeypatch.setattr(_kmeans, "_lloyd_stream_fit", compiled)
+    restore()
     resumed = KMeans(**params, checkpoint_dir=str(tmp_path), checkpoint_every=2).fit(dataset)
     np.testing.assert_array_equal(resumed.cluster_centers_, reference.cluster_centers_)
     np.testing.assert_array_equal(resumed.labels_, reference.labels_)

@@ -5,28 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import Interrupted, interrupt_after
 
 from tfkmeans import KMeans, MiniBatchKMeans
 from tfkmeans import _minibatch
-
-
-class Interrupted(Exception):
-    pass
-
-
-def interrupt_after(monkeypatch, calls: int):
-    """Make the compiled segment graph fail on its (calls+1)-th call, like a killed job."""
-    compiled = _minibatch._fit_segment
-    seen = []
-
-    def flaky(*args, **kwargs):
-        if len(seen) == calls:
-            raise Interrupted
-        seen.append(1)
-        return compiled(*args, **kwargs)
-
-    monkeypatch.setattr(_minibatch, "_fit_segment", flaky)
-    return lambda: monkeypatch.setattr(_minibatch, "_fit_segment", compiled)
 
 
 def assert_same_fit(fit, reference):
@@ -61,7 +43,7 @@ def test_resumed_fit_reaches_the_uninterrupted_result(blobs, tmp_path, monkeypat
     assert_same_fit(direct.fit(x, sample_weight=weights), reference)
 
     segments = 2 if every > 1 else reference.n_steps_ - 1
-    restore = interrupt_after(monkeypatch, calls=segments)
+    restore = interrupt_after(monkeypatch, _minibatch, "_fit_segment", calls=segments)
     run = str(tmp_path / "run")
     with pytest.raises(Interrupted):
         MiniBatchKMeans(**params, checkpoint_dir=run, checkpoint_every=every).fit(x, sample_weight=weights)
