@@ -46,8 +46,7 @@ def _transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int)
 
 
 def _score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
-    labels = ops.nearest_centers(x, centers, distance, chunk_size).labels
-    return -ops.inertia(x, centers, labels, sample_weight, chunk_size)
+    return -ops.labels_and_inertia(x, centers, sample_weight, distance, chunk_size)[1]
 
 
 # Shared by every estimator instance (centres are an argument), so many models

@@ -4,7 +4,14 @@ The estimators wrap these in ``tf.function``; anything here can equally be
 called eagerly or composed into a larger graph.
 """
 
-from tfkmeans.ops.assignment import Assignment, assign_block, inertia, nearest_centers, squared_distances
+from tfkmeans.ops.assignment import (
+    Assignment,
+    assign_block,
+    inertia,
+    labels_and_inertia,
+    nearest_centers,
+    squared_distances,
+)
 from tfkmeans.ops.chunking import default_chunk_size, fold_chunks
 from tfkmeans.ops.distances import (
     DISTANCES,
@@ -34,7 +41,6 @@ from tfkmeans.ops.minibatch import (
     NO_PLATEAU_STOP,
     MiniBatchResult,
     MiniBatchState,
-    labels_and_inertia,
     minibatch_initial_state,
     minibatch_kmeans,
     minibatch_kmeans_resume,

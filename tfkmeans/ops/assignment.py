@@ -91,3 +91,34 @@ def inertia(
 
     (total,) = fold_chunks(tf.shape(x)[0], chunk_size, body, (tf.zeros([], x.dtype),))
     return total
+
+
+def labels_and_inertia(
+    x: tf.Tensor,
+    centers: tf.Tensor,
+    sample_weight: Optional[tf.Tensor] = None,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+    x_sq_norms: Optional[tf.Tensor] = None,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Nearest centre of every row and the exact (weighted) inertia, in one chunked pass.
+
+    Each chunk is assigned and, while in cache, its exact squared distances to
+    the chosen centres are summed by direct differences (no cancellation error).
+    """
+    distance_fn = get_distance(distance)
+    labels = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
+
+    def body(start, size, index, labels, total):
+        block = row_slice(x, start, size)
+        norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
+        block_labels = assign_block(block, centers, distance_fn, norms).labels
+        per_point = tf.reduce_sum(tf.square(block - tf.gather(centers, block_labels)), axis=1)
+        if sample_weight is not None:
+            per_point *= row_slice(sample_weight, start, size)
+        return index + 1, labels.write(index, block_labels), total + tf.reduce_sum(per_point)
+
+    _, labels, total = fold_chunks(
+        tf.shape(x)[0], chunk_size, body, (tf.constant(0), labels, tf.zeros([], x.dtype))
+    )
+    return tf.ensure_shape(labels.concat(), x.shape[:1]), total

@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple, Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.assignment import assign_block, inertia, nearest_centers
+from tfkmeans.ops.assignment import assign_block, labels_and_inertia
 from tfkmeans.ops.chunking import fold_chunks, row_slice
 from tfkmeans.ops.distances import get_distance, squared_norms
 
@@ -285,5 +285,5 @@ def lloyd(
         initial_centers, max_iter, tol, verbose,
     )
     # labels_ must agree with the final centres (scikit-learn's last E-step).
-    labels = nearest_centers(x, centers, distance, chunk_size, x_sq_norms).labels
-    return LloydResult(centers, labels, inertia(x, centers, labels, sample_weight, chunk_size), n_iter, converged)
+    labels, total = labels_and_inertia(x, centers, sample_weight, distance, chunk_size, x_sq_norms)
+    return LloydResult(centers, labels, total, n_iter, converged)

@@ -39,7 +39,7 @@ from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.assignment import inertia, nearest_centers
+from tfkmeans.ops.assignment import labels_and_inertia
 from tfkmeans.ops.lloyd_algorithm import assign_and_accumulate
 from tfkmeans.ops.seeding import _sample_by_weight
 
@@ -238,14 +238,6 @@ def minibatch_step(
         converged=converged,
         n_reassigned=state.n_reassigned + n_moved,
     )
-
-
-def labels_and_inertia(
-    x: tf.Tensor, centers: tf.Tensor, sample_weight: tf.Tensor, distance: str = "matmul", chunk_size: int = 4096
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Nearest centre of every row (chunked) and the exact weighted inertia."""
-    labels = nearest_centers(x, centers, distance, chunk_size).labels
-    return labels, inertia(x, centers, labels, sample_weight, chunk_size)
 
 
 def minibatch_kmeans(

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from tfkmeans.ops.assignment import inertia, nearest_centers
+from tfkmeans.ops.assignment import labels_and_inertia
 from tfkmeans.ops.lloyd_algorithm import PassTotals, add_totals, in_memory_pass, lloyd_iterations, no_totals
 
 
@@ -137,8 +137,8 @@ def dataset_labels_and_inertia(
     def add(state, element):
         index, labels, total = state
         x, w = element
-        block_labels = nearest_centers(x, centers, distance, chunk_size).labels
-        return index + 1, labels.write(index, block_labels), total + inertia(x, centers, block_labels, w, chunk_size)
+        block_labels, block_inertia = labels_and_inertia(x, centers, w, distance, chunk_size)
+        return index + 1, labels.write(index, block_labels), total + block_inertia
 
     labels = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
     _, labels, total = batches.reduce((tf.constant(0), labels, tf.zeros([], centers.dtype)), add)
