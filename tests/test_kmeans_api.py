@@ -199,3 +199,21 @@ def test_single_cluster_is_the_weighted_mean(blobs):
     km = KMeans(1, dtype="float64").fit(x, sample_weight=weights)
     np.testing.assert_allclose(km.cluster_centers_[0], np.average(x, axis=0, weights=weights), rtol=1e-10)
     assert km.inertia_ == pytest.approx(float(weights @ ((x - km.cluster_centers_[0]) ** 2).sum(1)), rel=1e-10)
+
+
+def test_tensorboard_curves_follow_the_iterations(blobs, tmp_path):
+    x, _ = blobs
+    km = KMeans(5, init=x[:5], tol=0.0, log_dir=str(tmp_path)).fit(x)
+    inertia, shift = [], []
+    for path in tmp_path.glob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor))
+                target = inertia if value.tag == "kmeans/run_0/inertia" else shift
+                target.append((event.step, number))
+    assert [step for step, _ in sorted(inertia)] == list(range(1, km.n_iter_ + 1))
+    values = [v for _, v in sorted(inertia)]
+    assert all(b <= a * (1 + 1e-6) for a, b in zip(values, values[1:]))  # Lloyd never increases inertia
+    assert values[-1] == pytest.approx(km.inertia_, rel=1e-4)
+    assert sorted(shift)[-1][1] == 0.0  # tol=0: the last update moved nothing

@@ -65,9 +65,9 @@ def _lloyd_stream_fit(
     distance: str, chunk_size: int, verbose: bool,
 ) -> ops.LloydResult:
     """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
-    centers, n_iter, converged = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
-    labels, total = ops.dataset_labels_and_inertia(batches, centers, distance, chunk_size)
-    return ops.LloydResult(centers, labels, total, n_iter, converged)
+    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
+    labels, total = ops.dataset_labels_and_inertia(batches, run.centers, distance, chunk_size)
+    return ops.LloydResult(run.centers, labels, total, run.n_iter, run.converged, run.history)
 
 
 class KMeans(BaseKMeans):
@@ -121,6 +121,12 @@ class KMeans(BaseKMeans):
     checkpoint_every : int, default=10
         Iterations between checkpoints; each one costs a return to Python and
         one extra pass over the data.
+    log_dir : str or None, default=None
+        If set, TensorBoard scalars ``kmeans/run_<i>/inertia`` (the inertia of
+        each assignment step, from the matmul distances) and
+        ``kmeans/run_<i>/centre_shift`` are written there, one point per
+        iteration. They are recorded inside the graph and written after each
+        run (or checkpoint segment), so logging never slows the loop.
 
     Attributes
     ----------
@@ -164,6 +170,7 @@ class KMeans(BaseKMeans):
         chunk_size: Optional[int] = None,
         checkpoint_dir: Optional[str] = None,
         checkpoint_every: int = 10,
+        log_dir: Optional[str] = None,
     ):
         super().__init__(name="kmeans")
         self.n_clusters = n_clusters
@@ -178,6 +185,7 @@ class KMeans(BaseKMeans):
         self.chunk_size = chunk_size
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
+        self.log_dir = log_dir
 
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
         x = self._validate_data(X, reset=True)
@@ -228,12 +236,12 @@ class KMeans(BaseKMeans):
         distributed = strategy.experimental_distribute_dataset(batches)
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
-            centers, n_iter, converged = _lloyd_distributed(
+            iterations = _lloyd_distributed(
                 strategy, distributed, initial_centers, tf.constant(max_iter), tol,
                 distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
             )
-            labels, total = _dataset_labels_and_inertia(batches, centers, distance=distance, chunk_size=chunk_size)
-            return ops.LloydResult(centers, labels, total, n_iter, converged)
+            labels, total = _dataset_labels_and_inertia(batches, iterations.centers, distance=distance, chunk_size=chunk_size)
+            return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
 
         return run
 
@@ -258,14 +266,29 @@ class KMeans(BaseKMeans):
     ) -> ops.LloydResult:
         """One run to convergence; with a checkpoint, in segments of ``checkpoint_every`` iterations."""
         if checkpoint is None:
-            return run(centers, tol, self.max_iter)
+            result = run(centers, tol, self.max_iter)
+            self._log_history(run_index, result.history, first_iteration=1)
+            return result
         while True:
             result = run(centers, tol, min(self.checkpoint_every, self.max_iter - done))
+            self._log_history(run_index, result.history, first_iteration=done + 1)
             done += int(result.n_iter)
             centers = result.centers
             checkpoint.save_progress(run_index, done, centers)
             if bool(result.converged) or done >= self.max_iter:
                 return result._replace(n_iter=tf.constant(done))
+
+    def _log_history(self, run_index: int, history: tf.Tensor, first_iteration: int) -> None:
+        """TensorBoard curves of one run (or segment) from the history the graph recorded."""
+        if self.log_dir is None:
+            return
+        writer = tf.summary.create_file_writer(self.log_dir)
+        with writer.as_default():
+            for offset, (inertia, shift) in enumerate(history.numpy()):
+                step = first_iteration + offset
+                tf.summary.scalar(f"kmeans/run_{run_index}/inertia", inertia, step=step)
+                tf.summary.scalar(f"kmeans/run_{run_index}/centre_shift", shift, step=step)
+        writer.flush()
 
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "KMeans":
         """Compute the clustering.

@@ -24,6 +24,7 @@ from tfkmeans.ops.distributed import distributed_pass, lloyd_distributed
 from tfkmeans.ops.lloyd_algorithm import (
     Candidates,
     ClusterTotals,
+    Iterations,
     LloydResult,
     PassTotals,
     add_totals,
@@ -65,6 +66,7 @@ __all__ = [
     "Candidates",
     "ClusterTotals",
     "DISTANCES",
+    "Iterations",
     "DatasetMoments",
     "dataset_labels_and_inertia",
     "dataset_moments",

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tfkmeans.ops.lloyd_algorithm import (
     Candidates,
+    Iterations,
     PassTotals,
     add_totals,
     in_memory_pass,
@@ -61,8 +62,8 @@ def lloyd_distributed(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
-) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Full-batch Lloyd with every pass spread over the strategy's replicas; ``(centers, n_iter, converged)``."""
+) -> Iterations:
+    """Full-batch Lloyd with every pass spread over the strategy's replicas."""
     return lloyd_iterations(
         lambda centers: distributed_pass(strategy, batches, centers, distance, chunk_size),
         initial_centers, max_iter, tol, verbose,

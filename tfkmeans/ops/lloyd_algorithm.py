@@ -33,6 +33,16 @@ class LloydResult(NamedTuple):
     inertia: tf.Tensor  # scalar, exact
     n_iter: tf.Tensor  # scalar int32, iterations run (scikit-learn's n_iter_)
     converged: tf.Tensor  # scalar bool, stopped by tol rather than max_iter
+    history: tf.Tensor  # (n_iter, 2): per iteration, the assignment inertia and the centre shift
+
+
+class Iterations(NamedTuple):
+    """Where a run of Lloyd iterations ended, and how it got there."""
+
+    centers: tf.Tensor
+    n_iter: tf.Tensor
+    converged: tf.Tensor
+    history: tf.Tensor  # (n_iter, 2): inertia of each assignment, squared centre shift after it
 
 
 # Up to this many clusters a one-hot matmul (2·rows·k·d flops, at GEMM speed) sums a
@@ -196,32 +206,35 @@ def lloyd_iterations(
     max_iter: tf.Tensor,
     tol: tf.Tensor,
     verbose: bool = False,
-) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Lloyd updates inside one ``tf.while_loop``; returns ``(centers, n_iter, converged)``.
+) -> Iterations:
+    """Lloyd updates inside one ``tf.while_loop``.
 
     ``data_pass(centers)`` makes one pass over the data (in memory, streamed,
     or on every replica). Stops after ``max_iter`` iterations or when the total
     squared centre shift is at most ``tol``: with ``tol=0`` that is exactly
     scikit-learn's "labels unchanged", since unchanged labels reproduce the
-    same sums bit for bit.
+    same sums bit for bit. The per-iteration history costs two scalars per
+    iteration and lets the caller log curves without leaving the graph.
     """
     tol = tf.cast(tol, initial_centers.dtype)
+    history = tf.TensorArray(initial_centers.dtype, size=0, dynamic_size=True, element_shape=[2])
 
-    def body(iteration, centers, _done):
+    def body(iteration, centers, _done, history):
         totals = data_pass(centers)
         sums, weights = relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
         new_centers = update_centers(sums, weights, centers)
         shift = tf.reduce_sum(tf.square(new_centers - centers))
         if verbose:
             tf.print("tfkmeans: iteration", iteration + 1, "inertia", totals.inertia, "centre shift", shift)
-        return iteration + 1, new_centers, shift <= tol
+        history = history.write(iteration, tf.stack([totals.inertia, shift]))
+        return iteration + 1, new_centers, shift <= tol, history
 
-    n_iter, centers, converged = tf.while_loop(
-        lambda iteration, _centers, done: tf.logical_and(iteration < max_iter, tf.logical_not(done)),
+    n_iter, centers, converged, history = tf.while_loop(
+        lambda iteration, _centers, done, _history: tf.logical_and(iteration < max_iter, tf.logical_not(done)),
         body,
-        (tf.constant(0), initial_centers, tf.constant(False)),
+        (tf.constant(0), initial_centers, tf.constant(False), history),
     )
-    return centers, n_iter, converged
+    return Iterations(centers, n_iter, converged, tf.reshape(history.stack(), [-1, 2]))
 
 
 def in_memory_pass(
@@ -280,10 +293,10 @@ def lloyd(
     so that changing them does not retrace the graph.
     """
     x_sq_norms = squared_norms(x) if distance == "matmul" else None
-    centers, n_iter, converged = lloyd_iterations(
+    run = lloyd_iterations(
         lambda c: in_memory_pass(x, sample_weight, c, distance, chunk_size, x_sq_norms),
         initial_centers, max_iter, tol, verbose,
     )
     # labels_ must agree with the final centres (scikit-learn's last E-step).
-    labels, total = labels_and_inertia(x, centers, sample_weight, distance, chunk_size, x_sq_norms)
-    return LloydResult(centers, labels, total, n_iter, converged)
+    labels, total = labels_and_inertia(x, run.centers, sample_weight, distance, chunk_size, x_sq_norms)
+    return LloydResult(run.centers, labels, total, run.n_iter, run.converged, run.history)

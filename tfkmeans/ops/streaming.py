@@ -13,7 +13,7 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from tfkmeans.ops.assignment import labels_and_inertia
-from tfkmeans.ops.lloyd_algorithm import PassTotals, add_totals, in_memory_pass, lloyd_iterations, no_totals
+from tfkmeans.ops.lloyd_algorithm import Iterations, PassTotals, add_totals, in_memory_pass, lloyd_iterations, no_totals
 
 
 class DatasetMoments(NamedTuple):
@@ -115,8 +115,8 @@ def lloyd_stream(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
-) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Full-batch Lloyd over a dataset read once per iteration; ``(centers, n_iter, converged)``.
+) -> Iterations:
+    """Full-batch Lloyd over a dataset read once per iteration.
 
     ``batches`` must yield the same ``n_batches`` elements in the same order on
     every pass (no reshuffling); it is read as one repeated stream. The same
