@@ -45,8 +45,8 @@ Methods (``--methods``):
 Single passes over the data are timed too: the floor (one read of the float32
 data; one ``X·Cᵀ`` product in TensorFlow), one tfkmeans Lloyd iteration body, and
 the passes tfkmeans's ``fit`` makes besides its iterations (the copy of X into a
-tensor, the finiteness check, the squared norms, the final assignment and the
-exact inertia), which account for its fixed per-fit overhead.
+tensor, the finiteness check, the squared norms, and the fused final
+labels-and-exact-inertia pass), which account for its fixed per-fit overhead.
 
 Usage::
 
@@ -298,23 +298,22 @@ def single_passes(x: np.ndarray, init: np.ndarray, repeats: int) -> dict[str, di
     weights = tf.ones([x.shape[0]], xt.dtype)
     norms = tf.function(ops.squared_norms)
     x_norms = norms(xt)
-    lloyd_pass = tf.function(lambda x, w, c, n: ops.assign_and_accumulate(x, w, c, "matmul", chunk, n).sums)
-    assign = tf.function(lambda x, c, n: ops.nearest_centers(x, c, "matmul", chunk, n).labels)
-    labels = assign(xt, ct, x_norms)
-    inertia = tf.function(lambda x, c, labels, w: ops.inertia(x, c, labels, w, chunk))
+    lloyd_pass = tf.function(lambda x, w, c, n: ops.in_memory_pass(x, w, c, "matmul", chunk, n).sums)
+    finish = tf.function(lambda x, c, w, n: ops.labels_and_inertia(x, c, w, "matmul", chunk, n)[1])
     passes = {
         "floor: numpy X.sum() (1 thread, one read of X)": lambda: x.sum(),
         "floor: tf.matmul(X, C, transpose_b=True) (one GEMM pass)": (
             lambda: tf.matmul(xt, ct, transpose_b=True).numpy()
         ),
-        "tfkmeans Lloyd iteration body: ops.assign_and_accumulate": (
+        "tfkmeans Lloyd iteration body: ops.in_memory_pass": (
             lambda: lloyd_pass(xt, weights, ct, x_norms).numpy()
         ),
         "fit overhead: numpy → tensor copy of X": lambda: tf.convert_to_tensor(x),
         "fit overhead: finiteness check of X": lambda: bool(tf.reduce_all(tf.math.is_finite(xt))),
         "fit overhead: squared norms of X (ops.squared_norms)": lambda: norms(xt).numpy(),
-        "fit overhead: final assignment (ops.nearest_centers)": lambda: assign(xt, ct, x_norms).numpy(),
-        "fit overhead: exact inertia (ops.inertia)": lambda: inertia(xt, ct, labels, weights).numpy(),
+        "fit overhead: final labels and exact inertia (ops.labels_and_inertia)": (
+            lambda: finish(xt, ct, weights, x_norms).numpy()
+        ),
     }
     out = {}
     for name, fn in passes.items():
