@@ -11,7 +11,7 @@ import tensorflow as tf
 from sklearn.base import clone
 
 from tfkmeans import ConvergenceWarning, KMeans
-from tfkmeans import _kmeans
+from tfkmeans import _kmeans, ops
 
 
 def test_fitted_attributes_and_methods(blobs):
@@ -69,7 +69,7 @@ def test_random_init_picks_distinct_rows_and_skips_zero_weight(blobs):
     x, _ = blobs
     weights = np.zeros(len(x))
     weights[:50] = 1.0
-    centers, indices = _kmeans._random_points(tf.constant(x), tf.constant(weights), 20, tf.constant([1, 2], tf.int64))
+    centers, indices = ops.random_points(tf.constant(x), tf.constant(weights), 20, tf.constant([1, 2], tf.int64))
     indices = indices.numpy()
     assert len(set(indices)) == 20 and indices.max() < 50
     np.testing.assert_array_equal(centers.numpy(), x[indices])

@@ -11,7 +11,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfkmeans import ops
-from tfkmeans._base import BaseKMeans, _kmeans_plusplus, _random_points  # noqa: F401 (re-exported for tests)
+from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import FitCheckpoint
 from tfkmeans._validation import (
     RandomState,
