@@ -28,6 +28,7 @@ _DTYPES = {"float32": tf.float32, "float64": tf.float64}
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True)
+_kmeans_plusplus_runs = tf.function(ops.kmeans_plusplus_runs, reduce_retracing=True)
 _random_points = tf.function(ops.random_points, reduce_retracing=True)
 _dataset_moments = tf.function(ops.dataset_moments)
 
@@ -152,6 +153,19 @@ class BaseKMeans(tf.Module):
         if tuple(centers.shape) != expected:
             raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(centers.shape)}.")
         return centers
+
+    def _initial_centers_of_runs(
+        self, x: tf.Tensor, sample_weight: tf.Tensor, rngs: list[np.random.RandomState]
+    ) -> tf.Tensor:
+        """Initial centres of several runs, ``(runs, n_clusters, n_features)``; run ``r`` uses ``rngs[r]``.
+
+        k-means++ seeds every run in the same passes over ``x``; each run gets
+        the centres :meth:`_initial_centers` would give it alone.
+        """
+        if isinstance(self.init, str) and self.init == "k-means++":
+            seeds = tf.stack([draw_seed(rng) for rng in rngs])
+            return _kmeans_plusplus_runs(x, sample_weight, self.n_clusters, seeds)[0]
+        return tf.stack([self._initial_centers(x, sample_weight, rng) for rng in rngs])
 
     def _validate_data(self, X: Any, *, reset: bool) -> tf.Tensor:
         """Convert ``X``; on ``reset`` remember its width, otherwise check it against the fit."""

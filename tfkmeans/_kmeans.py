@@ -24,6 +24,7 @@ from tfkmeans.exceptions import ConvergenceWarning
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _lloyd = tf.function(ops.lloyd, reduce_retracing=True)
+_lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True)
 _reservoir_sample = tf.function(ops.reservoir_sample)
 _lloyd_distributed = tf.function(ops.lloyd_distributed)
 _dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia)
@@ -39,6 +40,8 @@ def stream_seed_sample_size(n_clusters: int) -> int:
 
 # run(initial_centers, tol, max_iter): one Lloyd fit (max_iter=0: just labels and inertia).
 _RunFn = Callable[[tf.Tensor, tf.Tensor, int], ops.LloydResult]
+# run_all(initial_centers of shape (runs, k, d), tol, max_iter): every run in one loop.
+_RunsFn = Callable[[tf.Tensor, tf.Tensor, int], ops.RunsResult]
 
 
 class _FitPlan(NamedTuple):
@@ -49,6 +52,7 @@ class _FitPlan(NamedTuple):
     tol: tf.Tensor  # absolute tolerance
     run: _RunFn
     batches: Callable[[], tf.data.Dataset]  # the data as (x, sample_weight) batches
+    run_all: Optional[_RunsFn] = None  # only for data in memory
 
 
 def _active_strategy() -> Optional[tf.distribute.Strategy]:
@@ -90,7 +94,11 @@ class KMeans(BaseKMeans):
     n_init : 'auto' or int, default='auto'
         Runs from different initial centres; the run with the lowest inertia is
         kept. 'auto' means 1 for 'k-means++' or an array, 10 for 'random' or a
-        callable.
+        callable. Runs on in-memory data are fitted together, seeding included:
+        each pass over the data serves every run (one matrix product against
+        all runs' centres), and each run ends exactly where it would alone.
+        With ``checkpoint_dir``, a dataset or a ``tf.distribute`` strategy,
+        they run one after the other.
     max_iter : int, default=300
         Maximum Lloyd iterations per run.
     tol : float, default=1e-4
@@ -201,7 +209,13 @@ class KMeans(BaseKMeans):
         def batches() -> tf.data.Dataset:
             return tf.data.Dataset.from_tensor_slices((x, weights)).batch(options["chunk_size"])
 
-        return _FitPlan(x, weights, self._absolute_tol(x), run, batches)
+        def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
+            # The distance block is rows × (runs·k): size the chunks for all runs' centres.
+            n_columns = int(initial_centers.shape[0]) * self.n_clusters
+            chunk_size = self.chunk_size or ops.default_chunk_size(n_columns, n_features, self.distance)
+            return _lloyd_runs(x, weights, initial_centers, tf.constant(max_iter), tol, **{**options, "chunk_size": chunk_size})
+
+        return _FitPlan(x, weights, self._absolute_tol(x), run, batches, run_all)
 
     def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
@@ -278,6 +292,27 @@ class KMeans(BaseKMeans):
             if bool(result.converged) or done >= self.max_iter:
                 return result._replace(n_iter=tf.constant(done))
 
+    def _run_all_at_once(self, plan: _FitPlan, run_seeds: np.ndarray) -> ops.LloydResult:
+        """Every run in one compiled loop (each pass over the data serves all); the best run, exactly."""
+        started = time.perf_counter()
+        rngs = [np.random.RandomState(seed) for seed in run_seeds]
+        initial_centers = self._initial_centers_of_runs(plan.seed_points, plan.seed_weights, rngs)
+        runs = plan.run_all(initial_centers, plan.tol, self.max_iter)
+        n_iter, inertia = runs.n_iter.numpy(), runs.inertia.numpy()
+        for run_index in range(len(run_seeds)):
+            self._log_history(run_index, runs.history[: n_iter[run_index], run_index], first_iteration=1)
+            logging.info(
+                "KMeans run %d/%d: %d iterations, inertia %.6g",
+                run_index + 1, len(run_seeds), n_iter[run_index], inertia[run_index],
+            )
+        logging.info("KMeans: %d runs together in %.2f s", len(run_seeds), time.perf_counter() - started)
+        best = int(np.argmin(inertia))
+        # Labels and exact inertia of the best run: one more pass, as a single run ends.
+        result = plan.run(runs.centers[best], plan.tol, 0)
+        return result._replace(
+            n_iter=runs.n_iter[best], converged=runs.converged[best], history=runs.history[: n_iter[best], best]
+        )
+
     def _log_history(self, run_index: int, history: tf.Tensor, first_iteration: int) -> None:
         """TensorBoard curves of one run (or segment) from the history the graph recorded."""
         if self.log_dir is None:
@@ -317,6 +352,8 @@ class KMeans(BaseKMeans):
         run_seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=n_init)
         checkpoint = self._open_checkpoint(n_init, run_seeds, plan.seed_points.dtype)
         first_run, best = 0, None
+        if checkpoint is None and strategy is None and plan.run_all is not None and n_init > 1:
+            first_run, best = n_init, self._run_all_at_once(plan, run_seeds)
         if checkpoint is not None:
             first_run, run_seeds = int(checkpoint.run_index), checkpoint.run_seeds.numpy()
             if np.isfinite(checkpoint.best_inertia.numpy()):  # a finished run to beat

@@ -59,7 +59,8 @@ from tfkmeans.ops.streaming import (
     mean_variance,
     reservoir_sample,
 )
-from tfkmeans.ops.seeding import default_local_trials, kmeans_plusplus, random_points
+from tfkmeans.ops.restarts import RunsResult, lloyd_runs, runs_pass
+from tfkmeans.ops.seeding import default_local_trials, kmeans_plusplus, kmeans_plusplus_runs, random_points
 
 __all__ = [
     "Assignment",
@@ -92,9 +93,11 @@ __all__ = [
     "inertia",
     "keep_farthest",
     "kmeans_plusplus",
+    "kmeans_plusplus_runs",
     "labels_and_inertia",
     "lloyd",
     "lloyd_iterations",
+    "lloyd_runs",
     "lloyd_distributed",
     "matmul_squared_distances",
     "minibatch_initial_state",
@@ -108,6 +111,8 @@ __all__ = [
     "random_points",
     "reassign_starved_centers",
     "relocate_empty_clusters",
+    "RunsResult",
+    "runs_pass",
     "squared_distances",
     "squared_norms",
     "update_centers",

@@ -166,10 +166,13 @@ def relocate_empty_clusters(
 
 
 def update_centers(sums: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor) -> tf.Tensor:
-    """Weighted means; a cluster that is still weightless keeps its centre (never NaN)."""
+    """Weighted means; a cluster that is still weightless keeps its centre (never NaN).
+
+    Shapes ``(..., k, d)``, ``(..., k)``, ``(..., k, d)``: leading axes (runs) broadcast.
+    """
     has_weight = weights > 0
     safe_weights = tf.where(has_weight, weights, tf.ones_like(weights))
-    return tf.where(has_weight[:, None], sums / safe_weights[:, None], centers)
+    return tf.where(has_weight[..., None], sums / safe_weights[..., None], centers)
 
 
 class PassTotals(NamedTuple):

@@ -19,11 +19,71 @@ def default_local_trials(n_clusters: int) -> int:
     return 2 + int(math.log(n_clusters))
 
 
-def _sample_by_weight(cumulative: tf.Tensor, n_samples: int, seed: tf.Tensor) -> tf.Tensor:
-    """Indices drawn with probability proportional to the increments of ``cumulative``."""
-    targets = tf.random.stateless_uniform([n_samples], seed, dtype=cumulative.dtype) * cumulative[-1]
-    indices = tf.searchsorted(cumulative, targets, side="left", out_type=tf.int32)
-    return tf.minimum(indices, tf.size(cumulative) - 1)
+def _sample_by_weight(cumulative: tf.Tensor, n_samples: int, seeds: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+    """Per run, indices drawn with probability proportional to the increments of ``cumulative``.
+
+    ``cumulative`` is ``(runs, n)``; run ``r`` draws ``n_samples`` indices from
+    its own stream ``fold_in(seeds[r], step)``, so a run's draws do not depend
+    on how many runs share the call.
+    """
+    uniforms = tf.stack([
+        tf.random.stateless_uniform([n_samples], tf.random.experimental.stateless_fold_in(seed, step), dtype=cumulative.dtype)
+        for seed in tf.unstack(seeds)
+    ])
+    indices = tf.searchsorted(cumulative, uniforms * cumulative[:, -1:], side="left", out_type=tf.int32)
+    return tf.minimum(indices, tf.shape(cumulative)[1] - 1)
+
+
+def kmeans_plusplus_runs(
+    x: tf.Tensor,
+    sample_weight: tf.Tensor,
+    n_clusters: int,
+    seeds: tf.Tensor,
+    n_local_trials: Optional[int] = None,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Greedy k-means++ for several independent runs at once, one seed per run.
+
+    Every pass over the data serves all runs: the candidates of every run are
+    compared with every point in one matrix product. Run ``r`` chooses exactly
+    the centres :func:`kmeans_plusplus` chooses with ``seeds[r]``.
+
+    Returns
+    -------
+    centers : (runs, n_clusters, n_features) tensor
+    indices : (runs, n_clusters) int32 tensor, rows of ``x`` chosen as centres
+    """
+    n_local_trials = n_local_trials or default_local_trials(n_clusters)
+    n_runs = seeds.shape[0]
+    x_sq_norms = squared_norms(x)
+    # Sampling works in float64 so cumulative sums over millions of points keep resolution.
+    weight64 = tf.cast(sample_weight, tf.float64)
+
+    def distances_to(rows: tf.Tensor) -> tf.Tensor:
+        """``(runs, n, candidates)`` squared distances from every point to each run's candidates."""
+        candidates = tf.gather(x, tf.reshape(rows, [-1]))
+        d = tf.maximum(matmul_squared_distances(x, candidates, x_sq_norms), 0.0)
+        return tf.transpose(tf.reshape(d, [-1, n_runs, tf.shape(rows)[1]]), [1, 0, 2])
+
+    def potentials(distances: tf.Tensor) -> tf.Tensor:
+        """Cumulative ``weight × D²`` over the points, per run: ``(runs, n)``."""
+        return tf.cumsum(tf.cast(distances, tf.float64) * weight64, axis=1)
+
+    first = _sample_by_weight(tf.tile(tf.cumsum(weight64)[None], [n_runs, 1]), 1, seeds, 0)
+    closest = distances_to(first)[:, :, 0]
+    chosen = tf.TensorArray(tf.int32, size=n_clusters, element_shape=[n_runs]).write(0, first[:, 0])
+
+    def add_center(c, chosen, closest):
+        cumulative = potentials(closest)
+        candidates = _sample_by_weight(cumulative, n_local_trials, seeds, c)  # (runs, trials)
+        trial = tf.minimum(closest[:, :, None], distances_to(candidates))  # (runs, n, trials)
+        trial_potential = tf.reduce_sum(tf.cast(trial, tf.float64) * weight64[:, None], axis=1)
+        best = tf.argmin(trial_potential, axis=1, output_type=tf.int32)  # (runs,)
+        closest = tf.gather(tf.transpose(trial, [0, 2, 1]), best, batch_dims=1)
+        return c + 1, chosen.write(c, tf.gather(candidates, best, batch_dims=1)), closest
+
+    _, chosen, _ = tf.while_loop(lambda c, *_: c < n_clusters, add_center, (tf.constant(1), chosen, closest))
+    indices = tf.transpose(chosen.stack())
+    return tf.gather(x, indices), indices
 
 
 def kmeans_plusplus(
@@ -44,35 +104,8 @@ def kmeans_plusplus(
     centers : (n_clusters, n_features) tensor
     indices : (n_clusters,) int32 tensor, rows of ``x`` chosen as centres
     """
-    n_local_trials = n_local_trials or default_local_trials(n_clusters)
-    x_sq_norms = squared_norms(x)
-    # Sampling works in float64 so cumulative sums over millions of points keep resolution.
-    weight64 = tf.cast(sample_weight, tf.float64)
-
-    def distances_to(rows: tf.Tensor) -> tf.Tensor:
-        candidates = tf.gather(x, rows)
-        return tf.maximum(matmul_squared_distances(x, candidates, x_sq_norms), 0.0)
-
-    first = _sample_by_weight(tf.cumsum(weight64), 1, tf.random.experimental.stateless_fold_in(seed, 0))
-    closest = distances_to(first)[:, 0]
-    potential = tf.reduce_sum(tf.cast(closest, tf.float64) * weight64)
-    chosen = tf.TensorArray(tf.int32, size=n_clusters).write(0, first[0])
-
-    def add_center(c, chosen, closest, potential):
-        del potential  # carried only to mirror the algorithm's state; recomputed below
-        step_seed = tf.random.experimental.stateless_fold_in(seed, c)
-        cumulative = tf.cumsum(weight64 * tf.cast(closest, tf.float64))
-        candidates = _sample_by_weight(cumulative, n_local_trials, step_seed)
-        trial = tf.minimum(closest[:, None], distances_to(candidates))  # (n, trials)
-        trial_potential = tf.reduce_sum(tf.cast(trial, tf.float64) * weight64[:, None], axis=0)
-        best = tf.argmin(trial_potential, output_type=tf.int32)
-        return c + 1, chosen.write(c, candidates[best]), trial[:, best], trial_potential[best]
-
-    _, chosen, _, _ = tf.while_loop(
-        lambda c, *_: c < n_clusters, add_center, (tf.constant(1), chosen, closest, potential)
-    )
-    indices = chosen.stack()
-    return tf.gather(x, indices), indices
+    centers, indices = kmeans_plusplus_runs(x, sample_weight, n_clusters, seed[None], n_local_trials)
+    return centers[0], indices[0]
 
 
 def random_points(
