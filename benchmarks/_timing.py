@@ -127,3 +127,16 @@ def machine_info(modules: Iterable[str] = ()) -> dict[str, Any]:
         },
         "versions": {name: _version(name) for name in modules},
     }
+
+
+def slope_per_iteration(t1: Sequence[float], tn: Sequence[float], n: int) -> dict[str, float]:
+    """Seconds one more iteration costs: ``(T(n) - T(1)) / (n - 1)`` from repeated 1- and n-iteration fits.
+
+    Taken between the medians of the two series (and, as a best case, between
+    their minima), not as a median of per-repeat slopes: one stalled
+    1-iteration fit would make its repeat's slope meaningless.
+    """
+    if n < 2:
+        raise ValueError(f"the slope needs fits of 1 and of at least 2 iterations, got n={n}")
+    short, long = summarize(t1), summarize(tn)
+    return {"median": (long.median - short.median) / (n - 1), "min": (long.min - short.min) / (n - 1)}
