@@ -2,8 +2,9 @@
 
 from tfkmeans._kmeans import KMeans
 from tfkmeans._minibatch import MiniBatchKMeans
+from tfkmeans._seeding import kmeans_plusplus
 from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceWarning", "KMeans", "MiniBatchKMeans", "NotFittedError", "__version__"]
+__all__ = ["ConvergenceWarning", "KMeans", "MiniBatchKMeans", "NotFittedError", "__version__", "kmeans_plusplus"]

@@ -2,8 +2,8 @@
 
 Restarts are independent, so their centres stack into one ``(runs·k, d)``
 matrix: per chunk, one matrix product gives every run's distances and one
-one-hot product every run's cluster sums. A run that has converged keeps its
-centres while the others go on, so run ``r`` ends exactly where
+one-hot product every run's cluster sums. A run that has converged drops out
+of the products while the others go on, and run ``r`` ends exactly where
 :func:`tfkmeans.ops.lloyd` would end it from the same initial centres.
 """
 
@@ -30,7 +30,7 @@ class RunsResult(NamedTuple):
     inertia: tf.Tensor  # (runs,) under the final centres, from the matmul distances
     n_iter: tf.Tensor  # (runs,) int32
     converged: tf.Tensor  # (runs,) bool
-    history: tf.Tensor  # (iterations, runs, 2): inertia and centre shift; rows past a run's n_iter are padding
+    history: tf.Tensor  # (iterations, runs, 2): inertia and centre shift; zeros past a run's n_iter
 
 
 class FarthestRows(NamedTuple):
@@ -180,21 +180,23 @@ def lloyd_runs(
     history = tf.TensorArray(initial_centers.dtype, size=0, dynamic_size=True, element_shape=None)
 
     def body(iteration, centers, n_iter, done, history):
-        totals = runs_pass(x, sample_weight, centers, distance, chunk_size, x_sq_norms)
+        # Only runs still going are computed: finished ones cost nothing more.
+        running = tf.where(tf.logical_not(done))
+        active = tf.gather_nd(centers, running)
+        totals = runs_pass(x, sample_weight, active, distance, chunk_size, x_sq_norms)
         sums, weights = relocate_runs_empty_clusters(x, sample_weight, totals)
-        updated = update_centers(sums, weights, centers)
-        shift = tf.reduce_sum(tf.square(updated - centers), axis=[1, 2])
-        running = tf.logical_not(done)
+        updated = update_centers(sums, weights, active)
+        shift = tf.reduce_sum(tf.square(updated - active), axis=[1, 2])
         if verbose:
-            tf.print("tfkmeans: iteration", iteration + 1, "runs still running", tf.reduce_sum(tf.cast(running, tf.int32)),
+            tf.print("tfkmeans: iteration", iteration + 1, "runs still running", tf.shape(running)[0],
                      "inertia", totals.inertia, "centre shift", shift, summarize=-1)
-        history = history.write(iteration, tf.stack([totals.inertia, shift], axis=1))
+        progress = tf.scatter_nd(running, tf.stack([totals.inertia, shift], axis=1), [n_runs, 2])
         return (
             iteration + 1,
-            tf.where(running[:, None, None], updated, centers),  # a stopped run keeps its centres
-            n_iter + tf.cast(running, tf.int32),
-            tf.logical_or(done, shift <= tol),
-            history,
+            tf.tensor_scatter_nd_update(centers, running, updated),
+            tf.tensor_scatter_nd_add(n_iter, running, tf.ones_like(shift, tf.int32)),
+            tf.tensor_scatter_nd_update(done, running, shift <= tol),
+            history.write(iteration, progress),
         )
 
     _, centers, n_iter, done, history = tf.while_loop(
