@@ -304,8 +304,8 @@ def minibatch_kmeans_resume(
     def body(state):
         step_seed = tf.random.experimental.stateless_fold_in(seed, state.step)
         draw_seed = tf.random.experimental.stateless_fold_in(step_seed, 0)
-        if weighted:
-            indices = _sample_by_weight(cumulative, batch_size, draw_seed)
+        if weighted:  # as one run of the seeding's sampler, drawing from fold_in(step_seed, 0) = draw_seed
+            indices = _sample_by_weight(cumulative[None], batch_size, step_seed[None], 0)[0]
         else:
             indices = tf.random.stateless_uniform([batch_size], draw_seed, minval=0, maxval=n, dtype=tf.int32)
         # Norms of the batch rows are computed per batch: precomputing them for all
