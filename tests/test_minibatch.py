@@ -440,6 +440,50 @@ def test_whole_fit_is_one_graph_call_whatever_max_iter(blobs, monkeypatch):
     assert compiled.experimental_get_tracing_count() == traces
 
 
+def logged_curves(log_dir) -> dict[str, list[tuple[int, float]]]:
+    """The TensorBoard scalars in ``log_dir``: tag → ``[(step, value), ...]`` in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={"tensors": 0})  # 0: keep every point
+    events.Reload()
+    return {
+        tag: [(event.step, float(tf.make_ndarray(event.tensor_proto))) for event in events.Tensors(tag)]
+        for tag in events.Tags()["tensors"]
+    }
+
+
+def test_log_dir_records_both_inertias_at_every_step(blobs, tmp_path):
+    x, _ = blobs
+    km = MiniBatchKMeans(
+        5, batch_size=BATCH, max_iter=3, max_no_improvement=None, compute_labels=False, random_state=0,
+        log_dir=str(tmp_path),
+    ).fit(x)
+    curves = logged_curves(tmp_path)
+    assert set(curves) == {"minibatch_kmeans/ewa_inertia", "minibatch_kmeans/batch_inertia"}
+    steps, ewa = zip(*curves["minibatch_kmeans/ewa_inertia"])
+    batch_steps, batch = zip(*curves["minibatch_kmeans/batch_inertia"])
+    assert list(steps) == list(batch_steps) == list(range(1, km.n_steps_ + 1)) and km.n_steps_ == 45
+    assert all(np.isfinite(batch)) and min(batch) > 0
+    # The smoothing, value by value: seeded by the first two batches, then alpha = 2·batch/(n+1).
+    assert ewa[0] == batch[0] and ewa[1] == batch[1]
+    alpha = 2 * BATCH / (len(x) + 1)
+    np.testing.assert_allclose(ewa[2:], [(1 - alpha) * e + alpha * b for e, b in zip(ewa[1:-1], batch[2:])], rtol=1e-6)
+    assert km.inertia_ == pytest.approx(ewa[-1] * len(x), rel=1e-6)  # compute_labels=False: the EWA estimate
+    # Mean squared distance per row: the centres settle, so late batches fit far better than the first.
+    assert np.mean(batch[-15:]) < 0.8 * batch[0]
+    assert np.mean(batch[-15:]) == pytest.approx(-km.score(x) / len(x), rel=0.3)
+
+
+def test_log_dir_of_a_streamed_fit(blobs, tmp_path):
+    x, _ = blobs
+    batches = tf.data.Dataset.from_tensor_slices(x).batch(BATCH)
+    km = MiniBatchKMeans(5, max_iter=2, max_no_improvement=None, random_state=0, log_dir=str(tmp_path)).fit(batches)
+    curves = logged_curves(tmp_path)
+    assert [step for step, _ in curves["minibatch_kmeans/batch_inertia"]] == list(range(1, km.n_steps_ + 1))
+    assert km.n_steps_ == 30
+    assert all(np.isfinite(value) and value > 0 for _, value in curves["minibatch_kmeans/ewa_inertia"])
+
+
 def test_verbose_prints_steps(blobs, capfd):
     x, _ = blobs
     with warnings.catch_warnings():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import Interrupted, interrupt_after
+from test_minibatch import logged_curves
 
 from tfkmeans import KMeans, MiniBatchKMeans
 from tfkmeans import _minibatch
@@ -57,6 +58,27 @@ def test_resumed_fit_reaches_the_uninterrupted_result(blobs, tmp_path, monkeypat
     assert_same_fit(resumed.fit(x, sample_weight=weights), reference)
     if params.get("compute_labels"):
         np.testing.assert_array_equal(resumed.labels_, reference.labels_)
+
+
+def test_resumed_fit_continues_the_tensorboard_curves(blobs, tmp_path, monkeypatch):
+    """Segments are logged as they finish: a killed and resumed fit logs every step once, as one fit would."""
+    x, _ = blobs
+    params = dict(n_clusters=5, batch_size=100, max_iter=2, max_no_improvement=None, random_state=0)
+    reference = MiniBatchKMeans(**params, log_dir=str(tmp_path / "reference")).fit(x)
+    resumable = dict(params, checkpoint_dir=str(tmp_path / "run"), checkpoint_every=7, log_dir=str(tmp_path / "run_log"))
+    restore = interrupt_after(monkeypatch, _minibatch, "_fit_segment", calls=2)
+    with pytest.raises(Interrupted):
+        MiniBatchKMeans(**resumable).fit(x)
+    restore()
+    assert [step for step, _ in logged_curves(tmp_path / "run_log")["minibatch_kmeans/ewa_inertia"]] == list(range(1, 15))
+    resumed = MiniBatchKMeans(**resumable).fit(x)
+    assert_same_fit(resumed, reference)
+    expected, logged = logged_curves(tmp_path / "reference"), logged_curves(tmp_path / "run_log")
+    assert len(expected["minibatch_kmeans/batch_inertia"]) == reference.n_steps_ == 30
+    for tag, curve in expected.items():
+        assert [step for step, _ in logged[tag]] == [step for step, _ in curve]
+        # The centres match exactly, but a graph traced for other shapes may sum a batch in another order.
+        np.testing.assert_allclose([v for _, v in logged[tag]], [v for _, v in curve], rtol=1e-6)
 
 
 def test_finished_checkpoint_runs_no_step(blobs, tmp_path, monkeypatch):

@@ -7,9 +7,10 @@ compiled ``predict`` and ``transform`` functions with an input signature.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -55,6 +56,17 @@ def _score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance:
 _compiled_predict = tf.function(_predict, reduce_retracing=True)
 _compiled_transform = tf.function(_transform, reduce_retracing=True)
 _compiled_score = tf.function(_score, reduce_retracing=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _summary_writer(log_dir: str) -> tf.summary.SummaryWriter:
+    """One events file per log directory and process, however many fits and segments write there.
+
+    TensorBoard reads a directory's files in name order (creation second, then
+    a per-process counter compared as text, so ``.10`` before ``.9``): with a
+    writer per call, the points of later segments could be read first.
+    """
+    return tf.summary.create_file_writer(log_dir)
 
 
 class BaseKMeans(tf.Module):
@@ -209,6 +221,23 @@ class BaseKMeans(tf.Module):
 
     def _chunk_size(self, n_features: int) -> int:
         return self.chunk_size or ops.default_chunk_size(self.n_clusters, n_features, self.distance)
+
+    def _log_scalars(self, tags: Sequence[str], history: tf.Tensor, first_step: int) -> None:
+        """Write a history the fit's graph recorded to ``log_dir`` as TensorBoard scalars.
+
+        Row ``i`` of ``history`` (shape ``(steps, len(tags))``) is logged at step
+        ``first_step + i``, its column ``j`` under ``tags[j]``. Nothing is written
+        without a ``log_dir``. Writing after the graph returns, not from inside
+        it, keeps summary ops out of the compiled loop.
+        """
+        if self.log_dir is None:
+            return
+        writer = _summary_writer(str(self.log_dir))
+        with writer.as_default():
+            for offset, row in enumerate(history.numpy()):
+                for tag, value in zip(tags, row):
+                    tf.summary.scalar(tag, value, step=first_step + offset)
+        writer.flush()
 
     # -- fitted state ----------------------------------------------------------------------
 

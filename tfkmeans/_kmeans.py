@@ -315,15 +315,8 @@ class KMeans(BaseKMeans):
 
     def _log_history(self, run_index: int, history: tf.Tensor, first_iteration: int) -> None:
         """TensorBoard curves of one run (or segment) from the history the graph recorded."""
-        if self.log_dir is None:
-            return
-        writer = tf.summary.create_file_writer(self.log_dir)
-        with writer.as_default():
-            for offset, (inertia, shift) in enumerate(history.numpy()):
-                step = first_iteration + offset
-                tf.summary.scalar(f"kmeans/run_{run_index}/inertia", inertia, step=step)
-                tf.summary.scalar(f"kmeans/run_{run_index}/centre_shift", shift, step=step)
-        writer.flush()
+        tags = (f"kmeans/run_{run_index}/inertia", f"kmeans/run_{run_index}/centre_shift")
+        self._log_scalars(tags, history, first_iteration)
 
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "KMeans":
         """Compute the clustering.

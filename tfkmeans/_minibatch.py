@@ -51,7 +51,7 @@ def _fit_stream(
     verbose: bool,
 ) -> ops.MiniBatchResult:
     """Steps over ``train`` (the epochs, one step per batch), then labels over ``once``: one call."""
-    state = ops.minibatch_kmeans_stream(
+    state, history = ops.minibatch_kmeans_stream(
         train, initial_centers, n_samples, seed, reassignment_ratio, tol, max_no_improvement,
         distance, chunk_size, verbose,
     )
@@ -59,7 +59,7 @@ def _fit_stream(
         labels, total = ops.dataset_labels_and_inertia(once, state.centers, distance, chunk_size)
     else:
         labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.cast(total_weight, state.centers.dtype)
-    return ops.MiniBatchResult(state, labels, total)
+    return ops.MiniBatchResult(state, labels, total, history)
 
 
 class MiniBatchKMeans(BaseKMeans):
@@ -160,6 +160,16 @@ class MiniBatchKMeans(BaseKMeans):
         Steps between checkpoints. The steps run in segments of this many, one
         graph call each, so each checkpoint costs a return to Python and a
         write of the state (``O(n_clusters × n_features)``).
+    log_dir : str or None, default=None
+        If set, ``fit`` writes two TensorBoard scalars there, one point per
+        step (the first step is 1): ``minibatch_kmeans/ewa_inertia``, the
+        smoothed mean batch inertia that early stopping watches, and
+        ``minibatch_kmeans/batch_inertia``, each batch's mean (weighted)
+        squared distance to the centres before its update. The step loop
+        records them inside the graph and they are written when it returns
+        (after every segment with ``checkpoint_dir``, so a resumed fit
+        continues the same curves): logging costs the loop nothing.
+        ``partial_fit`` does not log.
 
     Attributes
     ----------
@@ -224,6 +234,7 @@ class MiniBatchKMeans(BaseKMeans):
         chunk_size: Optional[int] = None,
         checkpoint_dir: Optional[str] = None,
         checkpoint_every: int = 10,
+        log_dir: Optional[str] = None,
     ):
         super().__init__(name="minibatch_kmeans")
         self.n_clusters = n_clusters
@@ -243,6 +254,7 @@ class MiniBatchKMeans(BaseKMeans):
         self.chunk_size = chunk_size
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
+        self.log_dir = log_dir
 
     # -- parameters --------------------------------------------------------------------------
 
@@ -282,6 +294,10 @@ class MiniBatchKMeans(BaseKMeans):
                 )
                 init_size = 3 * self.n_clusters
         return batch_size, min(init_size, n_samples)
+
+    def _log_steps(self, history: tf.Tensor, first_step: int) -> None:
+        """TensorBoard curves of the steps from ``first_step`` on, from the history the step loop recorded."""
+        self._log_scalars(("minibatch_kmeans/ewa_inertia", "minibatch_kmeans/batch_inertia"), history, first_step)
 
     def _graph_params(self, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
         """reassignment_ratio and max_no_improvement as tensors (changing them does not retrace)."""
@@ -405,6 +421,7 @@ class MiniBatchKMeans(BaseKMeans):
                 x, weights, centers, tf.constant(n_steps), seed, ratio, self._absolute_tol(x), max_no_improvement,
                 compute_labels=bool(self.compute_labels), **options,
             )
+            self._log_steps(result.history, first_step=1)
         else:
             result = self._fit_in_segments(
                 checkpoint, resumed, x, weights, centers, n_steps, seed, ratio, self._absolute_tol(x),
@@ -430,28 +447,33 @@ class MiniBatchKMeans(BaseKMeans):
         self, checkpoint: MiniBatchCheckpoint, resumed: bool, x: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor,
         n_steps: int, seed: tf.Tensor, ratio: tf.Tensor, tol: tf.Tensor, max_no_improvement: tf.Tensor, options: dict[str, Any],
     ) -> ops.MiniBatchResult:
-        """The step loop in graph calls of ``checkpoint_every`` steps, saving the state after each.
+        """The step loop in graph calls of ``checkpoint_every`` steps, saving (and logging) after each.
 
         A fresh fit first saves its seed, initial centres and step-0 state; a
-        resumed one continues from the restored state.
+        resumed one continues from the restored state. The result's history
+        covers the steps this call ran.
         """
         if resumed:
             state = checkpoint.state()
         else:
             checkpoint.start(seed, centers)
             state = ops.minibatch_initial_state(centers)
+        histories = [tf.zeros([0, 2], x.dtype)]
         while int(state.step) < n_steps and not bool(state.converged):
-            limit = min(n_steps, int(state.step) + int(self.checkpoint_every))
-            state = _fit_segment(
+            first_step, limit = int(state.step) + 1, min(n_steps, int(state.step) + int(self.checkpoint_every))
+            segment = _fit_segment(
                 x, weights, state, tf.constant(limit), seed, ratio, tol, max_no_improvement,
                 compute_labels=False, **options,
-            ).state
+            )
+            state = segment.state
             checkpoint.save(state)
+            self._log_steps(segment.history, first_step)
+            histories.append(segment.history)
         if self.compute_labels:
             labels, total = _labels_and_inertia(x, state.centers, weights, options["distance"], options["chunk_size"])
         else:
             labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.reduce_sum(weights)
-        return ops.MiniBatchResult(state, labels, total)
+        return ops.MiniBatchResult(state, labels, total, tf.concat(histories, 0))
 
     def _store_fit(self, result: ops.MiniBatchResult, n_iter: int) -> None:
         state = result.state
@@ -486,6 +508,7 @@ class MiniBatchKMeans(BaseKMeans):
             draw_seed(rng), ratio, tol, max_no_improvement, self.distance, self._chunk_size(self.n_features_in_),
             bool(self.compute_labels), bool(self.verbose),
         )
+        self._log_steps(result.history, first_step=1)
         self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples))
         return self
 

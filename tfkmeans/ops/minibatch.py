@@ -7,7 +7,9 @@ step loop over in-memory data inside one ``tf.while_loop``, drawing each batch
 with replacement by stateless random integers (scikit-learn's
 ``random_state.choice(n, batch_size, replace=True, p=w/sum(w))``), and
 :func:`minibatch_kmeans_stream` runs it over a ``tf.data`` pipeline, one step
-per element. Neither returns to Python between steps.
+per element. Neither returns to Python between steps; both return a history
+of every step's smoothed and batch inertia (two scalars a step), recorded in
+the loop, for the estimator's TensorBoard curves.
 
 The step follows scikit-learn's ``_mini_batch_step`` and
 ``_mini_batch_convergence``:
@@ -35,7 +37,7 @@ The step follows scikit-learn's ``_mini_batch_step`` and
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import tensorflow as tf
 
@@ -67,6 +69,21 @@ class MiniBatchResult(NamedTuple):
     state: MiniBatchState
     labels: tf.Tensor  # (n,) int32 nearest centre of every sample, or (0,) without compute_labels
     inertia: tf.Tensor  # scalar: exact inertia of the data, or the EWA estimate without compute_labels
+    history: tf.Tensor  # (steps run, 2): after each step of this call, its ewa_inertia and batch_inertia
+
+
+def _empty_history(dtype: tf.DType) -> tf.TensorArray:
+    """Room for one ``[ewa_inertia, batch_inertia]`` row per step: two scalars, cheap beside a step."""
+    return tf.TensorArray(dtype, size=0, dynamic_size=True, element_shape=[2])
+
+
+def _record_step(history: tf.TensorArray, first_step: tf.Tensor, state: MiniBatchState) -> tf.TensorArray:
+    """``history`` with the row of the step that produced ``state``, in a loop that began at ``first_step``."""
+    return history.write(state.step - first_step - 1, tf.stack([state.ewa_inertia, state.batch_inertia]))
+
+
+def _stacked(history: tf.TensorArray) -> tf.Tensor:
+    return tf.reshape(history.stack(), [-1, 2])  # (0, 2), not (0,), when no step ran
 
 
 def minibatch_initial_state(
@@ -295,13 +312,15 @@ def minibatch_kmeans_resume(
     batch of step ``i`` depends only on ``seed`` and ``i``: running steps
     ``[0, a)`` then ``[a, b)`` in two calls gives the state of one call running
     ``[0, b)``. A fit can so run in segments (checkpointing between them) and
-    resume from a saved state to the uninterrupted result.
+    resume from a saved state to the uninterrupted result. The result's
+    ``history`` covers the steps of this call.
     """
     n = tf.shape(x)[0]
+    first_step = state.step
     cumulative = tf.cumsum(tf.cast(sample_weight, tf.float64)) if weighted else None
     unit_weights = tf.ones([batch_size], x.dtype)
 
-    def body(state):
+    def body(state, history):
         step_seed = tf.random.experimental.stateless_fold_in(seed, state.step)
         draw_seed = tf.random.experimental.stateless_fold_in(step_seed, 0)
         if weighted:  # as one run of the seeding's sampler, drawing from fold_in(step_seed, 0) = draw_seed
@@ -310,23 +329,22 @@ def minibatch_kmeans_resume(
             indices = tf.random.stateless_uniform([batch_size], draw_seed, minval=0, maxval=n, dtype=tf.int32)
         # Norms of the batch rows are computed per batch: precomputing them for all
         # of x would cost a full pass over the data, more than a short fit needs.
-        return (
-            minibatch_step(
-                state, tf.gather(x, indices), unit_weights, tf.random.experimental.stateless_fold_in(step_seed, 1),
-                n, reassignment_ratio, tol, max_no_improvement, distance, chunk_size, None, verbose,
-            ),
+        state = minibatch_step(
+            state, tf.gather(x, indices), unit_weights, tf.random.experimental.stateless_fold_in(step_seed, 1),
+            n, reassignment_ratio, tol, max_no_improvement, distance, chunk_size, None, verbose,
         )
+        return state, _record_step(history, first_step, state)
 
-    (state,) = tf.while_loop(
-        lambda state: (state.step < tf.cast(n_steps, tf.int32)) & tf.logical_not(state.converged),
+    state, history = tf.while_loop(
+        lambda state, _history: (state.step < tf.cast(n_steps, tf.int32)) & tf.logical_not(state.converged),
         body,
-        (state,),
+        (state, _empty_history(x.dtype)),
     )
     if compute_labels:
         labels, total = labels_and_inertia(x, state.centers, sample_weight, distance, chunk_size)
     else:
         labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.reduce_sum(sample_weight)
-    return MiniBatchResult(state, labels, total)
+    return MiniBatchResult(state, labels, total, _stacked(history))
 
 
 def minibatch_kmeans_stream(
@@ -340,32 +358,36 @@ def minibatch_kmeans_stream(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
-) -> MiniBatchState:
+) -> tuple[MiniBatchState, tf.Tensor]:
     """Mini-batch steps over a ``tf.data`` pipeline of ``(x, sample_weight)`` batches, one step per element.
 
     Repeat the dataset for several epochs. Each batch's rows carry their own
     weights into the step (as in ``partial_fit``: a stream cannot be sampled by
     weight). Iteration stops at the end of the dataset or when the state
     reports convergence, inside one ``tf.while_loop`` (call it from a
-    ``tf.function``).
+    ``tf.function``). Returns the final state and the ``(steps, 2)`` history
+    of :class:`MiniBatchResult`.
     """
     iterator = iter(batches)
+    initial = minibatch_initial_state(initial_centers)
 
-    def body(state, _exhausted):
+    def body(state, history, _exhausted):
         element = iterator.get_next_as_optional()
 
         def step():
             x, weights = element.get_value()
-            return minibatch_step(
+            stepped = minibatch_step(
                 state, x, weights, tf.random.experimental.stateless_fold_in(seed, state.step), n_samples,
                 reassignment_ratio, tol, max_no_improvement, distance, chunk_size, None, verbose,
             )
+            return stepped, _record_step(history, initial.step, stepped)
 
-        return tf.cond(element.has_value(), step, lambda: state), tf.logical_not(element.has_value())
+        state, history = tf.cond(element.has_value(), step, lambda: (state, history))
+        return state, history, tf.logical_not(element.has_value())
 
-    state, _ = tf.while_loop(
-        lambda state, exhausted: tf.logical_not(exhausted | state.converged),
+    state, history, _ = tf.while_loop(
+        lambda state, _history, exhausted: tf.logical_not(exhausted | state.converged),
         body,
-        (minibatch_initial_state(initial_centers), tf.constant(False)),
+        (initial, _empty_history(initial.centers.dtype), tf.constant(False)),
     )
-    return state
+    return state, _stacked(history)
