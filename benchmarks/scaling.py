@@ -76,6 +76,7 @@ flags.DEFINE_integer("iters_max", 20, "Most iterations m of the long timed fit."
 flags.DEFINE_integer("probe_iters", 2, "Iterations of the fit whose peak memory is measured.")
 flags.DEFINE_integer("seed", 0, "Seed of the rows drawn as initial centres.")
 flags.DEFINE_string("output_dir", "runs/bench/scaling", "Where scaling.json, scaling.md and scaling.png go.")
+flags.DEFINE_string("from_json", None, "Measure nothing: redraw the table and figure of this scaling.json.")
 flags.DEFINE_string("probe", None, "Internal: 'method:N:k' runs one memory probe and prints its JSON record.")
 
 
@@ -251,15 +252,16 @@ def iters_run(reported: Sequence[Sequence[int]]) -> int | None:
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    """One row per (N, k): ms per iteration (slope of medians) and extra peak memory of each method.
+    """One row per (N, k): ms per iteration and extra peak memory of each method.
 
-    ``m`` is the asked iterations of the long fit; a method that converged
-    sooner shows its own after its time.
+    Times are the slope between medians / between minima. ``m`` is the asked
+    iterations of the long fit; a method that converged sooner shows its own
+    after its times.
     """
     methods = results["config"]["methods"]
     header = (
         ["N", "k", "m × repeats"]
-        + [f"{name} ms/iter" for name in methods]
+        + [f"{name} ms/iter (medians / minima)" for name in methods]
         + [f"{name} extra peak MB" for name in methods]
         + ["data MB (N×D×4)", "N×k×D×4 MB"]
     )
@@ -273,7 +275,8 @@ def markdown_table(results: dict[str, Any]) -> str:
                 continue
             # m of a fit that converged before the asked iterations.
             converged = f" (m={timing['iters_run']})" if timing["iters_run"] != cell["iters"] else ""
-            times.append(f"{timing['ms_per_iter']['median']:,.1f}{converged}")
+            per_iter = timing["ms_per_iter"]
+            times.append(f"{per_iter['median']:,.1f} / {per_iter['min']:,.1f}{converged}")
         memory = [f"{cell['memory'][name]['extra_mb']:,.0f}" for name in methods]
         n, k, d = cell["n"], cell["k"], results["config"]["n_features"]
         lines.append(
@@ -313,8 +316,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
         memory_ax.annotate(f"N×k×D×4, k={k}", (sizes[-1], sizes[-1] * k * d * 4 / 2**20), fontsize=8,
                            color="0.4", ha="right", va="bottom")
     memory_ax.plot(sizes, sizes * d * 4 / 2**20, color="black", linewidth=1, linestyle=(0, (1, 3)))
-    memory_ax.annotate("data, N×D×4", (sizes[-1], sizes[-1] * d * 4 / 2**20), fontsize=8, ha="right", va="top")
-    time_ax.set(xscale="log", yscale="log", xlabel="N (points)", ylabel="ms per Lloyd iteration (slope)",
+    middle = float(np.sqrt(sizes[0] * sizes[-1]))
+    memory_ax.annotate("data, N×D×4", (middle, middle * d * 4 / 2**20), fontsize=8, ha="left", va="top")
+    # A guide of slope 1 (cost ∝ N) through the middle of the smallest N's times.
+    lines = time_ax.get_lines()
+    start = float(np.exp(np.mean([np.log(line.get_ydata()[0]) for line in lines if len(line.get_ydata())])))
+    time_ax.plot(sizes, start * sizes / sizes[0], color="0.6", linewidth=1, label="∝ N")
+    time_ax.set(xscale="log", yscale="log", xlabel="N (points)", ylabel="ms per Lloyd iteration (slope of medians)",
                 title="Time per iteration")
     unit_ax.set(xscale="log", yscale="log", xlabel="N (points)", ylabel="ns per point × centre",
                 title="Time / (N·k): flat = linear in N, k")
@@ -324,10 +332,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.set_xticks(sizes, [f"{n / 1000:,.0f}k" for n in sizes])
         ax.minorticks_off()
-    time_ax.legend(fontsize=7, ncol=len(methods), loc="upper left")
     fig.suptitle(f"K-means scaling on MNIST (D={d}, float32), {results['started_utc'][:16]} UTC, "
                  f"{results['machine']['usable_cpus']} cores", fontsize=11)
-    fig.tight_layout()
+    fig.legend(*time_ax.get_legend_handles_labels(), loc="lower center", ncol=len(ks) + 2, fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -338,6 +346,11 @@ def main(argv: Sequence[str]) -> None:
     if FLAGS.probe:
         method, n, k = FLAGS.probe.split(":")
         print(json.dumps(probe(method, int(n), int(k))))
+        return
+    if FLAGS.from_json:
+        results = json.loads(Path(FLAGS.from_json).read_text())
+        write_outputs(Path(FLAGS.output_dir), results)
+        print(markdown_table(results))
         return
     unknown = [m for m in FLAGS.methods if m not in METHODS]
     if unknown:
@@ -365,16 +378,16 @@ def main(argv: Sequence[str]) -> None:
                 "timing": cell["methods"], "memory": {name: memory[name, k] for name in FLAGS.methods},
             })
             # Written after every cell: a long study stopped early keeps what it measured.
-            write_outputs(Path(FLAGS.output_dir), started, machine, n_features, cells)
+            write_outputs(Path(FLAGS.output_dir), results_record(started, machine, n_features, cells))
         del x
     print((Path(FLAGS.output_dir) / "scaling.md").read_text())
 
 
-def write_outputs(
-    output: Path, started: datetime.datetime, machine: dict[str, Any], n_features: int, cells: list[dict[str, Any]]
-) -> None:
-    """scaling.json (all measurements), scaling.md (the table) and scaling.png (the figure) in ``output``."""
-    results = {
+def results_record(
+    started: datetime.datetime, machine: dict[str, Any], n_features: int, cells: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The measurements so far, with the configuration, command and machine record."""
+    return {
         "benchmark": "Lloyd iteration scaling with N and k, MNIST (shifted copies above 60,000)",
         "command": " ".join(["python -m benchmarks.scaling", *sys.argv[1:]]),
         "started_utc": started.isoformat(timespec="seconds"),
@@ -391,6 +404,10 @@ def write_outputs(
         "load_average_at_end": machine_info()["load_average_1_5_15min"],
         "cells": cells,
     }
+
+
+def write_outputs(output: Path, results: dict[str, Any]) -> None:
+    """scaling.json (all measurements), scaling.md (the table) and scaling.png (the figure) in ``output``."""
     output.mkdir(parents=True, exist_ok=True)
     (output / "scaling.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown_table(results)

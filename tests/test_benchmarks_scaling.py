@@ -87,4 +87,6 @@ def test_markdown_table_row():
         }],
     }
     row = markdown_table(results).splitlines()[2]
-    assert row == "| 60,000 | 100 | 12 × 3 | 1,234.6 | 50.0 (m=9) | m varied | 400 | 180 | 8 | 179 | 17,944 |"
+    assert row == (
+        "| 60,000 | 100 | 12 × 3 | 1,234.6 / 1,000.0 | 50.0 / 40.0 (m=9) | m varied | 400 | 180 | 8 | 179 | 17,944 |"
+    )
