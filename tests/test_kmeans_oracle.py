@@ -13,9 +13,9 @@ from tfkmeans import KMeans
 RTOL = {"float32": 1e-4, "float64": 1e-6}
 
 
-def fit_both(x, init, *, dtype, distance="matmul", tol=1e-4, max_iter=300, sample_weight=None):
+def fit_both(x, init, *, dtype, distance="matmul", tol=1e-4, max_iter=300, sample_weight=None, algorithm="lloyd"):
     x = x.astype(dtype)
-    ours = KMeans(len(init), init=init, tol=tol, max_iter=max_iter, dtype=dtype, distance=distance)
+    ours = KMeans(len(init), init=init, tol=tol, max_iter=max_iter, dtype=dtype, distance=distance, algorithm=algorithm)
     ours.fit(x, sample_weight=sample_weight)
     reference = SkKMeans(len(init), init=init, n_init=1, tol=tol, max_iter=max_iter, algorithm="lloyd")
     reference.fit(x, sample_weight=sample_weight)

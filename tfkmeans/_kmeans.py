@@ -25,6 +25,7 @@ from tfkmeans.exceptions import ConvergenceWarning
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _lloyd = tf.function(ops.lloyd, reduce_retracing=True)
 _lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True)
+_lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True)
 _reservoir_sample = tf.function(ops.reservoir_sample)
 _lloyd_distributed = tf.function(ops.lloyd_distributed)
 _dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia)
@@ -110,6 +111,14 @@ class KMeans(BaseKMeans):
         inside the graph) and log each run.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation; an int makes fits reproducible.
+    algorithm : {'lloyd', 'elkan'}, default='lloyd'
+        'lloyd' measures every point against every centre at each iteration.
+        'elkan' gives the same labels and iterations (tested) but keeps
+        per-point distance bounds (``n_samples × n_clusters`` floats) and
+        re-measures only the points whose bounds overlap: on MNIST, a fit
+        to convergence takes about a third of the time. Needs the data in
+        memory and ``distance='matmul'``; restarts then run one after the
+        other.
     distance : {'matmul', 'expand'}, default='matmul'
         'matmul' computes ``||x||² - 2x·cᵀ + ||c||²`` with one matrix product per
         chunk (fast). 'expand' is the tensor-expansion form
@@ -173,6 +182,7 @@ class KMeans(BaseKMeans):
         tol: float = 1e-4,
         verbose: int = 0,
         random_state: RandomState = None,
+        algorithm: str = "lloyd",
         distance: str = "matmul",
         dtype: str = "float32",
         chunk_size: Optional[int] = None,
@@ -188,12 +198,26 @@ class KMeans(BaseKMeans):
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.algorithm = algorithm
         self.distance = distance
         self.dtype = dtype
         self.chunk_size = chunk_size
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.log_dir = log_dir
+
+    def _check_algorithm(self, X: Any) -> None:
+        if self.algorithm not in ("lloyd", "elkan"):
+            raise ValueError(f"algorithm must be 'lloyd' or 'elkan', got {self.algorithm!r}.")
+        if self.algorithm == "lloyd":
+            return
+        if self.distance != "matmul":
+            raise ValueError(f"algorithm='elkan' measures distances with distance='matmul', got distance={self.distance!r}.")
+        if isinstance(X, tf.data.Dataset) or _active_strategy() is not None:
+            raise ValueError(
+                "algorithm='elkan' keeps per-point bounds and needs the data in memory on one device; "
+                "use algorithm='lloyd' for a tf.data.Dataset or under a tf.distribute strategy."
+            )
 
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
         x = self._validate_data(X, reset=True)
@@ -204,6 +228,9 @@ class KMeans(BaseKMeans):
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+            if self.algorithm == "elkan":
+                return _lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
+                                      chunk_size=options["chunk_size"], verbose=options["verbose"])
             return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options)
 
         def batches() -> tf.data.Dataset:
@@ -215,7 +242,7 @@ class KMeans(BaseKMeans):
             chunk_size = self.chunk_size or ops.default_chunk_size(n_columns, n_features, self.distance)
             return _lloyd_runs(x, weights, initial_centers, tf.constant(max_iter), tol, **{**options, "chunk_size": chunk_size})
 
-        return _FitPlan(x, weights, self._absolute_tol(x), run, batches, run_all)
+        return _FitPlan(x, weights, self._absolute_tol(x), run, batches, run_all if self.algorithm == "lloyd" else None)
 
     def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
@@ -334,6 +361,7 @@ class KMeans(BaseKMeans):
         self
         """
         del y
+        self._check_algorithm(X)
         if isinstance(X, tf.data.Dataset):
             plan = self._stream_fit_plan(X, sample_weight)
         else:

@@ -12,6 +12,7 @@ from tfkmeans.ops.assignment import (
     nearest_centers,
     squared_distances,
 )
+from tfkmeans.ops.bounds import Bounds, lloyd_bounded
 from tfkmeans.ops.chunking import default_chunk_size, fold_chunks
 from tfkmeans.ops.distances import (
     DISTANCES,
@@ -64,6 +65,7 @@ from tfkmeans.ops.seeding import default_local_trials, kmeans_plusplus, kmeans_p
 
 __all__ = [
     "Assignment",
+    "Bounds",
     "Candidates",
     "ClusterTotals",
     "DISTANCES",
@@ -96,6 +98,7 @@ __all__ = [
     "kmeans_plusplus_runs",
     "labels_and_inertia",
     "lloyd",
+    "lloyd_bounded",
     "lloyd_iterations",
     "lloyd_runs",
     "lloyd_distributed",

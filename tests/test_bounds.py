@@ -1,0 +1,97 @@
+"""algorithm='elkan' (ops.lloyd_bounded): Lloyd's labels and iterations while skipping settled points."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.cluster import kmeans_plusplus
+from test_kmeans_oracle import assert_same_clustering, fit_both
+
+from tfkmeans import KMeans, ops
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("tol", [1e-4, 0.0])
+def test_mnist_subset_matches_sklearn(mnist_subset, dtype, tol):
+    x, _ = mnist_subset
+    init, _ = kmeans_plusplus(x, 10, random_state=0)
+    ours, reference = fit_both(x, init, dtype=dtype, tol=tol, algorithm="elkan")
+    assert reference.n_iter_ > 10
+    assert_same_clustering(ours, reference, dtype)
+
+
+@pytest.mark.parametrize("case", ["weights", "empty_cluster", "max_iter"])
+def test_blobs_match_sklearn(blobs, case):
+    x, _ = blobs
+    init, _ = kmeans_plusplus(x, 5, random_state=4)
+    options = {}
+    if case == "weights":
+        options["sample_weight"] = np.random.default_rng(0).uniform(0.1, 3.0, size=len(x))
+        options["sample_weight"][::17] = 0.0
+    elif case == "empty_cluster":
+        init[2] = 1e3  # nobody's nearest centre: re-seeded from the farthest point
+    else:
+        options.update(max_iter=2, tol=0.0)
+    ours, reference = fit_both(x, init, dtype="float64", algorithm="elkan", **options)
+    assert_same_clustering(ours, reference, "float64")
+    assert np.isfinite(ours.cluster_centers_).all()
+
+
+@pytest.mark.parametrize("k", [10, 40])
+def test_same_iterations_as_lloyd(mnist_subset, k):
+    """In float64; in float32 the running float64 sums and Lloyd's float32 chunk sums
+    round the centres differently in the last bit, which can flip a near-tie a few
+    iterations later (the float32 runs are held to scikit-learn's result above)."""
+    x, _ = mnist_subset
+    x = x.astype(np.float64)
+    init = tf.constant(x[:: len(x) // k][:k])
+    x, weights = tf.constant(x), tf.ones([len(x)], tf.float64)
+    lloyd = ops.lloyd(x, weights, init, tf.constant(300), tf.constant(0.0, tf.float64), chunk_size=1024)
+    bounded = ops.lloyd_bounded(x, weights, init, tf.constant(300), tf.constant(0.0, tf.float64), chunk_size=1024)
+    assert int(bounded.n_iter) == int(lloyd.n_iter) > 10
+    np.testing.assert_array_equal(bounded.labels.numpy(), lloyd.labels.numpy())
+    np.testing.assert_allclose(bounded.centers.numpy(), lloyd.centers.numpy(), atol=1e-12)
+    # The per-iteration inertia comes from the cluster sums, not from every distance.
+    np.testing.assert_allclose(bounded.history.numpy()[:, 0], lloyd.history.numpy()[:, 0], rtol=1e-4)
+
+
+def test_refresh_re_measures_only_unsettled_points(mnist_subset):
+    x, _ = mnist_subset
+    x = tf.constant(x.astype(np.float64))  # float64: the reference distances must be exact near 0 too
+    weights = tf.ones([x.shape[0]], tf.float64)
+    norms = ops.squared_norms(x)
+    centers = tf.constant(x[:10])
+    bounds = ops.bounds.full_bounds(x, weights, centers, norms, 1024)
+    moved = centers + 1e-5  # a tiny move: the bounds settle all but near-ties
+    refreshed, measured = ops.bounds.refresh_bounds(x, weights, norms, tf.sqrt(norms), bounds, centers, moved)
+    exact = ops.bounds.full_bounds(x, weights, moved, norms, 1024)
+    assert 0 < int(measured) < 0.02 * x.shape[0]
+    np.testing.assert_array_equal(refreshed.labels.numpy(), exact.labels.numpy())
+    np.testing.assert_allclose(refreshed.sums.numpy(), exact.sums.numpy(), rtol=1e-9, atol=1e-6)
+    np.testing.assert_array_equal(refreshed.weights.numpy(), exact.weights.numpy())
+    # Bounds stay bounds: upper ≥ true distance to the own centre, lower ≤ every true distance.
+    assert (refreshed.upper.numpy() >= exact.upper.numpy() - 1e-6).all()
+    assert (refreshed.lower.numpy() <= exact.lower.numpy() + 1e-6).all()
+
+
+def test_n_init_runs_one_after_the_other(mnist_subset):
+    x, _ = mnist_subset
+    x = x[:2000]
+    elkan = KMeans(6, n_init=3, random_state=0, algorithm="elkan").fit(x)
+    lloyd = KMeans(6, n_init=3, random_state=0).fit(x)
+    np.testing.assert_array_equal(elkan.labels_, lloyd.labels_)
+    assert elkan.inertia_ == pytest.approx(lloyd.inertia_, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "params, data, message",
+    [
+        (dict(algorithm="hamerly"), "array", "algorithm must be 'lloyd' or 'elkan'"),
+        (dict(algorithm="elkan", distance="expand"), "array", "distance='matmul'"),
+        (dict(algorithm="elkan"), "dataset", "needs the data in memory"),
+    ],
+)
+def test_bad_algorithm_settings_are_named(blobs, params, data, message):
+    x, _ = blobs
+    X = tf.data.Dataset.from_tensor_slices(x.astype(np.float32)).batch(100) if data == "dataset" else x
+    with pytest.raises(ValueError, match=message):
+        KMeans(3, **params).fit(X)
