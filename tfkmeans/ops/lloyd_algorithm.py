@@ -51,6 +51,12 @@ class Iterations(NamedTuple):
 # k = 64-100, and beyond that the one-hot product would double the GEMM work.
 ONE_HOT_MAX_CLUSTERS = 32
 
+# TF's own scatter-add kernel is slow on CPU; the same op compiled by XLA made the
+# whole Lloyd pass 0.40-0.56x as long at k = 100 and 0.71-0.86x at k = 1000
+# (benchmarks/kernels.py, BENCHMARKS.md "Kernel variants"). Summation order
+# differs, so sums may differ in the last bits; precision is the same.
+segment_sum = tf.function(tf.math.unsorted_segment_sum, jit_compile=True)
+
 
 def cluster_sums(
     block: tf.Tensor, block_weights: tf.Tensor, labels: tf.Tensor, n_clusters: tf.Tensor
@@ -63,8 +69,8 @@ def cluster_sums(
 
     def by_scatter():
         return (
-            tf.math.unsorted_segment_sum(block * block_weights[:, None], labels, n_clusters),
-            tf.math.unsorted_segment_sum(block_weights, labels, n_clusters),
+            segment_sum(block * block_weights[:, None], labels, n_clusters),
+            segment_sum(block_weights, labels, n_clusters),
         )
 
     return tf.cond(n_clusters <= ONE_HOT_MAX_CLUSTERS, by_matmul, by_scatter)

@@ -19,6 +19,7 @@ from tfkmeans.ops.lloyd_algorithm import (
     ONE_HOT_MAX_CLUSTERS,
     Candidates,
     relocate_empty_clusters,
+    segment_sum,
     update_centers,
 )
 
@@ -75,9 +76,9 @@ def runs_cluster_sums(
     def by_scatter():
         weighted = block * block_weights[:, None]
         return (
-            tf.map_fn(lambda run: tf.math.unsorted_segment_sum(weighted, run, n_clusters), tf.transpose(labels),
+            tf.map_fn(lambda run: segment_sum(weighted, run, n_clusters), tf.transpose(labels),
                       fn_output_signature=block.dtype),
-            tf.map_fn(lambda run: tf.math.unsorted_segment_sum(block_weights, run, n_clusters), tf.transpose(labels),
+            tf.map_fn(lambda run: segment_sum(block_weights, run, n_clusters), tf.transpose(labels),
                       fn_output_signature=block.dtype),
         )
 
