@@ -12,7 +12,7 @@ the 60,000 × 784 MNIST training images, as different kernels:
   run as a small XLA-compiled function inside the TensorFlow loop.
 * ``fp32_xla``: the plain float32 body with fixed-size chunks, the whole
   pass compiled by XLA (``jit_compile=True``); scatter-add sums are XLA's.
-* ``bf16_xla``: ``ops.low_precision.lloyd_pass``: the pixels stored as
+* ``bf16_xla``: ``benchmarks.bf16_kernel.lloyd_pass``: the pixels stored as
   bfloat16 integer codes 0..255, bfloat16 × bfloat16 → float32 products
   against the centres split into ``hi + lo``, labels certified by an error
   bound and near-ties re-checked in float64: exact.
@@ -140,7 +140,7 @@ def near_ties(codes: Any, sq_norms: Any, n_rows: int, centers: Any, parts: int) 
     """Rows whose two best bf16 scores lie within the error bound (all rows at once; untimed)."""
     import tensorflow as tf
 
-    from tfkmeans.ops import low_precision
+    from benchmarks import bf16_kernel as low_precision
 
     split = low_precision.split_centers(centers, parts)
     products = tf.matmul(codes[:n_rows], split.hi_lo, transpose_b=True, output_type=tf.float32)
@@ -166,7 +166,7 @@ def measure_k(x: np.ndarray, k: int) -> dict[str, Any]:
     from sklearn.cluster import kmeans_plusplus
 
     from tfkmeans import ops
-    from tfkmeans.ops import low_precision
+    from benchmarks import bf16_kernel as low_precision
 
     chunk = FLAGS.chunk_size
     n = x.shape[0]

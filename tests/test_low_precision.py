@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfkmeans.ops import low_precision
+from benchmarks import bf16_kernel as low_precision
 
 RNG = np.random.default_rng(0)
 
