@@ -30,7 +30,15 @@ def distributed_pass(
     distance: str = "matmul",
     chunk_size: int = 4096,
 ) -> PassTotals:
-    """One pass over a distributed dataset of ``(x, sample_weight)`` batches."""
+    """One pass over a distributed dataset of ``(x, sample_weight)`` batches.
+
+    Unlike ``tf.data.Dataset.reduce`` (which runs its function on tf.data's
+    threads, see :func:`tfkmeans.ops.dataset_pass`), ``DistributedDataset.reduce``
+    is already a ``tf.while_loop`` over ``get_next_as_optional`` in the calling
+    graph. The optional is what keeps workers in step when their shards have
+    different numbers of batches, so a fixed-count loop over one repeated
+    iterator is not a safe replacement under MultiWorkerMirroredStrategy.
+    """
     n_clusters, n_features = tf.unstack(tf.shape(centers))
 
     def replica_pass(x, w):
