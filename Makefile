@@ -34,6 +34,7 @@ bench: $(BIN)/.installed-bench
 	$(BIN)/python -m benchmarks.lloyd --markdown
 	$(BIN)/python -m benchmarks.minibatch
 	$(BIN)/python -m benchmarks.out_of_core
+	$(BIN)/python -m benchmarks.scaling
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
