@@ -48,8 +48,11 @@ def fold_chunks(
         size = tf.minimum(chunk_size, n_rows - start)
         return (i + 1, *body(start, size, *state))
 
+    # At most two chunks in flight: one computing while the next starts keeps the
+    # cores busy (as fast as TF's default of 10 on MNIST), and the per-chunk
+    # intermediates alive at once stay bounded whatever the scheduler does.
     result = tf.while_loop(
-        lambda i, *_: i < n_chunks, step, (tf.constant(0), *initial_state)
+        lambda i, *_: i < n_chunks, step, (tf.constant(0), *initial_state), parallel_iterations=2
     )
     return list(result[1:])
 
