@@ -21,10 +21,11 @@ The slowest method's next 1-iteration fit (calibration, an upper bound on
 its iteration) sets ``m`` so its long fit takes about ``--fit_seconds`` (between
 ``--iters_min`` and ``--iters_max``) and the repeats so they add up to about
 ``--cell_seconds`` (between ``--min_repeats`` and ``--repeats``): the study
-adapts to the load of a shared machine. Where a 1-iteration fit is shorter
-than ``--retouch_seconds``, each timed pair follows an untimed 1-iteration fit
-of the same method, so re-faulting memory the other methods left idle lands
-in neither timed fit.
+adapts to the load of a shared machine. Each timed pair follows an untimed
+1-iteration fit of the same method, so both timed fits find its memory
+already faulted in: at N=600,000 a fit after another method's pays seconds
+of first-touch page faults for its copies of X, which would land in T(1)
+only and bias the slope low.
 
 **Peak memory** of a fit is measured in a fresh subprocess per (method, N, k):
 after loading the data and importing every library the process's resident
@@ -70,7 +71,6 @@ flags.DEFINE_integer("repeats", 5, "Most timed repeats per method and (N, k).")
 flags.DEFINE_integer("min_repeats", 3, "Fewest timed repeats per method and (N, k).")
 flags.DEFINE_float("cell_seconds", 20.0, "Rough time of one method's long fits in one (N, k); chooses the repeats.")
 flags.DEFINE_float("fit_seconds", 6.0, "Rough duration of the long timed fit; chooses its iterations m.")
-flags.DEFINE_float("retouch_seconds", 2.0, "Untimed re-touch fit before each timed pair where T(1) is below this.")
 flags.DEFINE_integer("iters_min", 3, "Fewest iterations m of the long timed fit (at least 2).")
 flags.DEFINE_integer("iters_max", 20, "Most iterations m of the long timed fit.")
 flags.DEFINE_integer("probe_iters", 2, "Iterations of the fit whose peak memory is measured.")
@@ -210,14 +210,11 @@ def time_cell(x: np.ndarray, init: np.ndarray, methods: Sequence[str]) -> dict[s
     slowest = max(record["calibration_s"] for record in records.values())
     iters = within(FLAGS.fit_seconds / slowest, FLAGS.iters_min, FLAGS.iters_max)
     repeats = within(FLAGS.cell_seconds / (iters * slowest), FLAGS.min_repeats, FLAGS.repeats)
-    retouch = slowest < FLAGS.retouch_seconds
-    logging.info("N=%d k=%d: slowest T(1) %.2f s: m=%d, %d repeats, re-touch %s",
-                 len(x), len(init), slowest, iters, repeats, retouch)
+    logging.info("N=%d k=%d: slowest T(1) %.2f s: m=%d, %d repeats", len(x), len(init), slowest, iters, repeats)
     for repeat in range(repeats):
         for name in methods:
             run = METHODS[name]
-            if retouch:
-                run(x, init, 1)
+            run(x, init, 1)  # untimed re-touch, see the module docstring
             t1, done1 = timed(run, x, init, 1)
             tn, done = timed(run, x, init, iters)
             record = records[name]
@@ -235,7 +232,7 @@ def time_cell(x: np.ndarray, init: np.ndarray, methods: Sequence[str]) -> dict[s
         else:
             slope = slope_per_iteration(record["t1_s"], record["tn_s"], record["iters_run"])
             record["ms_per_iter"] = {stat: 1e3 * value for stat, value in slope.items()}
-    return {"iters": iters, "repeats": repeats, "retouch": retouch, "methods": records}
+    return {"iters": iters, "repeats": repeats, "methods": records}
 
 
 def iters_run(reported: Sequence[Sequence[int]]) -> int | None:
@@ -374,7 +371,7 @@ def main(argv: Sequence[str]) -> None:
         for k in ks:
             cell = time_cell(x, initial_centres(x, k, FLAGS.seed), FLAGS.methods)
             cells.append({
-                "n": n, "k": k, "iters": cell["iters"], "repeats": cell["repeats"], "retouch": cell["retouch"],
+                "n": n, "k": k, "iters": cell["iters"], "repeats": cell["repeats"],
                 "timing": cell["methods"], "memory": {name: memory[name, k] for name in FLAGS.methods},
             })
             # Written after every cell: a long study stopped early keeps what it measured.
@@ -396,7 +393,7 @@ def results_record(
             "sizes": sorted(int(n) for n in FLAGS.sizes), "ks": sorted(int(k) for k in FLAGS.ks),
             "methods": FLAGS.methods, "n_features": n_features, "seed": FLAGS.seed,
             "repeats": FLAGS.repeats, "min_repeats": FLAGS.min_repeats, "fit_seconds": FLAGS.fit_seconds,
-            "cell_seconds": FLAGS.cell_seconds, "retouch_seconds": FLAGS.retouch_seconds,
+            "cell_seconds": FLAGS.cell_seconds,
             "iters_min": FLAGS.iters_min, "iters_max": FLAGS.iters_max, "probe_iters": FLAGS.probe_iters,
         },
         "descriptions": {name: DESCRIPTIONS[name] for name in FLAGS.methods},
