@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
+from benchmarks._mnist10x import SHIFTS
 from tfkmeans import KMeans
 from tfkmeans.datasets import load_mnist
 
@@ -29,8 +30,6 @@ flags.DEFINE_integer("max_iter", 300, "Maximum Lloyd iterations.")
 flags.DEFINE_integer("batch_size", 2048, "Rows per batch read from disk (peak memory grows with it).")
 flags.DEFINE_string("output", None, "Optional JSON file for the results.")
 
-#: Pixel shifts (rows, columns) applied to every training image: ten copies.
-SHIFTS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)] + [(2, 2)]
 IMAGE_BYTES = 28 * 28
 IMAGES_PER_RECORD = 100  # divides 60,000
 

@@ -58,12 +58,12 @@ from typing import Any, Callable
 import numpy as np
 from absl import app, flags, logging
 
+from benchmarks._mnist10x import load_points
+from benchmarks._scaling_parts import initial_centres, iters_run, markdown_table, status_kib, within
 from benchmarks._timing import machine_info, slope_per_iteration, source_revision, timed
 
-# Also defines --data_dir (the MNIST directory), which this script uses as is.
-from benchmarks.out_of_core import SHIFTS
-
 FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", None, "MNIST IDX directory (default: $TFKMEANS_DATA_DIR, then tfds).")
 flags.DEFINE_list("sizes", "10000,60000,600000", "Numbers of points N (≤ 60,000, or multiples of it up to 600,000).")
 flags.DEFINE_list("ks", "10,100,1000", "Numbers of clusters k.")
 flags.DEFINE_list("methods", "tfkmeans,sklearn,faiss", "Methods to measure, comma-separated.")
@@ -112,46 +112,6 @@ DESCRIPTIONS = {
     "sklearn": "sklearn.cluster.KMeans(algorithm='lloyd')",
     "faiss": "faiss.Kmeans, max_points_per_centroid=N (no subsampling), default OpenMP threads",
 }
-
-
-def load_points(n: int, data_dir: str | None) -> np.ndarray:
-    """N MNIST images as float32 (N, 784) rows in [0, 1]: train's first N, or its copies under N/60,000 shifts."""
-    from tfkmeans.datasets import load_mnist
-
-    images, _ = load_mnist("train", data_dir, flatten=False)
-    if n <= len(images):
-        return np.ascontiguousarray(images[:n].reshape(n, -1))
-    copies, rest = divmod(n, len(images))
-    if rest or copies > len(SHIFTS):
-        raise ValueError(f"N={n}: above {len(images)} it must be a multiple of it, at most {len(SHIFTS)} times")
-    points = np.empty((n, images[0].size), np.float32)
-    for index, shift in enumerate(SHIFTS[:copies]):
-        rows = slice(index * len(images), (index + 1) * len(images))
-        points[rows] = np.roll(images, shift, axis=(1, 2)).reshape(len(images), -1)
-    return points
-
-
-def initial_centres(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """k distinct rows of ``x`` drawn at random: the same start for every method."""
-    rows = np.random.default_rng(seed).choice(len(x), size=k, replace=False)
-    return np.ascontiguousarray(x[np.sort(rows)])
-
-
-def within(value: float, lowest: int, highest: int) -> int:
-    """``value`` rounded down, then clipped to ``[lowest, highest]``."""
-    return min(max(int(value), lowest), highest)
-
-
-def status_kib(status: str, field: str) -> int:
-    """A ``kB`` field (``VmRSS``, ``VmHWM``) of a ``/proc/<pid>/status`` text, in KiB."""
-    for line in status.splitlines():
-        name, _, value = line.partition(":")
-        if name == field:
-            number, unit = value.split()
-            if unit != "kB":
-                raise ValueError(f"{field}: unexpected unit {unit!r}")
-            return int(number)
-    raise KeyError(f"no {field} in the status text")
 
 
 def _own_status() -> str:
@@ -233,54 +193,6 @@ def time_cell(x: np.ndarray, init: np.ndarray, methods: Sequence[str]) -> dict[s
             slope = slope_per_iteration(record["t1_s"], record["tn_s"], record["iters_run"])
             record["ms_per_iter"] = {stat: 1e3 * value for stat, value in slope.items()}
     return {"iters": iters, "repeats": repeats, "methods": records}
-
-
-def iters_run(reported: Sequence[Sequence[int]]) -> int | None:
-    """Iterations of the long fit if every repeat's pair of fits reported (1, the same m ≥ 2), else None.
-
-    A fit that converged before ``max_iter`` did fewer iterations; the slope is
-    still right with its own count, as long as the count does not vary.
-    """
-    counts = {tuple(pair) for pair in reported}
-    if len(counts) != 1:
-        return None
-    ((short, long),) = counts
-    return long if short == 1 and long >= 2 else None
-
-
-def markdown_table(results: dict[str, Any]) -> str:
-    """One row per (N, k): ms per iteration and extra peak memory of each method.
-
-    Times are the slope between medians / between minima. ``m`` is the asked
-    iterations of the long fit; a method that converged sooner shows its own
-    after its times.
-    """
-    methods = results["config"]["methods"]
-    header = (
-        ["N", "k", "m × repeats"]
-        + [f"{name} ms/iter (medians / minima)" for name in methods]
-        + [f"{name} extra peak MB" for name in methods]
-        + ["data MB (N×D×4)", "N×k×D×4 MB"]
-    )
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for cell in results["cells"]:
-        times = []
-        for name in methods:
-            timing = cell["timing"][name]
-            if timing["ms_per_iter"] is None:
-                times.append("m varied")
-                continue
-            # m of a fit that converged before the asked iterations.
-            converged = f" (m={timing['iters_run']})" if timing["iters_run"] != cell["iters"] else ""
-            per_iter = timing["ms_per_iter"]
-            times.append(f"{per_iter['median']:,.1f} / {per_iter['min']:,.1f}{converged}")
-        memory = [f"{cell['memory'][name]['extra_mb']:,.0f}" for name in methods]
-        n, k, d = cell["n"], cell["k"], results["config"]["n_features"]
-        lines.append(
-            f"| {n:,} | {k:,} | {cell['iters']} × {cell['repeats']} | " + " | ".join(times + memory)
-            + f" | {n * d * 4 / 2**20:,.0f} | {n * k * d * 4 / 2**20:,.0f} |"
-        )
-    return "\n".join(lines)
 
 
 def plot(results: dict[str, Any], path: Path) -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from benchmarks._timing import slope_per_iteration
-from benchmarks.out_of_core import SHIFTS
-from benchmarks.scaling import initial_centres, iters_run, load_points, markdown_table, status_kib, within
+from benchmarks._mnist10x import SHIFTS, load_points
+from benchmarks._scaling_parts import initial_centres, iters_run, markdown_table, status_kib, within
 
 STATUS = """Name:\tpython
 VmPeak:\t 2616776 kB
