@@ -91,12 +91,13 @@ def measure(methods: dict[str, SeedFn], x: np.ndarray, ks: list[int], repeats: i
 
 
 def markdown_table(results: dict[str, Any]) -> str:
+    reference = next((m for m in ("sklearn", "sklearn_1thread") if m in FLAGS.methods), None)
     lines = [
-        "| k | method | seconds, median | min | × sklearn (medians) | × sklearn (minima) | potential, median |",
+        f"| k | method | seconds, median | min | × {reference} (medians) | × {reference} (minima) | potential, median |",
         "|---|---|---|---|---|---|---|",
     ]
     for k, by_method in results["ks"].items():
-        ref = by_method.get("sklearn")
+        ref = by_method.get(reference)
         for name, m in by_method.items():
             ratio = (
                 f"{m['seconds'].median / ref['seconds'].median:.2f} | {m['seconds'].min / ref['seconds'].min:.2f}"
