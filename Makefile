@@ -32,6 +32,10 @@ experiments: $(BIN)/.installed-experiments
 # Every benchmark; the figures and their commands are recorded in BENCHMARKS.md.
 bench: $(BIN)/.installed-bench
 	$(BIN)/python -m benchmarks.lloyd --markdown
+	$(BIN)/python -m benchmarks.restarts --markdown
+	$(BIN)/python -m benchmarks.restarts --markdown --n_init=1 --methods=tfkmeans,tfkmeans_elkan,sklearn,sklearn_elkan
+	$(BIN)/python -m benchmarks.seeding --markdown
+	$(BIN)/python -m benchmarks.kernels --markdown
 	$(BIN)/python -m benchmarks.minibatch
 	$(BIN)/python -m benchmarks.out_of_core
 	$(BIN)/python -m benchmarks.scaling
