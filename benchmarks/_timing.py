@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -140,3 +141,29 @@ def slope_per_iteration(t1: Sequence[float], tn: Sequence[float], n: int) -> dic
         raise ValueError(f"the slope needs fits of 1 and of at least 2 iterations, got n={n}")
     short, long = summarize(t1), summarize(tn)
     return {"median": (long.median - short.median) / (n - 1), "min": (long.min - short.min) / (n - 1)}
+
+
+def check_methods(requested: Sequence[str], available: Iterable[str]) -> None:
+    """A usage error naming the unknown ones, if any of ``requested`` is not ``available``."""
+    from absl import app
+
+    unknown = [m for m in requested if m not in available]
+    if unknown:
+        raise app.UsageError(f"unknown methods {unknown}; choose from {sorted(available)}")
+
+
+def summarize_series(series: dict[str, list[float]]) -> dict[str, Any]:
+    """Each named series of repeats summarised, and kept whole under ``<name>_all``."""
+    return {
+        **{name: summarize(values) for name, values in series.items()},
+        **{f"{name}_all": values for name, values in series.items()},
+    }
+
+
+def write_results(results: dict[str, Any], output: str | None, table: str | None) -> None:
+    """Write ``results`` as JSON to ``output`` (if given) and print ``table`` (if given)."""
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(json.dumps(results, indent=2, default=lambda s: s._asdict()) + "\n")
+    if table:
+        print(table)

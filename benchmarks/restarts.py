@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import datetime
 import functools
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from absl import app, flags, logging
 
-from benchmarks._timing import machine_info, source_revision, summarize, timed
+from benchmarks._timing import check_methods, machine_info, source_revision, summarize_series, timed, write_results
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("k", 10, "Number of clusters.")
@@ -130,9 +128,7 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str]) -> None:
     del argv
-    unknown = [m for m in FLAGS.methods if m not in METHODS]
-    if unknown:
-        raise app.UsageError(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
+    check_methods(FLAGS.methods, METHODS)
     from tfkmeans.datasets import load_mnist
 
     x, _ = load_mnist("train", data_dir=FLAGS.data_dir)
@@ -142,19 +138,11 @@ def main(argv: Sequence[str]) -> None:
         "started_utc": started.isoformat(timespec="seconds"),
         "config": {"k": FLAGS.k, "n_init": FLAGS.n_init, "repeats": FLAGS.repeats},
         "reference_method": "sklearn" if "sklearn" in records else FLAGS.methods[0],
-        "methods": {
-            name: {"seconds": summarize(r["seconds"]), "inertia": summarize(r["inertia"]), "inertia_all": r["inertia"],
-                   "seconds_all": r["seconds"]}
-            for name, r in records.items()
-        },
+        "methods": {name: summarize_series(r) for name, r in records.items()},
         "machine": machine_info(["tensorflow", "numpy", "sklearn", "faiss"]),
         "tfkmeans": source_revision("tfkmeans"),
     }
-    if FLAGS.output:
-        Path(FLAGS.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(FLAGS.output).write_text(json.dumps(results, indent=2, default=lambda s: s._asdict()) + "\n")
-    if FLAGS.markdown:
-        print(markdown_table(results))
+    write_results(results, FLAGS.output, markdown_table(results) if FLAGS.markdown else None)
 
 
 if __name__ == "__main__":
