@@ -114,16 +114,16 @@ def refresh_bounds(
     scale = tf.square(x_norms + tf.reduce_max(tf.norm(centers, axis=1)))
     unsettled = tf.where(tf.square(nearest_other) - tf.square(upper) <= ROUNDING_MARGIN * scale)[:, 0]
 
-    new_labels, nearest, distances = _measure(tf.gather(x, unsettled), centers, tf.gather(x_sq_norms, unsettled))
+    rows = tf.gather(x, unsettled)
+    new_labels, nearest, distances = _measure(rows, centers, tf.gather(x_sq_norms, unsettled))
     old_labels = tf.gather(bounds.labels, unsettled)
     index = unsettled[:, None]
 
     # Move the points that changed cluster between the running sums (float64: no drift).
     changed = tf.where(tf.not_equal(new_labels, old_labels))[:, 0]
     moved_from, moved_to = tf.gather(old_labels, changed), tf.gather(new_labels, changed)
-    moved_index = tf.gather(unsettled, changed)
-    moved_weight = tf.cast(tf.gather(sample_weight, moved_index), tf.float64)
-    moved_rows = tf.cast(tf.gather(x, moved_index), tf.float64) * moved_weight[:, None]
+    moved_weight = tf.cast(tf.gather(sample_weight, tf.gather(unsettled, changed)), tf.float64)
+    moved_rows = tf.cast(tf.gather(rows, changed), tf.float64) * moved_weight[:, None]
     sums = (bounds.sums
             + tf.math.unsorted_segment_sum(moved_rows, moved_to, n_clusters)
             - tf.math.unsorted_segment_sum(moved_rows, moved_from, n_clusters))

@@ -137,6 +137,25 @@ def runs_pass(
     return totals
 
 
+def runs_inertia(
+    x: tf.Tensor,
+    sample_weight: tf.Tensor,
+    centers: tf.Tensor,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+    x_sq_norms: Optional[tf.Tensor] = None,
+) -> tf.Tensor:
+    """Every run's inertia ``(runs,)`` under its centres: assignment only, no sums."""
+
+    def body(start, size, total):
+        norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
+        _, mins = assign_runs(row_slice(x, start, size), centers, distance, norms)
+        return (total + tf.reduce_sum(mins * row_slice(sample_weight, start, size)[:, None], axis=0),)
+
+    (total,) = fold_chunks(tf.shape(x)[0], chunk_size, body, (tf.zeros([tf.shape(centers)[0]], x.dtype),))
+    return total
+
+
 def relocate_runs_empty_clusters(x: tf.Tensor, sample_weight: tf.Tensor, totals: RunsTotals) -> tuple[tf.Tensor, tf.Tensor]:
     """Each run's empty clusters re-seeded from its farthest rows (see ``relocate_empty_clusters``)."""
 
@@ -205,5 +224,5 @@ def lloyd_runs(
         body,
         (tf.constant(0), initial_centers, tf.zeros([n_runs], tf.int32), tf.zeros([n_runs], tf.bool), history),
     )
-    final = runs_pass(x, sample_weight, centers, distance, chunk_size, x_sq_norms)
-    return RunsResult(centers, final.inertia, n_iter, done, tf.reshape(history.stack(), [-1, n_runs, 2]))
+    inertia = runs_inertia(x, sample_weight, centers, distance, chunk_size, x_sq_norms)
+    return RunsResult(centers, inertia, n_iter, done, tf.reshape(history.stack(), [-1, n_runs, 2]))
