@@ -54,23 +54,74 @@ def test_same_iterations_as_lloyd(mnist_subset, k):
     np.testing.assert_allclose(bounded.history.numpy()[:, 0], lloyd.history.numpy()[:, 0], rtol=1e-4)
 
 
-def test_refresh_re_measures_only_unsettled_points(mnist_subset):
+@pytest.mark.parametrize("path", ["gathered", "full pass"])
+def test_refresh_re_measures_only_unsettled_points(mnist_subset, path):
     x, _ = mnist_subset
     x = tf.constant(x.astype(np.float64))  # float64: the reference distances must be exact near 0 too
-    weights = tf.ones([x.shape[0]], tf.float64)
+    weights = tf.constant(np.random.default_rng(0).uniform(0.5, 2.0, size=x.shape[0]))
     norms = ops.squared_norms(x)
     centers = tf.constant(x[:10])
     bounds = ops.bounds.full_bounds(x, weights, centers, norms, 1024)
-    moved = centers + 1e-5  # a tiny move: the bounds settle all but near-ties
-    refreshed, measured = ops.bounds.refresh_bounds(x, weights, norms, tf.sqrt(norms), bounds, centers, moved)
+    # A small move in random directions (0.03 per centre, pixel norms are about 9):
+    # the bounds settle all but a few percent of the points, and a few change cluster.
+    directions = np.random.default_rng(1).normal(size=centers.shape)
+    moved = centers + 0.03 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    # dense_share 0 measures every point in one chunked pass; 1 never does.
+    refreshed, measured = ops.bounds.refresh_bounds(
+        x, weights, norms, tf.sqrt(norms), bounds, centers, moved, 1024, dense_share=1.0 if path == "gathered" else 0.0
+    )
     exact = ops.bounds.full_bounds(x, weights, moved, norms, 1024)
-    assert 0 < int(measured) < 0.02 * x.shape[0]
+    if path == "gathered":
+        assert 0 < int(measured) < 0.1 * x.shape[0]
+    else:
+        assert int(measured) == x.shape[0]
+        np.testing.assert_allclose(refreshed.lower.numpy(), exact.lower.numpy(), rtol=1e-12)
+    assert (refreshed.labels.numpy() != bounds.labels.numpy()).any(), "the move must change some labels"
     np.testing.assert_array_equal(refreshed.labels.numpy(), exact.labels.numpy())
     np.testing.assert_allclose(refreshed.sums.numpy(), exact.sums.numpy(), rtol=1e-9, atol=1e-6)
-    np.testing.assert_array_equal(refreshed.weights.numpy(), exact.weights.numpy())
+    np.testing.assert_allclose(refreshed.weights.numpy(), exact.weights.numpy(), rtol=1e-12)
     # Bounds stay bounds: upper ≥ true distance to the own centre, lower ≤ every true distance.
     assert (refreshed.upper.numpy() >= exact.upper.numpy() - 1e-6).all()
     assert (refreshed.lower.numpy() <= exact.lower.numpy() + 1e-6).all()
+
+
+def test_auto_is_the_default_and_keeps_bounds_for_one_run_in_memory(mnist_subset, capfd):
+    x, _ = mnist_subset
+    init, _ = kmeans_plusplus(x, 10, random_state=0)
+    assert KMeans().algorithm == "auto"
+    ours, reference = fit_both(x, init, dtype="float32", algorithm="auto")
+    assert_same_clustering(ours, reference, "float32")
+    KMeans(10, init=init, max_iter=3, verbose=1).fit(x)
+    assert "share of points measured" in capfd.readouterr().err  # only the bounded loop reports it
+
+
+@pytest.mark.parametrize("case", ["expand", "dataset", "bounds larger than data and budget", "restarts together"])
+def test_auto_falls_back_to_lloyd(blobs, capfd, monkeypatch, case):
+    x, _ = blobs
+    x = x.astype(np.float32)
+    options = dict(n_clusters=8, max_iter=3, verbose=1, random_state=0)  # 8 clusters > 6 features
+    data = x
+    if case == "expand":
+        options["distance"] = "expand"
+    elif case == "dataset":
+        data = tf.data.Dataset.from_tensor_slices(x).batch(256)
+    elif case == "bounds larger than data and budget":
+        monkeypatch.setattr("tfkmeans._kmeans._AUTO_MAX_BOUNDS", 1000)
+    else:
+        options["n_init"] = 3
+    reference = KMeans(**{**options, "algorithm": "lloyd"}).fit(data)
+    capfd.readouterr()
+    auto = KMeans(**options).fit(data)
+    assert "share of points measured" not in capfd.readouterr().err
+    np.testing.assert_array_equal(auto.labels_, reference.labels_)
+    np.testing.assert_array_equal(auto.cluster_centers_, reference.cluster_centers_)
+
+
+def test_auto_keeps_bounds_within_budget(blobs, capfd, monkeypatch):
+    """Bounds larger than the data (8 clusters, 6 features) are still kept under the 1 GiB budget."""
+    x, _ = blobs
+    KMeans(8, max_iter=3, verbose=1, random_state=0).fit(x)
+    assert "share of points measured" in capfd.readouterr().err
 
 
 def test_n_init_runs_one_after_the_other(mnist_subset):
@@ -85,7 +136,7 @@ def test_n_init_runs_one_after_the_other(mnist_subset):
 @pytest.mark.parametrize(
     "params, data, message",
     [
-        (dict(algorithm="hamerly"), "array", "algorithm must be 'lloyd' or 'elkan'"),
+        (dict(algorithm="hamerly"), "array", "algorithm must be 'auto', 'lloyd' or 'elkan'"),
         (dict(algorithm="elkan", distance="expand"), "array", "distance='matmul'"),
         (dict(algorithm="elkan"), "dataset", "needs the data in memory"),
     ],

@@ -165,21 +165,22 @@ def test_pickle_round_trip(blobs):
     assert restored.inertia_ == km.inertia_ and restored.get_params() == km.get_params()
 
 
-def test_whole_fit_is_one_graph_call_whatever_max_iter(blobs, monkeypatch):
+@pytest.mark.parametrize("algorithm, compiled_name", [("lloyd", "_lloyd"), ("auto", "_lloyd_bounded")])
+def test_whole_fit_is_one_graph_call_whatever_max_iter(blobs, monkeypatch, algorithm, compiled_name):
     """The Lloyd loop runs in the graph: one call per run, no retracing when max_iter changes."""
     x, _ = blobs
     calls = []
-    compiled = _kmeans._lloyd
+    compiled = getattr(_kmeans, compiled_name)
 
     def counting(*args, **kwargs):
         calls.append(1)
         return compiled(*args, **kwargs)
 
-    monkeypatch.setattr(_kmeans, "_lloyd", counting)
-    KMeans(5, init=x[:5], max_iter=3, tol=0.0).fit(x)
+    monkeypatch.setattr(_kmeans, compiled_name, counting)
+    KMeans(5, init=x[:5], max_iter=3, tol=0.0, algorithm=algorithm).fit(x)
     traces = compiled.experimental_get_tracing_count()
     for max_iter in (10, 100):
-        km = KMeans(5, init=x[:5], max_iter=max_iter, tol=0.0).fit(x)
+        km = KMeans(5, init=x[:5], max_iter=max_iter, tol=0.0, algorithm=algorithm).fit(x)
         assert km.n_iter_ > 3
     assert len(calls) == 3
     assert compiled.experimental_get_tracing_count() == traces

@@ -39,6 +39,10 @@ def stream_seed_sample_size(n_clusters: int) -> int:
     """
     return max(10_000, 30 * n_clusters)
 
+# algorithm='auto' keeps Elkan's bounds (n × k floats) up to the size of the data or
+# this many values (1 GiB of float32), whichever is larger.
+_AUTO_MAX_BOUNDS = 2**28
+
 # run(initial_centers, tol, max_iter): one Lloyd fit (max_iter=0: just labels and inertia).
 _RunFn = Callable[[tf.Tensor, tf.Tensor, int], ops.LloydResult]
 # run_all(initial_centers of shape (runs, k, d), tol, max_iter): every run in one loop.
@@ -97,7 +101,8 @@ class KMeans(BaseKMeans):
         kept. 'auto' means 1 for 'k-means++' or an array, 10 for 'random' or a
         callable. Runs on in-memory data are fitted together, seeding included:
         each pass over the data serves every run (one matrix product against
-        all runs' centres), and each run ends exactly where it would alone.
+        all runs' centres), and each run ends exactly where it would alone
+        with ``algorithm='lloyd'``.
         With ``checkpoint_dir``, a dataset or a ``tf.distribute`` strategy,
         they run one after the other.
     max_iter : int, default=300
@@ -111,15 +116,20 @@ class KMeans(BaseKMeans):
         inside the graph) and log each run.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation; an int makes fits reproducible.
-    algorithm : {'lloyd', 'elkan'}, default='lloyd'
-        'lloyd' measures every point against every centre at each iteration.
-        'elkan' gives the same labels and iterations (tested) but keeps
-        per-point distance bounds (``n_samples × n_clusters`` floats) and
-        re-measures only the points whose bounds overlap: on MNIST a fit
-        to convergence takes half of Lloyd's time at the default tol (a
-        third for fits of a hundred iterations). Needs the data in
-        memory and ``distance='matmul'``; restarts then run one after the
-        other.
+    algorithm : {'auto', 'lloyd', 'elkan'}, default='auto'
+        All three reach the same labels and iterations (tested against
+        scikit-learn's Lloyd). 'lloyd' measures every point against every
+        centre at each iteration. 'elkan' keeps per-point distance bounds
+        (``n_samples × n_clusters`` floats) and re-measures only the points
+        whose bounds overlap, so iterations get cheaper as the fit settles;
+        it needs the data in memory and ``distance='matmul'``, and restarts
+        run one after the other. Its running cluster sums round differently
+        from Lloyd's in the last float32 bits, so a resumed checkpointed fit
+        matches an uninterrupted one to that rounding, not bit for bit.
+        'auto' uses 'elkan' for a single run on in-memory data when the
+        bounds take no more memory than the data (or than 1 GiB), and
+        'lloyd' for restarts (run together), checkpointed fits, datasets
+        and ``tf.distribute`` strategies.
     distance : {'matmul', 'expand'}, default='matmul'
         'matmul' computes ``||x||² - 2x·cᵀ + ||c||²`` with one matrix product per
         chunk (fast). 'expand' is the tensor-expansion form
@@ -183,7 +193,7 @@ class KMeans(BaseKMeans):
         tol: float = 1e-4,
         verbose: int = 0,
         random_state: RandomState = None,
-        algorithm: str = "lloyd",
+        algorithm: str = "auto",
         distance: str = "matmul",
         dtype: str = "float32",
         chunk_size: Optional[int] = None,
@@ -208,9 +218,9 @@ class KMeans(BaseKMeans):
         self.log_dir = log_dir
 
     def _check_algorithm(self, X: Any) -> None:
-        if self.algorithm not in ("lloyd", "elkan"):
-            raise ValueError(f"algorithm must be 'lloyd' or 'elkan', got {self.algorithm!r}.")
-        if self.algorithm == "lloyd":
+        if self.algorithm not in ("auto", "lloyd", "elkan"):
+            raise ValueError(f"algorithm must be 'auto', 'lloyd' or 'elkan', got {self.algorithm!r}.")
+        if self.algorithm != "elkan":
             return
         if self.distance != "matmul":
             raise ValueError(f"algorithm='elkan' measures distances with distance='matmul', got distance={self.distance!r}.")
@@ -220,6 +230,14 @@ class KMeans(BaseKMeans):
                 "use algorithm='lloyd' for a tf.data.Dataset or under a tf.distribute strategy."
             )
 
+    def _single_runs_use_bounds(self, n_samples: int, n_features: int) -> bool:
+        """Whether an in-memory run keeps Elkan's bounds: 'elkan', or 'auto' when they are cheap to hold."""
+        if self.algorithm != "auto":
+            return self.algorithm == "elkan"
+        if self.distance != "matmul" or self.checkpoint_dir is not None:
+            return False
+        return n_samples * self.n_clusters <= max(n_samples * n_features, _AUTO_MAX_BOUNDS)
+
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
         x = self._validate_data(X, reset=True)
         n_samples, n_features = (int(d) for d in x.shape)
@@ -228,8 +246,10 @@ class KMeans(BaseKMeans):
         weights = check_sample_weight(sample_weight, n_samples, x.dtype)
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
 
+        use_bounds = self._single_runs_use_bounds(n_samples, n_features)
+
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
-            if self.algorithm == "elkan":
+            if use_bounds:
                 return _lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
                                       chunk_size=options["chunk_size"], verbose=options["verbose"])
             return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options)
@@ -243,7 +263,7 @@ class KMeans(BaseKMeans):
             chunk_size = self.chunk_size or ops.default_chunk_size(n_columns, n_features, self.distance)
             return _lloyd_runs(x, weights, initial_centers, tf.constant(max_iter), tol, **{**options, "chunk_size": chunk_size})
 
-        return _FitPlan(x, weights, self._absolute_tol(x), run, batches, run_all if self.algorithm == "lloyd" else None)
+        return _FitPlan(x, weights, self._absolute_tol(x), run, batches, None if self.algorithm == "elkan" else run_all)
 
     def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
