@@ -33,7 +33,7 @@ experiments: $(BIN)/.installed-experiments
 bench: $(BIN)/.installed-bench
 	$(BIN)/python -m benchmarks.lloyd --markdown
 	$(BIN)/python -m benchmarks.restarts --markdown
-	$(BIN)/python -m benchmarks.restarts --markdown --n_init=1 --methods=tfkmeans,tfkmeans_elkan,sklearn,sklearn_elkan
+	$(BIN)/python -m benchmarks.restarts --markdown --n_init=1 --methods=tfkmeans,tfkmeans_lloyd,sklearn,sklearn_elkan
 	$(BIN)/python -m benchmarks.seeding --markdown
 	$(BIN)/python -m benchmarks.kernels --markdown
 	$(BIN)/python -m benchmarks.minibatch

@@ -27,9 +27,12 @@ temporaries) is timed after all the others.
 
 Methods (``--methods``):
 
-* ``tfkmeans``: :class:`tfkmeans.KMeans`, default ``distance='matmul'``.
-* ``tfkmeans_expand``: the same with ``distance='expand'`` (the blog's tensor
-  expansion, in chunks).
+* ``tfkmeans``: :class:`tfkmeans.KMeans` with its defaults (``algorithm='auto'``,
+  which for one run on in-memory data is ``'elkan'``; ``distance='matmul'``).
+* ``tfkmeans_lloyd``: ``KMeans(algorithm='lloyd')``: every point measured
+  against every centre each iteration, then summed into its cluster.
+* ``tfkmeans_expand``: ``distance='expand'`` (the blog's tensor expansion, in
+  chunks; 'auto' runs it with Lloyd's iterations).
 * ``tfkmeans_elkan``: ``KMeans(algorithm='elkan')``, Lloyd's iterations with
   per-point distance bounds; an iteration re-measures only the points whose
   bounds overlap, so its cost falls as the fit settles (the slope over the
@@ -81,7 +84,7 @@ flags.DEFINE_integer("iters", 20, "Lloyd iterations per timed fit (at least 2)."
 flags.DEFINE_integer("repeats", 5, "Timed repeats per method (each: one 1-iteration and one --iters fit).")
 flags.DEFINE_list(
     "methods",
-    "tfkmeans,tfkmeans_elkan,tfkmeans_expand,sklearn,sklearn_elkan,faiss,faiss_1thread,blog_float64",
+    "tfkmeans,tfkmeans_lloyd,tfkmeans_expand,sklearn,sklearn_elkan,faiss,faiss_1thread,blog_float64",
     "Methods to time, comma-separated; the first of sklearn/tfkmeans present is the reference.",
 )
 flags.DEFINE_string("data_dir", None, "MNIST directory; default: $TFKMEANS_DATA_DIR or tensorflow-datasets.")
@@ -111,7 +114,7 @@ class Method(NamedTuple):
     slow: bool = False
 
 
-def _tfkmeans(x: np.ndarray, init: np.ndarray, n_iter: int, distance: str, algorithm: str = "lloyd") -> Fit:
+def _tfkmeans(x: np.ndarray, init: np.ndarray, n_iter: int, distance: str, algorithm: str = "auto") -> Fit:
     import tfkmeans
 
     km = tfkmeans.KMeans(
@@ -185,8 +188,9 @@ def _blog_float64(x: np.ndarray, init: np.ndarray, n_iter: int) -> Fit:
 
 
 METHODS: dict[str, Method] = {
-    "tfkmeans": Method(
-        functools.partial(_tfkmeans, distance="matmul"), "tfkmeans KMeans, distance='matmul' (default)"
+    "tfkmeans": Method(functools.partial(_tfkmeans, distance="matmul"), "tfkmeans KMeans, defaults (algorithm='auto')"),
+    "tfkmeans_lloyd": Method(
+        functools.partial(_tfkmeans, distance="matmul", algorithm="lloyd"), "tfkmeans KMeans(algorithm='lloyd')"
     ),
     "tfkmeans_expand": Method(functools.partial(_tfkmeans, distance="expand"), "tfkmeans KMeans, distance='expand'"),
     "tfkmeans_elkan": Method(
