@@ -95,8 +95,8 @@ def test_auto_is_the_default_and_keeps_bounds_for_one_run_in_memory(mnist_subset
     assert "share of points measured" in capfd.readouterr().err  # only the bounded loop reports it
 
 
-@pytest.mark.parametrize("case", ["expand", "dataset", "bounds larger than data and budget", "restarts together"])
-def test_auto_falls_back_to_lloyd(blobs, capfd, monkeypatch, case):
+@pytest.mark.parametrize("case", ["expand", "dataset", "bounds larger than data and budget", "checkpointed"])
+def test_auto_falls_back_to_lloyd(blobs, capfd, monkeypatch, tmp_path, case):
     x, _ = blobs
     x = x.astype(np.float32)
     options = dict(n_clusters=8, max_iter=3, verbose=1, random_state=0)  # 8 clusters > 6 features
@@ -108,8 +108,10 @@ def test_auto_falls_back_to_lloyd(blobs, capfd, monkeypatch, case):
     elif case == "bounds larger than data and budget":
         monkeypatch.setattr("tfkmeans._kmeans._AUTO_MAX_BOUNDS", 1000)
     else:
-        options["n_init"] = 3
+        options.update(checkpoint_dir=str(tmp_path), checkpoint_every=1000)
     reference = KMeans(**{**options, "algorithm": "lloyd"}).fit(data)
+    if case == "checkpointed":
+        options["checkpoint_dir"] = str(tmp_path / "auto")
     capfd.readouterr()
     auto = KMeans(**options).fit(data)
     assert "share of points measured" not in capfd.readouterr().err
@@ -124,13 +126,17 @@ def test_auto_keeps_bounds_within_budget(blobs, capfd, monkeypatch):
     assert "share of points measured" in capfd.readouterr().err
 
 
-def test_n_init_runs_one_after_the_other(mnist_subset):
+@pytest.mark.parametrize("algorithm", ["elkan", "auto"])
+def test_n_init_runs_one_after_the_other(mnist_subset, capfd, algorithm):
     x, _ = mnist_subset
     x = x[:2000]
-    elkan = KMeans(6, n_init=3, random_state=0, algorithm="elkan").fit(x)
-    lloyd = KMeans(6, n_init=3, random_state=0).fit(x)
-    np.testing.assert_array_equal(elkan.labels_, lloyd.labels_)
-    assert elkan.inertia_ == pytest.approx(lloyd.inertia_, rel=1e-6)
+    bounded = KMeans(6, n_init=3, random_state=0, algorithm=algorithm, verbose=1).fit(x)
+    printed = capfd.readouterr().err
+    assert "share of points measured" in printed and printed.count("tfkmeans: iteration 1 ") == 3  # bounded, one by one
+    lloyd = KMeans(6, n_init=3, random_state=0, algorithm="lloyd").fit(x)
+    np.testing.assert_array_equal(bounded.labels_, lloyd.labels_)
+    assert bounded.inertia_ == pytest.approx(lloyd.inertia_, rel=1e-6)
+    assert bounded.n_iter_ == lloyd.n_iter_
 
 
 @pytest.mark.parametrize(

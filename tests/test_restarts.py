@@ -79,12 +79,13 @@ def test_kmeans_plusplus_runs_pick_what_single_runs_pick(mnist_subset):
     assert len({tuple(i) for i in indices.numpy()}) == 3
 
 
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
 @pytest.mark.parametrize("init", ["k-means++", "random"])
-def test_kmeans_n_init_together_equals_one_run_at_a_time(mnist_subset, tmp_path, init):
-    """A checkpointed fit runs restarts one by one; without, all at once: the same model."""
+def test_kmeans_n_init_together_equals_one_run_at_a_time(mnist_subset, tmp_path, init, algorithm):
+    """A checkpointed fit seeds and runs restarts one by one; without, seeded (and for Lloyd, run) together: the same model."""
     x, _ = mnist_subset
     x = x[:3000]
-    params = dict(n_clusters=10, init=init, n_init=4, random_state=3)
+    params = dict(n_clusters=10, init=init, n_init=4, random_state=3, algorithm=algorithm)
     together = KMeans(**params).fit(x)
     one_by_one = KMeans(**params, checkpoint_dir=str(tmp_path), checkpoint_every=1000).fit(x)
     np.testing.assert_array_equal(together.cluster_centers_, one_by_one.cluster_centers_)

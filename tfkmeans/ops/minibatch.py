@@ -37,7 +37,7 @@ The step follows scikit-learn's ``_mini_batch_step`` and
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
