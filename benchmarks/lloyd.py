@@ -311,10 +311,12 @@ def single_passes(x: np.ndarray, init: np.ndarray, repeats: int) -> dict[str, di
     chunk = ops.default_chunk_size(len(init), x.shape[1], "matmul")
     xt, ct = tf.constant(x), tf.constant(init)
     weights = tf.ones([x.shape[0]], xt.dtype)
-    norms = tf.function(ops.squared_norms)
+    norms = tf.function(ops.data_squared_norms)
     x_norms = norms(xt)
     lloyd_pass = tf.function(lambda x, w, c, n: ops.in_memory_pass(x, w, c, "matmul", chunk, n).sums)
-    finish = tf.function(lambda x, c, w, n: ops.labels_and_inertia(x, c, w, "matmul", chunk, n)[1])
+    finish = tf.function(lambda x, c, w, n: ops.labels_and_inertia(x, c, w, "matmul", chunk, n))
+    labels, _ = finish(xt, ct, weights, x_norms)
+    exact_inertia = tf.function(lambda x, c, l, w: ops.inertia(x, c, l, w, chunk))
     passes = {
         "floor: numpy X.sum() (1 thread, one read of X)": lambda: x.sum(),
         "floor: tf.matmul(X, C, transpose_b=True) (one GEMM pass)": (
@@ -324,10 +326,13 @@ def single_passes(x: np.ndarray, init: np.ndarray, repeats: int) -> dict[str, di
             lambda: lloyd_pass(xt, weights, ct, x_norms).numpy()
         ),
         "fit overhead: numpy → tensor copy of X": lambda: tf.convert_to_tensor(x),
-        "fit overhead: finiteness check of X": lambda: bool(tf.reduce_all(tf.math.is_finite(xt))),
-        "fit overhead: squared norms of X (ops.squared_norms)": lambda: norms(xt).numpy(),
-        "fit overhead: final labels and exact inertia (ops.labels_and_inertia)": (
-            lambda: finish(xt, ct, weights, x_norms).numpy()
+        "fit overhead: finiteness check of X (is its sum finite?)": lambda: bool(tf.math.is_finite(tf.reduce_sum(xt))),
+        "fit overhead: squared norms of X (ops.data_squared_norms)": lambda: norms(xt).numpy(),
+        "fit overhead: final labels and exact inertia ('lloyd': ops.labels_and_inertia)": (
+            lambda: finish(xt, ct, weights, x_norms)[1].numpy()
+        ),
+        "fit overhead: final exact inertia ('auto', 'elkan': ops.inertia, labels from the bounds)": (
+            lambda: exact_inertia(xt, ct, labels, weights).numpy()
         ),
     }
     out = {}

@@ -16,6 +16,7 @@ X = np.random.default_rng(0).normal(size=(40, 3))
     [
         (np.array([[1.0, np.nan], [0.0, 1.0]]), ValueError, "NaN"),
         (np.array([[1.0, np.inf], [0.0, 1.0]]), ValueError, "infinity"),
+        (np.array([[1.0, np.inf], [-np.inf, 1.0]]), ValueError, "infinity"),  # the sum is NaN, not inf
         (np.array([[1e300, 1.0], [0.0, 1.0]]), ValueError, "too large for float32"),
         (np.arange(5.0), ValueError, "must be 2-D"),
         (np.float64(3.0), ValueError, "must be 2-D"),
@@ -28,11 +29,21 @@ X = np.random.default_rng(0).normal(size=(40, 3))
         (tf.data.Dataset.from_tensor_slices(np.array([[1.0, np.nan]])).batch(2), ValueError, "NaN or infinity"),
         (tf.data.Dataset.from_tensor_slices({"x": np.zeros((3, 2))}), TypeError, "must yield features"),
     ],
-    ids=["nan", "inf", "overflow", "1d", "scalar", "no_samples", "no_features", "strings", "objects", "string_tensor", "empty_dataset", "nan_dataset", "dict_dataset"],
+    ids=["nan", "inf", "inf_and_minus_inf", "overflow", "1d", "scalar", "no_samples", "no_features", "strings", "objects", "string_tensor", "empty_dataset", "nan_dataset", "dict_dataset"],
 )
 def test_bad_training_data(data, error, message):
     with pytest.raises(error, match=message):
         KMeans(2).fit(data)
+
+
+def test_finite_data_whose_sum_overflows_is_accepted():
+    """The finiteness check sums the data first; an overflowing sum of finite values is not an error."""
+    from tfkmeans._validation import as_float_matrix
+
+    data = np.full((4, 3), 3e38, np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(data.sum(dtype=np.float32))
+    np.testing.assert_array_equal(as_float_matrix(data, tf.float32).numpy(), data)
 
 
 @pytest.mark.parametrize(

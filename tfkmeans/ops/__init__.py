@@ -16,6 +16,7 @@ from tfkmeans.ops.bounds import Bounds, lloyd_bounded
 from tfkmeans.ops.chunking import default_chunk_size, fold_chunks
 from tfkmeans.ops.distances import (
     DISTANCES,
+    data_squared_norms,
     expand_squared_distances,
     get_distance,
     matmul_squared_distances,
@@ -118,6 +119,7 @@ __all__ = [
     "runs_pass",
     "squared_distances",
     "squared_norms",
+    "data_squared_norms",
     "update_centers",
     "update_centers_online",
 ]

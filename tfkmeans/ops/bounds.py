@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfkmeans.ops.assignment import inertia
 from tfkmeans.ops.chunking import fold_chunks, row_slice
-from tfkmeans.ops.distances import matmul_squared_distances, squared_norms
+from tfkmeans.ops.distances import data_squared_norms, matmul_squared_distances
 from tfkmeans.ops.lloyd_algorithm import (
     ONE_HOT_MAX_CLUSTERS,
     LloydResult,
@@ -268,7 +268,7 @@ def lloyd_bounded(
     iteration, the assignment inertia (from the cluster sums) and the centre shift.
     """
     tol = tf.cast(tol, initial_centers.dtype)
-    x_sq_norms = squared_norms(x)
+    x_sq_norms = data_squared_norms(x)
     x_norms = tf.sqrt(x_sq_norms)
     x_sq_total = tf.reduce_sum(tf.cast(x_sq_norms, tf.float64) * tf.cast(sample_weight, tf.float64))
     n_rows = tf.cast(tf.shape(x)[0], initial_centers.dtype)

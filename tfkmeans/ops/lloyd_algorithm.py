@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from tfkmeans.ops.assignment import assign_block, labels_and_inertia
 from tfkmeans.ops.chunking import fold_chunks, row_slice
-from tfkmeans.ops.distances import get_distance, squared_norms
+from tfkmeans.ops.distances import data_squared_norms, get_distance
 
 
 class ClusterTotals(NamedTuple):
@@ -301,7 +301,7 @@ def lloyd(
     feature variance before it gets here). ``max_iter`` and ``tol`` are tensors
     so that changing them does not retrace the graph.
     """
-    x_sq_norms = squared_norms(x) if distance == "matmul" else None
+    x_sq_norms = data_squared_norms(x) if distance == "matmul" else None
     run = lloyd_iterations(
         lambda c: in_memory_pass(x, sample_weight, c, distance, chunk_size, x_sq_norms),
         initial_centers, max_iter, tol, verbose,

@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional
 import tensorflow as tf
 
 from tfkmeans.ops.chunking import fold_chunks, row_slice
-from tfkmeans.ops.distances import get_distance, squared_norms
+from tfkmeans.ops.distances import data_squared_norms, get_distance
 from tfkmeans.ops.lloyd_algorithm import (
     ONE_HOT_MAX_CLUSTERS,
     Candidates,
@@ -195,7 +195,7 @@ def lloyd_runs(
     labels and exact inertia with :func:`tfkmeans.ops.labels_and_inertia`.
     """
     tol = tf.cast(tol, initial_centers.dtype)
-    x_sq_norms = squared_norms(x) if distance == "matmul" else None
+    x_sq_norms = data_squared_norms(x) if distance == "matmul" else None
     n_runs = tf.shape(initial_centers)[0]
     history = tf.TensorArray(initial_centers.dtype, size=0, dynamic_size=True, element_shape=None)
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.distances import matmul_squared_distances, squared_norms
+from tfkmeans.ops.distances import data_squared_norms, matmul_squared_distances
 
 
 def default_local_trials(n_clusters: int) -> int:
@@ -54,7 +54,7 @@ def kmeans_plusplus_runs(
     """
     n_local_trials = n_local_trials or default_local_trials(n_clusters)
     n_runs = seeds.shape[0]
-    x_sq_norms = squared_norms(x)
+    x_sq_norms = data_squared_norms(x)
     # Sampling works in float64 so cumulative sums over millions of points keep resolution.
     weight64 = tf.cast(sample_weight, tf.float64)
 
