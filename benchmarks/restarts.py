@@ -2,14 +2,14 @@
 
 Each library is called the way a user would, with its defaults (k-means++
 seeding, ``tol=1e-4`` where it has one), and timed end to end. Restarts are
-independent; tfkmeans's default (``algorithm='auto'``) runs them together with
-Lloyd's iterations, so each pass over the data serves every run.
-``tfkmeans_one_by_one`` fits the same runs one after the other (``n_init``
-separate ``KMeans(n_init=1)`` fits replaying the same seeds, each of which
-'auto' runs with Elkan's bounds), which shows what running them together buys.
-``tfkmeans_lloyd`` forces ``algorithm='lloyd'``; ``tfkmeans_elkan`` and
-``sklearn_elkan`` use each library's ``algorithm='elkan'`` (distance bounds;
-tfkmeans then runs restarts one by one). With ``--n_init=1`` the table
+independent; tfkmeans's default (``algorithm='auto'``) seeds them together
+(k-means++ in shared passes) and iterates them one by one with Elkan's
+bounds. ``tfkmeans_lloyd`` forces ``algorithm='lloyd'``, which also iterates
+them together, so each pass over the data serves every run.
+``tfkmeans_one_by_one`` fits the same runs as ``n_init`` separate
+``KMeans(n_init=1)`` fits replaying the same seeds (each seeded alone).
+``tfkmeans_elkan`` and ``sklearn_elkan`` use each library's
+``algorithm='elkan'``. With ``--n_init=1`` the table
 compares single fits to convergence.
 
 Methods are timed round-robin, ``--repeats`` times, each repeat with a new

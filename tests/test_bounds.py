@@ -36,6 +36,31 @@ def test_blobs_match_sklearn(blobs, case):
     assert np.isfinite(ours.cluster_centers_).all()
 
 
+def test_cluster_emptied_by_moves_is_re_seeded_in_float32():
+    """A cluster whose last points move away mid-fit is re-seeded as Lloyd does: emptiness is an exact
+    member count, whatever rounding residue the running totals keep (fractional weights do not add up
+    exactly in float32)."""
+    rng = np.random.default_rng(0)
+    # Centre 1 starts with the points 2.9 and 9.0 only; their weighted mean, 7.22, is nearer to neither
+    # of them than the other centres (0 and 10) are after the first update, so both leave in iteration 2.
+    x = np.concatenate([rng.uniform(-0.5, 0.5, 50), [2.9, 9.0], rng.uniform(9.5, 10.5, 50)])[:, None]
+    weights = rng.uniform(0.1, 0.9, len(x))
+    weights[50:52] = 0.35, 0.85
+    init = np.array([[-2.0], [5.8], [13.0]])
+    fits = {
+        algorithm: KMeans(3, init=init, algorithm=algorithm, tol=0.0).fit(x.astype(np.float32), sample_weight=weights)
+        for algorithm in ("lloyd", "elkan")
+    }
+    lloyd, elkan = fits["lloyd"], fits["elkan"]
+    np.testing.assert_array_equal(np.bincount(lloyd.labels_, minlength=3), [50, 1, 51])  # re-seeded at 2.9
+    np.testing.assert_array_equal(elkan.labels_, lloyd.labels_)
+    np.testing.assert_allclose(elkan.cluster_centers_, lloyd.cluster_centers_, rtol=1e-6)
+    assert elkan.inertia_ == pytest.approx(lloyd.inertia_, rel=1e-6)
+    # After a re-seeding the bounded loop rebuilds its float64 totals from a fresh pass, and with tol=0
+    # the last-bit difference from the re-seeded centres can cost it one more iteration.
+    assert lloyd.n_iter_ <= elkan.n_iter_ <= lloyd.n_iter_ + 1
+
+
 @pytest.mark.parametrize("k", [10, 40])
 def test_same_iterations_as_lloyd(mnist_subset, k):
     """In float64; in float32 the running float64 sums and Lloyd's float32 chunk sums
@@ -78,8 +103,9 @@ def test_refresh_re_measures_only_unsettled_points(mnist_subset, path):
         np.testing.assert_allclose(refreshed.lower.numpy(), exact.lower.numpy(), rtol=1e-12)
     assert (refreshed.labels.numpy() != bounds.labels.numpy()).any(), "the move must change some labels"
     np.testing.assert_array_equal(refreshed.labels.numpy(), exact.labels.numpy())
-    np.testing.assert_allclose(refreshed.sums.numpy(), exact.sums.numpy(), rtol=1e-9, atol=1e-6)
-    np.testing.assert_allclose(refreshed.weights.numpy(), exact.weights.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(refreshed.totals.sums.numpy(), exact.totals.sums.numpy(), rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(refreshed.totals.weights.numpy(), exact.totals.weights.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(refreshed.totals.members.numpy(), np.bincount(exact.labels.numpy(), minlength=10))
     # Bounds stay bounds: upper ≥ true distance to the own centre, lower ≤ every true distance.
     assert (refreshed.upper.numpy() >= exact.upper.numpy() - 1e-6).all()
     assert (refreshed.lower.numpy() <= exact.lower.numpy() + 1e-6).all()
@@ -106,7 +132,7 @@ def test_auto_falls_back_to_lloyd(blobs, capfd, monkeypatch, tmp_path, case):
     elif case == "dataset":
         data = tf.data.Dataset.from_tensor_slices(x).batch(256)
     elif case == "bounds larger than data and budget":
-        monkeypatch.setattr("tfkmeans._kmeans._AUTO_MAX_BOUNDS", 1000)
+        monkeypatch.setattr("tfkmeans._kmeans._AUTO_MAX_BOUNDS_BYTES", 1000)
     else:
         options.update(checkpoint_dir=str(tmp_path), checkpoint_every=1000)
     reference = KMeans(**{**options, "algorithm": "lloyd"}).fit(data)
@@ -119,7 +145,7 @@ def test_auto_falls_back_to_lloyd(blobs, capfd, monkeypatch, tmp_path, case):
     np.testing.assert_array_equal(auto.cluster_centers_, reference.cluster_centers_)
 
 
-def test_auto_keeps_bounds_within_budget(blobs, capfd, monkeypatch):
+def test_auto_keeps_bounds_within_budget(blobs, capfd):
     """Bounds larger than the data (8 clusters, 6 features) are still kept under the 1 GiB budget."""
     x, _ = blobs
     KMeans(8, max_iter=3, verbose=1, random_state=0).fit(x)

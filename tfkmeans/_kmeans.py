@@ -40,8 +40,8 @@ def stream_seed_sample_size(n_clusters: int) -> int:
     return max(10_000, 30 * n_clusters)
 
 # algorithm='auto' keeps Elkan's bounds (n × k floats) up to the size of the data or
-# this many values (1 GiB of float32), whichever is larger.
-_AUTO_MAX_BOUNDS = 2**28
+# this many bytes, whichever is larger.
+_AUTO_MAX_BOUNDS_BYTES = 2**30
 
 # run(initial_centers, tol, max_iter): one Lloyd fit (max_iter=0: just labels and inertia).
 _RunFn = Callable[[tf.Tensor, tf.Tensor, int], ops.LloydResult]
@@ -85,8 +85,9 @@ class KMeans(BaseKMeans):
 
     A drop-in for :class:`sklearn.cluster.KMeans`: same parameters, methods and
     fitted attributes. Each fit runs the whole Lloyd loop — assignment, centre
-    update and convergence test — inside one ``tf.while_loop``, one fused,
-    row-chunked pass over the data per iteration.
+    update and convergence test — inside one ``tf.while_loop``, over row chunks
+    of the data. By default, distance bounds spare it most distance
+    computations once the fit settles (``algorithm``).
 
     Parameters
     ----------
@@ -101,8 +102,8 @@ class KMeans(BaseKMeans):
         Runs from different initial centres; the run with the lowest inertia is
         kept. 'auto' means 1 for 'k-means++' or an array, 10 for 'random' or a
         callable. Runs on in-memory data are seeded together (k-means++ in
-        shared passes). With ``algorithm='lloyd'`` they are also iterated
-        together: each pass over the data serves every run (one matrix
+        shared passes). With Lloyd's iterations ('lloyd', or 'auto' when the
+        bounds do not fit) they are also iterated together: each pass over the data serves every run (one matrix
         product against all runs' centres), and each run ends exactly where
         it would alone; with Elkan's bounds they are iterated one by one,
         which measured faster still. With ``checkpoint_dir``, a dataset or a
@@ -120,7 +121,8 @@ class KMeans(BaseKMeans):
         Seeds the initialisation; an int makes fits reproducible.
     algorithm : {'auto', 'lloyd', 'elkan'}, default='auto'
         All three reach the same labels and iterations (tested against
-        scikit-learn's Lloyd). 'lloyd' measures every point against every
+        scikit-learn's Lloyd); in float32 the order of summation differs, so
+        over a long fit a near-tie can fall the other way. 'lloyd' measures every point against every
         centre at each iteration. 'elkan' keeps per-point distance bounds
         (``n_samples × n_clusters`` floats) and re-measures only the points
         whose bounds overlap, so iterations get cheaper as the fit settles;
@@ -129,9 +131,10 @@ class KMeans(BaseKMeans):
         round differently from Lloyd's in the last float32 bits, so a resumed
         checkpointed fit matches an uninterrupted one to that rounding, not
         bit for bit. 'auto' uses 'elkan' on in-memory data when the bounds
-        take no more memory than the data (or than 1 GiB), and 'lloyd'
-        otherwise and for checkpointed fits, datasets and ``tf.distribute``
-        strategies.
+        take no more memory than the data (or than 1 GiB; an iteration that
+        re-measures many points briefly holds about three such arrays), and
+        'lloyd' otherwise and for checkpointed fits, datasets and
+        ``tf.distribute`` strategies.
     distance : {'matmul', 'expand'}, default='matmul'
         'matmul' computes ``||x||² - 2x·cᵀ + ||c||²`` with one matrix product per
         chunk (fast). 'expand' is the tensor-expansion form
@@ -147,7 +150,10 @@ class KMeans(BaseKMeans):
         every ``checkpoint_every`` iterations and after every run, and a fit
         started with the same directory resumes from the latest checkpoint,
         reaching the same centres as an uninterrupted fit. A directory from a
-        fit of another shape (k, n_features, n_init, dtype) is refused.
+        fit of another shape (k, n_features, n_init, dtype) is refused. With
+        ``algorithm='auto'`` a checkpointed fit runs Lloyd's iterations, so in
+        float32 its result can differ in the last bits (and, over a long fit,
+        a near-tie) from the same fit without a checkpoint.
     checkpoint_every : int, default=10
         Iterations between checkpoints; each one costs a return to Python and
         one extra pass over the data.
@@ -238,7 +244,9 @@ class KMeans(BaseKMeans):
             return self.algorithm == "elkan"
         if self.distance != "matmul" or self.checkpoint_dir is not None:
             return False
-        return n_samples * self.n_clusters <= max(n_samples * n_features, _AUTO_MAX_BOUNDS)
+        return n_samples * self.n_clusters * self._tf_dtype.size <= max(
+            n_samples * n_features * self._tf_dtype.size, _AUTO_MAX_BOUNDS_BYTES
+        )
 
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
         x = self._validate_data(X, reset=True)

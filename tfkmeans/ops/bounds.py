@@ -8,12 +8,15 @@ whose upper bound stays below every other centre's lower bound keeps its label
 without a distance computation. The others are re-measured with the GEMM,
 which also makes their bounds exact again: gathered a chunk at a time when they
 are few, in one chunked pass over all the data when they are many. Cluster sums
-are updated from the points that changed cluster only, so even a full pass
-skips Lloyd's second product with the data.
+are updated from the points that changed cluster only, so a re-measuring
+pass skips Lloyd's second product with the data (only the first pass, and a
+rebuild after an empty cluster, sums every point).
 
 The labels are those Lloyd's matmul assignment computes: a point is skipped
 only when its margin exceeds a bound on the float32 rounding error of the
-squared distances, so a near-tie is always re-measured with the same GEMM.
+squared distances, so a near-tie is always re-measured with a GEMM (on a
+different block of rows, so its last bits, like those of the running sums,
+may differ from Lloyd's: float32 fits can part ways at a near-tie).
 """
 
 from __future__ import annotations
@@ -45,14 +48,23 @@ ROUNDING_MARGIN = 1e-4
 DENSE_SHARE = 0.45
 
 
+class Totals(NamedTuple):
+    """Per cluster: running totals of its points, or their change."""
+
+    sums: tf.Tensor  # (k, d) float64, weighted sums of the points
+    weights: tf.Tensor  # (k,) float64, their total weight
+    # (k,) int32, points of positive weight: exact, so a cluster emptied by moves is
+    # seen as empty even when the rounding of the running sums leaves a residue.
+    members: tf.Tensor
+
+
 class Bounds(NamedTuple):
-    """Per point: its label and bounds on its distances (not squared) to the centres."""
+    """Per point: its label and bounds on its distances (not squared) to the centres; per cluster, totals."""
 
     labels: tf.Tensor  # (n,) int32
     upper: tf.Tensor  # (n,) ≥ distance to centre ``labels``
     lower: tf.Tensor  # (n, k) ≤ distance to each centre
-    sums: tf.Tensor  # (k, d) float64, weighted sums of each cluster's points
-    weights: tf.Tensor  # (k,) float64
+    totals: Totals
 
 
 def _measure(block: tf.Tensor, centers: tf.Tensor, block_sq_norms: tf.Tensor) -> "Measured":
@@ -65,8 +77,17 @@ def _measure(block: tf.Tensor, centers: tf.Tensor, block_sq_norms: tf.Tensor) ->
 def _with_static_shapes(bounds: Bounds, x: tf.Tensor, centers: tf.Tensor) -> Bounds:
     """Restore the static shapes that dynamic-size ops forget; a ``tf.while_loop`` needs them fixed."""
     rows, clusters = x.shape[:1], centers.shape[:1]
-    shapes = (rows, rows, rows.concatenate(clusters), centers.shape, clusters)
-    return Bounds(*(tf.ensure_shape(t, shape) for t, shape in zip(bounds, shapes)))
+    shapes = (rows, rows, rows.concatenate(clusters))
+    totals = Totals(*(tf.ensure_shape(t, shape) for t, shape in zip(bounds.totals, (centers.shape, clusters, clusters))))
+    return Bounds(*(tf.ensure_shape(t, shape) for t, shape in zip(bounds[:3], shapes)), totals)
+
+
+def _counted(weights: tf.Tensor, labels: tf.Tensor, n_clusters: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Total weight (float64) and number of positive-weight points (int32) per cluster."""
+    return (
+        tf.math.unsorted_segment_sum(tf.cast(weights, tf.float64), labels, n_clusters),
+        tf.math.unsorted_segment_sum(tf.cast(weights > 0, tf.int32), labels, n_clusters),
+    )
 
 
 class Measured(NamedTuple):
@@ -79,11 +100,12 @@ class Measured(NamedTuple):
 
 def _moved_totals(
     rows: tf.Tensor, weights: tf.Tensor, old_labels: tf.Tensor, new_labels: tf.Tensor, n_clusters: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Change in the cluster sums and weights when the rows that changed label move.
+) -> Totals:
+    """Change in the cluster totals when the rows that changed label move.
 
-    Summed in the data's dtype (a float64 copy of the moved rows costs a third
-    more per early iteration) and returned as float64 for the running totals.
+    The sums are taken in the data's dtype (a float64 copy of the moved rows
+    costs a third more per early iteration) and returned as float64; weights
+    and member counts are exact.
     """
     changed = tf.where(tf.not_equal(old_labels, new_labels))[:, 0]
     moved = tf.gather(rows, changed)
@@ -93,18 +115,18 @@ def _moved_totals(
     def by_matmul():
         direction = tf.one_hot(to, n_clusters, dtype=rows.dtype) - tf.one_hot(source, n_clusters, dtype=rows.dtype)
         direction *= moved_weights[:, None]
-        return tf.matmul(direction, moved, transpose_a=True), tf.reduce_sum(direction, axis=0)
+        return tf.matmul(direction, moved, transpose_a=True)
 
     def by_scatter():
         # TensorFlow's own kernel, not the XLA one: the number of moved rows changes
         # every iteration and XLA would compile each new shape.
         signed = tf.concat([moved_weights, -moved_weights], axis=0)
         labels = tf.concat([to, source], axis=0)
-        return (tf.math.unsorted_segment_sum(tf.concat([moved, moved], axis=0) * signed[:, None], labels, n_clusters),
-                tf.math.unsorted_segment_sum(signed, labels, n_clusters))
+        return tf.math.unsorted_segment_sum(tf.concat([moved, moved], axis=0) * signed[:, None], labels, n_clusters)
 
-    sums, cluster_weights = tf.cond(n_clusters <= ONE_HOT_MAX_CLUSTERS, by_matmul, by_scatter)
-    return tf.cast(sums, tf.float64), tf.cast(cluster_weights, tf.float64)
+    sums = tf.cast(tf.cond(n_clusters <= ONE_HOT_MAX_CLUSTERS, by_matmul, by_scatter), tf.float64)
+    gained, lost = _counted(moved_weights, to, n_clusters), _counted(moved_weights, source, n_clusters)
+    return Totals(sums, gained[0] - lost[0], gained[1] - lost[1])
 
 
 def _measure_pass(
@@ -115,8 +137,8 @@ def _measure_pass(
     chunk_size: int,
     previous_labels: Optional[tf.Tensor] = None,
     rows: Optional[tf.Tensor] = None,
-) -> tuple[Measured, tuple[tf.Tensor, tf.Tensor]]:
-    """Every point (or those at indices ``rows``) measured chunk by chunk, with float64 cluster totals.
+) -> tuple[Measured, Totals]:
+    """Every point (or those at indices ``rows``) measured chunk by chunk, with the cluster totals.
 
     The totals are those of the measured points, or, given ``previous_labels``,
     only their change from the points that changed cluster: a pass then skips
@@ -143,35 +165,39 @@ def _measure_pass(
             return row_slice(values, start, size)
         return tf.gather(values, row_slice(rows, start, size))
 
-    def body(start, size, index, labels, nearest, distances, sums, weights):
+    def body(start, size, index, labels, nearest, distances, *totals):
         block = part(x, start, size)
         block_weights = part(sample_weight, start, size)
         measured = _measure(block, centers, part(x_sq_norms, start, size))
         if previous_labels is None:
-            totals = (tf.cast(t, tf.float64) for t in cluster_sums(block, block_weights, measured.labels, n_clusters))
+            block_sums, _ = cluster_sums(block, block_weights, measured.labels, n_clusters)
+            block_totals = Totals(tf.cast(block_sums, tf.float64), *_counted(block_weights, measured.labels, n_clusters))
         else:
-            totals = _moved_totals(block, block_weights, part(previous_labels, start, size), measured.labels, n_clusters)
-        block_sums, block_cluster_weights = totals
+            block_totals = _moved_totals(block, block_weights, part(previous_labels, start, size), measured.labels, n_clusters)
         written = (array.write(index, value) for array, value in zip((labels, nearest, distances), measured))
-        return (
-            index + 1,
-            *written,
-            sums + tf.ensure_shape(block_sums, centers.shape),  # tf.cond in cluster_sums forgets static shapes
-            weights + tf.ensure_shape(block_cluster_weights, centers.shape[:1]),
-        )
+        # tf.cond in the sums forgets static shapes; the loop needs them fixed.
+        added = (tf.ensure_shape(total + more, total.shape) for total, more in zip(totals, block_totals))
+        return (index + 1, *written, *added)
 
-    initial = (tf.constant(0), *arrays, tf.zeros(tf.shape(centers), tf.float64), tf.zeros([n_clusters], tf.float64))
+    initial = (tf.constant(0), *arrays, *_no_totals(centers))
     n_measured = tf.shape(x)[0] if rows is None else tf.shape(rows)[0]
-    _, labels, nearest, distances, sums, weights = fold_chunks(n_measured, chunk_size, body, initial)
-    return Measured(labels.concat(), nearest.concat(), distances.concat()), (sums, weights)
+    _, labels, nearest, distances, *totals = fold_chunks(n_measured, chunk_size, body, initial)
+    return Measured(labels.concat(), nearest.concat(), distances.concat()), Totals(*totals)
+
+
+def _no_totals(centers: tf.Tensor) -> Totals:
+    """Totals of no points: zeros of the right shapes."""
+    n_clusters = tf.shape(centers)[0]
+    zeros = Totals(tf.zeros(tf.shape(centers), tf.float64), tf.zeros([n_clusters], tf.float64), tf.zeros([n_clusters], tf.int32))
+    return Totals(*(tf.ensure_shape(t, shape) for t, shape in zip(zeros, (centers.shape, centers.shape[:1], centers.shape[:1]))))
 
 
 def full_bounds(
     x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, x_sq_norms: tf.Tensor, chunk_size: int
 ) -> Bounds:
     """Exact labels and distances for every point, and the cluster sums: one chunked pass."""
-    measured, (sums, weights) = _measure_pass(x, sample_weight, centers, x_sq_norms, chunk_size)
-    return _with_static_shapes(Bounds(*measured, sums, weights), x, centers)
+    measured, totals = _measure_pass(x, sample_weight, centers, x_sq_norms, chunk_size)
+    return _with_static_shapes(Bounds(*measured, totals), x, centers)
 
 
 @tf.function(jit_compile=True)
@@ -233,20 +259,21 @@ def refresh_bounds(
         return measured, moved, n_unsettled
 
     def measure_none():
-        return Measured(bounds.labels, upper, lower), (tf.zeros_like(bounds.sums), tf.zeros_like(bounds.weights)), 0
+        return Measured(bounds.labels, upper, lower), _no_totals(centers), 0
 
     dense = tf.cast(n_unsettled, tf.float32) > dense_share * tf.cast(n_rows, tf.float32)
-    measured, (moved_sums, moved_weights), n_measured = tf.cond(
+    measured, moved, n_measured = tf.cond(
         dense, measure_all, lambda: tf.cond(n_unsettled > 0, measure_unsettled, measure_none)
     )
-    sums, weights = bounds.sums + moved_sums, bounds.weights + moved_weights
-    return _with_static_shapes(Bounds(*measured, sums, weights), x, centers), n_measured
+    totals = Totals(*(total + change for total, change in zip(bounds.totals, moved)))
+    return _with_static_shapes(Bounds(*measured, totals), x, centers), n_measured
 
 
 def assignment_inertia(x_sq_total: tf.Tensor, bounds: Bounds, centers: tf.Tensor) -> tf.Tensor:
     """``Σ w ||x - c_label||²`` from the cluster sums alone: ``Σ w||x||² - 2 Σ c·S + Σ W ||c||²`` (float64)."""
     c = tf.cast(centers, tf.float64)
-    return x_sq_total - 2.0 * tf.reduce_sum(c * bounds.sums) + tf.reduce_sum(bounds.weights * tf.reduce_sum(c * c, axis=1))
+    sums, weights = bounds.totals.sums, bounds.totals.weights
+    return x_sq_total - 2.0 * tf.reduce_sum(c * sums) + tf.reduce_sum(weights * tf.reduce_sum(c * c, axis=1))
 
 
 def lloyd_bounded(
@@ -288,11 +315,13 @@ def lloyd_bounded(
 
     def body(iteration, centers, previous_centers, bounds, rebuild, _done, history):
         bounds, measured = assign(centers, previous_centers, bounds, rebuild)
-        empty = tf.reduce_any(bounds.weights <= 0)
+        totals = bounds.totals
+        # As Lloyd's pass: a cluster without positive weight is re-seeded.
+        empty = tf.reduce_any(totals.members == 0)
         new_centers = tf.cond(
             empty,
             lambda: relocated_centers(centers),
-            lambda: tf.cast(update_centers(bounds.sums, bounds.weights, tf.cast(centers, tf.float64)), centers.dtype),
+            lambda: tf.cast(update_centers(totals.sums, totals.weights, tf.cast(centers, tf.float64)), centers.dtype),
         )
         shift = tf.reduce_sum(tf.square(new_centers - centers))
         assigned_inertia = tf.cast(assignment_inertia(x_sq_total, bounds, centers), centers.dtype)
@@ -304,8 +333,7 @@ def lloyd_bounded(
 
     n, k = tf.shape(x)[0], tf.shape(initial_centers)[0]
     no_bounds = Bounds(
-        tf.zeros([n], tf.int32), tf.zeros([n], x.dtype), tf.zeros([n, k], x.dtype),
-        tf.zeros(tf.shape(initial_centers), tf.float64), tf.zeros(tf.shape(initial_centers)[:1], tf.float64),
+        tf.zeros([n], tf.int32), tf.zeros([n], x.dtype), tf.zeros([n, k], x.dtype), _no_totals(initial_centers)
     )
     n_iter, centers, previous_centers, bounds, rebuild, converged, history = tf.while_loop(
         lambda iteration, _c, _p, _b, _r, done, _h: tf.logical_and(iteration < max_iter, tf.logical_not(done)),
