@@ -25,6 +25,7 @@ def data():
 _MIRRORED = textwrap.dedent(
     """
     import json, sys
+    import numpy as np
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 3)
@@ -39,6 +40,10 @@ _MIRRORED = textwrap.dedent(
             copies = [v.numpy().tolist() for v in strategy.experimental_local_results(km.centers)]
             results[name] = {"centers": km.cluster_centers_.tolist(), "labels": km.labels_.tolist(),
                              "n_iter": km.n_iter_, "inertia": km.inertia_, "copies": copies}
+        # 7 weighted rows in slices of 3, 3 and 1 rows, split over 3 replicas: some replicas get none.
+        few = KMeans(3, init=x[:3], dtype="float64").fit(x[:7], sample_weight=np.linspace(0.5, 2.0, 7))
+        results["few"] = {"centers": few.cluster_centers_.tolist(), "labels": few.labels_.tolist(),
+                          "n_iter": few.n_iter_, "inertia": few.inertia_}
     json.dump({"replicas": strategy.num_replicas_in_sync, "fits": results}, open(sys.argv[1], "w"))
     """
 )
@@ -71,8 +76,9 @@ def _finish(process: subprocess.Popen) -> None:
     assert process.returncode == 0, output[-3000:]
 
 
-def assert_matches_single_process(result: dict) -> None:
-    single = KMeans(6, init=data()[:6], dtype="float64").fit(data())
+def assert_matches_single_process(result: dict, single: KMeans | None = None) -> None:
+    if single is None:
+        single = KMeans(6, init=data()[:6], dtype="float64").fit(data())
     np.testing.assert_array_equal(result["labels"], single.labels_)
     assert result["n_iter"] == single.n_iter_
     np.testing.assert_allclose(result["centers"], single.cluster_centers_, rtol=1e-10)
@@ -85,6 +91,8 @@ def test_mirrored_strategy_fit_equals_single_device_fit(tmp_path: Path):
     _finish(_start(script, tmp_path / "result.json"))
     report = json.loads((tmp_path / "result.json").read_text())
     assert report["replicas"] == 3
+    few = KMeans(3, init=data()[:3], dtype="float64").fit(data()[:7], sample_weight=np.linspace(0.5, 2.0, 7))
+    assert_matches_single_process(report["fits"].pop("few"), few)
     for result in report["fits"].values():
         assert_matches_single_process(result)
         # The centres live in a mirrored variable: one identical copy per replica.
