@@ -28,13 +28,13 @@ from tfkmeans.exceptions import NotFittedError
 _DTYPES = {"float32": tf.float32, "float64": tf.float64}
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-_kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True)
-_kmeans_plusplus_runs = tf.function(ops.kmeans_plusplus_runs, reduce_retracing=True)
-_random_points = tf.function(ops.random_points, reduce_retracing=True)
-_dataset_moments = tf.function(ops.dataset_moments)
+_kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True, autograph=False)
+_kmeans_plusplus_runs = tf.function(ops.kmeans_plusplus_runs, reduce_retracing=True, autograph=False)
+_random_points = tf.function(ops.random_points, reduce_retracing=True, autograph=False)
+_dataset_moments = tf.function(ops.dataset_moments, autograph=False)
 
 
-@tf.function(reduce_retracing=True)
+@tf.function(reduce_retracing=True, autograph=False)
 def _mean_variance(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.math.reduce_variance(x, axis=0))
 
@@ -53,9 +53,9 @@ def _score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance:
 
 # Shared by every estimator instance (centres are an argument), so many models
 # in one process trace each graph once per shape, not once per model.
-_compiled_predict = tf.function(_predict, reduce_retracing=True)
-_compiled_transform = tf.function(_transform, reduce_retracing=True)
-_compiled_score = tf.function(_score, reduce_retracing=True)
+_compiled_predict = tf.function(_predict, reduce_retracing=True, autograph=False)
+_compiled_transform = tf.function(_transform, reduce_retracing=True, autograph=False)
+_compiled_score = tf.function(_score, reduce_retracing=True, autograph=False)
 
 
 @functools.lru_cache(maxsize=None)
@@ -265,8 +265,8 @@ class BaseKMeans(tf.Module):
         if save_type == "savedmodel" and getattr(self, "centers", None) is not None:
             centers, options = self.centers, self._inference_options()
             spec = tf.TensorSpec([None, centers.shape[1]], centers.dtype, name="x")
-            children["predict"] = tf.function(lambda x: _predict(x, centers, **options), input_signature=[spec])
-            children["transform"] = tf.function(lambda x: _transform(x, centers, **options), input_signature=[spec])
+            children["predict"] = tf.function(lambda x: _predict(x, centers, **options), input_signature=[spec], autograph=False)
+            children["transform"] = tf.function(lambda x: _transform(x, centers, **options), input_signature=[spec], autograph=False)
         return children
 
     # -- inference -------------------------------------------------------------------------

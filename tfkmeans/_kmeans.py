@@ -23,12 +23,13 @@ from tfkmeans._validation import (
 from tfkmeans.exceptions import ConvergenceWarning
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-_lloyd = tf.function(ops.lloyd, reduce_retracing=True)
-_lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True)
-_lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True)
-_reservoir_sample = tf.function(ops.reservoir_sample)
-_lloyd_distributed = tf.function(ops.lloyd_distributed)
-_dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia)
+# No AutoGraph: the ops' control flow is explicit, and converting them cost seconds per trace.
+_lloyd = tf.function(ops.lloyd, reduce_retracing=True, autograph=False)
+_lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True, autograph=False)
+_lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True, autograph=False)
+_reservoir_sample = tf.function(ops.reservoir_sample, autograph=False)
+_lloyd_distributed = tf.function(ops.lloyd_distributed, autograph=False)
+_dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia, autograph=False)
 
 
 def stream_seed_sample_size(n_clusters: int) -> int:
@@ -69,7 +70,7 @@ def _active_strategy() -> Optional[tf.distribute.Strategy]:
     return strategy if strategy.num_replicas_in_sync > 1 else None
 
 
-@tf.function
+@tf.function(autograph=False)
 def _lloyd_stream_fit(
     batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
     distance: str, chunk_size: int, verbose: bool,

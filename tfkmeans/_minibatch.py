@@ -24,17 +24,17 @@ from tfkmeans._validation import (
 )
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-_fit_in_memory = tf.function(ops.minibatch_kmeans, reduce_retracing=True)
+_fit_in_memory = tf.function(ops.minibatch_kmeans, reduce_retracing=True, autograph=False)
 # A checkpointed fit runs the same step loop in segments, each resuming from the last state.
-_fit_segment = tf.function(ops.minibatch_kmeans_resume, reduce_retracing=True)
-_step = tf.function(ops.minibatch_step, reduce_retracing=True)
-_labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True)
+_fit_segment = tf.function(ops.minibatch_kmeans_resume, reduce_retracing=True, autograph=False)
+_step = tf.function(ops.minibatch_step, reduce_retracing=True, autograph=False)
+_labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True, autograph=False)
 
 
-_reservoir_sample = tf.function(ops.reservoir_sample)
+_reservoir_sample = tf.function(ops.reservoir_sample, autograph=False)
 
 
-@tf.function
+@tf.function(autograph=False)
 def _fit_stream(
     train: tf.data.Dataset,
     once: tf.data.Dataset,

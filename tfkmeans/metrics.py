@@ -493,7 +493,7 @@ Points = ArrayLike | tf.Tensor
 _SILHOUETTE_BLOCK_ELEMENTS = 2**22
 
 # Exact sum of squared distances to the assigned centres, in row chunks.
-_inertia = tf.function(ops.inertia, reduce_retracing=True)
+_inertia = tf.function(ops.inertia, reduce_retracing=True, autograph=False)
 
 
 def _as_matrix(data: Points, name: str) -> tf.Tensor:
@@ -563,7 +563,7 @@ def _cluster_means(
     return tf.math.divide_no_nan(totals, mass[:, None]), mass
 
 
-@tf.function(reduce_retracing=True)
+@tf.function(reduce_retracing=True, autograph=False)
 def _center_distance_sums(
     x: tf.Tensor, centers: tf.Tensor, codes: tf.Tensor, chunk_size: int = 4096
 ) -> tf.Tensor:
@@ -586,7 +586,7 @@ def _all_near_zero(values: tf.Tensor) -> bool:
     return bool(tf.reduce_all(tf.abs(values) <= 1e-8))
 
 
-@tf.function(reduce_retracing=True)
+@tf.function(reduce_retracing=True, autograph=False)
 def _distance_sums_by_cluster(
     x: tf.Tensor, codes: tf.Tensor, n_clusters: tf.Tensor, chunk_size: tf.Tensor
 ) -> tf.Tensor:

@@ -1,7 +1,10 @@
 """The numeric core: pure TensorFlow functions, graph-friendly, no estimator state.
 
-The estimators wrap these in ``tf.function``; anything here can equally be
-called eagerly or composed into a larger graph.
+The estimators wrap these in ``tf.function(autograph=False)``; anything here
+can equally be called eagerly or composed into a larger graph. Control flow
+is explicit (``tf.while_loop``, ``tf.cond``), so nothing needs AutoGraph, whose
+conversion of this source took 2 of the 2.6 s needed to trace
+:func:`lloyd_bounded` (MNIST, first fit).
 """
 
 from tfkmeans.ops.assignment import (

@@ -203,7 +203,7 @@ def full_bounds(
     return _with_static_shapes(Bounds(*measured, totals), x, centers)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def loosen_bounds(
     labels: tf.Tensor, upper: tf.Tensor, lower: tf.Tensor, x_norms: tf.Tensor, old_centers: tf.Tensor, centers: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

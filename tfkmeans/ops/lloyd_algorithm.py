@@ -55,7 +55,7 @@ ONE_HOT_MAX_CLUSTERS = 32
 # whole Lloyd pass 0.40-0.56x as long at k = 100 and 0.71-0.86x at k = 1000
 # (benchmarks/kernels.py, BENCHMARKS.md "Kernel variants"). Summation order
 # differs, so sums may differ in the last bits; precision is the same.
-segment_sum = tf.function(tf.math.unsorted_segment_sum, jit_compile=True)
+segment_sum = tf.function(tf.math.unsorted_segment_sum, jit_compile=True, autograph=False)
 
 
 def cluster_sums(
