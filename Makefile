@@ -39,6 +39,7 @@ bench: $(BIN)/.installed-bench
 	$(BIN)/python -m benchmarks.minibatch
 	$(BIN)/python -m benchmarks.out_of_core
 	$(BIN)/python -m benchmarks.scaling
+	$(BIN)/python -m benchmarks.mirrored --markdown
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
