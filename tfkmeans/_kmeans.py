@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from typing import Any, Callable, NamedTuple, Optional, Union
@@ -29,6 +30,8 @@ _lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True, autograph=False
 _lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True, autograph=False)
 _reservoir_sample = tf.function(ops.reservoir_sample, autograph=False)
 _lloyd_distributed = tf.function(ops.lloyd_distributed, autograph=False)
+_lloyd_replicated = tf.function(ops.lloyd_replicated, autograph=False)
+_labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True, autograph=False)
 _dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia, autograph=False)
 
 
@@ -57,7 +60,7 @@ class _FitPlan(NamedTuple):
     seed_weights: tf.Tensor
     tol: tf.Tensor  # absolute tolerance
     run: _RunFn
-    batches: Callable[[], tf.data.Dataset]  # the data as (x, sample_weight) batches
+    distributed_run: Callable[[tf.distribute.Strategy], _RunFn]  # ``run`` spread over a strategy's replicas
     in_memory: bool = False  # restarts can then be seeded together
     run_all: Optional[_RunsFn] = None  # every run in one loop (Lloyd); None: one by one
 
@@ -265,26 +268,6 @@ class KMeans(BaseKMeans):
                                       chunk_size=options["chunk_size"], verbose=options["verbose"])
             return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options)
 
-        def batches() -> tf.data.Dataset:
-            """The rows in as many slices of ``x`` as there are replicas, for the strategy to split among them.
-
-            Every distributed Lloyd pass opens a new iterator over this dataset, so
-            its costs recur each iteration: per-row elements (from_tensor_slices),
-            many small batches each reduced across replicas, and tf.data's default
-            graph rewrites, which copy the captured ``x``. A few contiguous slices
-            (each replica still works through its share chunk by chunk) with those
-            rewrites off took MNIST's iteration on 2 CPU replicas from 139 to 54 ms,
-            for about one more ``x`` in flight (the strategy copies each share; BENCHMARKS.md).
-            """
-            size = -(-n_samples // tf.distribute.get_strategy().num_replicas_in_sync)
-            slices = tf.data.Dataset.range(-(-n_samples // size)).map(
-                lambda i: (x[i * size:(i + 1) * size], weights[i * size:(i + 1) * size])
-            )
-            plain = tf.data.Options()
-            plain.experimental_optimization.apply_default_optimizations = False
-            plain.autotune.enabled = False  # nothing to tune; measured 9 ms less fixed cost per pass
-            return slices.with_options(plain)
-
         def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
             # The distance block is rows × (runs·k): size the chunks for all runs' centres.
             n_columns = int(initial_centers.shape[0]) * self.n_clusters
@@ -293,7 +276,8 @@ class KMeans(BaseKMeans):
 
         # Restarts with bounds go one by one: on MNIST (k=10, n_init=10) that took
         # 0.78x the time of Lloyd's iterations for all runs together.
-        return _FitPlan(x, weights, self._absolute_tol(x), run, batches, True, None if use_bounds else run_all)
+        distributed_run = functools.partial(self._replicated_run, x=x, weights=weights)
+        return _FitPlan(x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all)
 
     def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
@@ -315,7 +299,39 @@ class KMeans(BaseKMeans):
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
             return _lloyd_stream_fit(batches, moments.batches, initial_centers, tf.constant(max_iter), tol, **options)
 
-        return _FitPlan(rows, tf.ones([seed_size], rows.dtype), tol, run, lambda: batches)
+        distributed_run = functools.partial(self._distributed_run, batches=batches)
+        return _FitPlan(rows, tf.ones([seed_size], rows.dtype), tol, run, distributed_run)
+
+    def _replicated_run(self, strategy: tf.distribute.Strategy, x: tf.Tensor, weights: tf.Tensor) -> _RunFn:
+        """Lloyd iterations over in-memory data split once into one contiguous shard per replica.
+
+        The shards are placed on the replicas' devices when the fit starts and
+        every pass reads them there (no dataset iterator per pass: on MNIST with
+        2 CPU replicas 27 ms per pass against 50–90 ms through a distributed
+        dataset, BENCHMARKS.md). The final labels and inertia take one
+        ordinary pass over ``x``.
+        """
+        distance, chunk_size = self.distance, self._chunk_size(self.n_features_in_)
+        shard_size = -(-int(x.shape[0]) // strategy.num_replicas_in_sync)
+
+        def shard(values: tf.Tensor) -> tf.distribute.DistributedValues:
+            def replica_share(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
+                start = context.replica_id_in_sync_group * shard_size
+                return tf.identity(values[start:start + shard_size])  # a copy on the replica's device
+
+            return strategy.experimental_distribute_values_from_function(replica_share)
+
+        shards = (shard(x), shard(weights))
+
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+            iterations = _lloyd_replicated(
+                strategy, shards, initial_centers, tf.constant(max_iter), tol,
+                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
+            )
+            labels, total = _labels_and_inertia(x, iterations.centers, weights, distance, chunk_size)
+            return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
+
+        return run
 
     def _distributed_run(self, strategy: tf.distribute.Strategy, batches: tf.data.Dataset) -> _RunFn:
         """Lloyd iterations spread over the strategy's replicas (and workers).
@@ -431,7 +447,7 @@ class KMeans(BaseKMeans):
         else:
             plan = self._in_memory_fit_plan(X, sample_weight)
         strategy = _active_strategy()
-        run = plan.run if strategy is None else self._distributed_run(strategy, plan.batches())
+        run = plan.run if strategy is None else plan.distributed_run(strategy)
         n_init = self._resolved_n_init()
         # One seed per run, drawn up front, so a resumed fit replays the same runs.
         run_seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=n_init)

@@ -25,7 +25,7 @@ from tfkmeans.ops.distances import (
     matmul_squared_distances,
     squared_norms,
 )
-from tfkmeans.ops.distributed import distributed_pass, lloyd_distributed
+from tfkmeans.ops.distributed import distributed_pass, lloyd_distributed, lloyd_replicated, replicated_pass
 from tfkmeans.ops.lloyd_algorithm import (
     Candidates,
     ClusterTotals,
@@ -92,6 +92,7 @@ __all__ = [
     "default_chunk_size",
     "default_local_trials",
     "distributed_pass",
+    "replicated_pass",
     "expand_squared_distances",
     "fold_chunks",
     "get_distance",
@@ -106,6 +107,7 @@ __all__ = [
     "lloyd_iterations",
     "lloyd_runs",
     "lloyd_distributed",
+    "lloyd_replicated",
     "matmul_squared_distances",
     "minibatch_initial_state",
     "minibatch_kmeans",

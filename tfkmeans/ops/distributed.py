@@ -39,6 +39,34 @@ def distributed_pass(
     different numbers of batches, so a fixed-count loop over one repeated
     iterator is not a safe replacement under MultiWorkerMirroredStrategy.
     """
+
+    def add(totals, element):
+        return add_totals(totals, _replicas_pass(strategy, element, centers, distance, chunk_size))
+
+    return batches.reduce(no_totals(centers), add)
+
+
+def replicated_pass(
+    strategy: tf.distribute.Strategy,
+    shards: tuple[tf.distribute.DistributedValues, tf.distribute.DistributedValues],
+    centers: tf.Tensor,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+) -> PassTotals:
+    """One pass over data already placed on the replicas: ``(x, sample_weight)``, one shard each.
+
+    No dataset is read: each replica folds its whole shard chunk by chunk. On
+    MNIST with 2 CPU replicas a pass took 27 ms this way against 50–90 ms
+    through a distributed dataset, whose iterator is rebuilt every pass; on
+    GPUs the shards also stay on their devices for the whole fit.
+    """
+    return _replicas_pass(strategy, shards, centers, distance, chunk_size)
+
+
+def _replicas_pass(
+    strategy: tf.distribute.Strategy, per_replica_data: tuple, centers: tf.Tensor, distance: str, chunk_size: int
+) -> PassTotals:
+    """Every replica's pass over its ``(x, sample_weight)``, totals summed and candidates gathered across replicas."""
     n_clusters, n_features = tf.unstack(tf.shape(centers))
 
     def replica_pass(x, w):
@@ -47,18 +75,14 @@ def distributed_pass(
         farthest = keep_farthest(no_candidates(n_clusters, n_features, centers.dtype), block.candidates)
         return block._replace(candidates=farthest)
 
-    def add(totals, element):
-        per_replica = strategy.run(replica_pass, args=element)
-        total = lambda value: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)  # noqa: E731
-        across_replicas = PassTotals(
-            total(per_replica.sums),
-            total(per_replica.weights),
-            total(per_replica.inertia),
-            Candidates(*(strategy.gather(part, axis=0) for part in per_replica.candidates)),
-        )
-        return add_totals(totals, across_replicas)
-
-    return batches.reduce(no_totals(centers), add)
+    per_replica = strategy.run(replica_pass, args=per_replica_data)
+    total = lambda value: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)  # noqa: E731
+    return PassTotals(
+        total(per_replica.sums),
+        total(per_replica.weights),
+        total(per_replica.inertia),
+        Candidates(*(strategy.gather(part, axis=0) for part in per_replica.candidates)),
+    )
 
 
 def lloyd_distributed(
@@ -74,5 +98,22 @@ def lloyd_distributed(
     """Full-batch Lloyd with every pass spread over the strategy's replicas."""
     return lloyd_iterations(
         lambda centers: distributed_pass(strategy, batches, centers, distance, chunk_size),
+        initial_centers, max_iter, tol, verbose,
+    )
+
+
+def lloyd_replicated(
+    strategy: tf.distribute.Strategy,
+    shards: tuple[tf.distribute.DistributedValues, tf.distribute.DistributedValues],
+    initial_centers: tf.Tensor,
+    max_iter: tf.Tensor,
+    tol: tf.Tensor,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+    verbose: bool = False,
+) -> Iterations:
+    """Full-batch Lloyd over data sharded across the replicas once, for the whole fit."""
+    return lloyd_iterations(
+        lambda centers: replicated_pass(strategy, shards, centers, distance, chunk_size),
         initial_centers, max_iter, tol, verbose,
     )
