@@ -30,7 +30,6 @@ _lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True, autograph=False
 _lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True, autograph=False)
 _reservoir_sample = tf.function(ops.reservoir_sample, autograph=False)
 _lloyd_distributed = tf.function(ops.lloyd_distributed, autograph=False)
-_lloyd_replicated = tf.function(ops.lloyd_replicated, autograph=False)
 _labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True, autograph=False)
 _dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia, autograph=False)
 
@@ -324,7 +323,7 @@ class KMeans(BaseKMeans):
         shards = (shard(x), shard(weights))
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
-            iterations = _lloyd_replicated(
+            iterations = _lloyd_distributed(
                 strategy, shards, initial_centers, tf.constant(max_iter), tol,
                 distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
             )

@@ -25,7 +25,7 @@ from tfkmeans.ops.distances import (
     matmul_squared_distances,
     squared_norms,
 )
-from tfkmeans.ops.distributed import distributed_pass, lloyd_distributed, lloyd_replicated, replicated_pass
+from tfkmeans.ops.distributed import distributed_pass, lloyd_distributed, replicated_pass
 from tfkmeans.ops.lloyd_algorithm import (
     Candidates,
     ClusterTotals,
@@ -107,7 +107,6 @@ __all__ = [
     "lloyd_iterations",
     "lloyd_runs",
     "lloyd_distributed",
-    "lloyd_replicated",
     "matmul_squared_distances",
     "minibatch_initial_state",
     "minibatch_kmeans",

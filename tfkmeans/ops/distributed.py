@@ -87,7 +87,7 @@ def _replicas_pass(
 
 def lloyd_distributed(
     strategy: tf.distribute.Strategy,
-    batches: tf.distribute.DistributedDataset,
+    data: tf.distribute.DistributedDataset | tuple[tf.distribute.DistributedValues, tf.distribute.DistributedValues],
     initial_centers: tf.Tensor,
     max_iter: tf.Tensor,
     tol: tf.Tensor,
@@ -95,25 +95,14 @@ def lloyd_distributed(
     chunk_size: int = 4096,
     verbose: bool = False,
 ) -> Iterations:
-    """Full-batch Lloyd with every pass spread over the strategy's replicas."""
-    return lloyd_iterations(
-        lambda centers: distributed_pass(strategy, batches, centers, distance, chunk_size),
-        initial_centers, max_iter, tol, verbose,
-    )
+    """Full-batch Lloyd with every pass spread over the strategy's replicas.
 
-
-def lloyd_replicated(
-    strategy: tf.distribute.Strategy,
-    shards: tuple[tf.distribute.DistributedValues, tf.distribute.DistributedValues],
-    initial_centers: tf.Tensor,
-    max_iter: tf.Tensor,
-    tol: tf.Tensor,
-    distance: str = "matmul",
-    chunk_size: int = 4096,
-    verbose: bool = False,
-) -> Iterations:
-    """Full-batch Lloyd over data sharded across the replicas once, for the whole fit."""
+    ``data`` is a distributed dataset of ``(x, sample_weight)`` batches
+    (:func:`distributed_pass`) or the pair of ``(x, sample_weight)`` shards
+    already placed on the replicas (:func:`replicated_pass`).
+    """
+    data_pass = replicated_pass if isinstance(data, tuple) else distributed_pass
     return lloyd_iterations(
-        lambda centers: replicated_pass(strategy, shards, centers, distance, chunk_size),
+        lambda centers: data_pass(strategy, data, centers, distance, chunk_size),
         initial_centers, max_iter, tol, verbose,
     )
