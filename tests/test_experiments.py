@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -172,6 +173,10 @@ def run_naive_quick(data_dir: Path | str, output_dir: Path) -> dict:
     completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "mean cluster purity (blog)" in completed.stdout  # the table was printed
+    # No error-level log lines (absl's or TensorFlow's "E0000 ...", e.g. oneDNN's on integer
+    # transposes) but TensorFlow's CUDA probe, which fails on every machine without a GPU.
+    errors = [line for line in completed.stderr.splitlines() if re.match(r"E\d{4} ", line) and "cuda" not in line]
+    assert not errors, errors
     return json.loads((output_dir / "metrics.json").read_text())
 
 

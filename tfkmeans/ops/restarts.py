@@ -75,10 +75,12 @@ def runs_cluster_sums(
 
     def by_scatter():
         weighted = block * block_weights[:, None]
+        # Map over run indices, not transposed labels: oneDNN has no integer transpose.
+        runs = tf.range(n_runs)
         return (
-            tf.map_fn(lambda run: segment_sum(weighted, run, n_clusters), tf.transpose(labels),
+            tf.map_fn(lambda run: segment_sum(weighted, labels[:, run], n_clusters), runs,
                       fn_output_signature=block.dtype),
-            tf.map_fn(lambda run: segment_sum(block_weights, run, n_clusters), tf.transpose(labels),
+            tf.map_fn(lambda run: segment_sum(block_weights, labels[:, run], n_clusters), runs,
                       fn_output_signature=block.dtype),
         )
 
@@ -125,7 +127,8 @@ def runs_pass(
         sums, weights = runs_cluster_sums(block, block_weights, labels, n_clusters)
         by_run = tf.transpose(mins)  # (runs, rows)
         distances, rows = tf.math.top_k(by_run, k=tf.minimum(n_clusters, size))
-        farthest = FarthestRows(distances, rows + start, tf.gather(tf.transpose(labels), rows, batch_dims=1))
+        run_of_row = tf.broadcast_to(tf.range(tf.shape(rows)[0])[:, None], tf.shape(rows))
+        farthest = FarthestRows(distances, rows + start, tf.gather_nd(labels, tf.stack([rows, run_of_row], axis=-1)))
         return (RunsTotals(
             totals.sums + sums,
             totals.weights + weights,

@@ -70,7 +70,15 @@ def kmeans_plusplus_runs(
 
     first = _sample_by_weight(tf.tile(tf.cumsum(weight64)[None], [n_runs, 1]), 1, seeds, 0)
     closest = distances_to(first)[:, :, 0]
-    chosen = tf.TensorArray(tf.int32, size=n_clusters, element_shape=[n_runs]).write(0, first[:, 0])
+    # (runs, k) filled one column per step: transposing a stacked integer TensorArray would
+    # make oneDNN log an error line (it has no integer transpose) and fall back to Eigen.
+    run_index = tf.range(n_runs)
+    chosen = tf.zeros([n_runs, n_clusters], tf.int32)
+
+    def put_column(chosen, c, rows):
+        return tf.tensor_scatter_nd_update(chosen, tf.stack([run_index, tf.fill([n_runs], c)], axis=1), rows)
+
+    chosen = put_column(chosen, 0, first[:, 0])
 
     def add_center(c, chosen, closest):
         cumulative = potentials(closest)
@@ -79,10 +87,9 @@ def kmeans_plusplus_runs(
         trial_potential = tf.reduce_sum(tf.cast(trial, tf.float64) * weight64[:, None], axis=1)
         best = tf.argmin(trial_potential, axis=1, output_type=tf.int32)  # (runs,)
         closest = tf.gather(tf.transpose(trial, [0, 2, 1]), best, batch_dims=1)
-        return c + 1, chosen.write(c, tf.gather(candidates, best, batch_dims=1)), closest
+        return c + 1, put_column(chosen, c, tf.gather(candidates, best, batch_dims=1)), closest
 
-    _, chosen, _ = tf.while_loop(lambda c, *_: c < n_clusters, add_center, (tf.constant(1), chosen, closest))
-    indices = tf.transpose(chosen.stack())
+    _, indices, _ = tf.while_loop(lambda c, *_: c < n_clusters, add_center, (tf.constant(1), chosen, closest))
     return tf.gather(x, indices), indices
 
 
