@@ -36,6 +36,21 @@ def test_bad_training_data(data, error, message):
         KMeans(2).fit(data)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int64, bool])
+@pytest.mark.parametrize("target", [tf.float32, tf.float64])
+def test_arrays_are_copied_once_into_aligned_tensors(dtype, target):
+    """Values converted exactly, images flattened, the tensor independent of the caller's array."""
+    from tfkmeans._validation import as_float_matrix
+
+    data = (np.random.default_rng(0).random((9, 4, 3)) * 200).astype(dtype)
+    tensor = as_float_matrix(data[:, :, ::-1], target)  # a non-contiguous view
+    expected = data[:, :, ::-1].reshape(9, 12).astype(target.as_numpy_dtype)
+    data[...] = 0
+    assert tensor.dtype == target and tensor.shape == (9, 12)
+    np.testing.assert_array_equal(tensor.numpy(), expected)
+    np.testing.assert_array_equal(tf.reduce_sum(tensor, axis=0).numpy(), expected.sum(axis=0))
+
+
 def test_finite_data_whose_sum_overflows_is_accepted():
     """The finiteness check sums the data first; an overflowing sum of finite values is not an error."""
     from tfkmeans._validation import as_float_matrix

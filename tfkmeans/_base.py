@@ -34,9 +34,7 @@ _random_points = tf.function(ops.random_points, reduce_retracing=True, autograph
 _dataset_moments = tf.function(ops.dataset_moments, autograph=False)
 
 
-@tf.function(reduce_retracing=True, autograph=False)
-def _mean_variance(x: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.math.reduce_variance(x, axis=0))
+_mean_variance = tf.function(ops.data_mean_variance, reduce_retracing=True, autograph=False)
 
 
 def _predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:

@@ -16,39 +16,41 @@ def as_float_matrix(data: Any, dtype: tf.DType, name: str = "X") -> tf.Tensor:
 
     Arrays of rank > 2 (e.g. ``(n, 28, 28)`` images) are flattened to
     ``(n, prod(rest))``. A dataset may yield feature batches or ``(x, y)``
-    pairs; it is read once and held in memory.
+    pairs; it is read once and held in memory. A numpy array is copied once,
+    converted to ``dtype`` on the way.
     """
     if isinstance(data, tf.data.Dataset):
         data = _concatenate_dataset(data, name)
     if isinstance(data, (tf.Tensor, tf.Variable)):
         if not (data.dtype.is_floating or data.dtype.is_integer or data.dtype.is_bool):
             raise TypeError(f"{name} must be numeric, got a tensor of dtype {data.dtype.name}.")
-        tensor = tf.convert_to_tensor(data)
+        shape = tuple(data.shape)
     else:
-        array = np.asarray(data)
-        if array.dtype.kind == "O":
+        data = np.asarray(data)
+        if data.dtype.kind == "O":
             try:
-                array = array.astype(np.float64)
+                data = data.astype(np.float64)
             except (TypeError, ValueError) as error:
                 raise TypeError(f"{name} must be numeric; could not convert its objects to numbers ({error}).") from None
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be numeric, got an array of dtype {array.dtype}.")
-        tensor = tf.convert_to_tensor(array)
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got an array of dtype {data.dtype}.")
+        shape = data.shape
 
-    if tensor.shape.rank < 2:
+    if len(shape) < 2:
         raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got an array of shape {tuple(tensor.shape)}. "
+            f"{name} must be 2-D (n_samples, n_features), got an array of shape {shape}. "
             "Reshape a single feature with x.reshape(-1, 1) or a single sample with x.reshape(1, -1)."
         )
-    if tensor.shape.rank > 2:
-        tensor = tf.reshape(tensor, [tensor.shape[0], -1])
-    n_samples, n_features = tensor.shape
+    n_samples, n_features = shape[0], int(np.prod(shape[1:]))
     if n_samples == 0:
-        raise ValueError(f"{name} is empty: it has 0 samples (shape {tuple(tensor.shape)}).")
+        raise ValueError(f"{name} is empty: it has 0 samples (shape {shape}).")
     if n_features == 0:
-        raise ValueError(f"{name} has 0 features (shape {tuple(tensor.shape)}).")
+        raise ValueError(f"{name} has 0 features (shape {shape}).")
 
-    tensor = tf.cast(tensor, dtype)
+    if tf.is_tensor(data):
+        tensor = tf.cast(tf.reshape(data, [n_samples, n_features]), dtype)
+    else:
+        tensor = _aligned_tensor(data.reshape(n_samples, n_features), dtype)
     # A NaN or an infinity makes the sum NaN or infinite, and one read of the data
     # costs half of an element-wise is_finite pass; only an overflowing sum of
     # finite values needs the element-wise check too.
@@ -57,6 +59,26 @@ def as_float_matrix(data: Any, dtype: tf.DType, name: str = "X") -> tf.Tensor:
             raise ValueError(f"{name} contains NaN.")
         raise ValueError(f"{name} contains infinity or a value too large for {dtype.name}.")
     return tensor
+
+
+# TensorFlow's CPU kernels assume buffers aligned to Eigen's 64 bytes (it aborts on a
+# less-aligned DLPack buffer, such as numpy's usual 16-byte alignment).
+_TF_ALIGNMENT = 64
+
+
+def _aligned_tensor(array: np.ndarray, dtype: tf.DType) -> tf.Tensor:
+    """A tensor sharing a fresh, aligned, C-ordered copy of ``array`` in ``dtype``.
+
+    ``tf.convert_to_tensor`` peaks at twice the array's size, and its allocator
+    keeps the freed half; one numpy copy handed over by DLPack needs the array's
+    size once and is freed with the tensor (MNIST×4: 1.0× instead of 2.04×).
+    """
+    itemsize = dtype.size
+    raw = np.empty(array.size * itemsize + _TF_ALIGNMENT, np.uint8)
+    offset = -raw.ctypes.data % _TF_ALIGNMENT
+    copy = raw[offset:offset + array.size * itemsize].view(dtype.as_numpy_dtype).reshape(array.shape)
+    copy[...] = array
+    return tf.experimental.dlpack.from_dlpack(copy.__dlpack__())
 
 
 def _concatenate_dataset(dataset: tf.data.Dataset, name: str) -> tf.Tensor:

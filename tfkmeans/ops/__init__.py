@@ -65,6 +65,7 @@ from tfkmeans.ops.streaming import (
     reservoir_sample,
 )
 from tfkmeans.ops.restarts import RunsResult, lloyd_runs, runs_pass
+from tfkmeans.ops.statistics import data_mean_variance
 from tfkmeans.ops.seeding import default_local_trials, kmeans_plusplus, kmeans_plusplus_runs, random_points
 
 __all__ = [
@@ -123,6 +124,7 @@ __all__ = [
     "runs_pass",
     "squared_distances",
     "squared_norms",
+    "data_mean_variance",
     "data_squared_norms",
     "update_centers",
     "update_centers_online",
