@@ -135,7 +135,7 @@ def test_get_set_params_and_sklearn_clone():
         km.set_params(clusters=5)
     copy = clone(km)
     assert copy is not km and copy.get_params() == km.get_params()
-    assert repr(km) == "KMeans(n_clusters=5, random_state=4, tol=0.0)"
+    assert repr(km) == "KMeans(n_clusters=5, tol=0.0, random_state=4)"
 
 
 def test_refit_with_other_shape(blobs):
@@ -218,3 +218,14 @@ def test_tensorboard_curves_follow_the_iterations(blobs, tmp_path):
     assert all(b <= a * (1 + 1e-6) for a, b in zip(values, values[1:]))  # Lloyd never increases inertia
     assert values[-1] == pytest.approx(km.inertia_, rel=1e-4)
     assert sorted(shift)[-1][1] == 0.0  # tol=0: the last update moved nothing
+
+
+def test_saved_model_of_data_far_from_the_origin(tmp_path):
+    """The exported predict moves queries next to the centres as KMeans.predict does (float32 at 1e4)."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.05, (100, 2)), rng.normal(0, 0.05, (100, 2)) + [0.5, 0]]) + 1e4
+    km = KMeans(2, init=x[[0, 199]]).fit(x)
+    np.testing.assert_array_equal(np.bincount(km.predict(x)), [100, 100])
+    tf.saved_model.save(km, str(tmp_path / "model"))
+    restored = tf.saved_model.load(str(tmp_path / "model"))
+    np.testing.assert_array_equal(restored.predict(tf.constant(x, tf.float32)).numpy(), km.labels_)

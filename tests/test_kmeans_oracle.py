@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.cluster import KMeans as SkKMeans
 from sklearn.cluster import kmeans_plusplus
 
@@ -110,3 +111,25 @@ def test_max_iter_caps_iterations_and_labels_follow_final_centres(blobs):
     assert ours.n_iter_ == 2
     assert_same_clustering(ours, reference, "float64")
     np.testing.assert_array_equal(ours.labels_, ours.predict(x))
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+def test_float32_data_far_from_the_origin_match_sklearn(algorithm):
+    """Two blobs 0.5 apart at 10,000 from the origin: in float32, ||x||² (2e8) would swallow the
+    distance differences (0.25) unless the data are centred in fit and moved near the centres to predict."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.05, (500, 2)), rng.normal(0, 0.05, (500, 2)) + [0.5, 0]]) + 1e4
+    init = x[[0, 999]]
+    ours = KMeans(2, init=init, algorithm=algorithm).fit(x)
+    reference = SkKMeans(2, init=init, n_init=1, algorithm="lloyd").fit(x)
+    np.testing.assert_array_equal(ours.labels_, reference.labels_)
+    np.testing.assert_array_equal(np.bincount(ours.labels_), [500, 500])
+    assert ours.inertia_ == pytest.approx(reference.inertia_, rel=1e-4)
+    np.testing.assert_allclose(ours.cluster_centers_, reference.cluster_centers_, rtol=1e-6)
+    np.testing.assert_array_equal(ours.predict(x), ours.labels_)
+    np.testing.assert_array_equal(ours.transform(x).argmin(axis=1), ours.labels_)
+    assert ours.score(x) == pytest.approx(-ours.inertia_, rel=1e-4)
+    if algorithm == "lloyd":  # streamed from a dataset: moved by the mean of its moments
+        streamed = KMeans(2, init=init).fit(tf.data.Dataset.from_tensor_slices(x).batch(128))
+        np.testing.assert_array_equal(streamed.labels_, reference.labels_)
+        np.testing.assert_allclose(streamed.cluster_centers_, reference.cluster_centers_, rtol=1e-6)

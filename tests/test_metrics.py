@@ -556,7 +556,7 @@ BAD_GEOMETRIC_INPUTS = [
     pytest.param(np.zeros((4, 2, 2)), [0, 0, 1, 1], ValueError, "2-D", id="X-3-D"),
     pytest.param(5.0, [0], ValueError, "2-D", id="X-scalar"),
     pytest.param(
-        np.zeros((4, 0)), [0, 0, 1, 1], ValueError, "0 features", id="X-no-features"
+        np.zeros((4, 0)), [0, 0, 1, 1], ValueError, "0 feature", id="X-no-features"
     ),
     pytest.param(
         np.where(_X4 == 3, np.nan, _X4), [0, 0, 1, 1], ValueError, "NaN", id="X-nan"

@@ -340,6 +340,7 @@ X = np.random.default_rng(0).normal(size=(40, 3))
         ({"init": "kmeans++"}, ValueError, "init must be 'k-means\\+\\+', 'random'"),
         ({"init": np.zeros((3, 3))}, ValueError, r"init must have shape"),
         ({"distance": "cosine"}, ValueError, "distance must be one of"),
+        ({"chunk_size": -1}, ValueError, "chunk_size must be a positive integer"),
         ({"dtype": "float16"}, ValueError, "dtype must be 'float32' or 'float64'"),
     ],
 )
@@ -398,7 +399,7 @@ def test_fitted_attributes(blobs):
     params = km.get_params()
     assert params["batch_size"] == BATCH and params["reassignment_ratio"] == 0.01
     assert clone(km).get_params() == params
-    assert repr(km) == "MiniBatchKMeans(batch_size=100, n_clusters=5, random_state=0)"
+    assert repr(km) == "MiniBatchKMeans(n_clusters=5, batch_size=100, random_state=0)"
 
 
 def test_saved_model_and_pickle_round_trip(blobs, tmp_path):

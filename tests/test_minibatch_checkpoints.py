@@ -52,8 +52,8 @@ def test_resumed_fit_reaches_the_uninterrupted_result(blobs, tmp_path, monkeypat
     saved = tf.train.load_checkpoint(tf.train.latest_checkpoint(run))
     assert saved.get_tensor("state_step/.ATTRIBUTES/VARIABLE_VALUE") == segments * every
 
-    # The resumed fit neither re-runs the initialisation nor needs the same random state.
-    resumed = MiniBatchKMeans(**{**params, "random_state": 123}, checkpoint_dir=run, checkpoint_every=every)
+    # The resumed fit does not re-run the initialisation.
+    resumed = MiniBatchKMeans(**params, checkpoint_dir=run, checkpoint_every=every)
     monkeypatch.setattr(resumed, "_best_initial_centers", lambda *a, **k: pytest.fail("initialisation recomputed"))
     assert_same_fit(resumed.fit(x, sample_weight=weights), reference)
     if params.get("compute_labels"):
@@ -138,3 +138,42 @@ def test_checkpoint_parameters_are_validated(blobs, tmp_path):
     with pytest.raises(ValueError, match="in-memory data only"):
         MiniBatchKMeans(5, checkpoint_dir=str(tmp_path)).fit(dataset)
     assert MiniBatchKMeans(5, checkpoint_dir="d", checkpoint_every=3).get_params()["checkpoint_every"] == 3
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ("shifted", "X checksum="),  # the reported case: the same shapes, X + 100
+        ("rows permuted", "X checksum="),
+        ("sample_weight", "sample_weight checksum="),
+        ("random_state", "seed from random_state="),
+    ],
+)
+def test_checkpoint_of_other_data_or_seed_is_refused(blobs, tmp_path, change, named):
+    x, _ = blobs
+    params = dict(n_clusters=5, batch_size=100, max_iter=1, random_state=0, checkpoint_dir=str(tmp_path))
+    MiniBatchKMeans(**params).fit(x)
+    other, fit_options = dict(params), {}
+    if change == "shifted":
+        x = x + 100
+    elif change == "rows permuted":
+        x = x[::-1]
+    elif change == "sample_weight":
+        fit_options["sample_weight"] = np.linspace(0.5, 1.5, len(x))
+    else:
+        other["random_state"] = 1
+    with pytest.raises(ValueError, match="belongs to another fit") as refused:
+        MiniBatchKMeans(**other).fit(x, **fit_options)
+    names = ("n_samples=", "X checksum=", "sample_weight checksum=", "seed from random_state=")
+    assert [name for name in names if name in str(refused.value)] == [named]
+
+
+def test_unseeded_fit_resumes(blobs, tmp_path, monkeypatch):
+    """random_state=None cannot be replayed: a fit without one resumes whichever seed the checkpoint holds."""
+    x, _ = blobs
+    params = dict(n_clusters=5, batch_size=100, max_iter=1, checkpoint_dir=str(tmp_path))
+    first = MiniBatchKMeans(**params).fit(x)
+    monkeypatch.setattr(_minibatch, "_fit_segment", lambda *a, **k: pytest.fail("a step ran again"))
+    assert_same_fit(MiniBatchKMeans(**params).fit(x), first)
+    with pytest.raises(ValueError, match=r"seed from random_state=None \(this fit: \d+\)"):
+        MiniBatchKMeans(**params, random_state=0).fit(x)

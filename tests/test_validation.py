@@ -21,7 +21,8 @@ X = np.random.default_rng(0).normal(size=(40, 3))
         (np.arange(5.0), ValueError, "must be 2-D"),
         (np.float64(3.0), ValueError, "must be 2-D"),
         (np.empty((0, 3)), ValueError, "0 samples"),
-        (np.empty((4, 0)), ValueError, "0 features"),
+        (np.empty((4, 0)), ValueError, "0 feature"),
+        (np.ones((4, 2), np.complex64), ValueError, "Complex data not supported"),
         (np.array([["a", "b"], ["c", "d"]]), TypeError, "numeric"),
         (np.array([[1, object()], [2, 3]], dtype=object), TypeError, "numeric"),
         (tf.constant([["a", "b"]]), TypeError, "numeric"),
@@ -29,7 +30,7 @@ X = np.random.default_rng(0).normal(size=(40, 3))
         (tf.data.Dataset.from_tensor_slices(np.array([[1.0, np.nan]])).batch(2), ValueError, "NaN or infinity"),
         (tf.data.Dataset.from_tensor_slices({"x": np.zeros((3, 2))}), TypeError, "must yield features"),
     ],
-    ids=["nan", "inf", "inf_and_minus_inf", "overflow", "1d", "scalar", "no_samples", "no_features", "strings", "objects", "string_tensor", "empty_dataset", "nan_dataset", "dict_dataset"],
+    ids=["nan", "inf", "inf_and_minus_inf", "overflow", "1d", "scalar", "no_samples", "no_features", "complex", "strings", "objects", "string_tensor", "empty_dataset", "nan_dataset", "dict_dataset"],
 )
 def test_bad_training_data(data, error, message):
     with pytest.raises(error, match=message):
@@ -112,7 +113,7 @@ def test_use_before_fit(method):
 @pytest.mark.parametrize("method", ["predict", "transform", "score"])
 def test_wrong_feature_count_after_fit(method):
     km = KMeans(2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match="X has 5 features, but KMeans was fitted with 3 features"):
+    with pytest.raises(ValueError, match="X has 5 features, but KMeans is expecting 3 features as input"):
         getattr(km, method)(np.zeros((4, 5)))
 
 
@@ -132,3 +133,20 @@ def test_callable_init_receives_numpy_and_rng():
     km = KMeans(2, init=first_rows, n_init=1, max_iter=1).fit(X)
     assert seen == {"kind": np.ndarray, "k": 2, "rng": np.random.RandomState}
     assert km.cluster_centers_.shape == (2, 3)
+
+
+@pytest.mark.parametrize("method", ["predict", "transform", "score"])
+def test_bad_chunk_size_set_after_fit_is_named(method):
+    km = KMeans(2, random_state=0).fit(X)
+    km.set_params(chunk_size=-3)
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        getattr(km, method)(X)
+
+
+def test_bad_chunk_size_set_between_partial_fits_is_named():
+    from tfkmeans import MiniBatchKMeans
+
+    km = MiniBatchKMeans(2, random_state=0, batch_size=8).partial_fit(X)
+    km.set_params(chunk_size=-3)
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        km.partial_fit(X)

@@ -10,20 +10,26 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from tfkmeans import ops
 from tfkmeans._validation import (
-    as_float_matrix,
     as_weighted_batches,
     check_positive_int,
     check_sample_weight,
     draw_seed,
+    finite_tensor,
+    mean_if_far_from_zero,
+    numeric_matrix,
+    unpack_dataset,
 )
 from tfkmeans.exceptions import NotFittedError
+
+if TYPE_CHECKING:  # scikit-learn is optional: __sklearn_tags__ imports it when called
+    from sklearn.utils import Tags
 
 _DTYPES = {"float32": tf.float32, "float64": tf.float64}
 
@@ -96,15 +102,18 @@ class BaseKMeans(tf.Module):
         return self
 
     def __repr__(self) -> str:
-        defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values() if p.name != "self"
-        }
+        """``Class(name=value, ...)`` with the parameters that differ from their defaults, in signature order.
+
+        As scikit-learn's: a parameter has changed when its repr differs from
+        its default's (arrays are never compared element-wise), and an array
+        shows as numpy's ``array([...])``.
+        """
+        parameters = inspect.signature(type(self).__init__).parameters.values()
         changed = [
-            f"{name}={value!r}"
-            for name, value in self.get_params().items()
-            if not isinstance(value, np.ndarray) and value != defaults.get(name)
+            f"{p.name}={getattr(self, p.name)!r}"
+            for p in parameters
+            if p.name != "self" and repr(getattr(self, p.name)) != repr(p.default)
         ]
-        changed += [f"{name}=array{np.shape(value)}" for name, value in self.get_params().items() if isinstance(value, np.ndarray)]
         return f"{type(self).__name__}({', '.join(changed)})"
 
     # -- validation ------------------------------------------------------------------------
@@ -116,12 +125,16 @@ class BaseKMeans(tf.Module):
         except KeyError:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.") from None
 
-    def _check_common_params(self, n_samples: int) -> None:
-        check_positive_int(self.n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
-        check_positive_int(self.max_iter, "max_iter")
+    def _check_pass_params(self) -> None:
+        """Parameters of every pass over data (fit, partial_fit, predict): set_params may change them."""
         if self.chunk_size is not None:
             check_positive_int(self.chunk_size, "chunk_size")
         ops.get_distance(self.distance)
+
+    def _check_common_params(self, n_samples: int) -> None:
+        check_positive_int(self.n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
+        check_positive_int(self.max_iter, "max_iter")
+        self._check_pass_params()
         if not isinstance(self.init, str) and not callable(self.init):
             return
         if isinstance(self.init, str) and self.init not in ("k-means++", "random"):
@@ -151,18 +164,24 @@ class BaseKMeans(tf.Module):
             return 1
         return n_init
 
-    def _initial_centers(self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState) -> tf.Tensor:
-        """Centres to start from, as ``init`` asks, computed on ``x``."""
+    def _initial_centers(
+        self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState, offset: Optional[tf.Tensor] = None
+    ) -> tf.Tensor:
+        """Centres to start from, as ``init`` asks, computed on ``x``.
+
+        ``x`` may have been moved by ``-offset`` (centred); an explicit init
+        array is moved with it. A callable init sees ``x`` as it is, as
+        scikit-learn's sees its centred X.
+        """
         if isinstance(self.init, str) and self.init == "k-means++":
             return _kmeans_plusplus(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
         if isinstance(self.init, str):
             return _random_points(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
-        chosen = self.init(x.numpy(), self.n_clusters, rng) if callable(self.init) else self.init
-        centers = as_float_matrix(chosen, x.dtype, name="init")
+        chosen = numeric_matrix(self.init(x.numpy(), self.n_clusters, rng) if callable(self.init) else self.init, "init")
         expected = (self.n_clusters, int(x.shape[1]))
-        if tuple(centers.shape) != expected:
-            raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(centers.shape)}.")
-        return centers
+        if tuple(chosen.shape) != expected:
+            raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(chosen.shape)}.")
+        return finite_tensor(chosen, x.dtype, "init", None if callable(self.init) else offset)
 
     def _initial_centers_of_runs(
         self, x: tf.Tensor, sample_weight: tf.Tensor, rngs: list[np.random.RandomState]
@@ -177,16 +196,17 @@ class BaseKMeans(tf.Module):
             return _kmeans_plusplus_runs(x, sample_weight, self.n_clusters, seeds)[0]
         return tf.stack([self._initial_centers(x, sample_weight, rng) for rng in rngs])
 
-    def _validate_data(self, X: Any, *, reset: bool) -> tf.Tensor:
-        """Convert ``X``; on ``reset`` remember its width, otherwise check it against the fit."""
-        x = as_float_matrix(X, self._tf_dtype if reset else self.centers.dtype)
+    def _validate_data(self, X: Any, *, reset: bool, shift: Optional[tf.Tensor] = None) -> tf.Tensor:
+        """Convert ``X`` (moved by ``-shift``); on ``reset`` remember its width, otherwise check it against the fit."""
+        matrix = numeric_matrix(X, "X")
         if reset:
-            self.n_features_in_ = int(x.shape[1])
-        elif x.shape[1] != self.n_features_in_:
+            self.n_features_in_ = int(matrix.shape[1])
+        elif matrix.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {x.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_} features."
+                f"X has {matrix.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
+                "as input (the number it was fitted with)."
             )
-        return x
+        return finite_tensor(matrix, self._tf_dtype if reset else self.centers.dtype, "X", shift)
 
     def _stream_batches(
         self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096
@@ -216,6 +236,26 @@ class BaseKMeans(tf.Module):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments first."
             )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether ``fit`` has run; what scikit-learn's ``check_is_fitted`` asks."""
+        return getattr(self, "centers", None) is not None
+
+    def __sklearn_tags__(self) -> Tags:
+        """scikit-learn's estimator tags: a clusterer and a transformer of finite, dense data.
+
+        scikit-learn is imported here, so that only code asking for tags (its
+        pipelines, model selection and checks) needs it.
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type="clusterer",
+            target_tags=TargetTags(required=False),
+            # Whatever X's dtype, transform returns the estimator's dtype.
+            transformer_tags=TransformerTags(preserves_dtype=[str(self.dtype)]),
+            input_tags=InputTags(allow_nan=False),
+        )
 
     def _chunk_size(self, n_features: int) -> int:
         return self.chunk_size or ops.default_chunk_size(self.n_clusters, n_features, self.distance)
@@ -263,29 +303,69 @@ class BaseKMeans(tf.Module):
         if save_type == "savedmodel" and getattr(self, "centers", None) is not None:
             centers, options = self.centers, self._inference_options()
             spec = tf.TensorSpec([None, centers.shape[1]], centers.dtype, name="x")
-            children["predict"] = tf.function(lambda x: _predict(x, centers, **options), input_signature=[spec], autograph=False)
-            children["transform"] = tf.function(lambda x: _transform(x, centers, **options), input_signature=[spec], autograph=False)
+
+            moved = mean_if_far_from_zero(centers) is not None  # as _inference_inputs decides
+
+            def about_centers(function: Callable[..., tf.Tensor]) -> Callable[[tf.Tensor], tf.Tensor]:
+                def exported(x: tf.Tensor) -> tf.Tensor:
+                    if not moved:
+                        return function(x, centers, **options)
+                    origin = tf.reduce_mean(centers, axis=0)
+                    return function(x - origin, centers - origin, **options)
+                return tf.function(exported, input_signature=[spec], autograph=False)
+
+            children["predict"] = about_centers(_predict)
+            children["transform"] = about_centers(_transform)
         return children
+
+    def _inference_inputs(self, X: Any) -> tuple[tf.Tensor, tf.Tensor]:
+        """Validated ``X`` and the centres, moved so that the centres' mean is the origin if it is far from it.
+
+        Distances do not change, but in float32 they would drown in ``||x||²``
+        for data far from the origin (fit centres such data for the same reason).
+        """
+        self._check_is_fitted()
+        self._check_pass_params()
+        # A tensor, never the variable itself: with reduce_retracing, a graph traced for
+        # the variable of one fit was reused for another fit's of a different shape.
+        centers = tf.convert_to_tensor(self.centers)
+        origin = mean_if_far_from_zero(centers)
+        if origin is None:
+            return self._validate_data(X, reset=False), centers
+        return self._validate_data(X, reset=False, shift=origin), centers - origin
 
     # -- inference -------------------------------------------------------------------------
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre for each sample, shape ``(n_samples,)``."""
-        self._check_is_fitted()
-        return _compiled_predict(self._validate_data(X, reset=False), self.centers, **self._inference_options()).numpy()
+        return _compiled_predict(*self._inference_inputs(X), **self._inference_options()).numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``."""
-        self._check_is_fitted()
-        return _compiled_transform(self._validate_data(X, reset=False), self.centers, **self._inference_options()).numpy()
+        return _compiled_transform(*self._inference_inputs(X), **self._inference_options()).numpy()
 
     def score(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> float:
-        """Opposite of the inertia of ``X`` under the fitted centres (higher is better)."""
+        """Opposite of the inertia of ``X`` under the fitted centres (higher is better).
+
+        Parameters
+        ----------
+        X : array-like, tf.Tensor or tf.data.Dataset of shape (n_samples, n_features)
+            Data to score. A dataset is read whole, and the weights of its
+            ``(x, y, sample_weight)`` elements are used.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Weight of each sample; not for a dataset that yields its own.
+
+        Returns
+        -------
+        float
+            Minus the (weighted) sum of squared distances to the nearest centre.
+        """
         del y
-        self._check_is_fitted()
-        x = self._validate_data(X, reset=False)
+        X, sample_weight = unpack_dataset(X, sample_weight)
+        x, centers = self._inference_inputs(X)
         weights = check_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
-        return float(_compiled_score(x, weights, self.centers, **self._inference_options()))
+        return float(_compiled_score(x, weights, centers, **self._inference_options()))
 
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "BaseKMeans":
         raise NotImplementedError

@@ -3,7 +3,10 @@
 What is saved is all a fit needs to continue exactly where it stopped: the
 seeds drawn for every run (the RNG state that matters), which run and
 iteration it reached, the current centres and the best finished run so far.
-A directory written for another shape of problem is refused, never half-used.
+Beside it is a :class:`FitFingerprint` of the fit's inputs (checksums of the
+data and sample weights, and a seed drawn from ``random_state``): a directory
+written by a fit of another shape, other data or another seed is refused,
+never half-used.
 
 :class:`FitCheckpoint` holds a :class:`tfkmeans.KMeans` fit and
 :class:`MiniBatchCheckpoint` a :class:`tfkmeans.MiniBatchKMeans` one; both
@@ -12,17 +15,142 @@ share the compatibility check of :class:`_CompatibleCheckpoint`.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from typing import Any, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 import tensorflow as tf
 
+from tfkmeans._validation import RandomState, as_weighted_batches, check_random_state, check_sample_weight
 from tfkmeans.ops.minibatch import MiniBatchState, minibatch_initial_state
 
 _CENTERS_KEY = "centers/.ATTRIBUTES/VARIABLE_VALUE"
 _SEEDS_KEY = "run_seeds/.ATTRIBUTES/VARIABLE_VALUE"
+
+# Elements (not rows) converted to float64 at once: the checksums never hold an
+# n x d temporary, and a chunk (2 MiB) stays in cache between its passes.
+_CHECKSUM_CHUNK = 1 << 18
+# Stored for random_state=None, whose seed is not reproducible.
+_NO_SEED = -1
+
+
+class FitFingerprint(NamedTuple):
+    """What identifies a fit's inputs beyond their shapes; see :func:`fit_fingerprint`."""
+
+    n_samples: int
+    x_checksum: tuple[float, float, float, float]
+    weight_checksum: tuple[float, float, float]
+    seed: Optional[int]
+
+
+def fit_fingerprint(X: Any, sample_weight: Any, dtype: tf.DType, random_state: RandomState) -> FitFingerprint:
+    """Fingerprint of a fit's inputs, as the estimator receives them, for :class:`_CompatibleCheckpoint`.
+
+    Parameters
+    ----------
+    X : array-like, tf.Tensor or tf.data.Dataset
+        The (already validated) training data. A dataset is read once, as
+        ``(x, sample_weight)`` batches; other data are read in row chunks.
+    sample_weight : array-like or None
+        The weights passed with in-memory ``X`` (a dataset yields its own).
+    dtype : tf.DType
+        Precision of the fit: the checksums are of ``X`` converted to it, so
+        the same data given in another dtype or container fingerprint alike.
+    random_state : None, int, numpy RandomState or Generator
+        The estimator's ``random_state``; it is not advanced.
+
+    Returns
+    -------
+    FitFingerprint
+        ``n_samples``; float64 checksums of ``X`` (sum, sum of squares, and
+        sums weighted by row and by column position, so that reordered rows
+        or features differ) and of the sample weights (sum, sum of squares,
+        row-position-weighted sum); and a seed drawn from a copy of
+        ``random_state``, or None for ``random_state=None``.
+    """
+    checksum = _Checksum()
+    if isinstance(X, tf.data.Dataset):
+        for x, weights in as_weighted_batches(X, dtype):
+            checksum.add(x, weights.numpy())
+    else:
+        x = _as_rows(X)
+        checksum.add(x, check_sample_weight(sample_weight, int(x.shape[0]), dtype).numpy(), dtype)
+    seed = None
+    if random_state is not None:
+        # A copy: drawing from the estimator's own RandomState or Generator would change the fit.
+        seed = int(check_random_state(copy.deepcopy(random_state)).randint(0, 2**31 - 1))
+    return FitFingerprint(checksum.rows, checksum.x_checksum(), checksum.weight_checksum(), seed)
+
+
+def _as_rows(X: Any) -> Union[np.ndarray, tf.Tensor]:
+    """``X`` as a numpy array or tensor of shape ``(n_samples, n_features)``, without a copy where it can."""
+    if isinstance(X, (tf.Tensor, tf.Variable)):
+        return tf.reshape(X, [X.shape[0], -1])
+    array = np.asarray(X)
+    if array.dtype.kind == "O":
+        array = array.astype(np.float64)
+    return array.reshape(len(array), -1)
+
+
+class _Checksum:
+    """Float64 checksums of rows and their weights, accumulated chunk by chunk in a fixed order.
+
+    Only numpy's own reductions on C-ordered chunks are used (no BLAS, no
+    threads), so the same data give bit-identical checksums in every fit.
+    """
+
+    def __init__(self):
+        self.rows = 0
+        self.x_sum = self.x_squares = self.x_by_row = 0.0
+        self.column_sums: Optional[np.ndarray] = None
+        self.w_sum = self.w_squares = self.w_by_row = 0.0
+
+    def add(self, x: Union[np.ndarray, tf.Tensor], weights: np.ndarray, dtype: Optional[tf.DType] = None) -> None:
+        """Add the rows of ``x`` (cast to ``dtype`` first, if given) and their weights."""
+        n_samples, n_features = (int(d) for d in x.shape)
+        w, w_rows = weights.astype(np.float64), self._positions(n_samples)
+        self.w_sum += float(w.sum())
+        self.w_squares += float((w * w).sum())
+        self.w_by_row += float((w * w_rows).sum())
+        step = max(1, _CHECKSUM_CHUNK // n_features)
+        for start in range(0, n_samples, step):
+            chunk = x[start:start + step]
+            if dtype is not None:
+                chunk = tf.cast(chunk, dtype) if tf.is_tensor(chunk) else chunk.astype(dtype.as_numpy_dtype, copy=False)
+            if tf.is_tensor(chunk):
+                chunk = chunk.numpy()
+            self._add_chunk(chunk.astype(np.float64, order="C"))  # always a copy of our own
+
+    def _positions(self, n_rows: int) -> np.ndarray:
+        """1-based positions of the next ``n_rows`` rows."""
+        return np.arange(self.rows + 1, self.rows + n_rows + 1, dtype=np.float64)
+
+    def _add_chunk(self, chunk: np.ndarray) -> None:
+        row_sums, column_sums = chunk.sum(axis=1), chunk.sum(axis=0)
+        self.x_sum += float(row_sums.sum())
+        self.x_by_row += float((row_sums * self._positions(len(chunk))).sum())
+        self.column_sums = column_sums if self.column_sums is None else self.column_sums + column_sums
+        np.square(chunk, out=chunk)
+        self.x_squares += float(chunk.sum())
+        self.rows += len(chunk)
+
+    def x_checksum(self) -> tuple[float, float, float, float]:
+        """Sum, sum of squares, and the sums weighted by row and by column position."""
+        columns = np.arange(1, len(self.column_sums) + 1, dtype=np.float64)
+        return self.x_sum, self.x_squares, self.x_by_row, float((self.column_sums * columns).sum())
+
+    def weight_checksum(self) -> tuple[float, float, float]:
+        """Sum, sum of squares and row-position-weighted sum of the weights."""
+        return self.w_sum, self.w_squares, self.w_by_row
+
+
+def _key(name: str) -> str:
+    return f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+_FINGERPRINT_KEYS = tuple(_key(name) for name in ("n_samples", "x_checksum", "weight_checksum", "random_seed"))
 
 
 class _CompatibleCheckpoint:
@@ -30,16 +158,34 @@ class _CompatibleCheckpoint:
 
     Subclasses name the fit (``kind``), the checkpoint keys a checkpoint of
     theirs always has (``_required_keys``), and read the shape of the fit that
-    wrote a checkpoint (:meth:`_describe`); :meth:`restore` compares it with
-    ``expected`` before loading anything.
+    wrote a checkpoint (:meth:`_describe`); :meth:`restore` compares it, and
+    the stored :class:`FitFingerprint`, with this fit's before loading anything.
     """
 
     kind = "tfkmeans"
     _required_keys: tuple[str, ...] = ()
 
-    def __init__(self, directory: Union[str, os.PathLike], expected: dict[str, Any], variables: dict[str, tf.Variable]):
+    def __init__(
+        self, directory: Union[str, os.PathLike], expected: dict[str, Any], variables: dict[str, tf.Variable],
+        fingerprint: FitFingerprint,
+    ):
         self.directory = os.fspath(directory)
-        self._expected = expected
+        self._expected = {
+            **expected,
+            "n_samples": fingerprint.n_samples,
+            "X checksum": fingerprint.x_checksum,
+            "sample_weight checksum": fingerprint.weight_checksum,
+            # None (random_state=None) takes the seeds of whichever fit it resumes.
+            "seed from random_state": fingerprint.seed,
+        }
+        seed = _NO_SEED if fingerprint.seed is None else fingerprint.seed
+        variables = dict(
+            variables,
+            n_samples=tf.Variable(fingerprint.n_samples, dtype=tf.int64, trainable=False),
+            x_checksum=tf.Variable(fingerprint.x_checksum, dtype=tf.float64, trainable=False),
+            weight_checksum=tf.Variable(fingerprint.weight_checksum, dtype=tf.float64, trainable=False),
+            random_seed=tf.Variable(seed, dtype=tf.int64, trainable=False),
+        )
         self._checkpoint = tf.train.Checkpoint(**variables)
         self._manager = tf.train.CheckpointManager(self._checkpoint, self.directory, max_to_keep=2)
 
@@ -61,6 +207,17 @@ class _CompatibleCheckpoint:
         """The values of ``expected``'s keys for the fit that wrote the checkpoint."""
         raise NotImplementedError
 
+    @staticmethod
+    def _describe_fingerprint(reader: tf.train.CheckpointReader) -> dict[str, Any]:
+        """The stored :class:`FitFingerprint`, under the names the expected values have."""
+        seed = int(reader.get_tensor(_key("random_seed")))
+        return {
+            "n_samples": int(reader.get_tensor(_key("n_samples"))),
+            "X checksum": tuple(reader.get_tensor(_key("x_checksum")).tolist()),
+            "sample_weight checksum": tuple(reader.get_tensor(_key("weight_checksum")).tolist()),
+            "seed from random_state": None if seed == _NO_SEED else seed,
+        }
+
     def _check_compatible(self, path: str) -> None:
         try:
             reader = tf.train.load_checkpoint(path)
@@ -70,14 +227,22 @@ class _CompatibleCheckpoint:
             raise ValueError(f"The checkpoint {path} is corrupt or unreadable: {error}") from None
         if any(key not in shapes for key in self._required_keys):
             raise ValueError(f"{path} is not a tfkmeans {self.kind} checkpoint; use another checkpoint_dir.")
+        if any(key not in shapes for key in _FINGERPRINT_KEYS):
+            raise ValueError(
+                f"The checkpoint in {self.directory} has no fingerprint of the data it was fitted on "
+                "(an older tfkmeans wrote it), so it cannot be told from another fit's. "
+                "Use another checkpoint_dir, or remove it to start afresh."
+            )
         try:
-            found = self._describe(reader, shapes, dtypes)
+            found = {**self._describe(reader, shapes, dtypes), **self._describe_fingerprint(reader)}
         except (tf.errors.OpError, ValueError) as error:
             raise ValueError(f"The checkpoint {path} is corrupt or unreadable: {error}") from None
-        if found != self._expected:
-            differences = ", ".join(
-                f"{name}={found[name]} (this fit: {self._expected[name]})" for name in found if found[name] != self._expected[name]
-            )
+        differences = ", ".join(
+            f"{name}={found[name]} (this fit: {expected})"
+            for name, expected in self._expected.items()
+            if expected is not None and found[name] != expected
+        )
+        if differences:
             raise ValueError(
                 f"The checkpoint in {self.directory} belongs to another fit: {differences}. "
                 "Use another checkpoint_dir, or remove it to start afresh."
@@ -91,7 +256,8 @@ class FitCheckpoint(_CompatibleCheckpoint):
     _required_keys = (_CENTERS_KEY, _SEEDS_KEY)
 
     def __init__(
-        self, directory: Union[str, os.PathLike], n_clusters: int, n_features: int, n_init: int, dtype: tf.DType
+        self, directory: Union[str, os.PathLike], n_clusters: int, n_features: int, n_init: int, dtype: tf.DType,
+        fingerprint: FitFingerprint,
     ):
         self.run_seeds = tf.Variable(tf.zeros([n_init], tf.int64), trainable=False)
         self.run_index = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -107,6 +273,7 @@ class FitCheckpoint(_CompatibleCheckpoint):
                 run_seeds=self.run_seeds, run_index=self.run_index, iterations=self.iterations, centers=self.centers,
                 best_centers=self.best_centers, best_inertia=self.best_inertia, best_n_iter=self.best_n_iter,
             ),
+            fingerprint,
         )
 
     def _describe(self, reader, shapes, dtypes) -> dict[str, Any]:
@@ -136,10 +303,6 @@ class FitCheckpoint(_CompatibleCheckpoint):
         self.save_progress(run_index + 1, 0, self.centers)
 
 
-def _key(name: str) -> str:
-    return f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
-
-
 class MiniBatchCheckpoint(_CompatibleCheckpoint):
     """Checkpointed state of an in-memory ``MiniBatchKMeans`` fit.
 
@@ -148,17 +311,15 @@ class MiniBatchCheckpoint(_CompatibleCheckpoint):
     (centres, counts, step, smoothed inertia, no-improvement counter, ...):
     with the seed folded by the step index, the state at step ``i`` determines
     every later step. A checkpoint is refused unless ``n_clusters``,
-    ``n_features``, ``dtype``, ``n_samples`` and ``batch_size`` match.
+    ``n_features``, ``dtype``, ``batch_size`` and the ``fingerprint`` match.
     """
 
     kind = "MiniBatchKMeans"
-    _required_keys = tuple(
-        _key(name) for name in ("state_centers", "state_counts", "batch_seed", "n_samples", "batch_size")
-    )
+    _required_keys = tuple(_key(name) for name in ("state_centers", "state_counts", "batch_seed", "batch_size"))
 
     def __init__(
         self, directory: Union[str, os.PathLike], n_clusters: int, n_features: int, dtype: tf.DType,
-        n_samples: int, batch_size: int,
+        batch_size: int, fingerprint: FitFingerprint,
     ):
         template = minibatch_initial_state(tf.zeros([n_clusters, n_features], dtype))
         self.state_variables = {
@@ -166,18 +327,14 @@ class MiniBatchCheckpoint(_CompatibleCheckpoint):
         }
         self.batch_seed = tf.Variable(tf.zeros([2], tf.int64), trainable=False)
         self.initial_centers = tf.Variable(tf.zeros([n_clusters, n_features], dtype), trainable=False)
-        self.n_samples = tf.Variable(n_samples, dtype=tf.int64, trainable=False)
         self.batch_size = tf.Variable(batch_size, dtype=tf.int64, trainable=False)
         variables = {f"state_{name}": variable for name, variable in self.state_variables.items()}
-        variables.update(
-            batch_seed=self.batch_seed, initial_centers=self.initial_centers,
-            n_samples=self.n_samples, batch_size=self.batch_size,
-        )
+        variables.update(batch_seed=self.batch_seed, initial_centers=self.initial_centers, batch_size=self.batch_size)
         super().__init__(
             directory,
-            {"n_clusters": n_clusters, "n_features": n_features, "dtype": dtype.name, "n_samples": n_samples,
-             "batch_size": batch_size},
+            {"n_clusters": n_clusters, "n_features": n_features, "dtype": dtype.name, "batch_size": batch_size},
             variables,
+            fingerprint,
         )
 
     def _describe(self, reader, shapes, dtypes) -> dict[str, Any]:
@@ -186,7 +343,6 @@ class MiniBatchCheckpoint(_CompatibleCheckpoint):
             "n_clusters": shapes[centers][0],
             "n_features": shapes[centers][1],
             "dtype": dtypes[centers].name,
-            "n_samples": int(reader.get_tensor(_key("n_samples"))),
             "batch_size": int(reader.get_tensor(_key("batch_size"))),
         }
 

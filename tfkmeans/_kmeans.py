@@ -13,9 +13,10 @@ from absl import logging
 
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
-from tfkmeans._checkpoint import FitCheckpoint
+from tfkmeans._checkpoint import FitCheckpoint, fit_fingerprint
 from tfkmeans._validation import (
     RandomState,
+    as_centered_float_matrix,
     check_positive_int,
     check_random_state,
     check_sample_weight,
@@ -62,6 +63,7 @@ class _FitPlan(NamedTuple):
     distributed_run: Callable[[tf.distribute.Strategy], _RunFn]  # ``run`` spread over a strategy's replicas
     in_memory: bool = False  # restarts can then be seeded together
     run_all: Optional[_RunsFn] = None  # every run in one loop (Lloyd); None: one by one
+    offset: Optional[tf.Tensor] = None  # the runs see the data moved by -offset (centred)
 
 
 def _active_strategy() -> Optional[tf.distribute.Strategy]:
@@ -144,7 +146,11 @@ class KMeans(BaseKMeans):
         (``expand_dims``/``subtract``/``square``/``reduce_sum``), exact but slow,
         in chunks small enough to bound its ``rows × k × d`` intermediate.
     dtype : {'float32', 'float64'}, default='float32'
-        Precision of the computation and of the fitted centres.
+        Precision of the computation and of the fitted centres. Data far
+        from the origin (squared mean norm above their total variance) are
+        centred on a copy before Lloyd's iterations, as scikit-learn does, and
+        predict/transform/score move queries next to the centres, so float32
+        keeps the distances of, e.g., points at 10,000 ± 0.1.
     chunk_size : int or None, default=None
         Rows processed at once; None picks a size that keeps the per-chunk
         intermediate near 16 MiB.
@@ -152,8 +158,9 @@ class KMeans(BaseKMeans):
         If set, the fit saves its progress there (``tf.train.Checkpoint``)
         every ``checkpoint_every`` iterations and after every run, and a fit
         started with the same directory resumes from the latest checkpoint,
-        reaching the same centres as an uninterrupted fit. A directory from a
-        fit of another shape (k, n_features, n_init, dtype) is refused. With
+        reaching the same centres as an uninterrupted fit. A directory from
+        another fit (another k, n_features, n_init or dtype, other data or
+        sample weights by checksum, or another ``random_state``) is refused. With
         ``algorithm='auto'`` a checkpointed fit runs Lloyd's iterations, so in
         float32 its result can differ in the last bits (and, over a long fit,
         a near-tie) from the same fit without a checkpoint.
@@ -252,8 +259,9 @@ class KMeans(BaseKMeans):
         )
 
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
-        x = self._validate_data(X, reset=True)
+        x, offset = as_centered_float_matrix(X, self._tf_dtype)
         n_samples, n_features = (int(d) for d in x.shape)
+        self.n_features_in_ = n_features
         self._check_common_params(n_samples)
         self._check_tol()
         weights = check_sample_weight(sample_weight, n_samples, x.dtype)
@@ -276,30 +284,46 @@ class KMeans(BaseKMeans):
         # Restarts with bounds go one by one: on MNIST (k=10, n_init=10) that took
         # 0.78x the time of Lloyd's iterations for all runs together.
         distributed_run = functools.partial(self._replicated_run, x=x, weights=weights)
-        return _FitPlan(x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all)
+        return _FitPlan(
+            x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all, offset
+        )
 
     def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
 
-        Initial centres are chosen (k-means++ or random) from a uniform random
-        sample of :func:`stream_seed_sample_size` rows drawn in one pass. The
-        dataset must yield the same rows in the same order on every pass
-        (shuffle once, not on each iteration).
+        Initial centres are chosen (k-means++ or random) from a random sample
+        of :func:`stream_seed_sample_size` rows, drawn by weight in one pass
+        (rows of zero weight are never drawn). The dataset must yield the same
+        rows in the same order on every pass (shuffle once, not on each
+        iteration).
         """
         batches, moments = self._stream_batches(dataset, sample_weight)
         n_samples, n_features = int(moments.rows), self.n_features_in_
         self._check_common_params(n_samples)
         self._check_tol()
-        tol = tf.cast(ops.mean_variance(moments) * self.tol, self._tf_dtype)
+        variance = ops.mean_variance(moments)
+        tol = tf.cast(variance * self.tol, self._tf_dtype)
+        # Data far from the origin are moved to their mean, as in memory (as_centered_float_matrix).
+        mean = moments.sums / tf.cast(moments.rows, tf.float64)
+        offset = None
+        if float(tf.reduce_sum(tf.square(mean))) > float(variance) * n_features:
+            offset = tf.cast(mean, self._tf_dtype)
+            batches = batches.map(lambda x, w: (x - offset, w))
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
         seed_size = min(n_samples, stream_seed_sample_size(self.n_clusters))
-        rows, _ = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
+        rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
+        if int(rows.shape[0]) < self.n_clusters and (isinstance(self.init, str) or callable(self.init)):
+            raise ValueError(
+                f"Only {int(rows.shape[0])} rows of the dataset have a positive sample weight: "
+                f"too few to choose n_clusters={self.n_clusters} initial centres from."
+            )
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
             return _lloyd_stream_fit(batches, moments.batches, initial_centers, tf.constant(max_iter), tol, **options)
 
         distributed_run = functools.partial(self._distributed_run, batches=batches)
-        return _FitPlan(rows, tf.ones([seed_size], rows.dtype), tol, run, distributed_run)
+        # The rows were drawn by weight: as seeds they count once each.
+        return _FitPlan(rows, tf.ones(tf.shape(rows)[:1], rows.dtype), tol, run, distributed_run, offset=offset)
 
     def _replicated_run(self, strategy: tf.distribute.Strategy, x: tf.Tensor, weights: tf.Tensor) -> _RunFn:
         """Lloyd iterations over in-memory data split once into one contiguous shard per replica.
@@ -352,12 +376,15 @@ class KMeans(BaseKMeans):
 
         return run
 
-    def _open_checkpoint(self, n_init: int, run_seeds: np.ndarray, dtype: tf.DType) -> Optional[FitCheckpoint]:
-        """The fit's checkpoint, restored if the directory holds one, else started."""
+    def _open_checkpoint(
+        self, n_init: int, run_seeds: np.ndarray, dtype: tf.DType, X: Any, sample_weight: Optional[Any]
+    ) -> Optional[FitCheckpoint]:
+        """The fit's checkpoint, restored if the directory holds one of this fit (``X`` as fit received it), else started."""
         if self.checkpoint_dir is None:
             return None
         check_positive_int(self.checkpoint_every, "checkpoint_every")
-        checkpoint = FitCheckpoint(self.checkpoint_dir, self.n_clusters, self.n_features_in_, n_init, dtype)
+        fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
+        checkpoint = FitCheckpoint(self.checkpoint_dir, self.n_clusters, self.n_features_in_, n_init, dtype, fingerprint)
         if checkpoint.restore():
             logging.info(
                 "KMeans: resuming from %s at run %d, iteration %d",
@@ -450,7 +477,7 @@ class KMeans(BaseKMeans):
         n_init = self._resolved_n_init()
         # One seed per run, drawn up front, so a resumed fit replays the same runs.
         run_seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=n_init)
-        checkpoint = self._open_checkpoint(n_init, run_seeds, plan.seed_points.dtype)
+        checkpoint = self._open_checkpoint(n_init, run_seeds, plan.seed_points.dtype, X, sample_weight)
         first_run, best = 0, None
         if checkpoint is None and strategy is None and plan.in_memory and n_init > 1:
             first_run, best = n_init, self._run_seeded_together(plan, run_seeds)
@@ -465,7 +492,7 @@ class KMeans(BaseKMeans):
                 centers, done = tf.identity(checkpoint.centers), int(checkpoint.iterations)
             else:
                 run_rng = np.random.RandomState(run_seeds[run_index])
-                centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng), 0
+                centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng, plan.offset), 0
             result = self._run_lloyd(run, centers, plan.tol, done, checkpoint, run_index)
             logging.log_if(
                 logging.INFO, "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s", self.verbose or n_init > 1,
@@ -476,7 +503,7 @@ class KMeans(BaseKMeans):
             if checkpoint is not None:
                 checkpoint.save_finished_run(run_index, best.centers, float(best.inertia), int(best.n_iter))
 
-        self._set_centers(best.centers)
+        self._set_centers(best.centers if plan.offset is None else best.centers + plan.offset)
         self.labels_ = best.labels.numpy()
         self.inertia_ = float(best.inertia)
         self.n_iter_ = int(best.n_iter)

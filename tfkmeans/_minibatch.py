@@ -14,13 +14,14 @@ from absl import logging
 
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
-from tfkmeans._checkpoint import MiniBatchCheckpoint
+from tfkmeans._checkpoint import MiniBatchCheckpoint, fit_fingerprint
 from tfkmeans._validation import (
     RandomState,
     check_positive_int,
     check_random_state,
     check_sample_weight,
     draw_seed,
+    unpack_dataset,
 )
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
@@ -62,6 +63,22 @@ def _fit_stream(
     return ops.MiniBatchResult(state, labels, total, history)
 
 
+def _draw_rows(
+    x: tf.Tensor, weights: tf.Tensor, positive: np.ndarray, size: int, rng: np.random.RandomState
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """``size`` rows of ``x`` and their weights, drawn uniformly with replacement among ``positive``.
+
+    ``positive`` indexes the rows of positive weight: the others take no part
+    in the fit, and drawing them would waste the subset. When every weight is
+    positive these are scikit-learn's draws, ``rng.randint(0, n, size)``. If
+    ``size`` covers every such row, all of ``x`` is returned, without a draw.
+    """
+    if size >= positive.size:
+        return x, weights
+    drawn = positive[rng.randint(0, positive.size, size)]
+    return tf.gather(x, drawn), tf.gather(weights, drawn)
+
+
 class MiniBatchKMeans(BaseKMeans):
     """Mini-batch K-means (Sculley, 2010) running as a TensorFlow graph.
 
@@ -98,7 +115,7 @@ class MiniBatchKMeans(BaseKMeans):
         Number of clusters.
     init : {'k-means++', 'random'}, callable or array of shape (n_clusters, n_features), default='k-means++'
         As for :class:`tfkmeans.KMeans`, but computed on ``init_size`` rows
-        drawn at random (with replacement) from the data.
+        drawn at random (with replacement) from the rows of positive weight.
     max_iter : int, default=100
         Maximum passes over the data (epochs); ``max_iter * n_samples // batch_size`` steps.
     batch_size : int, default=1024
@@ -122,7 +139,9 @@ class MiniBatchKMeans(BaseKMeans):
         smoothed batch inertia; None disables it.
     init_size : int or None, default=None
         Rows used to compute (and score) the initial centres; default
-        ``3 * batch_size`` (at least ``3 * n_clusters``), capped at ``n_samples``.
+        ``3 * batch_size``, or ``3 * n_clusters`` if ``3 * batch_size`` is less
+        than ``n_clusters``; capped at ``n_samples``. A value below
+        ``n_clusters`` is replaced by ``3 * n_clusters`` with a warning.
     n_init : 'auto' or int, default='auto'
         Initialisations tried, each on its own random subset of ``init_size``
         rows; the one with the lowest inertia on a common validation subset of
@@ -152,8 +171,9 @@ class MiniBatchKMeans(BaseKMeans):
         the same directory resumes from the latest checkpoint and reaches the
         same centres, ``n_steps_`` and ``inertia_`` as an uninterrupted fit
         (the batch of step ``i`` depends only on the seed and ``i``), without
-        recomputing the initialisation. A directory from a fit of another
-        shape (n_clusters, n_features, dtype, n_samples, batch_size) or an
+        recomputing the initialisation. A directory from another fit (another
+        n_clusters, n_features, dtype, n_samples or batch_size, other data or
+        sample weights by checksum, or another ``random_state``) or an
         unreadable one is refused with a ``ValueError``. Not supported when
         fitting a ``tf.data.Dataset``; ``partial_fit`` ignores it.
     checkpoint_every : int, default=10
@@ -261,9 +281,6 @@ class MiniBatchKMeans(BaseKMeans):
     def _check_step_params(self) -> None:
         """Parameters every step needs (checked again by each partial_fit)."""
         check_positive_int(self.batch_size, "batch_size")
-        if self.chunk_size is not None:
-            check_positive_int(self.chunk_size, "chunk_size")
-        ops.get_distance(self.distance)
         ratio = self.reassignment_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not ratio >= 0:
             raise ValueError(f"reassignment_ratio must be a non-negative number, got {ratio!r}.")
@@ -335,21 +352,15 @@ class MiniBatchKMeans(BaseKMeans):
         With ``same_subset`` (a streamed dataset, where ``x`` is already the
         subset), every candidate is computed and scored on ``x`` itself.
         """
-        n = int(x.shape[0])
         distance, chunk_size = self.distance, self._chunk_size(int(x.shape[1]))
-        if same_subset or init_size >= n or n_init == 1:
-            x_valid, w_valid = x, weights  # (unused when n_init == 1)
-        else:
-            valid = rng.randint(0, n, init_size)
-            x_valid, w_valid = tf.gather(x, valid), tf.gather(weights, valid)
+        positive = np.flatnonzero(weights.numpy() > 0)
+        x_valid, w_valid = x, weights  # (unused when n_init == 1)
+        if not same_subset and n_init > 1:
+            x_valid, w_valid = _draw_rows(x, weights, positive, init_size, rng)
         best, best_inertia = None, None
         for run in range(n_init):
             started = time.perf_counter()
-            if same_subset or init_size >= n:
-                x_init, w_init = x, weights
-            else:
-                subset = rng.randint(0, n, init_size)
-                x_init, w_init = tf.gather(x, subset), tf.gather(weights, subset)
+            x_init, w_init = (x, weights) if same_subset else _draw_rows(x, weights, positive, init_size, rng)
             centers = self._initial_centers(x_init, w_init, rng)
             if n_init == 1:
                 return centers
@@ -375,7 +386,8 @@ class MiniBatchKMeans(BaseKMeans):
             streamed once per epoch (see the class docstring).
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
-            Batches are drawn with probability proportional to it. Not used by
+            Batches are drawn with probability proportional to it, and the
+            initialisation rows among the rows of positive weight. Not used by
             an explicit or callable ``init``. For a dataset, yield
             ``(x, y, sample_weight)`` elements instead.
 
@@ -397,7 +409,7 @@ class MiniBatchKMeans(BaseKMeans):
         weights = check_sample_weight(sample_weight, n_samples, x.dtype)
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
-        checkpoint = self._open_checkpoint(n_features, x.dtype, n_samples, batch_size)
+        checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, X, sample_weight)
         resumed = checkpoint is not None and checkpoint.restore()
         if resumed:
             logging.info(
@@ -435,13 +447,14 @@ class MiniBatchKMeans(BaseKMeans):
         return self
 
     def _open_checkpoint(
-        self, n_features: int, dtype: tf.DType, n_samples: int, batch_size: int
+        self, n_features: int, dtype: tf.DType, batch_size: int, X: Any, sample_weight: Optional[Any]
     ) -> Optional[MiniBatchCheckpoint]:
-        """The fit's checkpoint in ``checkpoint_dir`` (not yet restored), or None without one."""
+        """The checkpoint of this fit (``X`` as fit received it) in ``checkpoint_dir``, not yet restored; None without one."""
         if self.checkpoint_dir is None:
             return None
         check_positive_int(self.checkpoint_every, "checkpoint_every")
-        return MiniBatchCheckpoint(self.checkpoint_dir, self.n_clusters, n_features, dtype, n_samples, batch_size)
+        fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
+        return MiniBatchCheckpoint(self.checkpoint_dir, self.n_clusters, n_features, dtype, batch_size, fingerprint)
 
     def _fit_in_segments(
         self, checkpoint: MiniBatchCheckpoint, resumed: bool, x: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor,
@@ -498,8 +511,13 @@ class MiniBatchKMeans(BaseKMeans):
         rng = check_random_state(self.random_state)
 
         # The initial centres come from init_size rows sampled by weight in one pass.
-        pool, _ = _reservoir_sample(batches, init_size, draw_seed(rng))
-        pool_weights = tf.ones([init_size], dtype)  # sampled by weight already
+        pool = _reservoir_sample(batches, init_size, draw_seed(rng))
+        if int(pool.shape[0]) < self.n_clusters and (isinstance(self.init, str) or callable(self.init)):
+            raise ValueError(
+                f"Only {int(pool.shape[0])} rows of the dataset have a positive sample weight: "
+                f"too few to choose n_clusters={self.n_clusters} initial centres from."
+            )
+        pool_weights = tf.ones(tf.shape(pool)[:1], dtype)  # sampled by weight already
         centers = self._best_initial_centers(pool, pool_weights, rng, init_size, n_init, same_subset=True)
         tol = tf.cast(ops.mean_variance(moments) * self.tol, dtype)
         ratio, max_no_improvement = self._graph_params(dtype)
@@ -517,7 +535,8 @@ class MiniBatchKMeans(BaseKMeans):
 
         Counts, and with them every centre's learning rate, carry over from
         call to call (and from a previous ``fit``). A ``tf.data.Dataset`` is
-        read whole and used as one batch. With ``compute_labels``, ``labels_``
+        read whole and used as one batch, weighted by the weights of its
+        ``(x, y, sample_weight)`` elements. With ``compute_labels``, ``labels_``
         and ``inertia_`` describe ``X`` under the updated centres.
 
         Parameters
@@ -526,7 +545,8 @@ class MiniBatchKMeans(BaseKMeans):
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the rows in this step (and in the first call's init,
-            unless ``init`` is explicit or callable).
+            unless ``init`` is explicit or callable); not for a dataset that
+            yields its own.
 
         Returns
         -------
@@ -534,6 +554,7 @@ class MiniBatchKMeans(BaseKMeans):
         """
         del y
         fitted = getattr(self, "centers", None) is not None
+        X, sample_weight = unpack_dataset(X, sample_weight)
         x = self._validate_data(X, reset=not fitted)
         rows = int(x.shape[0])
         weights = check_sample_weight(sample_weight, rows, x.dtype)
@@ -542,15 +563,13 @@ class MiniBatchKMeans(BaseKMeans):
         rng = self._partial_fit_rng
         if not fitted:
             _, init_size = self._check_params(rows)
-            if init_size < rows:
-                subset = rng.randint(0, rows, init_size)
-                centers = self._initial_centers(tf.gather(x, subset), tf.gather(weights, subset), rng)
-            else:
-                centers = self._initial_centers(x, weights, rng)
+            positive = np.flatnonzero(weights.numpy() > 0)
+            centers = self._initial_centers(*_draw_rows(x, weights, positive, init_size, rng), rng)
             self._set_state(centers, tf.zeros([self.n_clusters], x.dtype), 0)
             self.n_steps_ = 0
             self.n_reassigned_ = 0
         else:
+            self._check_pass_params()
             self._check_step_params()
         ratio, _ = self._graph_params(x.dtype)
         state = ops.minibatch_initial_state(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+import sys
+import warnings
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -11,14 +13,52 @@ import tensorflow as tf
 RandomState = Union[None, int, np.random.RandomState, np.random.Generator]
 
 
-def as_float_matrix(data: Any, dtype: tf.DType, name: str = "X") -> tf.Tensor:
+def as_float_matrix(
+    data: Any, dtype: tf.DType, name: str = "X", shift: Optional[Union[np.ndarray, tf.Tensor]] = None
+) -> tf.Tensor:
     """Convert array-like, ``tf.Tensor`` or ``tf.data.Dataset`` data to a finite 2-D float tensor.
 
     Arrays of rank > 2 (e.g. ``(n, 28, 28)`` images) are flattened to
     ``(n, prod(rest))``. A dataset may yield feature batches or ``(x, y)``
     pairs; it is read once and held in memory. A numpy array is copied once,
-    converted to ``dtype`` on the way.
+    converted to ``dtype`` and moved by ``-shift`` (a ``(n_features,)``
+    vector, if given) on the way.
     """
+    data = numeric_matrix(data, name)
+    return finite_tensor(data, dtype, name, shift)
+
+
+# Rows sampled to decide on and choose the origin: a negligible read.
+_CENTERING_ROWS = 4096
+
+
+def as_centered_float_matrix(
+    data: Any, dtype: tf.DType, name: str = "X"
+) -> tuple[tf.Tensor, Optional[tf.Tensor]]:
+    """:func:`as_float_matrix`, moved to an origin near its mean if it lies far from zero; that origin or None.
+
+    Distances are the same about any origin, but float32 loses them on data
+    far from it (``||x||²`` swamps ``2x·c``); scikit-learn centres X before
+    Lloyd's iterations for the same reason. The origin is the mean of at most
+    :data:`_CENTERING_ROWS` evenly spaced rows, and data whose squared mean
+    norm is within their total variance (such as MNIST's pixels) stay as they
+    are: moving them would gain under a bit of precision and cost a slower copy.
+    """
+    data = numeric_matrix(data, name)
+    sample = data[:: max(1, -(-int(data.shape[0]) // _CENTERING_ROWS))]
+    origin = mean_if_far_from_zero(tf.cast(sample, dtype))
+    return finite_tensor(data, dtype, name, origin), origin
+
+
+def mean_if_far_from_zero(points: tf.Tensor) -> Optional[tf.Tensor]:
+    """The mean of ``points`` if its squared norm exceeds their total variance, else None."""
+    mean = tf.reduce_mean(points, axis=0)
+    far = tf.reduce_sum(tf.square(mean)) > tf.reduce_sum(tf.math.reduce_variance(points, axis=0))
+    return mean if bool(far) else None
+
+
+def numeric_matrix(data: Any, name: str) -> Union[np.ndarray, tf.Tensor]:
+    """``data`` as a numeric numpy array or tensor of shape ``(n_samples, n_features)``, both non-zero."""
     if isinstance(data, tf.data.Dataset):
         data = _concatenate_dataset(data, name)
     if isinstance(data, (tf.Tensor, tf.Variable)):
@@ -26,12 +66,16 @@ def as_float_matrix(data: Any, dtype: tf.DType, name: str = "X") -> tf.Tensor:
             raise TypeError(f"{name} must be numeric, got a tensor of dtype {data.dtype.name}.")
         shape = tuple(data.shape)
     else:
+        if hasattr(data, "toarray") and hasattr(data, "nnz"):  # scipy.sparse, without importing scipy
+            raise TypeError(f"{name} is a sparse matrix; tfkmeans needs dense data: pass {name}.toarray().")
         data = np.asarray(data)
         if data.dtype.kind == "O":
             try:
                 data = data.astype(np.float64)
             except (TypeError, ValueError) as error:
                 raise TypeError(f"{name} must be numeric; could not convert its objects to numbers ({error}).") from None
+        if data.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {name} must hold real numbers.")
         if data.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be numeric, got an array of dtype {data.dtype}.")
         shape = data.shape
@@ -39,23 +83,34 @@ def as_float_matrix(data: Any, dtype: tf.DType, name: str = "X") -> tf.Tensor:
     if len(shape) < 2:
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features), got an array of shape {shape}. "
-            "Reshape a single feature with x.reshape(-1, 1) or a single sample with x.reshape(1, -1)."
+            "Reshape your data: x.reshape(-1, 1) for a single feature, x.reshape(1, -1) for a single sample."
         )
     n_samples, n_features = shape[0], int(np.prod(shape[1:]))
     if n_samples == 0:
         raise ValueError(f"{name} is empty: it has 0 samples (shape {shape}).")
     if n_features == 0:
-        raise ValueError(f"{name} has 0 features (shape {shape}).")
-
+        raise ValueError(f"{name} has 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
     if tf.is_tensor(data):
-        tensor = tf.cast(tf.reshape(data, [n_samples, n_features]), dtype)
+        return tf.reshape(data, [n_samples, n_features])
+    return data.reshape(n_samples, n_features)
+
+
+def finite_tensor(
+    data: Union[np.ndarray, tf.Tensor], dtype: tf.DType, name: str, shift: Optional[Union[np.ndarray, tf.Tensor]]
+) -> tf.Tensor:
+    """``data - shift`` as a tensor of ``dtype``; a ValueError naming NaN or infinity if it is not finite."""
+    if tf.is_tensor(data):
+        tensor = tf.cast(data, dtype)
+        if shift is not None:
+            tensor = tensor - tf.cast(shift, dtype)
     else:
-        tensor = _aligned_tensor(data.reshape(n_samples, n_features), dtype)
+        tensor = _aligned_tensor(data, dtype, None if shift is None else np.asarray(shift))
     # A NaN or an infinity makes the sum NaN or infinite, and one read of the data
     # costs half of an element-wise is_finite pass; only an overflowing sum of
     # finite values needs the element-wise check too.
     if not bool(tf.math.is_finite(tf.reduce_sum(tensor))) and not bool(tf.reduce_all(tf.math.is_finite(tensor))):
-        if bool(tf.reduce_any(tf.math.is_nan(tensor))):
+        # The input, not the shifted copy: an infinity minus the (infinite) mean is NaN.
+        if bool(tf.reduce_any(tf.math.is_nan(tf.cast(data, tf.float64)))):
             raise ValueError(f"{name} contains NaN.")
         raise ValueError(f"{name} contains infinity or a value too large for {dtype.name}.")
     return tensor
@@ -66,8 +121,8 @@ def as_float_matrix(data: Any, dtype: tf.DType, name: str = "X") -> tf.Tensor:
 _TF_ALIGNMENT = 64
 
 
-def _aligned_tensor(array: np.ndarray, dtype: tf.DType) -> tf.Tensor:
-    """A tensor sharing a fresh, aligned, C-ordered copy of ``array`` in ``dtype``.
+def _aligned_tensor(array: np.ndarray, dtype: tf.DType, shift: Optional[np.ndarray] = None) -> tf.Tensor:
+    """A tensor sharing a fresh, aligned, C-ordered copy of ``array - shift`` in ``dtype``.
 
     ``tf.convert_to_tensor`` peaks at twice the array's size, and its allocator
     keeps the freed half; one numpy copy handed over by DLPack needs the array's
@@ -77,22 +132,85 @@ def _aligned_tensor(array: np.ndarray, dtype: tf.DType) -> tf.Tensor:
     raw = np.empty(array.size * itemsize + _TF_ALIGNMENT, np.uint8)
     offset = -raw.ctypes.data % _TF_ALIGNMENT
     copy = raw[offset:offset + array.size * itemsize].view(dtype.as_numpy_dtype).reshape(array.shape)
-    copy[...] = array
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller
+        if shift is None:
+            copy[...] = array
+        else:
+            # Default (same-kind) casting: "unsafe" takes numpy's buffered loop, twice as slow.
+            np.subtract(array, shift.astype(copy.dtype), out=copy)
     return tf.experimental.dlpack.from_dlpack(copy.__dlpack__())
 
 
 def _concatenate_dataset(dataset: tf.data.Dataset, name: str) -> tf.Tensor:
-    """Gather every batch of a dataset of features or ``(features, label)`` pairs."""
-    batches = []
-    for element in dataset:
-        if isinstance(element, (tuple, list)):
-            element = element[0]
-        if isinstance(element, dict):
-            raise TypeError(f"{name}: a dataset of dicts is not supported; map it to feature tensors first.")
-        batches.append(element if element.shape.rank >= 2 else element[None])
-    if not batches:
+    """Every row of a dataset of features, ``(x, y)`` or ``(x, y, sample_weight)`` in one tensor; weights dropped."""
+    return unpack_dataset(dataset, None, name)[0]
+
+
+def unpack_dataset(data: Any, sample_weight: Any, name: str = "X") -> tuple[Any, Any]:
+    """Read a dataset whole: its rows, and the weights of ``(x, y, sample_weight)`` elements.
+
+    Parameters
+    ----------
+    data : array-like, tf.Tensor or tf.data.Dataset
+        Returned unchanged unless it is a dataset of features, ``(x,)``,
+        ``(x, y)`` or ``(x, y, sample_weight)`` (Keras' convention; ``y`` is
+        ignored). Rank-1 elements are single rows, others batches of rows.
+    sample_weight : array-like or None
+        Weights passed alongside ``data``; must be None if the dataset yields its own.
+    name : str, default="X"
+        Name of ``data`` in messages.
+
+    Returns
+    -------
+    rows : tf.Tensor or ``data``
+        The dataset's features, concatenated in the order it yields them.
+    sample_weight : tf.Tensor, array-like or None
+        The weights the dataset yields, one per row, else ``sample_weight``.
+    """
+    if not isinstance(data, tf.data.Dataset):
+        return data, sample_weight
+    spec = data.element_spec
+    weighted = isinstance(spec, tuple) and len(spec) == 3
+    if weighted and sample_weight is not None:
+        raise ValueError(
+            "sample_weight given for a dataset of (x, y, sample_weight) elements: pass the weights one way, not both."
+        )
+    features = spec[0] if isinstance(spec, tuple) else spec
+    if isinstance(features, dict):
+        raise TypeError(f"{name}: a dataset of dicts is not supported; map it to feature tensors first.")
+    _warn_if_fixed_size_batches(features.shape, name)
+    rows, weights = [], []
+    for element in data:
+        x = element[0] if isinstance(element, (tuple, list)) else element
+        rows.append(x if x.shape.rank >= 2 else x[None])
+        if weighted:
+            weights.append(tf.reshape(element[2], [-1]))
+    if not rows:
         raise ValueError(f"{name} is empty: the dataset yielded no elements.")
-    return tf.concat(batches, axis=0)
+    return tf.concat(rows, axis=0), tf.concat(weights, axis=0) if weighted else sample_weight
+
+
+def _warn_if_fixed_size_batches(shape: tf.TensorShape, name: str) -> None:
+    """Say that dataset elements of rank >= 2 with a known leading size are read as batches of rows.
+
+    ``from_tensor_slices(images)`` and ``.batch(n, drop_remainder=True)`` yield
+    the same element spec, so which was meant cannot be told from the data.
+    """
+    if shape.rank is not None and shape.rank >= 2 and shape[0] is not None:
+        warnings.warn(
+            f"{name}: the dataset's elements of shape {tuple(shape)} are read as batches of {shape[0]} rows each. "
+            "If each element is one sample (an image, say), batch the dataset first: dataset.batch(n).",
+            UserWarning,
+            stacklevel=_stacklevel_outside_package(),
+        )
+
+
+def _stacklevel_outside_package() -> int:
+    """The ``stacklevel`` at which the caller's warning points at the first frame outside tfkmeans."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_globals.get("__name__", "") + ".").startswith("tfkmeans."):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> tf.Tensor:
@@ -150,7 +268,8 @@ def as_weighted_batches(dataset: tf.data.Dataset, dtype: tf.DType, batch_size: i
     (Keras' convention; ``y`` is ignored). Rank-1 elements are single rows (batched
     here by ``batch_size``), rank-2 elements are batches of rows, and higher-rank
     elements are batches of images, flattened per row: batch a dataset of single
-    images before fitting.
+    images before fitting (a UserWarning says so when the elements' leading size
+    is fixed, as for ``from_tensor_slices(images)``).
     """
     spec = dataset.element_spec
     parts = len(spec) if isinstance(spec, tuple) else 0
@@ -163,6 +282,7 @@ def as_weighted_batches(dataset: tf.data.Dataset, dtype: tf.DType, batch_size: i
         raise TypeError(f"X must be numeric, got a dataset yielding {features}.")
     if features.shape.rank is None or features.shape.rank == 0:
         raise ValueError(f"X: the dataset's elements must be rows or batches of rows, got shape {features.shape}.")
+    _warn_if_fixed_size_batches(features.shape, "X")
     if features.shape.rank == 1:
         dataset = dataset.batch(batch_size)
     n_features = features.shape[-1] if features.shape.rank == 1 else features.shape[1:].num_elements()

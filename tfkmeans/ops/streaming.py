@@ -60,12 +60,12 @@ def mean_variance(moments: DatasetMoments) -> tf.Tensor:
     return tf.reduce_mean(tf.maximum(moments.squares / rows - tf.square(mean), 0.0))
 
 
-def reservoir_sample(batches: tf.data.Dataset, size: int, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def reservoir_sample(batches: tf.data.Dataset, size: int, seed: tf.Tensor) -> tf.Tensor:
     """A weighted random sample of ``size`` rows without replacement, in one pass.
 
     Efraimidis–Spirakis: every row gets the key ``log(u) / w`` and the ``size``
-    largest keys win, kept in a running buffer. Returns ``(rows, keep)`` where
-    ``keep`` marks the filled slots (fewer than ``size`` rows in the data).
+    largest keys win, kept in a running buffer. Rows of zero weight are never
+    drawn, so fewer than ``size`` rows come back when fewer have positive weight.
     """
     n_features = batches.element_spec[0].shape[-1]
     dtype = batches.element_spec[0].dtype
@@ -84,7 +84,8 @@ def reservoir_sample(batches: tf.data.Dataset, size: int, seed: tf.Tensor) -> tu
 
     initial = (tf.constant(0, tf.int64), tf.fill([size], tf.constant(-math.inf, tf.float64)), tf.zeros([size, n_features], dtype))
     _, keys, rows = batches.reduce(initial, add)
-    return rows, keys > -math.inf
+    # Unfilled slots hold zero rows, not data: only the drawn rows are returned.
+    return tf.boolean_mask(rows, keys > -math.inf)
 
 
 def dataset_pass(
