@@ -142,6 +142,14 @@ class BaseKMeans(tf.Module):
                 f"init must be 'k-means++', 'random', a callable or an array of shape (n_clusters, n_features); got {self.init!r}."
             )
 
+    def _check_seed_rows(self, n_rows: int) -> None:
+        """A streamed fit seeds from rows drawn by weight: enough of them for an init that picks rows?"""
+        if n_rows < self.n_clusters and (isinstance(self.init, str) or callable(self.init)):
+            raise ValueError(
+                f"Only {n_rows} rows of the dataset have a positive sample weight: "
+                f"too few to choose n_clusters={self.n_clusters} initial centres from."
+            )
+
     def _check_tol(self) -> None:
         if isinstance(self.tol, bool) or not np.isscalar(self.tol) or not self.tol >= 0:
             raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")

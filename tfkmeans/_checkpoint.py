@@ -23,7 +23,13 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 import tensorflow as tf
 
-from tfkmeans._validation import RandomState, as_weighted_batches, check_random_state, check_sample_weight
+from tfkmeans._validation import (
+    RandomState,
+    as_weighted_batches,
+    check_random_state,
+    check_sample_weight,
+    numeric_matrix,
+)
 from tfkmeans.ops.minibatch import MiniBatchState, minibatch_initial_state
 
 _CENTERS_KEY = "centers/.ATTRIBUTES/VARIABLE_VALUE"
@@ -75,23 +81,13 @@ def fit_fingerprint(X: Any, sample_weight: Any, dtype: tf.DType, random_state: R
         for x, weights in as_weighted_batches(X, dtype):
             checksum.add(x, weights.numpy())
     else:
-        x = _as_rows(X)
+        x = numeric_matrix(X, "X")
         checksum.add(x, check_sample_weight(sample_weight, int(x.shape[0]), dtype).numpy(), dtype)
     seed = None
     if random_state is not None:
         # A copy: drawing from the estimator's own RandomState or Generator would change the fit.
         seed = int(check_random_state(copy.deepcopy(random_state)).randint(0, 2**31 - 1))
     return FitFingerprint(checksum.rows, checksum.x_checksum(), checksum.weight_checksum(), seed)
-
-
-def _as_rows(X: Any) -> Union[np.ndarray, tf.Tensor]:
-    """``X`` as a numpy array or tensor of shape ``(n_samples, n_features)``, without a copy where it can."""
-    if isinstance(X, (tf.Tensor, tf.Variable)):
-        return tf.reshape(X, [X.shape[0], -1])
-    array = np.asarray(X)
-    if array.dtype.kind == "O":
-        array = array.astype(np.float64)
-    return array.reshape(len(array), -1)
 
 
 class _Checksum:

@@ -21,6 +21,7 @@ from tfkmeans._validation import (
     check_random_state,
     check_sample_weight,
     draw_seed,
+    far_from_zero,
 )
 from tfkmeans.exceptions import ConvergenceWarning
 
@@ -306,17 +307,13 @@ class KMeans(BaseKMeans):
         # Data far from the origin are moved to their mean, as in memory (as_centered_float_matrix).
         mean = moments.sums / tf.cast(moments.rows, tf.float64)
         offset = None
-        if float(tf.reduce_sum(tf.square(mean))) > float(variance) * n_features:
+        if far_from_zero(mean, variance * n_features):
             offset = tf.cast(mean, self._tf_dtype)
             batches = batches.map(lambda x, w: (x - offset, w))
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
         seed_size = min(n_samples, stream_seed_sample_size(self.n_clusters))
         rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
-        if int(rows.shape[0]) < self.n_clusters and (isinstance(self.init, str) or callable(self.init)):
-            raise ValueError(
-                f"Only {int(rows.shape[0])} rows of the dataset have a positive sample weight: "
-                f"too few to choose n_clusters={self.n_clusters} initial centres from."
-            )
+        self._check_seed_rows(int(rows.shape[0]))
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
             return _lloyd_stream_fit(batches, moments.batches, initial_centers, tf.constant(max_iter), tol, **options)

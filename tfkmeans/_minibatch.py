@@ -512,11 +512,7 @@ class MiniBatchKMeans(BaseKMeans):
 
         # The initial centres come from init_size rows sampled by weight in one pass.
         pool = _reservoir_sample(batches, init_size, draw_seed(rng))
-        if int(pool.shape[0]) < self.n_clusters and (isinstance(self.init, str) or callable(self.init)):
-            raise ValueError(
-                f"Only {int(pool.shape[0])} rows of the dataset have a positive sample weight: "
-                f"too few to choose n_clusters={self.n_clusters} initial centres from."
-            )
+        self._check_seed_rows(int(pool.shape[0]))
         pool_weights = tf.ones(tf.shape(pool)[:1], dtype)  # sampled by weight already
         centers = self._best_initial_centers(pool, pool_weights, rng, init_size, n_init, same_subset=True)
         tol = tf.cast(ops.mean_variance(moments) * self.tol, dtype)

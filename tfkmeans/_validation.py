@@ -50,11 +50,16 @@ def as_centered_float_matrix(
     return finite_tensor(data, dtype, name, origin), origin
 
 
+def far_from_zero(mean: tf.Tensor, total_variance: tf.Tensor) -> bool:
+    """Whether data of this mean and total (summed) variance are worth moving to their mean:
+    ``||mean||²`` above the variance, where float32 distances start losing bits to ``||x||²``."""
+    return bool(tf.reduce_sum(tf.square(mean)) > tf.cast(total_variance, mean.dtype))
+
+
 def mean_if_far_from_zero(points: tf.Tensor) -> Optional[tf.Tensor]:
-    """The mean of ``points`` if its squared norm exceeds their total variance, else None."""
+    """The mean of ``points`` if they are :func:`far_from_zero`, else None."""
     mean = tf.reduce_mean(points, axis=0)
-    far = tf.reduce_sum(tf.square(mean)) > tf.reduce_sum(tf.math.reduce_variance(points, axis=0))
-    return mean if bool(far) else None
+    return mean if far_from_zero(mean, tf.reduce_sum(tf.math.reduce_variance(points, axis=0))) else None
 
 
 def numeric_matrix(data: Any, name: str) -> Union[np.ndarray, tf.Tensor]:
