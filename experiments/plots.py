@@ -418,6 +418,7 @@ def embedding_panels(
     *,
     suptitle: str | None = None,
     panel_inches: float = 5.5,
+    axis_name: str = "t-SNE",
 ) -> Path:
     """Save a 2-D embedding (e.g. t-SNE) several times side by side, coloured differently.
 
@@ -433,6 +434,8 @@ def embedding_panels(
         Title of the whole figure.
     panel_inches : float, default 5.5
         Side of one panel.
+    axis_name : str, default "t-SNE"
+        The method that made the embedding, for the axis labels.
 
     Returns
     -------
@@ -461,8 +464,8 @@ def embedding_panels(
         ax.set_title(title, fontsize=11)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_xlabel("t-SNE 1", fontsize=10)
-        ax.set_ylabel("t-SNE 2", fontsize=10)
+        ax.set_xlabel(f"{axis_name} 1", fontsize=10)
+        ax.set_ylabel(f"{axis_name} 2", fontsize=10)
         ax.legend(
             fontsize=8, markerscale=2, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=min(5, len(names)),
             frameon=False, handletextpad=0.2, columnspacing=0.8,
