@@ -23,7 +23,8 @@ from tfkmeans import metrics  # noqa: E402
 
 __all__ = [
     "as_images", "cluster_examples", "cluster_descriptions", "image_grid",
-    "Colouring", "confusion_heatmaps", "embedding_panels", "grouped_bars", "line_chart", "strip_chart",
+    "Colouring", "confusion_heatmaps", "embedding_panels", "grouped_bars", "knee_point", "line_chart",
+    "strip_chart",
 ]
 
 # White background, dark ink: how handwritten digits are usually shown (and the blog did).
@@ -234,6 +235,50 @@ def cluster_examples(
 
 #: Ten distinguishable colours, one per digit (matplotlib's "tab10").
 DIGIT_COLOURS = plt.get_cmap("tab10").colors
+
+
+def knee_point(ks: Sequence[float], values: Sequence[float]) -> float:
+    """The knee (elbow) of a monotone curve: the point farthest from its chord.
+
+    Both axes are scaled to [0, 1] by their ranges; the chord joins the first and
+    the last point; the knee is the point with the largest perpendicular distance
+    to the chord (on the convex side of the curve, i.e. below the chord for a
+    falling curve such as inertia against k). This is the "maximum distance"
+    rule that Kneedle (Satopaa et al., 2011) builds on, without its smoothing or
+    threshold.
+
+    Parameters
+    ----------
+    ks : sequence of numbers
+        Increasing x values (numbers of clusters).
+    values : sequence of numbers
+        y values, e.g. inertia; falling or rising.
+
+    Returns
+    -------
+    number
+        The element of ``ks`` at the knee; the first one if the curve is a straight
+        line or has fewer than three points.
+
+    Examples
+    --------
+    >>> knee_point([1, 2, 3, 4, 5], [100, 40, 30, 25, 22])
+    2
+    """
+    x = np.asarray(ks, dtype=float)
+    y = np.asarray(values, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"ks and values must be 1-D of the same length, got {x.shape} and {y.shape}")
+    if len(x) < 3 or np.ptp(y) == 0:
+        return ks[0]
+    xn = (x - x[0]) / (x[-1] - x[0])
+    yn = (y - y.min()) / np.ptp(y)
+    # Falling curve: (0, 1) to (1, 0); rising: (0, 0) to (1, 1). Signed distance to the
+    # chord, positive on the side a convex falling (concave rising) curve bends to.
+    falling = y[-1] < y[0]
+    chord = (1.0 - xn) if falling else xn
+    distance = (chord - yn) if falling else (yn - chord)
+    return ks[int(np.argmax(distance))]
 
 
 def line_chart(
