@@ -7,4 +7,13 @@ from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceWarning", "KMeans", "MiniBatchKMeans", "NotFittedError", "__version__", "kmeans_plusplus"]
+__all__ = ["ConvergenceWarning", "KMeans", "MiniBatchKMeans", "NotFittedError", "__version__", "kmeans_plusplus", "layers"]
+
+
+def __getattr__(name: str):
+    # tfkmeans.layers (Keras) is imported on first use, so estimator-only code never loads it.
+    if name == "layers":
+        import importlib
+
+        return importlib.import_module("tfkmeans.layers")
+    raise AttributeError(f"module 'tfkmeans' has no attribute {name!r}")

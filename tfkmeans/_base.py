@@ -31,6 +31,8 @@ from tfkmeans.exceptions import NotFittedError
 if TYPE_CHECKING:  # scikit-learn is optional: __sklearn_tags__ imports it when called
     from sklearn.utils import Tags
 
+    from tfkmeans.layers import KMeansLayer
+
 _DTYPES = {"float32": tf.float32, "float64": tf.float64}
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
@@ -374,6 +376,15 @@ class BaseKMeans(tf.Module):
         x, centers = self._inference_inputs(X)
         weights = check_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
         return float(_compiled_score(x, weights, centers, **self._inference_options()))
+
+    def to_layer(self, output_mode: str = "labels", **kwargs: Any) -> KMeansLayer:
+        """This fitted estimator's ``predict`` (or ``transform``, by ``output_mode``) as a Keras layer.
+
+        ``KMeansLayer.from_estimator(self, output_mode, **kwargs)``: see :class:`tfkmeans.layers.KMeansLayer`.
+        """
+        from tfkmeans.layers import KMeansLayer  # Keras layers only for code that asks for one
+
+        return KMeansLayer.from_estimator(self, output_mode, **kwargs)
 
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "BaseKMeans":
         raise NotImplementedError

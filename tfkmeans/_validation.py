@@ -50,16 +50,32 @@ def as_centered_float_matrix(
     return finite_tensor(data, dtype, name, origin), origin
 
 
-def far_from_zero(mean: tf.Tensor, total_variance: tf.Tensor) -> bool:
+def far_from_zero(mean: tf.Tensor, total_variance: tf.Tensor) -> tf.Tensor:
     """Whether data of this mean and total (summed) variance are worth moving to their mean:
-    ``||mean||²`` above the variance, where float32 distances start losing bits to ``||x||²``."""
-    return bool(tf.reduce_sum(tf.square(mean)) > tf.cast(total_variance, mean.dtype))
+    ``||mean||²`` above the variance, where float32 distances start losing bits to ``||x||²``.
+
+    A boolean scalar tensor: Python's ``if`` reads it eagerly, and a graph
+    (a Keras layer's call) can decide with it at run time.
+    """
+    return tf.reduce_sum(tf.square(mean)) > tf.cast(total_variance, mean.dtype)
+
+
+def _mean_and_far_from_zero(points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    mean = tf.reduce_mean(points, axis=0)
+    return mean, far_from_zero(mean, tf.reduce_sum(tf.math.reduce_variance(points, axis=0)))
 
 
 def mean_if_far_from_zero(points: tf.Tensor) -> Optional[tf.Tensor]:
     """The mean of ``points`` if they are :func:`far_from_zero`, else None."""
-    mean = tf.reduce_mean(points, axis=0)
-    return mean if far_from_zero(mean, tf.reduce_sum(tf.math.reduce_variance(points, axis=0))) else None
+    mean, far = _mean_and_far_from_zero(points)
+    return mean if far else None
+
+
+def mean_if_far_from_zero_else_zeros(points: tf.Tensor) -> tf.Tensor:
+    """:func:`mean_if_far_from_zero` for graphs, which cannot choose None at run time: zeros
+    instead, a move that changes no value."""
+    mean, far = _mean_and_far_from_zero(points)
+    return tf.where(far, mean, tf.zeros_like(mean))
 
 
 def numeric_matrix(data: Any, name: str) -> Union[np.ndarray, tf.Tensor]:
