@@ -1,4 +1,4 @@
-"""Reproductions of the MNIST clustering studies in ``/work/shared/seeds``, one script each.
+"""Reproductions of the MNIST clustering studies of the seed documents, one script each.
 
 Run one as a module from the repository root, e.g. ``python -m experiments.naive``;
 :mod:`experiments.runner` holds what the scripts share (flags, data, metrics,

@@ -1,17 +1,13 @@
 """Run every experiment with its default flags, then write REPORT.md.
 
-Experiments are found, not listed: every module of the ``experiments`` package
-whose top-level ``if __name__ == "__main__":`` block calls ``runner.run(main)``
-(the entry point of an experiment script),
-except this one and :mod:`experiments.report`. They run one after another, each
-in its own process (``python -m experiments.<name>``; absl flags are per
-process), in :data:`experiments.report.PREFERRED_ORDER` and then alphabetically.
-A failing experiment is logged and the others still run; the exit status is then
-non-zero.
+The experiments are the modules named in :data:`experiments.report.STUDIES`, run
+in that order, each in its own process (``python -m experiments.<name>``; absl
+flags are per process). A failing experiment is logged and the others still
+run; the exit status is then non-zero.
 
 Each writes to ``<output_dir>/<name>/`` (its console output to ``run.log``
-there); wall times and exit statuses go to ``<output_dir>/all.json``; then
-:func:`experiments.report.build_report` writes the report.
+there); wall times, exit statuses and the commit go to ``<output_dir>/all.json``;
+then :func:`experiments.report.build_report` writes the report.
 
 Usage::
 
@@ -25,11 +21,8 @@ Usage::
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import pkgutil
-import re
 import subprocess
 import sys
 import time
@@ -38,34 +31,28 @@ from pathlib import Path
 
 from absl import flags, logging
 
-import experiments
 from experiments import report, runner
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_list("only", [], "Run only these experiments (default: all found).")
+flags.DEFINE_list("only", [], "Run only these experiments (default: all of them).")
 flags.DEFINE_list("skip", [], "Experiments not to run.")
 
-#: Modules of the package that are not experiments even though they have an entry point.
-NOT_EXPERIMENTS = frozenset({"all", "report"})
-#: A module is an experiment script if its source has this block at top level (column 0), as
-#: runner's docstring describes; indented examples in docstrings do not match.
-ENTRY_POINT = re.compile(r'^if __name__ == "__main__":\n(?:[ \t]+.*\n|\n)*?[ \t]+runner\.run\(main\)', re.MULTILINE)
 #: Where quick runs go unless --output_dir is given (keeps the full runs intact).
 QUICK_OUTPUT_DIR = "runs/quick"
 
 
-def discover(package_dir: str | Path | None = None) -> list[str]:
-    """Names of the experiment modules in ``package_dir`` (default: the experiments package), in run order."""
-    package_dir = Path(package_dir) if package_dir is not None else Path(experiments.__file__).parent
-    names = []
-    for module in pkgutil.iter_modules([str(package_dir)]):
-        if module.ispkg or module.name.startswith("_") or module.name in NOT_EXPERIMENTS:
-            continue
-        source = (package_dir / f"{module.name}.py").read_text(encoding="utf-8")
-        if ENTRY_POINT.search(source):
-            names.append(module.name)
-    return report.experiment_order(names)
+def source_commit() -> str | None:
+    """The checkout's commit (``<hash>-dirty`` with uncommitted changes), or None outside git."""
+    repository = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repository, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repository,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{commit}-dirty" if changes else commit
 
 
 def experiment_command(name: str, output_dir: Path) -> list[str]:
@@ -104,14 +91,15 @@ def main(argv: Sequence[str]) -> int:
     del argv
     runs_dir = Path(FLAGS.output_dir if FLAGS["output_dir"].present or not FLAGS.quick else QUICK_OUTPUT_DIR)
     report_path = Path(FLAGS.report) if FLAGS.report else report.default_report_path(runs_dir, FLAGS.quick)
-    found = discover()
+    found = list(report.STUDIES)
     unknown = (set(FLAGS.only) | set(FLAGS.skip)) - set(found)
     if unknown:
-        raise SystemExit(f"unknown experiments {sorted(unknown)}; found {found}")
+        raise SystemExit(f"unknown experiments {sorted(unknown)}; the experiments are {found}")
     names = [name for name in found if (not FLAGS.only or name in FLAGS.only) and name not in FLAGS.skip]
     logging.info("Experiments: %s -> %s", ", ".join(names), runs_dir)
 
     runs_dir.mkdir(parents=True, exist_ok=True)
+    commit = source_commit()
     index_path = runs_dir / report.RUNS_INDEX
     # Keep the entries of experiments not re-run this time (e.g. with --only).
     previous = json.loads(index_path.read_text()).get("experiments", {}) if index_path.is_file() else {}
@@ -120,7 +108,7 @@ def main(argv: Sequence[str]) -> int:
     def write_index() -> dict[str, object]:
         index = {
             "quick": FLAGS.quick, "seed": FLAGS.seed, "cpu_count": os.cpu_count(),
-            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+            "commit": commit,
             "experiments": {n: statuses[n] for n in report.experiment_order(list(statuses))},
         }
         index_path.write_text(json.dumps(runner.to_jsonable(index), indent=2) + "\n")

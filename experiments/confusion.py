@@ -1,6 +1,6 @@
 """Confusion matrix of K-means on raw pixels, clusters sorted by majority digit (seed 004).
 
-The notebook write-up (seed ``004_8a7b1ec06b500785.txt``) builds a K-means baseline
+The notebook write-up on K-means of autoencoder codes builds a K-means baseline
 on MNIST pixels, scores it with purity (about 0.59) and shows a confusion matrix of
 true digit against cluster whose columns are sorted by each cluster's majority
 digit, so that a good clustering reads as a diagonal. Its autoencoder part is not
@@ -39,7 +39,7 @@ flags.DEFINE_enum("init", "k-means++", ["k-means++", "random"], "Initial centres
 flags.DEFINE_integer("n_init", 1, "Runs from different initial centres; the lowest inertia wins.", lower_bound=1)
 flags.DEFINE_integer("max_iter", 300, "Maximum Lloyd iterations per run (capped in --quick mode).", lower_bound=1)
 
-SOURCE = "004_8a7b1ec06b500785.txt (notebook write-up)"
+SOURCE = runner.SEED_DOCUMENTS["autoencoder"]
 SEED_PURITY = 0.59
 
 

@@ -1,6 +1,6 @@
 """MiniBatchKMeans on the raw pixels of MNIST, beside full-batch K-means (seed 000).
 
-The paper (seed ``000_e6b5be43e989fbc5.txt``, Pei & Ye 2022) clusters the MNIST
+The paper "Cluster analysis of MNIST data set" (Pei & Ye 2022) clusters the MNIST
 training set with MiniBatchKMeans (k=10) and reports an accuracy of 87.67 %: the
 share of 1,000 random training images whose cluster's majority digit is theirs.
 
@@ -54,7 +54,7 @@ flags.DEFINE_integer("n_samples", 1000, "Random training images scored as in the
                      lower_bound=1)
 flags.DEFINE_integer("examples_per_cluster", 10, "Images per row of examples.png.", lower_bound=1)
 
-SOURCE = "000_e6b5be43e989fbc5.txt (paper, Pei & Ye 2022)"
+SOURCE = runner.SEED_DOCUMENTS["paper"]
 SEED_ACCURACY = 0.8767
 ESTIMATORS = ("minibatch", "kmeans")
 

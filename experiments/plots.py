@@ -22,9 +22,9 @@ from absl import logging  # noqa: E402
 from tfkmeans import metrics  # noqa: E402
 
 __all__ = [
-    "as_images", "cluster_examples", "cluster_descriptions", "image_grid",
+    "as_images", "cluster_examples", "cluster_descriptions", "image_grid", "tile_images",
     "Colouring", "confusion_heatmaps", "embedding_panels", "grouped_bars", "knee_point", "line_chart",
-    "strip_chart",
+    "progress_chart", "strip_chart",
 ]
 
 # White background, dark ink: how handwritten digits are usually shown (and the blog did).
@@ -51,6 +51,46 @@ def as_images(images: np.ndarray) -> np.ndarray:
     if side * side != images.shape[1]:
         raise ValueError(f"cannot reshape rows of {images.shape[1]} pixels to square images")
     return images.reshape(len(images), side, side)
+
+
+def tile_images(images: np.ndarray, side: int, *, gap: int = 1, gap_value: float = 0.25) -> np.ndarray:
+    """Tile up to ``side * side`` images row by row into one square mosaic, thin lines between them.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h*w) with square rows, or (n, h, w)
+        At most ``side * side`` images; missing cells stay blank (0).
+    side : int
+        Images per row and per column.
+    gap : int, default 1
+        Pixels of separating line between neighbouring images.
+    gap_value : float, default 0.25
+        Value of the separating lines: a light grey under :data:`CMAP` for pixels in [0, 1].
+
+    Returns
+    -------
+    ndarray of shape (side*h + (side-1)*gap, side*w + (side-1)*gap)
+        The mosaic, for :func:`image_grid` (one mosaic per cluster, e.g. seed 002's 10x10 grids).
+
+    Examples
+    --------
+    >>> tile_images(np.ones((3, 4)), side=2, gap=1, gap_value=0.5)
+    array([[1. , 1. , 0.5, 1. , 1. ],
+           [1. , 1. , 0.5, 1. , 1. ],
+           [0.5, 0.5, 0.5, 0.5, 0.5],
+           [1. , 1. , 0.5, 0. , 0. ],
+           [1. , 1. , 0.5, 0. , 0. ]], dtype=float32)
+    """
+    images = as_images(images)
+    if len(images) > side * side:
+        raise ValueError(f"{len(images)} images do not fit a {side}x{side} mosaic")
+    height, width = images.shape[1:]
+    mosaic = np.full((side * (height + gap) - gap, side * (width + gap) - gap), gap_value, dtype=np.float32)
+    for cell in range(side * side):
+        row, col = divmod(cell, side)
+        top, left = row * (height + gap), col * (width + gap)
+        mosaic[top:top + height, left:left + width] = images[cell] if cell < len(images) else 0.0
+    return mosaic
 
 
 def _show(ax: plt.Axes, image: np.ndarray) -> None:
@@ -630,4 +670,48 @@ def strip_chart(
     ax.grid(True, axis="y", alpha=0.3)
     if references:
         ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return _save(fig, path)
+
+
+def progress_chart(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    references: dict[str, float] | None = None,
+    size: tuple[float, float] = (8.0, 5.0),
+) -> Path:
+    """Save curves that each have their own x values (e.g. accuracy against elapsed time per seed).
+
+    Parameters
+    ----------
+    series : dict
+        Legend label to ``(x, y)`` values, drawn as a line with markers.
+    path : str or Path
+        PNG file to write.
+    title, xlabel, ylabel : str
+        Texts of the figure.
+    references : dict, optional
+        Legend label to a y value drawn as a dashed horizontal line (e.g. a published result).
+    size : (width, height), default (8, 5)
+        Figure size in inches.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    for index, (label, (x, y)) in enumerate(series.items()):
+        ax.plot(x, y, marker="o", color=DIGIT_COLOURS[index % len(DIGIT_COLOURS)], label=label)
+    for index, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, linestyle="--", linewidth=1, color=DIGIT_COLOURS[(len(series) + index) % len(DIGIT_COLOURS)],
+                   label=f"{label}: {value:.3f}")
+    ax.set_title(title, fontsize=12)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right")
     return _save(fig, path)

@@ -1,11 +1,13 @@
 """REPORT.md from the experiments' ``metrics.json`` files: every seed figure beside ours.
 
+The report is self-contained: the figures it shows are copied next to it under
+``docs/report/<experiment>/`` (commit them with the report), and it names the
+command and commit that produced it.
+
 Each experiment writes ``<runs>/<name>/metrics.json`` with a list
 ``"seed_comparisons"`` (entries made by :func:`experiments.runner.seed_comparison`:
 source, quantity, seed value, ours, definition, note, figures). This module only
-reads those files, so a new experiment appears in the report without changes
-here. The older single ``"seed_reference"`` entry (``experiments.naive``) is
-converted to the same shape.
+reads those files: a new experiment needs only its name in :data:`STUDIES`.
 
 :func:`build_report` is called by ``python -m experiments.all`` after the runs;
 to rebuild the report from existing runs::
@@ -16,9 +18,9 @@ to rebuild the report from existing runs::
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,24 +39,17 @@ flags.DEFINE_string(
 #: File written by experiments.all beside the runs: wall time and exit status of each.
 RUNS_INDEX = "all.json"
 
-#: Experiments in reading order; any other experiment follows in alphabetical order.
-PREFERRED_ORDER = ("naive", "restarts", "confusion", "tsne", "select_k", "minibatch")
-
-#: How the scores named in a legacy ``seed_reference`` are defined.
-METRIC_DEFINITIONS = {
-    "purity": "size-weighted purity: the fraction of images in their cluster's majority digit",
-    "mean_cluster_purity": "unweighted mean over clusters of (majority-digit count / cluster size)",
-    "majority_accuracy": "accuracy with every cluster mapped to its majority digit (= purity)",
-    "hungarian_accuracy": "accuracy under the best one-to-one cluster → digit map",
-    "nmi": "normalised mutual information",
-    "ari": "adjusted Rand index",
-}
-
+#: The experiments, in the order they run and are reported (``python -m experiments.<name>``).
+STUDIES = (
+    "naive", "restarts", "confusion", "tsne", "select_k", "minibatch", "autoencoder", "lenet", "deep",
+)
+#: Where the report's figures are copied, relative to the report.
+FIGURES_DIR = Path("docs") / "report"
 
 def experiment_order(names: Sequence[str]) -> list[str]:
-    """``names`` in :data:`PREFERRED_ORDER`, the others after them alphabetically."""
-    known = [name for name in PREFERRED_ORDER if name in names]
-    return known + sorted(name for name in names if name not in PREFERRED_ORDER)
+    """``names`` in :data:`STUDIES` order, any others after them alphabetically."""
+    known = [name for name in STUDIES if name in names]
+    return known + sorted(name for name in names if name not in STUDIES)
 
 
 def load_runs(runs_dir: str | Path) -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -68,23 +63,9 @@ def load_runs(runs_dir: str | Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     return {name: runs[name] for name in experiment_order(list(runs))}
 
 
-def comparisons_of(name: str, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The experiment's seed comparisons in the common shape (converting a legacy ``seed_reference``)."""
-    if "seed_comparisons" in metrics:
-        return [dict(entry) for entry in metrics["seed_comparisons"]]
-    legacy = metrics.get("seed_reference")
-    if not legacy:
-        return []
-    metric, split = legacy.get("metric", "value"), legacy.get("split", "train")
-    figures = [Path(str(p)).name for p in (metrics.get("figures") or {}).values()]
-    return [runner.seed_comparison(
-        source=legacy.get("source", "?"),
-        quantity=f"{metric.replace('_', ' ')} ({split})",
-        seed_value=legacy.get("value"), ours=legacy.get("ours"),
-        definition=METRIC_DEFINITIONS.get(metric, metric) + f", {split} images",
-        note=f"Seed setup: {legacy['setup']}." if legacy.get("setup") else "",
-        approximate=bool(legacy.get("approximate")), figures=figures,
-    )]
+def comparisons_of(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The experiment's seed comparisons (entries of :func:`experiments.runner.seed_comparison`)."""
+    return [dict(entry) for entry in metrics.get("seed_comparisons", ())]
 
 
 def _figure_paths(run_dir: Path, metrics: Mapping[str, Any]) -> dict[str, Path]:
@@ -122,13 +103,6 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _short_source(source: str) -> str:
-    """``"003_4c95...txt (course report)"`` -> ``"003 (course report)"``."""
-    head, _, rest = source.partition(" ")
-    number = head.split("_")[0]
-    return f"{number} {rest}".strip() if number.isdigit() else source
-
-
 def build_report(
     runs_dir: str | Path,
     report_path: str | Path,
@@ -161,14 +135,14 @@ def build_report(
     runs = load_runs(runs_dir)
     quick = any(m.get("data", {}).get("quick") for _, m in runs.values()) or index.get("quick", False)
 
+    commit = index.get("commit")
     lines = [
         "# Reproducing the seed studies of MNIST clustering",
         "",
-        f"Generated by `python -m experiments.all{' --quick' if quick else ''}` on "
-        f"{index.get('finished', datetime.datetime.now().isoformat(timespec='seconds'))} from "
-        f"`{_link(runs_dir, report_dir)}/*/metrics.json` (seed {index.get('seed', 0)}). "
-        "Each experiment's own `summary.md` beside its `metrics.json` has the full tables; the seed documents "
-        "are in `/work/shared/seeds`.",
+        f"Generated by `python -m experiments.all{' --quick' if quick else ''}` (`make experiments`)"
+        + (f" at commit `{commit}`" if commit else "")
+        + f", seed {index.get('seed', 0)}. Each experiment also writes a `summary.md` with its full tables "
+        "and a `metrics.json` with every number to its output directory (`runs/<experiment>/`).",
         "",
     ]
     if quick:
@@ -177,14 +151,14 @@ def build_report(
 
     headline = [
         (name, entry) for name, (_, metrics) in runs.items()
-        for entry in comparisons_of(name, metrics) if entry.get("headline", True)
+        for entry in comparisons_of(metrics) if entry.get("headline", True)
     ]
     lines += [
         "## Headline: the seeds' figures and ours",
         "",
         "| seed | quantity | seed's figure | ours | experiment |",
         "| --- | --- | ---: | ---: | --- |",
-        *[f"| {_cell(_short_source(e['source']))} | {_cell(e['quantity'])} | {_shown(e, 'seed_value')} | "
+        *[f"| {_cell(e['source'])} | {_cell(e['quantity'])} | {_shown(e, 'seed_value')} | "
           f"{_shown(e, 'ours')} | [{name}](#{name}) |" for name, e in headline],
         "",
         "Definitions and the reasons for differences are in each experiment's section below.",
@@ -221,29 +195,31 @@ def build_report(
             lines += [f"{metrics['title']}.", ""]
         if metrics.get("command"):
             lines += [f"`{metrics['command']}`", ""]
-        entries = comparisons_of(name, metrics)
+        entries = comparisons_of(metrics)
         if entries:
             lines += [
                 "| seed | quantity | seed's figure | ours | our definition | difference |",
                 "| --- | --- | ---: | ---: | --- | --- |",
-                *[f"| {_cell(_short_source(e['source']))} | {_cell(e['quantity'])} | {_shown(e, 'seed_value')} | "
+                *[f"| {_cell(e['source'])} | {_cell(e['quantity'])} | {_shown(e, 'seed_value')} | "
                   f"{_shown(e, 'ours')} | {_cell(e['definition'])} | {_cell(e['note'])} |" for e in entries],
                 "",
             ]
-        figures = _figure_paths(run_dir, metrics)
-        if figures:
-            lines += ["Figures: " + ", ".join(
-                f"[{path.name}]({_link(path, report_dir)})" for path in figures.values()
-            ) + ".", ""]
-        summary = run_dir / "summary.md"
-        if summary.is_file():
-            lines += [f"Full results: [{_link(summary, report_dir)}]({_link(summary, report_dir)}).", ""]
+        figures = copy_figures(_figure_paths(run_dir, metrics), report_dir / FIGURES_DIR / name)
+        lines += [f"![{path.stem}]({_link(path, report_dir)})" for path in figures] + ([""] if figures else [])
 
     text = "\n".join(lines).rstrip() + "\n"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(text)
     logging.info("Wrote %s (%d experiments, %d headline figures)", report_path, len(runs), len(headline))
     return text
+
+
+def copy_figures(figures: Mapping[str, Path], destination: Path) -> list[Path]:
+    """Copy an experiment's figures into ``destination`` (emptied first, so no stale figure stays)."""
+    if destination.is_dir():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy2(path, destination / path.name)) for path in figures.values()]
 
 
 def default_report_path(runs_dir: str | Path, quick: bool) -> Path:

@@ -15,7 +15,7 @@ then scored:
 - test accuracy: the 10,000 test images are assigned to the nearest centre and
   labelled with the *training* map.
 
-The report (seed ``003_4c95196a8b2b8823.txt``) used the 42,000-image Kaggle training
+The course report "KMeans Clustering MNIST digits Dataset" used the 42,000-image Kaggle training
 set and a held-out part of it; inertia is a sum over images, so to compare it we
 divide by the number of images (inertia per image).
 
@@ -61,7 +61,7 @@ flags.DEFINE_integer("mean_image_k", 10, "k whose centres are drawn as mean imag
 QUICK_REPETITIONS = 2
 QUICK_N_INIT = 2
 
-SOURCE = "003_4c95196a8b2b8823.txt (course report)"
+SOURCE = runner.SEED_DOCUMENTS["course"]
 SEED_N_TRAIN = 42_000
 #: The report's figures: per k the (max, min) inertia of Run1..Run5 and the accuracies.
 SEED_RESULTS = {

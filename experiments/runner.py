@@ -492,6 +492,15 @@ def mapping_text(mapping: np.ndarray) -> str:
 
 # -- seed comparisons ----------------------------------------------------------------------------
 
+#: The seed documents by title, as studies cite them in ``seed_comparison(source=...)``.
+SEED_DOCUMENTS = {
+    "paper": 'paper "Cluster analysis of MNIST data set" (Pei & Ye, J. Phys.: Conf. Ser. 2181, 2022)',
+    "naive": 'blog "Clustering MNIST – naive"',
+    "lenet": 'blog "K-Means clustering of MNIST dataset"',
+    "course": 'course report "KMeans Clustering MNIST digits Dataset"',
+    "autoencoder": "notebook write-up on K-means of MNIST autoencoder codes",
+}
+
 #: Keys of one entry of ``metrics.json["seed_comparisons"]``; ``experiments.report`` reads them.
 SEED_COMPARISON_KEYS = (
     "source", "quantity", "seed_value", "ours", "definition", "note",
@@ -520,7 +529,8 @@ def seed_comparison(
     Parameters
     ----------
     source : str
-        The seed document, e.g. ``"003_4c95196a8b2b8823.txt (course report)"``.
+        The seed document by title (a value of :data:`SEED_DOCUMENTS`), or the
+        published work a study sets itself beside.
     quantity : str
         What is compared, e.g. ``"k=10 test accuracy"``.
     seed_value, ours : number or str

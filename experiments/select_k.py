@@ -1,9 +1,9 @@
 """Choosing k: the elbow of the inertia curve (seed 002) and the Calinski-Harabasz index (seed 000).
 
-Seed ``002_e7c488c6040beefa.txt`` (blog "K-Means clustering of MNIST dataset") plots
+The blog "K-Means clustering of MNIST dataset" plots
 the within-cluster sum of squares (WCSS = inertia) for k = 1..14 and reads the
 elbow at k = 10 by eye -- on 10-d features of a trained LeNet, not on pixels.
-Seed ``000_e6b5be43e989fbc5.txt`` (paper, Pei & Ye 2022) computes the
+The paper "Cluster analysis of MNIST data set" (Pei & Ye 2022) computes the
 Calinski-Harabasz (CH) index for k = 2..10 with K-means and MiniBatchKMeans and
 finds it falling with k: best at k = 2 (K-means) and at 2 or 3 (MiniBatchKMeans).
 
@@ -54,8 +54,8 @@ flags.DEFINE_integer("minibatch_max_iter", 100, "MiniBatchKMeans: maximum epochs
                      lower_bound=1)
 flags.DEFINE_integer("batch_size", 1024, "MiniBatchKMeans: images per mini-batch.", lower_bound=1)
 
-SOURCE_ELBOW = "002_e7c488c6040beefa.txt (blog 'K-Means clustering of MNIST dataset')"
-SOURCE_CH = "000_e6b5be43e989fbc5.txt (paper, Pei & Ye 2022)"
+SOURCE_ELBOW = runner.SEED_DOCUMENTS["lenet"]
+SOURCE_CH = runner.SEED_DOCUMENTS["paper"]
 SEED_ELBOW_K = 10
 #: The paper: K-means best at 2 (CH falls with k); MiniBatchKMeans "2 or 3" (and "6 is also better").
 SEED_CH_K = {"kmeans": 2, "minibatch": "2 or 3"}

@@ -1,6 +1,6 @@
 """t-SNE pictures and per-digit correct counts of K-means and MiniBatchKMeans (seed 000).
 
-The paper (seed ``000_e6b5be43e989fbc5.txt``, Pei & Ye 2022) clusters the MNIST
+The paper "Cluster analysis of MNIST data set" (Pei & Ye 2022) clusters the MNIST
 training matrix with K-means and MiniBatchKMeans (k=10), embeds 1,000 random
 training images in 2-D with t-SNE to draw them coloured by true digit and by
 cluster, counts per digit the images of the 1,000 that are "correctly classified"
@@ -66,7 +66,7 @@ flags.DEFINE_integer("spread_seeds", 20,
 QUICK_N_SAMPLES = 300
 QUICK_SPREAD_SEEDS = 2
 
-SOURCE = "000_e6b5be43e989fbc5.txt (paper, Pei & Ye 2022)"
+SOURCE = runner.SEED_DOCUMENTS["paper"]
 SEED_ACCURACY = {"kmeans": 0.8333, "minibatch": 0.8767}
 #: The paper's accuracy within this of the label-column range counts as consistent with it
 #: (the binomial standard error of an accuracy near 0.85 on 1,000 images is about 0.011).

@@ -23,7 +23,6 @@ import pytest
 # Helpers shared with the naive study's tests (tests/ is on sys.path under pytest).
 from test_experiments import DATA_ENV, EPS, PNG_SIGNATURE, REPO_ROOT, synthetic_digits, write_idx_gz
 
-from experiments import all as run_all
 from experiments import report, runner
 from experiments.select_k import knee_point
 
@@ -122,19 +121,13 @@ def test_all_quick_runs_every_study_and_writes_the_report(quick_runs):
         assert (quick_runs["report"].parent / link).is_file(), link
 
 
-def test_discover_finds_the_studies_in_order():
-    found = run_all.discover()
-    assert found[:5] == ["naive", "restarts", "confusion", "tsne", "select_k"]
-    assert not {"runner", "plots", "all", "report"} & set(found)
-
-
-def test_discover_needs_a_top_level_entry_point(tmp_path):
-    (tmp_path / "zeta.py").write_text('if __name__ == "__main__":\n    runner.set_defaults()\n    runner.run(main)\n')
-    (tmp_path / "alpha.py").write_text('"""Use it like this::\n\n    if __name__ == "__main__":\n'
-                                       '        runner.run(main)\n"""\n')
-    (tmp_path / "_private.py").write_text('if __name__ == "__main__":\n    runner.run(main)\n')
-    (tmp_path / "select_k.py").write_text('if __name__ == "__main__":\n\n    runner.run(main)\n')
-    assert run_all.discover(tmp_path) == ["select_k", "zeta"]
+def test_the_studies_are_listed_once_in_run_order():
+    assert report.STUDIES[:6] == ("naive", "restarts", "confusion", "tsne", "select_k", "minibatch")
+    assert len(set(report.STUDIES)) == len(report.STUDIES)
+    for name in report.STUDIES:  # each is a runnable experiment module
+        source = (REPO_ROOT / "experiments" / f"{name}.py").read_text()
+        assert 'if __name__ == "__main__":' in source and "runner.run(main)" in source, name
+    assert report.experiment_order(["zeta", "deep", "naive"]) == ["naive", "deep", "zeta"]
 
 
 # -- each study ----------------------------------------------------------------------------------
@@ -230,40 +223,48 @@ def test_mapped_accuracy_uses_the_given_map():
     assert runner.mapped_accuracy(y_true, clusters, mapping) == pytest.approx(2 / 5)
 
 
-def test_report_reads_common_and_legacy_comparisons(tmp_path):
+def test_report_shows_comparisons_and_copies_figures(tmp_path):
     runs = tmp_path / "runs"
     (runs / "naive").mkdir(parents=True)
     (runs / "naive" / "centroids.png").write_bytes(PNG_SIGNATURE)
     (runs / "naive" / "metrics.json").write_text(json.dumps({
         "experiment": "naive", "data": {"quick": False},
-        "seed_reference": {"source": "001_x.txt (blog)", "metric": "mean_cluster_purity", "split": "train",
-                           "value": 0.6, "approximate": True, "setup": "k=10", "ours": 0.6237},
+        "seed_comparisons": [
+            runner.seed_comparison(source="blog", quantity="mean cluster purity (train)", seed_value=0.6,
+                                   ours=0.6237, definition="unweighted mean", note="", approximate=True),
+        ],
         "figures": {"centroids": "/somewhere/else/centroids.png"},
     }))
     (runs / "newer").mkdir()
     (runs / "newer" / "metrics.json").write_text(json.dumps({
         "experiment": "newer", "data": {"quick": False}, "figures": {},
         "seed_comparisons": [
-            runner.seed_comparison(source="000_y.txt (paper)", quantity="accuracy", seed_value=0.8333, ours=0.58,
+            runner.seed_comparison(source="paper", quantity="accuracy", seed_value=0.8333, ours=0.58,
                                    definition="majority map", note="Different data.", format="percent"),
-            runner.seed_comparison(source="000_y.txt (paper)", quantity="side figure", seed_value=2, ours=2,
+            runner.seed_comparison(source="paper", quantity="side figure", seed_value=2, ours=2,
                                    definition="argmax", note="Same.", format="int", headline=False),
         ],
     }))
-    text = report.build_report(runs, tmp_path / "REPORT.md")
+    stale = tmp_path / "docs" / "report" / "naive" / "old.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(PNG_SIGNATURE)
+    text = report.build_report(runs, tmp_path / "REPORT.md", index={"commit": "abc1234", "seed": 0})
     headline = text.split("## Headline")[1].split("## Timings")[0]
-    assert "| 001 (blog) | mean cluster purity (train) | ≈ 0.6000 | 0.6237 |" in headline
-    assert "| 000 (paper) | accuracy | 83.33 % | 58.00 % |" in headline
+    assert "| blog | mean cluster purity (train) | ≈ 0.6000 | 0.6237 |" in headline
+    assert "| paper | accuracy | 83.33 % | 58.00 % |" in headline
     assert "side figure" not in headline and "side figure" in text
-    assert "unweighted mean over clusters" in text and "Different data." in text
-    assert "[centroids.png](runs/naive/centroids.png)" in text
+    assert "unweighted mean" in text and "Different data." in text
+    assert "at commit `abc1234`" in text
+    # The figure is copied beside the report and shown from there; a figure of an older run is gone.
+    assert "![centroids](docs/report/naive/centroids.png)" in text
+    assert (tmp_path / "docs" / "report" / "naive" / "centroids.png").read_bytes() == PNG_SIGNATURE
+    assert not stale.exists()
     assert text.index("## naive") < text.index("## newer")  # known experiments first
 
 
 # -- MiniBatchKMeans beside K-means (experiments.minibatch) -----------------------------------------
 
-# experiments.all discovers experiments.minibatch too, after the studies above (report.PREFERRED_ORDER),
-# so the quick run of every study includes it.
+# experiments.minibatch runs after the studies above (report.STUDIES), in the same quick run.
 STUDIES = (*STUDIES, "minibatch")
 
 
