@@ -1,0 +1,325 @@
+"""What the learned-feature studies share: their flags, seeded cached training, K-means per feature space.
+
+:mod:`experiments.autoencoder` (seed 004) and :mod:`experiments.lenet` (seed 002)
+train a Keras network on MNIST, take features from it and cluster them with
+:class:`tfkmeans.KMeans` beside raw pixels. This module holds the pieces both do
+the same way; it defines no flags at import (:func:`define_flags` does, when a
+study calls it), so tests can import it beside other experiment modules.
+
+- :func:`define_flags`: ``--epochs``, ``--batch_size``, ``--reuse``, ``--k``,
+  ``--n_init``, ``--max_iter``; :func:`load_data` loads MNIST and seeds everything.
+- :func:`train`: :func:`experiments.networks.fit_or_load` with one progress line
+  per epoch, weights kept under a name that records the training setup
+  (:func:`weights_path`), so ``--reuse`` never loads another setup's weights.
+- :func:`cluster_space` (:func:`cluster_spaces` for several): K-means fitted on
+  the training features of one :class:`FeatureSpace`, test features assigned to
+  its centres, both scored.
+- :func:`scores_table`, :func:`kmeans_sentence`, :func:`comparison_lines`: pieces of summary.md.
+- :class:`Stages`: the wall time of every stage, for metrics.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import keras
+import numpy as np
+from absl import flags
+
+from experiments import networks, runner
+from tfkmeans import KMeans, metrics
+
+__all__ = [
+    "QUICK_EPOCHS", "QUICK_N_INIT", "Clustering", "FeatureSpace", "Stages", "cluster_space", "cluster_spaces",
+    "comparison_lines", "define_flags", "epoch_budget", "kmeans_options", "kmeans_sentence", "load_data",
+    "scores_table", "train", "weights_path",
+]
+
+#: Training epochs in ``--quick`` mode (at most).
+QUICK_EPOCHS = 1
+#: K-means restarts in ``--quick`` mode (at most).
+QUICK_N_INIT = 2
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(*, epochs: int, batch_size: int) -> None:
+    """Define the flags every learned-feature study has, with the study's training defaults.
+
+    Call it once, at the import of the study's module (absl flags are process-wide).
+    """
+    flags.DEFINE_integer("epochs", epochs, f"Training epochs (at most {QUICK_EPOCHS} in --quick mode).",
+                         lower_bound=1)
+    flags.DEFINE_integer("batch_size", batch_size, "Images per training step.", lower_bound=1)
+    flags.DEFINE_bool(
+        "reuse", False,
+        "Load the network's weights saved in --output_dir by an earlier run with the same data size, seed, "
+        "epochs and batch size instead of training; train (and save) when there are none.",
+    )
+    flags.DEFINE_integer("k", 10, "Number of clusters.", lower_bound=1)
+    flags.DEFINE_integer(
+        "n_init", 10,
+        "K-means runs from different k-means++ seeds; the lowest inertia wins "
+        f"(at most {QUICK_N_INIT} in --quick mode).",
+        lower_bound=1,
+    )
+    flags.DEFINE_integer("max_iter", 300, "Maximum K-means iterations per run (capped in --quick mode).",
+                         lower_bound=1)
+
+
+def epoch_budget(epochs: int, quick: bool) -> int:
+    """Epochs to train: ``epochs``, capped at :data:`QUICK_EPOCHS` in quick mode."""
+    return min(epochs, QUICK_EPOCHS) if quick else epochs
+
+
+def kmeans_options() -> dict[str, int]:
+    """:func:`cluster_space`'s K-means settings from the flags, restarts and iterations capped in quick mode."""
+    return {
+        "k": FLAGS.k,
+        "n_init": min(FLAGS.n_init, QUICK_N_INIT) if FLAGS.quick else FLAGS.n_init,
+        "max_iter": runner.iteration_budget(FLAGS.max_iter, FLAGS.quick),
+        "seed": FLAGS.seed,
+    }
+
+
+# -- timing and data -------------------------------------------------------------------------
+
+
+class Stages:
+    """Wall times of a study's named stages, gathered for ``metrics.json["timings_s"]``.
+
+    Examples
+    --------
+    >>> stages = Stages()
+    >>> with stages("load"):
+    ...     pass
+    >>> list(stages.seconds)
+    ['load']
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, label: str) -> Iterator[runner.Timer]:
+        """Time a ``with`` block as :func:`runner.timed` does and record it under ``label``."""
+        with runner.timed(label) as timer:
+            yield timer
+        self.seconds[label] = timer.seconds
+
+
+def load_data(stages: Stages) -> runner.MnistSplits:
+    """The study's MNIST splits (timed as stage "load"); then every generator seeded for the network to come."""
+    with stages("load"):
+        data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+    networks.seed_everything(FLAGS.seed)
+    return data
+
+
+# -- training ----------------------------------------------------------------------------------
+
+
+def weights_path(directory: str | Path, name: str, **setup: Any) -> Path:
+    """Where a network's weights are kept: ``<directory>/<name>-<key><value>-....weights.h5``.
+
+    The training setup is part of the file name so that ``--reuse`` loads only
+    weights trained the same way (a quick run's weights are never taken for a
+    full run's, nor one seed's for another's).
+
+    Examples
+    --------
+    >>> weights_path("runs/lenet", "lenet5", n=60000, seed=0, epochs=2).as_posix()
+    'runs/lenet/lenet5-n60000-seed0-epochs2.weights.h5'
+    """
+    tag = "-".join(f"{key}{value}" for key, value in setup.items())
+    return Path(directory) / (f"{name}-{tag}.weights.h5" if tag else f"{name}.weights.h5")
+
+
+def train(
+    model: keras.Model,
+    path: Path,
+    reuse: bool,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    validation_data: tuple[np.ndarray, np.ndarray],
+) -> dict[str, Any]:
+    """Train a compiled ``model`` (one progress line per epoch) and save its weights, or load them.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Compiled.
+    path : Path
+        Weights file (see :func:`weights_path`).
+    reuse : bool
+        Load ``path`` instead of training when it exists.
+    x, y : ndarray
+        Training inputs and targets.
+    epochs, batch_size : int
+        Passed to ``model.fit``.
+    validation_data : (ndarray, ndarray)
+        Scored after every epoch (shown in the progress line).
+
+    Returns
+    -------
+    dict
+        ``weights`` (file name), ``reused``, ``seconds`` and ``history``: one
+        ``{"epoch": ..., "loss": ..., "val_loss": ..., ...}`` per epoch, or None
+        when the weights were loaded.
+    """
+    with runner.timed(f"train {model.name}") as timer:
+        history = networks.fit_or_load(
+            model, path, reuse, x, y, epochs=epochs, batch_size=batch_size,
+            validation_data=validation_data, shuffle=True, verbose=2,
+        )
+    per_epoch = None
+    if history is not None:
+        per_epoch = [
+            {"epoch": epoch + 1, **{key: float(values[epoch]) for key, values in history.history.items()}}
+            for epoch in range(len(history.epoch))
+        ]
+    return {"weights": path.name, "reused": history is None, "seconds": timer.seconds, "history": per_epoch}
+
+
+# -- K-means on feature spaces -------------------------------------------------------------------
+
+
+class FeatureSpace(NamedTuple):
+    """One representation of the images, clustered in its own right.
+
+    Attributes
+    ----------
+    key : str
+        Short name used in metrics.json (``"pixels"``, ``"codes"``, ...).
+    title : str
+        What tables and figures call it; says how the features were learnt
+        (e.g. ``"LeNet-5 logits (10-d, trained with labels)"``).
+    train, test : ndarray of shape (n_samples, n_features)
+        Features of the training and of the test images.
+    """
+
+    key: str
+    title: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+class Clustering(NamedTuple):
+    """K-means fitted on one feature space (see :func:`cluster_space`)."""
+
+    model: KMeans
+    test_clusters: np.ndarray
+    #: Cluster -> majority training digit (-1: empty), the map held-out images are scored with.
+    mapping: np.ndarray
+    #: ``{"train": {...}, "test": {...}}``, for metrics.json.
+    scores: dict[str, dict[str, Any]]
+
+
+def cluster_space(
+    space: FeatureSpace,
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    k: int,
+    n_init: int,
+    max_iter: int,
+    seed: int,
+) -> Clustering:
+    """Fit K-means on the training features, assign the test features, score both.
+
+    Parameters
+    ----------
+    space : FeatureSpace
+        The features.
+    y_train, y_test : ndarray
+        True digits (for scoring only).
+    k, n_init, max_iter, seed : int
+        :class:`tfkmeans.KMeans` parameters (``seed`` is its ``random_state``).
+
+    Returns
+    -------
+    Clustering
+        Scores per split: :func:`runner.evaluate`'s, ``inertia_per_image``,
+        ``accuracy_with_training_map`` (every cluster labelled with its majority
+        *training* digit; on the training split it equals purity), seconds (fit for
+        train, predict for test) and the iterations of the fit.
+    """
+    model = KMeans(k, n_init=n_init, max_iter=max_iter, random_state=seed)
+    with runner.timed(f"K-means on {space.key}") as fit_time:
+        model.fit(space.train)
+    with runner.timed() as predict_time:
+        test_clusters = model.predict(space.test)
+    mapping = metrics.majority_labels(y_train, model.labels_)
+    # score() is minus the inertia of the given points under the fitted centres.
+    test_inertia = -model.score(space.test)
+    scores = {
+        "train": {
+            **runner.evaluate(y_train, model.labels_),
+            "accuracy_with_training_map": runner.mapped_accuracy(y_train, model.labels_, mapping),
+            "inertia_per_image": model.inertia_ / len(space.train),
+            "n_iter": model.n_iter_, "seconds": fit_time.seconds,
+        },
+        "test": {
+            **runner.evaluate(y_test, test_clusters),
+            "accuracy_with_training_map": runner.mapped_accuracy(y_test, test_clusters, mapping),
+            "inertia_per_image": test_inertia / len(space.test),
+            "n_iter": None, "seconds": predict_time.seconds,
+        },
+    }
+    return Clustering(model, test_clusters, mapping, scores)
+
+
+def cluster_spaces(spaces: Sequence[FeatureSpace], data: runner.MnistSplits) -> dict[str, Clustering]:
+    """:func:`cluster_space` on every feature space with the K-means settings of the flags, by key."""
+    return {space.key: cluster_space(space, data.y_train, data.y_test, **kmeans_options()) for space in spaces}
+
+
+def kmeans_sentence(n_test: int) -> str:
+    """The summary.md sentence on the K-means setup, with the quick-mode warning."""
+    options = kmeans_options()
+    return (
+        f"K-means: k={options['k']}, n_init={options['n_init']}, fitted on the training features; test images "
+        f"({n_test:,}) assigned to the nearest centre."
+        + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else "")
+    )
+
+
+def comparison_lines(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One Markdown bullet per :func:`runner.seed_comparison` entry: quantity, both values, note."""
+    return [
+        f"- **{c['quantity']}**: seed {'≈ ' if c['approximate'] else ''}"
+        f"{runner.format_value(c['seed_value'], c['format'])}, ours {runner.format_value(c['ours'], c['format'])}. "
+        f"{c['note']}"
+        for c in comparisons
+    ]
+
+
+#: Columns of :func:`scores_table`: (header, key in the per-split scores).
+TABLE_COLUMNS = (
+    ("purity", "purity"),
+    ("mean cluster purity", "mean_cluster_purity"),
+    ("accuracy, training map", "accuracy_with_training_map"),
+    ("Hungarian accuracy", "hungarian_accuracy"),
+    ("NMI", "nmi"),
+    ("ARI", "ari"),
+    ("inertia / image", "inertia_per_image"),
+)
+
+
+def scores_table(
+    spaces: Sequence[FeatureSpace], results: Mapping[str, Clustering], *, markdown: bool = False
+) -> str:
+    """One row per feature space and split (train, then test), one column per score of :data:`TABLE_COLUMNS`."""
+    rows = [
+        {"features": space.title, "split": split,
+         **{header: results[space.key].scores[split][key] for header, key in TABLE_COLUMNS}}
+        for space in spaces
+        for split in ("train", "test")
+    ]
+    return runner.format_table(rows, markdown=markdown)
