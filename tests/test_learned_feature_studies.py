@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 # Helpers and the data fixture shared with the other studies' tests (tests/ is on sys.path under pytest).
-from test_experiment_studies import assert_png, check_seed_comparisons, data_dir  # noqa: F401 (data_dir: fixture)
+from test_experiment_studies import assert_png, data_dir  # noqa: F401 (data_dir: fixture)
 from test_experiments import EPS, REPO_ROOT
 
 from experiments import learned, plots, runner
@@ -120,7 +120,10 @@ def check_common(run: dict, study: str, stages: set[str]) -> dict:
     assert set(metrics["timings_s"]) == stages | {"load", "train", "kmeans", "figures", "total"}
     assert all(seconds > 0 for seconds in metrics["timings_s"].values())
     assert metrics["timings_s"]["total"] >= sum(s for name, s in metrics["timings_s"].items() if name != "total")
-    check_seed_comparisons(metrics, directory)
+    for entry in metrics["seed_comparisons"]:  # the common shape, citing the study's seed by title
+        assert tuple(entry) == runner.SEED_COMPARISON_KEYS and entry["source"] == runner.SEED_DOCUMENTS[study]
+        assert entry["quantity"] and entry["definition"] and entry["note"] and entry["ours"] is not None
+        assert all((directory / figure).is_file() for figure in entry["figures"])
     for figure in metrics["figures"].values():
         assert_png(directory / figure)
     assert (directory / "summary.md").read_text().startswith("# ")
