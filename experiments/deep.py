@@ -10,11 +10,13 @@ For each seed the pipeline runs these stages, each timed and scored:
    ``min_dist=0``, which packs each digit's manifold tightly (the N2D recipe);
    test codes are mapped with the fitted transform.
 3. ``kmeans``: :class:`tfkmeans.KMeans` clusters the embedding (k=10).
-4. ``self_training`` rounds: a small CNN learns to predict the cluster ids of the
-   most confident members of every cluster (the largest margin between the
-   nearest and second-nearest centre, then the CNN's own softmax), and its
-   predictions become the next round's clusters. The CNN sees the images, so it
-   fixes members that the embedding put on the wrong side of a boundary.
+4. ``self-training`` rounds: a small CNN, trained on randomly shifted and rotated
+   images, learns to predict the current cluster of every training image, and its
+   predictions become the next round's clusters (the same network trains on).
+   The CNN sees the pixels and learns shapes that survive the augmentation, so it
+   moves images that the embedding put on the wrong side of a boundary. Training
+   on every image works better than on the most confident members only: those
+   cover a cluster's core but not its varied edges, which the CNN then gets wrong.
 
 Accuracy is the Hungarian (one-to-one cluster -> digit) accuracy used by DEC, IDEC
 and N2D. The study runs ``--n_seeds`` seeds and reports their median.
@@ -58,11 +60,8 @@ flags.DEFINE_integer("batch_size", 256, "Autoencoder mini-batch size.", lower_bo
 flags.DEFINE_integer("umap_dims", 10, "Dimensions of the UMAP embedding that K-means clusters.", lower_bound=2)
 flags.DEFINE_integer("umap_neighbors", 20, "UMAP n_neighbors.", lower_bound=2)
 flags.DEFINE_integer("n_init", 10, "K-means restarts on the embedding.", lower_bound=1)
-flags.DEFINE_list(
-    "self_training", ["0.5:2", "0.8:2"],
-    "Self-training rounds as fraction:epochs: the CNN trains for `epochs` on the `fraction` most "
-    "confident members of every cluster.",
-)
+flags.DEFINE_integer("self_training_rounds", 3, "Self-training rounds of the CNN.", lower_bound=0)
+flags.DEFINE_integer("self_training_epochs", 2, "CNN epochs per self-training round.", lower_bound=1)
 flags.DEFINE_integer("view_samples", 5000, "Test images drawn in embedding.png.", lower_bound=10)
 flags.DEFINE_bool("reuse", False, "Load cached weights and embeddings from --output_dir instead of training.")
 
@@ -80,13 +79,6 @@ SHORT_BUDGET_S = 180.0
 QUICK_SEEDS = 2
 
 
-class Round(NamedTuple):
-    """One self-training round: keep ``fraction`` of every cluster, train ``epochs``."""
-
-    fraction: float
-    epochs: int
-
-
 class Stage(NamedTuple):
     """The clustering after one stage of the pipeline."""
 
@@ -94,42 +86,6 @@ class Stage(NamedTuple):
     seconds: float
     train_clusters: np.ndarray
     test_clusters: np.ndarray
-    confidence: np.ndarray
-
-
-def parse_rounds(specs: Sequence[str]) -> list[Round]:
-    """``["0.5:2", "0.8:2"]`` -> rounds; raises ValueError on a malformed entry."""
-    rounds = []
-    for spec in specs:
-        fraction, _, epochs = spec.partition(":")
-        try:
-            round_ = Round(float(fraction), int(epochs))
-        except ValueError:
-            raise ValueError(f"--self_training entries are fraction:epochs, got {spec!r}") from None
-        if not (0.0 < round_.fraction <= 1.0 and round_.epochs >= 1):
-            raise ValueError(f"--self_training needs 0 < fraction <= 1 and epochs >= 1, got {spec!r}")
-        rounds.append(round_)
-    return rounds
-
-
-def confident_members(clusters: np.ndarray, confidence: np.ndarray, fraction: float) -> np.ndarray:
-    """Mask of the ``fraction`` most confident members of every cluster (at least one each).
-
-    Per cluster rather than overall, so that a cluster that is confident everywhere
-    cannot crowd a harder one out of the training set.
-    """
-    keep = np.zeros(len(clusters), dtype=bool)
-    for cluster in np.unique(clusters):
-        members = np.flatnonzero(clusters == cluster)
-        count = max(1, int(round(fraction * len(members))))
-        keep[members[np.argsort(-confidence[members], kind="stable")[:count]]] = True
-    return keep
-
-
-def centre_margin(distances: np.ndarray) -> np.ndarray:
-    """Distance to the second-nearest centre minus distance to the nearest: large when sure."""
-    nearest_two = np.partition(distances, 1, axis=1)[:, :2]
-    return nearest_two[:, 1] - nearest_two[:, 0]
 
 
 def pretrain_autoencoder(
@@ -166,49 +122,40 @@ def umap_embedding(
 
 
 def kmeans_stage(name: str, train: np.ndarray, test: np.ndarray, seed: int, seconds: float) -> Stage:
-    """K-means on ``train`` (tfkmeans), ``test`` assigned to its centres; confidence by centre margin."""
+    """K-means on ``train`` (tfkmeans), ``test`` assigned to its centres."""
     with runner.timed(f"seed {seed}: K-means on {name}") as timer:
         model = KMeans(K, n_init=FLAGS.n_init, random_state=seed).fit(train)
         test_clusters = model.predict(test)
-    margin = centre_margin(model.transform(train))
-    return Stage(name, seconds + timer.seconds, model.labels_, test_clusters, margin)
+    return Stage(name, seconds + timer.seconds, model.labels_, test_clusters)
 
 
 def self_train(
-    images: np.ndarray, images_test: np.ndarray, start: Stage, rounds: Sequence[Round], directory: Path, seed: int
+    images: np.ndarray, images_test: np.ndarray, start: Stage, rounds: int, epochs: int, directory: Path, seed: int
 ) -> list[Stage]:
-    """Rounds of training a CNN on the confident members of the current clusters."""
-    cnn = networks.small_cnn(K)
+    """Rounds of training one CNN (with augmentation) on the current clusters of every training image."""
+    cnn = networks.small_cnn(K, augment=True)
     cnn.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    stages, current = [], start
-    for index, round_ in enumerate(rounds):
+    stages, clusters = [], start.train_clusters
+    for index in range(rounds):
         with runner.timed(f"seed {seed}: self-training round {index + 1}") as timer:
-            keep = confident_members(current.train_clusters, current.confidence, round_.fraction)
             networks.fit_or_load(
                 cnn, directory / f"cnn_seed{seed}_round{index + 1}.weights.h5", FLAGS.reuse,
-                images[keep], current.train_clusters[keep],
-                batch_size=128, epochs=round_.epochs, shuffle=True, verbose=2,
+                images, clusters, batch_size=128, epochs=epochs, shuffle=True, verbose=2,
             )
-            probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(cnn.predict(images, batch_size=1024, verbose=0)))
+            clusters = cnn.predict(images, batch_size=1024, verbose=0).argmax(axis=1)
             test_clusters = cnn.predict(images_test, batch_size=1024, verbose=0).argmax(axis=1)
-        current = Stage(
-            f"self-training {index + 1}", timer.seconds, probabilities.argmax(axis=1), test_clusters,
-            probabilities.max(axis=1),
-        )
-        stages.append(current)
+        stages.append(Stage(f"self-training {index + 1}", timer.seconds, clusters, test_clusters))
     return stages
 
 
-def run_seed(
-    data: runner.MnistSplits, directory: Path, seed: int, ae_epochs: int, rounds: Sequence[Round]
-) -> list[Stage]:
+def run_seed(data: runner.MnistSplits, directory: Path, seed: int) -> list[Stage]:
     """Every stage of the pipeline for one seed."""
     networks.seed_everything(seed)
     with runner.timed(f"seed {seed}: autoencoder") as ae_time:
-        autoencoder = pretrain_autoencoder(data.x_train, directory, seed, ae_epochs)
+        autoencoder = pretrain_autoencoder(data.x_train, directory, seed, FLAGS.ae_epochs)
         codes_train = autoencoder.encoder.predict(data.x_train, batch_size=1024, verbose=0)
         codes_test = autoencoder.encoder.predict(data.x_test, batch_size=1024, verbose=0)
     # The codes' own K-means is a reference point, not a step of the pipeline: its time is not counted.
@@ -218,7 +165,10 @@ def run_seed(
         embedded_train, embedded_test = umap_embedding(codes_train, codes_test, directory, seed, n_neighbors)
     embedded = kmeans_stage("UMAP embedding", embedded_train, embedded_test, seed, ae_time.seconds + umap_time.seconds)
     images, images_test = networks.as_images(data.x_train), networks.as_images(data.x_test)
-    return [codes, embedded, *self_train(images, images_test, embedded, rounds, directory, seed)]
+    rounds = self_train(
+        images, images_test, embedded, FLAGS.self_training_rounds, FLAGS.self_training_epochs, directory, seed
+    )
+    return [codes, embedded, *rounds]
 
 
 def stage_records(data: runner.MnistSplits, stages: Sequence[Stage]) -> list[dict[str, Any]]:
@@ -372,13 +322,12 @@ def seed_comparisons(headline: dict[str, Any], figures: dict[str, str]) -> list[
 def main(argv: Sequence[str]) -> None:
     del argv
     directory = runner.output_dir()
-    rounds = parse_rounds(FLAGS.self_training)
     n_seeds = min(FLAGS.n_seeds, QUICK_SEEDS) if FLAGS.quick else FLAGS.n_seeds
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
             data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
         seeds = [FLAGS.seed + offset for offset in range(n_seeds)]
-        stages = {seed: run_seed(data, directory, seed, FLAGS.ae_epochs, rounds) for seed in seeds}
+        stages = {seed: run_seed(data, directory, seed) for seed in seeds}
         runs = {seed: stage_records(data, seed_stages) for seed, seed_stages in stages.items()}
         with runner.timed("figures") as figure_time:
             figures = save_figures(data, runs, stages[seeds[0]][-1], directory, seeds[0])

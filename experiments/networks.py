@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-__all__ = ["Autoencoder", "dense_autoencoder", "fit_or_load", "lenet5", "seed_everything", "small_cnn"]
+__all__ = ["Autoencoder", "augmentation", "dense_autoencoder", "fit_or_load", "lenet5", "seed_everything", "small_cnn"]
 
 IMAGE_SHAPE = (28, 28, 1)
 N_PIXELS = 784
@@ -102,11 +102,21 @@ def lenet5(n_classes: int = 10) -> keras.Model:
     )
 
 
-def small_cnn(n_classes: int = 10) -> keras.Model:
-    """A small convolutional classifier (two 3x3 convolution/pooling stages, dropout) that outputs logits."""
+def augmentation(shift: float = 0.1, rotation: float = 0.05) -> list[keras.layers.Layer]:
+    """Random shifts (a fraction of the side) and rotations (a fraction of a turn), active in training only."""
+    return [keras.layers.RandomTranslation(shift, shift), keras.layers.RandomRotation(rotation)]
+
+
+def small_cnn(n_classes: int = 10, *, augment: bool = False) -> keras.Model:
+    """A small convolutional classifier (two 3x3 convolution/pooling stages, dropout) that outputs logits.
+
+    With ``augment`` its training batches are randomly shifted by up to 10 % and
+    rotated by up to 18 degrees (:func:`augmentation`); prediction sees the images as they are.
+    """
     return keras.Sequential(
         [
             keras.Input(IMAGE_SHAPE, name="image"),
+            *(augmentation() if augment else []),
             keras.layers.Conv2D(32, 3, activation="relu"),
             keras.layers.MaxPooling2D(2),
             keras.layers.Conv2D(64, 3, activation="relu"),
