@@ -5,30 +5,25 @@ the 60,000 × 784 MNIST training images, as different kernels:
 
 * ``fp32_tf``: tfkmeans's current body, ``ops.in_memory_pass`` (float32, a
   TensorFlow while-loop over 2048-row chunks: X·Cᵀ GEMM, argmin, one-hot GEMM
-  sums for k ≤ 32, TensorFlow's scatter-add beyond).
-* ``fp32_tf_plain``: the same chunk body without the inertia and relocation
-  candidates (GEMM, argmin, sums only), so that the next two compare like with like.
+  sums for k ≤ 32, an XLA-compiled segment sum beyond).
+* ``fp32_tf_plain``: a chunk body with only the GEMM, argmin and sums (no
+  inertia, no relocation candidates) and TensorFlow's own scatter-add sums
+  for k > 32, so that the next two compare like with like.
 * ``fp32_tf_xla_scatter``: ``fp32_tf_plain`` whose scatter-add sums (k > 32)
-  run as a small XLA-compiled function inside the TensorFlow loop.
+  run as a small XLA-compiled function inside the TensorFlow loop (what
+  ``fp32_tf`` does).
 * ``fp32_xla``: the plain float32 body with fixed-size chunks, the whole
   pass compiled by XLA (``jit_compile=True``); scatter-add sums are XLA's.
-* ``bf16_xla``: ``benchmarks.bf16_kernel.lloyd_pass``: the pixels stored as
-  bfloat16 integer codes 0..255, bfloat16 × bfloat16 → float32 products
-  against the centres split into ``hi + lo``, labels certified by an error
-  bound and near-ties re-checked in float64: exact.
-* ``fp32_gemm_xla`` and ``bf16_gemm_xla``: only the distance GEMMs of the
-  last two (no argmin, no sums): the compute floor of each precision.
-* ``bf16_hi_gemm_xla``: the GEMM against ``hi`` alone (centres rounded to
-  bfloat16, ``parts=1``): half the bf16 work, at the price of a bound 2**8
-  times wider. Its near-tie counts (rows a hi-only pass would have to
-  re-check) are recorded during the Lloyd iterations, untimed.
+* ``fp32_gemm_xla``: only the chunked distance GEMMs (no argmin, no sums),
+  compiled by XLA: the compute floor of a float32 pass.
+
+(An exact bfloat16 pass was measured here too and was not faster; it lives in
+git history, not in the suite: see BENCHMARKS.md, "What did not help".)
 
 Centres are realistic: ``--init`` (k-means++ by scikit-learn, or k distinct
-random rows; both seeded by ``--seed``) followed by ``--lloyd_iters`` exact
-Lloyd iterations. During those iterations each bf16
-pass is checked against float64 labels (counts and sums must be identical) and
-its near-tie count (rows re-checked in float64) is recorded. Repeats of the
-variants are interleaved (round-robin), so load changes hit them alike.
+random rows; both seeded by ``--seed``) followed by ``--lloyd_iters`` Lloyd
+iterations in float64 (numpy). Repeats of the variants are interleaved
+(round-robin), so load changes hit them alike.
 
 Usage::
 
@@ -54,13 +49,12 @@ flags.DEFINE_list("k", ["10", "100", "1000"], "Numbers of clusters, comma-separa
 flags.DEFINE_list(
     "variants",
     [
-        "fp32_tf", "fp32_tf_plain", "fp32_tf_xla_scatter", "fp32_xla", "bf16_xla",
-        "fp32_gemm_xla", "bf16_gemm_xla", "bf16_hi_gemm_xla",
+        "fp32_tf", "fp32_tf_plain", "fp32_tf_xla_scatter", "fp32_xla", "fp32_gemm_xla",
     ],
     "Variants to time.",
 )
 flags.DEFINE_integer("repeats", 7, "Timed passes per variant (round-robin across variants).")
-flags.DEFINE_integer("lloyd_iters", 5, "Exact Lloyd iterations from k-means++ before timing (checked against float64).")
+flags.DEFINE_integer("lloyd_iters", 5, "Float64 Lloyd iterations from the initial centres before timing.")
 flags.DEFINE_integer("chunk_size", 2048, "Rows per chunk, all variants.")
 flags.DEFINE_enum("init", "k-means++", ["k-means++", "random"], "Initial centres (k-means++ is slow at k=1000).")
 flags.DEFINE_integer("seed", 0, "Seed of the initial centres.")
@@ -129,90 +123,45 @@ def gemm_pass(x: Any, right: Any, chunk_size: int) -> Any:
 
     def body(index, total):
         block = tf.slice(x, [index * chunk_size, 0], [chunk_size, n_features])
-        products = tf.matmul(block, right, transpose_b=True, output_type=tf.float32)
-        # Slice before reducing: XLA's CPU fusion of a mixed bf16/f32 dot with a reduce crashes (TF 2.21).
+        products = tf.matmul(block, right, transpose_b=True)
         return index + 1, total + products[:1, :1]
 
     return tf.while_loop(lambda index, _: index < n_padded // chunk_size, body, (tf.constant(0), tf.zeros([1, 1])))[1]
 
 
-def near_ties(codes: Any, sq_norms: Any, n_rows: int, centers: Any, parts: int) -> Any:
-    """Rows whose two best bf16 scores lie within the error bound (all rows at once; untimed)."""
-    import tensorflow as tf
-
-    from benchmarks import bf16_kernel as low_precision
-
-    split = low_precision.split_centers(centers, parts)
-    products = tf.matmul(codes[:n_rows], split.hi_lo, transpose_b=True, output_type=tf.float32)
-    scores = split.sq_norms[None, :] - 2.0 * tf.add_n(tf.split(products, parts, axis=1))
-    two_best = -tf.math.top_k(-scores, k=2).values
-    window = 2.0 * low_precision.score_error_bound(sq_norms[:n_rows], split, codes.shape[1])
-    return tf.reduce_sum(tf.cast(two_best[:, 1] - two_best[:, 0] <= window, tf.int32))
-
-
-def float64_totals(codes64: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reference labels, counts and sums in float64 (code units)."""
+def float64_lloyd(x64: np.ndarray, centers: np.ndarray, iterations: int) -> np.ndarray:
+    """``iterations`` Lloyd iterations in float64 (an emptied cluster keeps its centre)."""
     c = centers.astype(np.float64)
-    labels = ((c * c).sum(axis=1)[None, :] - 2.0 * (codes64 @ c.T)).argmin(axis=1)
-    counts = np.bincount(labels, minlength=len(c)).astype(np.float64)
-    sums = np.zeros_like(c)
-    np.add.at(sums, labels, codes64)
-    return labels, counts, sums
+    for _ in range(iterations):
+        labels = ((c * c).sum(axis=1)[None, :] - 2.0 * (x64 @ c.T)).argmin(axis=1)
+        counts = np.bincount(labels, minlength=len(c)).astype(np.float64)
+        sums = np.zeros_like(c)
+        np.add.at(sums, labels, x64)
+        c = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1.0)[:, None], c)
+    return c.astype(np.float32)
 
 
 def measure_k(x: np.ndarray, k: int) -> dict[str, Any]:
-    """Exactness checks, near-tie counts and interleaved timings of every variant at one k."""
+    """Interleaved timings of every variant at one k."""
     import tensorflow as tf
     from sklearn.cluster import kmeans_plusplus
 
     from tfkmeans import ops
-    from benchmarks import bf16_kernel as low_precision
 
     chunk = FLAGS.chunk_size
     n = x.shape[0]
-    codes, exact = low_precision.integer_codes(x)
-    if not bool(exact):
-        raise ValueError("the data are not integer codes / 255")
-    codes = low_precision.pad_rows(codes, chunk)
-    code_norms = tf.reduce_sum(tf.square(tf.cast(codes, tf.float32)), axis=1)
-    codes64 = np.round(x.astype(np.float64) * 255.0)
-
-    bf16_pass = tf.function(
-        lambda c: low_precision.lloyd_pass(
-            codes, code_norms, tf.constant(n), c, chunk, one_hot_sums=k <= _ONE_HOT_MAX_CLUSTERS
-        ),
-        jit_compile=True,
-    )
-    hi_only_ties = tf.function(lambda c: near_ties(codes, code_norms, n, c, parts=1), jit_compile=True)
-
-    # Realistic centres: exact Lloyd iterations, each checked against float64.
+    # Realistic centres: a few Lloyd iterations from the initial ones.
     if FLAGS.init == "random":
         init = x[np.random.default_rng(FLAGS.seed).choice(n, k, replace=False)]
     else:
         init, _ = kmeans_plusplus(x, k, random_state=FLAGS.seed)
-    centers = (init * 255.0).astype(np.float32)
-    iterations = []
-    for _ in range(FLAGS.lloyd_iters):
-        totals = bf16_pass(tf.constant(centers))
-        _, counts, sums = float64_totals(codes64, centers)
-        iterations.append({
-            "near_ties": int(totals.n_near_ties),
-            "near_ties_hi_only": int(hi_only_ties(tf.constant(centers))),
-            "fallback_chunks": int(totals.n_fallback_chunks),
-            "counts_equal_float64": bool(np.array_equal(totals.counts.numpy(), counts)),
-            "sums_equal_float64": bool(np.array_equal(totals.sums.numpy(), sums)),
-        })
-        logging.info("k=%d Lloyd iteration: %s", k, iterations[-1])
-        filled = counts > 0
-        centers = np.where(filled[:, None], sums / np.maximum(counts, 1.0)[:, None], centers).astype(np.float32)
+    centers = float64_lloyd(x.astype(np.float64), init, FLAGS.lloyd_iters)
 
     xt = tf.constant(x)
-    x_padded = low_precision.pad_rows(xt, chunk)
-    scaled = tf.constant(centers / 255.0)
-    code_centers = tf.constant(centers)
+    x_padded = tf.pad(xt, [[0, -n % chunk], [0, 0]])
+    scaled = tf.constant(centers)
     weights = tf.ones([n])
     x_norms = ops.squared_norms(xt)
-    split = low_precision.split_centers(code_centers)
     body = tf.function(lambda c: ops.in_memory_pass(xt, weights, c, "matmul", chunk, x_norms).sums)
     xla = tf.function(lambda c: fp32_xla_pass(x_padded, tf.constant(n), c, chunk)[0], jit_compile=True)
     gemm = tf.function(lambda a, b: gemm_pass(a, b, chunk), jit_compile=True)
@@ -225,10 +174,7 @@ def measure_k(x: np.ndarray, k: int) -> dict[str, Any]:
         "fp32_tf_plain": lambda: plain(scaled).numpy(),
         "fp32_tf_xla_scatter": lambda: xla_scatter(scaled).numpy(),
         "fp32_xla": lambda: xla(scaled).numpy(),
-        "bf16_xla": lambda: bf16_pass(code_centers).sums.numpy(),
         "fp32_gemm_xla": lambda: gemm(x_padded, scaled).numpy(),
-        "bf16_gemm_xla": lambda: gemm(codes, split.hi_lo).numpy(),
-        "bf16_hi_gemm_xla": lambda: gemm(codes, split.hi_lo[:k]).numpy(),
     }
     variants = {name: variants[name] for name in FLAGS.variants}
     for fn in variants.values():
@@ -239,7 +185,6 @@ def measure_k(x: np.ndarray, k: int) -> dict[str, Any]:
             times[name].append(1e3 * timed(fn)[0])
     return {
         "k": k,
-        "lloyd_iterations": iterations,
         "ms": {name: summarize(values)._asdict() for name, values in times.items()},
         "raw_ms": times,
     }
@@ -248,26 +193,19 @@ def measure_k(x: np.ndarray, k: int) -> dict[str, Any]:
 def markdown_table(results: list[dict[str, Any]]) -> str:
     """One row per (k, variant): ms per pass and the ratio to ``fp32_tf`` (medians, minima)."""
     lines = [
-        "| k | variant | median ms | min ms | ÷ fp32_tf (median) | ÷ fp32_tf (min) | near-ties of 60,000, per iteration | exact vs float64 |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        "| k | variant | median ms | min ms | ÷ fp32_tf (median) | ÷ fp32_tf (min) |",
+        "|---:|---|---:|---:|---:|---:|",
     ]
     for result in results:
-        ms, its = result["ms"], result["lloyd_iterations"]
-        ties = ", ".join(str(it["near_ties"]) for it in its)
-        hi_ties = ", ".join(str(it["near_ties_hi_only"]) for it in its)
-        fallbacks = sum(it["fallback_chunks"] for it in its)
-        exact = all(it["counts_equal_float64"] and it["sums_equal_float64"] for it in its)
+        ms = result["ms"]
+        base = ms.get("fp32_tf")
         for name, summary in ms.items():
-            base = ms.get("fp32_tf")
             ratio = (
                 (f"{summary['median'] / base['median']:.2f}", f"{summary['min'] / base['min']:.2f}")
                 if base else ("", "")
             )
-            bf16 = name == "bf16_xla"
-            near = {"bf16_xla": f"{ties} ({fallbacks} fallback chunks)", "bf16_hi_gemm_xla": hi_ties}.get(name, "")
             lines.append(
-                f"| {result['k']} | {name} | {summary['median']:.1f} | {summary['min']:.1f} | {ratio[0]} | {ratio[1]} "
-                f"| {near} | {('yes' if exact else 'NO') if bf16 else ''} |"
+                f"| {result['k']} | {name} | {summary['median']:.1f} | {summary['min']:.1f} | {ratio[0]} | {ratio[1]} |"
             )
     return "\n".join(lines)
 
