@@ -49,19 +49,19 @@ import keras
 import numpy as np
 from absl import flags, logging
 
-from experiments import networks, plots, runner
+from experiments import learned, networks, plots, runner
 from tfkmeans import KMeans, metrics
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_integer("n_seeds", 3, "Seeds to run: --seed, --seed + 1, ...; the median is reported.", lower_bound=1)
-flags.DEFINE_integer("ae_epochs", 10, "Autoencoder training epochs.", lower_bound=1)
+flags.DEFINE_integer("ae_epochs", 20, "Autoencoder training epochs.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 256, "Autoencoder mini-batch size.", lower_bound=1)
 flags.DEFINE_integer("umap_dims", 10, "Dimensions of the UMAP embedding that K-means clusters.", lower_bound=2)
 flags.DEFINE_integer("umap_neighbors", 20, "UMAP n_neighbors.", lower_bound=2)
 flags.DEFINE_integer("n_init", 10, "K-means restarts on the embedding.", lower_bound=1)
-flags.DEFINE_integer("self_training_rounds", 3, "Self-training rounds of the CNN.", lower_bound=0)
-flags.DEFINE_integer("self_training_epochs", 2, "CNN epochs per self-training round.", lower_bound=1)
+flags.DEFINE_integer("self_training_rounds", 2, "Self-training rounds of the CNN.", lower_bound=0)
+flags.DEFINE_integer("self_training_epochs", 4, "CNN epochs per self-training round.", lower_bound=1)
 flags.DEFINE_integer("view_samples", 5000, "Test images drawn in embedding.png.", lower_bound=10)
 flags.DEFINE_bool("reuse", False, "Load cached weights and embeddings from --output_dir instead of training.")
 
@@ -88,6 +88,11 @@ class Stage(NamedTuple):
     test_clusters: np.ndarray
 
 
+def autoencoder_weights(directory: Path, n_train: int, seed: int, epochs: int) -> Path:
+    """Where the autoencoder's weights are cached; the name records the training setup."""
+    return learned.weights_path(directory, "autoencoder", n=n_train, seed=seed, epochs=epochs, batch=FLAGS.batch_size)
+
+
 def pretrain_autoencoder(
     x_train: np.ndarray, directory: Path, seed: int, epochs: int
 ) -> networks.Autoencoder:
@@ -95,7 +100,7 @@ def pretrain_autoencoder(
     model = networks.dense_autoencoder()
     model.autoencoder.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     networks.fit_or_load(
-        model.autoencoder, directory / f"autoencoder_seed{seed}.weights.h5", FLAGS.reuse,
+        model.autoencoder, autoencoder_weights(directory, len(x_train), seed, epochs), FLAGS.reuse,
         x_train, x_train, batch_size=FLAGS.batch_size, epochs=epochs, shuffle=True, verbose=2,
     )
     return model
@@ -105,7 +110,7 @@ def umap_embedding(
     codes_train: np.ndarray, codes_test: np.ndarray, directory: Path, seed: int, n_neighbors: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """UMAP of the training codes, and the test codes mapped by the same fit (cached as .npz)."""
-    cache = directory / f"umap_seed{seed}.npz"
+    cache = directory / f"umap-n{len(codes_train)}-seed{seed}-epochs{FLAGS.ae_epochs}-dims{FLAGS.umap_dims}-neighbors{n_neighbors}.npz"
     if FLAGS.reuse and cache.is_file():
         with np.load(cache) as stored:
             logging.info("Loaded the UMAP embedding from %s (--reuse)", cache)
@@ -142,7 +147,8 @@ def self_train(
     for index in range(rounds):
         with runner.timed(f"seed {seed}: self-training round {index + 1}") as timer:
             networks.fit_or_load(
-                cnn, directory / f"cnn_seed{seed}_round{index + 1}.weights.h5", FLAGS.reuse,
+                cnn, learned.weights_path(directory, "cnn", n=len(images), seed=seed, ae_epochs=FLAGS.ae_epochs,
+                                          round=index + 1, epochs=epochs), FLAGS.reuse,
                 images, clusters, batch_size=128, epochs=epochs, shuffle=True, verbose=2,
             )
             clusters = cnn.predict(images, batch_size=1024, verbose=0).argmax(axis=1)
@@ -234,7 +240,7 @@ def embedding_figure(
     import umap
 
     autoencoder = networks.dense_autoencoder()
-    autoencoder.autoencoder.load_weights(directory / f"autoencoder_seed{seed}.weights.h5")
+    autoencoder.autoencoder.load_weights(autoencoder_weights(directory, len(data.x_train), seed, FLAGS.ae_epochs))
     shown = np.sort(np.random.default_rng(seed).permutation(len(data.x_test))[:FLAGS.view_samples])
     codes = autoencoder.encoder.predict(data.x_test[shown], batch_size=1024, verbose=0)
     view = umap.UMAP(n_components=2, n_neighbors=min(FLAGS.umap_neighbors, len(shown) - 1), min_dist=0.0,
