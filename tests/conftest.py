@@ -1,8 +1,10 @@
-"""Shared fixtures: small synthetic data and a cached MNIST subset."""
+"""Shared fixtures: small synthetic data, MNIST (or synthetic digits), and one quick run of every study."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 _SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
 
@@ -65,3 +68,39 @@ def interrupt_after(monkeypatch, module, name: str, calls: int):
 
     monkeypatch.setattr(module, name, flaky)
     return lambda: monkeypatch.setattr(module, name, compiled)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> tuple[str, bool]:
+    """(directory of the four IDX files, whether they are the real MNIST); synthetic digits without MNIST."""
+    from test_experiments import synthetic_digits, write_idx_gz
+
+    directory = mnist_dir()
+    if directory is not None:
+        return directory, True
+    directory = tmp_path_factory.mktemp("synthetic_mnist")
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 400), ("t10k", 100)):
+        images, labels = synthetic_digits(n, rng)
+        write_idx_gz(directory / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx_gz(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return str(directory), False
+
+
+@pytest.fixture(scope="session")
+def quick_runs(data_dir, tmp_path_factory) -> dict:
+    """Run ``python -m experiments.all --quick --skip=naive`` once per session; paths and process result.
+
+    Every study runs in its own process, as users run them; the studies' test modules then read
+    their outputs (test_experiments runs the naive study itself).
+    """
+    directory, _ = data_dir
+    runs_dir = tmp_path_factory.mktemp("runs")
+    report_path = runs_dir / "REPORT.md"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    command = [
+        sys.executable, "-m", "experiments.all", "--quick", "--skip=naive",
+        f"--data_dir={directory}", f"--output_dir={runs_dir}", f"--report={report_path}",
+    ]
+    completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    return {"runs_dir": runs_dir, "report": report_path, "completed": completed}

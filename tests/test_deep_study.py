@@ -6,9 +6,17 @@ The quick run itself is part of the shared ``python -m experiments.all --quick``
 
 from __future__ import annotations
 
-import numpy as np
+import json
+import os
+import shutil
+import subprocess
+import sys
 
-from experiments import deep
+import numpy as np
+from test_experiment_studies import study
+from test_experiments import REPO_ROOT
+
+from experiments import deep, runner
 
 
 def test_stage_records_time_the_pipeline_without_the_reference_stage():
@@ -26,3 +34,49 @@ def test_stage_records_time_the_pipeline_without_the_reference_stage():
     assert [r["test"]["hungarian_accuracy"] for r in records] == [0.5, 1.0, 1.0]
     assert deep.best_within(records, 32.0) == 1.0
     assert deep.best_within(records, 20.0) is None
+
+
+# -- the quick run ---------------------------------------------------------------------------------
+
+
+def test_deep_quick_run_scores_every_stage_of_every_seed(quick_runs, data_dir):
+    metrics, directory = study(quick_runs, "deep")
+    assert metrics["data"] == {"n_train": runner.QUICK_N_TRAIN, "n_test": runner.QUICK_N_TEST, "quick": True} \
+        or not data_dir[1]
+    assert list(metrics["seeds"]) == ["0", "1"]  # --quick caps the default three seeds at two
+    finals = []
+    for records in metrics["seeds"].values():
+        names = [record["stage"] for record in records]
+        assert names == ["autoencoder codes", "UMAP embedding", "self-training 1", "self-training 2"]
+        elapsed = [record["elapsed_s"] for record in records[1:]]
+        assert elapsed == sorted(elapsed) and elapsed[0] > 0
+        for record in records:
+            for split in ("train", "test"):
+                assert 0.0 <= record[split]["hungarian_accuracy"] <= record[split]["purity"] + 1e-9
+        finals.append(records[-1]["test"]["hungarian_accuracy"])
+        if data_dir[1]:  # learned features beat raw pixels even on 2,000 images
+            assert records[-1]["train"]["hungarian_accuracy"] > 0.6
+    assert metrics["headline"]["median_test_accuracy"] == float(np.median(finals))
+    assert metrics["headline"]["n_seeds"] == 2
+    assert set(metrics["figures"]) == {"progress", "confusion", "errors", "embedding"}
+    (comparison,) = metrics["seed_comparisons"]
+    assert comparison["seed_value"] == "0.843 / 0.881 / 0.979" and comparison["headline"] is True
+    assert comparison["ours"] == metrics["headline"]["median_test_accuracy"]
+    assert "labels are used only to score" in (directory / "summary.md").read_text().lower()
+
+
+def test_deep_reuse_loads_weights_and_embeddings(quick_runs, data_dir, tmp_path):
+    _, directory = study(quick_runs, "deep")
+    reused = tmp_path / "deep"
+    shutil.copytree(directory, reused)
+    command = [sys.executable, "-m", "experiments.deep", "--quick", "--n_seeds=1", "--reuse",
+               f"--data_dir={data_dir[0]}", f"--output_dir={reused}"]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Saved" not in completed.stderr  # nothing was trained again
+    first = json.loads((directory / "metrics.json").read_text())["seeds"]["0"]
+    again = json.loads((reused / "metrics.json").read_text())
+    assert again["reused"] is True
+    for before, after in zip(first, again["seeds"]["0"]):
+        assert before["train"] == after["train"] and before["test"] == after["test"]

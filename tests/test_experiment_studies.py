@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 
 # Helpers shared with the naive study's tests (tests/ is on sys.path under pytest).
-from test_experiments import DATA_ENV, EPS, PNG_SIGNATURE, REPO_ROOT, synthetic_digits, write_idx_gz
+from test_experiments import EPS, PNG_SIGNATURE, REPO_ROOT
 
 from experiments import report, runner
-from experiments.select_k import knee_point
+from experiments.plots import knee_point
 
-STUDIES = ("restarts", "confusion", "tsne", "select_k")
+#: The studies of the quick run (all but naive, which test_experiments runs).
+STUDIES = report.STUDIES[1:]
 
 
 def assert_png(path: Path, min_width: int = 500, min_height: int = 300) -> None:
@@ -35,35 +36,6 @@ def assert_png(path: Path, min_width: int = 500, min_height: int = 300) -> None:
     assert path.stat().st_size > 10_000, path  # more than a blank canvas
     height, width = matplotlib.image.imread(path).shape[:2]
     assert width >= min_width and height >= min_height, (path, width, height)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> tuple[str, bool]:
-    """(directory of the four IDX files, whether they are the real MNIST)."""
-    if os.environ.get(DATA_ENV):
-        return os.environ[DATA_ENV], True
-    directory = tmp_path_factory.mktemp("synthetic_mnist")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 400), ("t10k", 100)):
-        images, labels = synthetic_digits(n, rng)
-        write_idx_gz(directory / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx_gz(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return str(directory), False
-
-
-@pytest.fixture(scope="module")
-def quick_runs(data_dir, tmp_path_factory) -> dict:
-    """Run ``python -m experiments.all --quick --skip=naive`` once; paths and process result."""
-    directory, _ = data_dir
-    runs_dir = tmp_path_factory.mktemp("runs")
-    report_path = runs_dir / "REPORT.md"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-    command = [
-        sys.executable, "-m", "experiments.all", "--quick", "--skip=naive",
-        f"--data_dir={directory}", f"--output_dir={runs_dir}", f"--report={report_path}",
-    ]
-    completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    return {"runs_dir": runs_dir, "report": report_path, "completed": completed}
 
 
 def study(quick_runs: dict, name: str) -> tuple[dict, Path]:
@@ -91,7 +63,8 @@ def check_seed_comparisons(metrics: dict, directory: Path) -> None:
     assert comparisons
     for entry in comparisons:
         assert tuple(entry) == runner.SEED_COMPARISON_KEYS
-        assert entry["source"][:3].isdigit() and entry["quantity"] and entry["definition"]
+        assert entry["source"] in runner.SEED_DOCUMENTS.values() or entry["source"].startswith("beyond the seeds")
+        assert entry["quantity"] and entry["definition"]
         assert entry["seed_value"] is not None and entry["ours"] is not None
         assert entry["format"] in ("number", "percent", "int")
         for figure in entry["figures"]:
@@ -264,8 +237,6 @@ def test_report_shows_comparisons_and_copies_figures(tmp_path):
 
 # -- MiniBatchKMeans beside K-means (experiments.minibatch) -----------------------------------------
 
-# experiments.minibatch runs after the studies above (report.STUDIES), in the same quick run.
-STUDIES = (*STUDIES, "minibatch")
 
 
 def test_minibatch_quick(quick_runs, data_dir):

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 # Helpers and the data fixture shared with the other studies' tests (tests/ is on sys.path under pytest).
-from test_experiment_studies import assert_png, data_dir  # noqa: F401 (data_dir: fixture)
+from test_experiment_studies import assert_png
 from test_experiments import EPS, REPO_ROOT
 
 from experiments import learned, plots, runner
@@ -68,7 +68,7 @@ def finish(process: subprocess.Popen, output_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(data_dir, tmp_path_factory) -> dict:  # noqa: F811 (the imported fixture)
+def runs(data_dir, tmp_path_factory) -> dict:
     """``{(study, run): finish(...)}`` for the runs "first", "reuse" (first's directory) and "again"."""
     data, _ = data_dir
     root = tmp_path_factory.mktemp("learned")
