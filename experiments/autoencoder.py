@@ -160,9 +160,10 @@ def seed_comparisons(
     """The notebook's two purities, and its gain from the codes, beside ours."""
     purity = {key: results[key].scores["train"]["purity"] for key in SEED_PURITY}
     definition = "size-weighted purity: the fraction of training images in their cluster's majority digit"
-    images = "the quick subset of the MNIST training images" if FLAGS.quick else "the 60,000 MNIST training images"
-    setup = (f"Ours: k={FLAGS.k}, {learned.kmeans_options()['n_init']} k-means++ restarts, fitted on {images}; "
-             "the notebook does not say which images it scored.")
+    n_train = len(results["pixels"].model.labels_)
+    setup = (f"Ours: k={FLAGS.k}, {learned.kmeans_options()['n_init']} k-means++ restarts, fitted on "
+             f"{n_train:,} MNIST training images{' (quick subset)' if FLAGS.quick else ''}; the notebook does not "
+             "say which images it scored.")
     network = (f"Our autoencoder is DEC's dense 784-500-500-2000-{FLAGS.code_dim} network trained without labels "
                f"for {training['epochs']} epochs (MSE, Adam {LEARNING_RATE:g}, batch {FLAGS.batch_size}); the "
                "notebook's was a 'convolutional and dense network' with a 10-d code, size and training unstated.")
