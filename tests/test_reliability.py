@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfkmeans import KMeans, ops
+from tfkmeans import KMeans, MiniBatchKMeans, kmeans_plusplus, ops
 from tfkmeans._base import _kmeans_plusplus_runs
 
 
@@ -26,3 +26,67 @@ def test_fits_with_another_n_init_in_the_same_process(blobs):
     for n_init in (2, 3, 5):
         km = KMeans(4, n_init=n_init, random_state=0).fit(x)
         assert np.isfinite(km.cluster_centers_).all() and km.inertia_ > 0
+
+
+NUMPY_INTEGERS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64)
+
+
+@pytest.mark.parametrize("integer", NUMPY_INTEGERS)
+def test_numpy_integer_parameters_give_the_python_int_fit(blobs, integer):
+    x = blobs[0][:300]
+    params = dict(n_clusters=4, max_iter=50, chunk_size=64, random_state=0)
+    numpy_params = {name: integer(value) for name, value in params.items()}
+    expected = KMeans(**params).fit(x)
+    for estimator in (KMeans(**numpy_params, n_init=integer(2)), KMeans(**numpy_params, tol=np.float32(1e-4))):
+        got = estimator.fit(x)
+        assert np.isfinite(got.inertia_)
+    got = KMeans(**numpy_params).fit(x)
+    np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
+    assert got.n_iter_ == expected.n_iter_
+
+    mb_params = dict(n_clusters=4, max_iter=5, batch_size=64, init_size=100, max_no_improvement=3, random_state=0)
+    expected = MiniBatchKMeans(**mb_params).fit(x)
+    got = MiniBatchKMeans(
+        **{name: integer(value) for name, value in mb_params.items()}, reassignment_ratio=np.float64(0.01)
+    ).fit(x)
+    np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
+
+    centers, indices = kmeans_plusplus(x, integer(4), random_state=0, n_local_trials=integer(3))
+    expected_centers, expected_indices = kmeans_plusplus(x, 4, random_state=0, n_local_trials=3)
+    np.testing.assert_array_equal(indices, expected_indices)
+
+
+def test_numpy_integer_n_clusters_in_a_loop(blobs):
+    """The issue's reproduction: ``for k in np.arange(2, 4): KMeans(k).fit(X)``."""
+    x = blobs[0][:300]
+    for k in np.arange(2, 4):
+        assert KMeans(k, random_state=0).fit(x).cluster_centers_.shape == (k, x.shape[1])
+        assert MiniBatchKMeans(k, random_state=0).fit(x).cluster_centers_.shape == (k, x.shape[1])
+        assert kmeans_plusplus(x, k, random_state=0)[0].shape == (k, x.shape[1])
+
+
+@pytest.mark.parametrize(
+    "estimator, name",
+    [(KMeans, name) for name in ("max_iter", "chunk_size", "n_init", "checkpoint_every")]
+    + [(MiniBatchKMeans, name) for name in ("max_iter", "batch_size", "init_size", "max_no_improvement", "chunk_size")],
+)
+def test_integer_parameters_beyond_int32_are_refused_by_name(blobs, tmp_path, estimator, name):
+    extra = {"checkpoint_dir": str(tmp_path / "ckpt")} if name == "checkpoint_every" else {}
+    with pytest.raises(ValueError, match=rf"{name}=2147483648 is too large.*2\*\*31 - 1"):
+        estimator(3, **{name: 2**31}, **extra).fit(blobs[0][:100])
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_largest_int32_parameters_work(blobs):
+    """2**31 - 1 is accepted where it means 'no limit' or 'everything at once', and changes nothing else."""
+    x = blobs[0][:300]
+    expected = KMeans(3, random_state=0, max_iter=300).fit(x)
+    got = KMeans(3, random_state=0, max_iter=2**31 - 1, chunk_size=2**31 - 1).fit(x)
+    np.testing.assert_allclose(got.cluster_centers_, expected.cluster_centers_, rtol=1e-5)
+    assert got.n_iter_ == expected.n_iter_
+    mb = MiniBatchKMeans(
+        3, random_state=0, max_iter=2**31 - 1, batch_size=2**31 - 1, init_size=2**31 - 1,
+        max_no_improvement=2**31 - 1, chunk_size=2**31 - 1, tol=1e-3,
+    ).fit(x)
+    np.testing.assert_array_equal(mb.predict(x), mb.labels_)
+    assert np.isfinite(mb.cluster_centers_).all()

@@ -18,6 +18,7 @@ import tensorflow as tf
 from tfkmeans import ops
 from tfkmeans._validation import (
     as_weighted_batches,
+    check_non_negative_number,
     check_positive_int,
     check_sample_weight,
     draw_seed,
@@ -132,8 +133,9 @@ class BaseKMeans(tf.Module):
         ops.get_distance(self.distance)
 
     def _check_common_params(self, n_samples: int) -> None:
-        check_positive_int(self.n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
-        check_positive_int(self.max_iter, "max_iter")
+        """Validate the parameters every fit has; keep ``n_clusters`` and ``max_iter`` as Python ints for the graphs."""
+        self._n_clusters = check_positive_int(self.n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
+        self._max_iter = check_positive_int(self.max_iter, "max_iter")
         self._check_pass_params()
         if not isinstance(self.init, str) and not callable(self.init):
             return
@@ -144,19 +146,18 @@ class BaseKMeans(tf.Module):
 
     def _check_seed_rows(self, n_rows: int) -> None:
         """A streamed fit seeds from rows drawn by weight: enough of them for an init that picks rows?"""
-        if n_rows < self.n_clusters and (isinstance(self.init, str) or callable(self.init)):
+        if n_rows < self._n_clusters and (isinstance(self.init, str) or callable(self.init)):
             raise ValueError(
                 f"Only {n_rows} rows of the dataset have a positive sample weight: "
                 f"too few to choose n_clusters={self.n_clusters} initial centres from."
             )
 
     def _check_tol(self) -> None:
-        if isinstance(self.tol, bool) or not np.isscalar(self.tol) or not self.tol >= 0:
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+        self._tol = check_non_negative_number(self.tol, "tol")
 
     def _absolute_tol(self, x: tf.Tensor) -> tf.Tensor:
         """scikit-learn's tolerance: ``tol`` times the mean per-feature variance of ``x``."""
-        return _mean_variance(x) * self.tol if self.tol > 0 else tf.zeros([], x.dtype)
+        return _mean_variance(x) * self._tol if self._tol > 0 else tf.zeros([], x.dtype)
 
     def _resolved_n_init(self) -> int:
         if self.n_init == "auto":
@@ -182,11 +183,11 @@ class BaseKMeans(tf.Module):
         scikit-learn's sees its centred X.
         """
         if isinstance(self.init, str) and self.init == "k-means++":
-            return _kmeans_plusplus(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
+            return _kmeans_plusplus(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
         if isinstance(self.init, str):
-            return _random_points(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
-        chosen = numeric_matrix(self.init(x.numpy(), self.n_clusters, rng) if callable(self.init) else self.init, "init")
-        expected = (self.n_clusters, int(x.shape[1]))
+            return _random_points(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
+        chosen = numeric_matrix(self.init(x.numpy(), self._n_clusters, rng) if callable(self.init) else self.init, "init")
+        expected = (self._n_clusters, int(x.shape[1]))
         if tuple(chosen.shape) != expected:
             raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(chosen.shape)}.")
         return finite_tensor(chosen, x.dtype, "init", None if callable(self.init) else offset)
@@ -201,7 +202,7 @@ class BaseKMeans(tf.Module):
         """
         if isinstance(self.init, str) and self.init == "k-means++":
             seeds = tf.stack([draw_seed(rng) for rng in rngs])
-            return _kmeans_plusplus_runs(x, sample_weight, self.n_clusters, seeds)[0]
+            return _kmeans_plusplus_runs(x, sample_weight, self._n_clusters, seeds)[0]
         return tf.stack([self._initial_centers(x, sample_weight, rng) for rng in rngs])
 
     def _validate_data(self, X: Any, *, reset: bool, shift: Optional[tf.Tensor] = None) -> tf.Tensor:
@@ -265,8 +266,11 @@ class BaseKMeans(tf.Module):
             input_tags=InputTags(allow_nan=False),
         )
 
-    def _chunk_size(self, n_features: int) -> int:
-        return self.chunk_size or ops.default_chunk_size(self.n_clusters, n_features, self.distance)
+    def _chunk_size(self, n_features: int, n_columns: Optional[int] = None) -> int:
+        """Rows per chunk: ``chunk_size``, else a size for distance blocks ``n_columns`` wide (default: the clusters)."""
+        if self.chunk_size is not None:
+            return check_positive_int(self.chunk_size, "chunk_size")
+        return ops.default_chunk_size(n_columns or self._n_clusters, n_features, self.distance)
 
     def _log_scalars(self, tags: Sequence[str], history: tf.Tensor, first_step: int) -> None:
         """Write a history the fit's graph recorded to ``log_dir`` as TensorBoard scalars.
@@ -295,6 +299,7 @@ class BaseKMeans(tf.Module):
 
     def _set_centers(self, centers: tf.Tensor) -> None:
         """Store centres in a variable (created on first fit or when the shape changes)."""
+        self._n_clusters = int(centers.shape[0])
         existing = getattr(self, "centers", None)
         if existing is not None and existing.shape == centers.shape and existing.dtype == centers.dtype:
             existing.assign(centers)
@@ -303,7 +308,7 @@ class BaseKMeans(tf.Module):
 
     def _inference_options(self) -> dict[str, Any]:
         k, n_features = self.centers.shape
-        return {"distance": self.distance, "chunk_size": self.chunk_size or ops.default_chunk_size(k, n_features, self.distance)}
+        return {"distance": self.distance, "chunk_size": self._chunk_size(n_features, k)}
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
         """For SavedModel, add ``predict`` and ``transform`` bound to ``centers`` with an input signature."""

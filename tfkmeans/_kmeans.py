@@ -255,7 +255,7 @@ class KMeans(BaseKMeans):
             return self.algorithm == "elkan"
         if self.distance != "matmul" or self.checkpoint_dir is not None:
             return False
-        return n_samples * self.n_clusters * self._tf_dtype.size <= max(
+        return n_samples * self._n_clusters * self._tf_dtype.size <= max(
             n_samples * n_features * self._tf_dtype.size, _AUTO_MAX_BOUNDS_BYTES
         )
 
@@ -278,8 +278,7 @@ class KMeans(BaseKMeans):
 
         def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
             # The distance block is rows × (runs·k): size the chunks for all runs' centres.
-            n_columns = int(initial_centers.shape[0]) * self.n_clusters
-            chunk_size = self.chunk_size or ops.default_chunk_size(n_columns, n_features, self.distance)
+            chunk_size = self._chunk_size(n_features, int(initial_centers.shape[0]) * self._n_clusters)
             return _lloyd_runs(x, weights, initial_centers, tf.constant(max_iter), tol, **{**options, "chunk_size": chunk_size})
 
         # Restarts with bounds go one by one: on MNIST (k=10, n_init=10) that took
@@ -303,7 +302,7 @@ class KMeans(BaseKMeans):
         self._check_common_params(n_samples)
         self._check_tol()
         variance = ops.mean_variance(moments)
-        tol = tf.cast(variance * self.tol, self._tf_dtype)
+        tol = tf.cast(variance * self._tol, self._tf_dtype)
         # Data far from the origin are moved to their mean, as in memory (as_centered_float_matrix).
         mean = moments.sums / tf.cast(moments.rows, tf.float64)
         offset = None
@@ -311,7 +310,7 @@ class KMeans(BaseKMeans):
             offset = tf.cast(mean, self._tf_dtype)
             batches = batches.map(lambda x, w: (x - offset, w))
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
-        seed_size = min(n_samples, stream_seed_sample_size(self.n_clusters))
+        seed_size = min(n_samples, stream_seed_sample_size(self._n_clusters))
         rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
         self._check_seed_rows(int(rows.shape[0]))
 
@@ -379,9 +378,9 @@ class KMeans(BaseKMeans):
         """The fit's checkpoint, restored if the directory holds one of this fit (``X`` as fit received it), else started."""
         if self.checkpoint_dir is None:
             return None
-        check_positive_int(self.checkpoint_every, "checkpoint_every")
+        self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
-        checkpoint = FitCheckpoint(self.checkpoint_dir, self.n_clusters, self.n_features_in_, n_init, dtype, fingerprint)
+        checkpoint = FitCheckpoint(self.checkpoint_dir, self._n_clusters, self.n_features_in_, n_init, dtype, fingerprint)
         if checkpoint.restore():
             logging.info(
                 "KMeans: resuming from %s at run %d, iteration %d",
@@ -397,16 +396,16 @@ class KMeans(BaseKMeans):
     ) -> ops.LloydResult:
         """One run to convergence; with a checkpoint, in segments of ``checkpoint_every`` iterations."""
         if checkpoint is None:
-            result = run(centers, tol, self.max_iter)
+            result = run(centers, tol, self._max_iter)
             self._log_history(run_index, result.history, first_iteration=1)
             return result
         while True:
-            result = run(centers, tol, min(self.checkpoint_every, self.max_iter - done))
+            result = run(centers, tol, min(self._checkpoint_every, self._max_iter - done))
             self._log_history(run_index, result.history, first_iteration=done + 1)
             done += int(result.n_iter)
             centers = result.centers
             checkpoint.save_progress(run_index, done, centers)
-            if bool(result.converged) or done >= self.max_iter:
+            if bool(result.converged) or done >= self._max_iter:
                 return result._replace(n_iter=tf.constant(done))
 
     def _run_seeded_together(self, plan: _FitPlan, run_seeds: np.ndarray) -> ops.LloydResult:
@@ -417,14 +416,14 @@ class KMeans(BaseKMeans):
         if plan.run_all is None:
             n_iter, inertia, histories, best_result = [], [], [], None
             for centers in tf.unstack(initial_centers):
-                result = plan.run(centers, plan.tol, self.max_iter)
+                result = plan.run(centers, plan.tol, self._max_iter)
                 n_iter.append(int(result.n_iter))
                 inertia.append(float(result.inertia))
                 histories.append(result.history)
                 if best_result is None or inertia[-1] < float(best_result.inertia):
                     best_result = result  # only the best run's labels are kept
         else:
-            runs = plan.run_all(initial_centers, plan.tol, self.max_iter)
+            runs = plan.run_all(initial_centers, plan.tol, self._max_iter)
             n_iter, inertia = runs.n_iter.numpy(), runs.inertia.numpy()
             histories = [runs.history[: n_iter[r], r] for r in range(len(run_seeds))]
         for run_index, history in enumerate(histories):
@@ -505,9 +504,9 @@ class KMeans(BaseKMeans):
         self.inertia_ = float(best.inertia)
         self.n_iter_ = int(best.n_iter)
         distinct = np.unique(self.labels_).size
-        if distinct < self.n_clusters:
+        if distinct < self._n_clusters:
             warnings.warn(
-                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self.n_clusters}). "
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self._n_clusters}). "
                 "Possibly due to duplicate points in X.",
                 ConvergenceWarning,
                 stacklevel=2,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import warnings
 from typing import Any, Callable, Optional, Union
@@ -17,6 +16,9 @@ from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import MiniBatchCheckpoint, fit_fingerprint
 from tfkmeans._validation import (
     RandomState,
+    INT32_MAX,
+    check_int,
+    check_non_negative_number,
     check_positive_int,
     check_random_state,
     check_sample_weight,
@@ -281,9 +283,7 @@ class MiniBatchKMeans(BaseKMeans):
     def _check_step_params(self) -> None:
         """Parameters every step needs (checked again by each partial_fit)."""
         check_positive_int(self.batch_size, "batch_size")
-        ratio = self.reassignment_ratio
-        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not ratio >= 0:
-            raise ValueError(f"reassignment_ratio must be a non-negative number, got {ratio!r}.")
+        check_non_negative_number(self.reassignment_ratio, "reassignment_ratio")
         if not isinstance(self.compute_labels, (bool, np.bool_)):
             raise TypeError(f"compute_labels must be a bool, got {self.compute_labels!r}.")
 
@@ -292,24 +292,23 @@ class MiniBatchKMeans(BaseKMeans):
         self._check_common_params(n_samples)
         self._check_tol()
         self._check_step_params()
-        mni = self.max_no_improvement
-        if mni is not None and (isinstance(mni, (bool, np.bool_)) or not isinstance(mni, numbers.Integral) or mni < 0):
-            raise ValueError(f"max_no_improvement must be a non-negative integer or None, got {mni!r}.")
-        batch_size = min(self.batch_size, n_samples)
+        if self.max_no_improvement is not None:
+            check_int(self.max_no_improvement, "max_no_improvement", minimum=0)
+        batch_size = min(check_positive_int(self.batch_size, "batch_size"), n_samples)
         if self.init_size is None:
             init_size = 3 * batch_size
-            if init_size < self.n_clusters:
-                init_size = 3 * self.n_clusters
+            if init_size < self._n_clusters:
+                init_size = 3 * self._n_clusters
         else:
             init_size = check_positive_int(self.init_size, "init_size")
-            if init_size < self.n_clusters:
+            if init_size < self._n_clusters:
                 warnings.warn(
-                    f"init_size={init_size} should be larger than n_clusters={self.n_clusters}. "
+                    f"init_size={init_size} should be larger than n_clusters={self._n_clusters}. "
                     "Setting it to min(3*n_clusters, n_samples)",
                     RuntimeWarning,
                     stacklevel=3,
                 )
-                init_size = 3 * self.n_clusters
+                init_size = 3 * self._n_clusters
         return batch_size, min(init_size, n_samples)
 
     def _log_steps(self, history: tf.Tensor, first_step: int) -> None:
@@ -423,7 +422,8 @@ class MiniBatchKMeans(BaseKMeans):
             seed = draw_seed(rng)
         ratio, max_no_improvement = self._graph_params(x.dtype)
         started = time.perf_counter()
-        n_steps = self.max_iter * n_samples // batch_size
+        # The step counter is int32; 2**31 - 1 steps are beyond any fit's lifetime.
+        n_steps = min(self._max_iter * n_samples // batch_size, INT32_MAX)
         options = dict(
             batch_size=batch_size, weighted=sample_weight is not None, distance=self.distance,
             chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose),
@@ -452,9 +452,9 @@ class MiniBatchKMeans(BaseKMeans):
         """The checkpoint of this fit (``X`` as fit received it) in ``checkpoint_dir``, not yet restored; None without one."""
         if self.checkpoint_dir is None:
             return None
-        check_positive_int(self.checkpoint_every, "checkpoint_every")
+        self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
-        return MiniBatchCheckpoint(self.checkpoint_dir, self.n_clusters, n_features, dtype, batch_size, fingerprint)
+        return MiniBatchCheckpoint(self.checkpoint_dir, self._n_clusters, n_features, dtype, batch_size, fingerprint)
 
     def _fit_in_segments(
         self, checkpoint: MiniBatchCheckpoint, resumed: bool, x: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor,
@@ -473,7 +473,7 @@ class MiniBatchKMeans(BaseKMeans):
             state = ops.minibatch_initial_state(centers)
         histories = [tf.zeros([0, 2], x.dtype)]
         while int(state.step) < n_steps and not bool(state.converged):
-            first_step, limit = int(state.step) + 1, min(n_steps, int(state.step) + int(self.checkpoint_every))
+            first_step, limit = int(state.step) + 1, min(n_steps, int(state.step) + self._checkpoint_every)
             segment = _fit_segment(
                 x, weights, state, tf.constant(limit), seed, ratio, tol, max_no_improvement,
                 compute_labels=False, **options,
@@ -502,8 +502,7 @@ class MiniBatchKMeans(BaseKMeans):
         self._partial_fit_rng = None  # a later partial_fit starts its own stream from random_state
 
     def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> "MiniBatchKMeans":
-        check_positive_int(self.batch_size, "batch_size")
-        batches, moments = self._stream_batches(dataset, sample_weight, self.batch_size)
+        batches, moments = self._stream_batches(dataset, sample_weight, check_positive_int(self.batch_size, "batch_size"))
         n_samples = int(moments.rows)
         _, init_size = self._check_params(n_samples)
         dtype = self._tf_dtype
@@ -515,10 +514,10 @@ class MiniBatchKMeans(BaseKMeans):
         self._check_seed_rows(int(pool.shape[0]))
         pool_weights = tf.ones(tf.shape(pool)[:1], dtype)  # sampled by weight already
         centers = self._best_initial_centers(pool, pool_weights, rng, init_size, n_init, same_subset=True)
-        tol = tf.cast(ops.mean_variance(moments) * self.tol, dtype)
+        tol = tf.cast(ops.mean_variance(moments) * self._tol, dtype)
         ratio, max_no_improvement = self._graph_params(dtype)
         result = _fit_stream(
-            batches.repeat(self.max_iter), batches, centers, tf.constant(n_samples, tf.int64), moments.total_weight,
+            batches.repeat(self._max_iter), batches, centers, tf.constant(n_samples, tf.int64), moments.total_weight,
             draw_seed(rng), ratio, tol, max_no_improvement, self.distance, self._chunk_size(self.n_features_in_),
             bool(self.compute_labels), bool(self.verbose),
         )
@@ -561,7 +560,7 @@ class MiniBatchKMeans(BaseKMeans):
             _, init_size = self._check_params(rows)
             positive = np.flatnonzero(weights.numpy() > 0)
             centers = self._initial_centers(*_draw_rows(x, weights, positive, init_size, rng), rng)
-            self._set_state(centers, tf.zeros([self.n_clusters], x.dtype), 0)
+            self._set_state(centers, tf.zeros([self._n_clusters], x.dtype), 0)
             self.n_steps_ = 0
             self.n_reassigned_ = 0
         else:

@@ -66,9 +66,9 @@ def kmeans_plusplus(
     dtype = tf.float64 if getattr(X, "dtype", None) in (np.float64, tf.float64) else tf.float32
     x = as_float_matrix(X, dtype)
     n_samples = int(x.shape[0])
-    check_positive_int(n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
+    n_clusters = check_positive_int(n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
     if n_local_trials is not None:
-        check_positive_int(n_local_trials, "n_local_trials")
+        n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
     weights = check_sample_weight(sample_weight, n_samples, x.dtype)
     seed = draw_seed(check_random_state(random_state))
     centers, indices = _kmeans_plusplus(x, weights, n_clusters, seed, n_local_trials)

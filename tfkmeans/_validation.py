@@ -237,15 +237,39 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> 
     return weights
 
 
-def check_positive_int(value: Any, name: str, upper: Optional[int] = None, upper_name: str = "") -> int:
-    """An ``int`` (not bool) ≥ 1 and, if given, ≤ ``upper``."""
+# TensorFlow counts iterations, steps, rows and chunks in int32.
+INT32_MAX = 2**31 - 1
+
+
+def check_int(value: Any, name: str, *, minimum: int, upper: Optional[int] = None, upper_name: str = "") -> int:
+    """``value`` as a Python ``int`` in ``[minimum, min(upper, 2**31 - 1)]``; numpy integers are accepted, bools are not.
+
+    The Python ``int`` matters: a numpy integer given to a ``tf.function``
+    becomes a tensor, and ``tf.constant`` makes an int64 of it.
+    """
+    expected = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r} of type {type(value).__name__}.")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}.")
+        raise TypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}.")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value}.")
     if upper is not None and value > upper:
         raise ValueError(f"{name}={value} must be <= {upper_name} ({upper}).")
-    return int(value)
+    if value > INT32_MAX:
+        raise ValueError(f"{name}={value} is too large: TensorFlow counts it in int32, so at most 2**31 - 1 ({INT32_MAX}).")
+    return value
+
+
+def check_positive_int(value: Any, name: str, upper: Optional[int] = None, upper_name: str = "") -> int:
+    """:func:`check_int` with a minimum of 1."""
+    return check_int(value, name, minimum=1, upper=upper, upper_name=upper_name)
+
+
+def check_non_negative_number(value: Any, name: str) -> float:
+    """``value`` as a Python ``float`` >= 0 (numpy scalars accepted; bools, NaN and non-numbers refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+    return float(value)
 
 
 def check_random_state(random_state: RandomState) -> np.random.RandomState:
