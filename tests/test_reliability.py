@@ -90,3 +90,57 @@ def test_largest_int32_parameters_work(blobs):
     ).fit(x)
     np.testing.assert_array_equal(mb.predict(x), mb.labels_)
     assert np.isfinite(mb.cluster_centers_).all()
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (dict(max_iter=300), r"max_iter=3 \(this fit: 300\)"),
+        (dict(tol=1e-2), r"tol=0.0001 \(this fit: 0.01\)"),
+        (dict(init="random"), r"init=k-means\+\+ \(this fit: random\)"),
+        (dict(init="array"), r"init=k-means\+\+ \(this fit: array with checksum"),
+    ],
+)
+def test_kmeans_checkpoint_with_another_setting_is_refused_by_name(blobs, tmp_path, change, named):
+    """The issue's case: max_iter=3, then max_iter=300 on the same directory returned n_iter_=3."""
+    x = blobs[0]
+    KMeans(5, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x)
+    params = {"max_iter": 3, "random_state": 0, **change}
+    if isinstance(params.get("init"), str) and params["init"] == "array":
+        params["init"] = x[:5]
+    with pytest.raises(ValueError, match=named):
+        KMeans(5, **params, checkpoint_dir=str(tmp_path)).fit(x)
+    # The same settings resume the finished fit.
+    assert KMeans(5, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x).n_iter_ == 3
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (dict(max_iter=50), r"max_iter=2 \(this fit: 50\)"),
+        (dict(init="random"), r"init=k-means\+\+ \(this fit: random\)"),
+        (dict(n_init=2), r"n_init=1 \(this fit: 2\)"),
+        (dict(init_size=200), r"init_size=300 \(this fit: 200\)"),
+        (dict(tol=0.5), r"tol=0.0 \(this fit: 0.5\)"),
+        (dict(max_no_improvement=None), r"max_no_improvement=10 \(this fit: None\)"),
+        (dict(reassignment_ratio=0.5), r"reassignment_ratio=0.01 \(this fit: 0.5\)"),
+    ],
+)
+def test_minibatch_checkpoint_with_another_setting_is_refused_by_name(blobs, tmp_path, change, named):
+    x = blobs[0]
+    params = dict(n_clusters=5, max_iter=2, batch_size=100, random_state=0, checkpoint_dir=str(tmp_path))
+    MiniBatchKMeans(**params).fit(x)
+    with pytest.raises(ValueError, match=named):
+        MiniBatchKMeans(**{**params, **change}).fit(x)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("damage", ["truncated", "emptied"])
+def test_truncated_checkpoint_data_is_a_value_error(blobs, tmp_path, estimator, damage):
+    x = blobs[0][:500]
+    estimator(4, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x)
+    for data in tmp_path.glob("*.data-*"):
+        with open(data, "r+b") as file:
+            file.truncate(data.stat().st_size // 2 if damage == "truncated" else 0)
+    with pytest.raises(ValueError, match="corrupt or unreadable"):
+        estimator(4, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x)

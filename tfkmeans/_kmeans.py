@@ -13,7 +13,7 @@ from absl import logging
 
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
-from tfkmeans._checkpoint import FitCheckpoint, fit_fingerprint
+from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
 from tfkmeans._validation import (
     RandomState,
     as_centered_float_matrix,
@@ -160,8 +160,10 @@ class KMeans(BaseKMeans):
         every ``checkpoint_every`` iterations and after every run, and a fit
         started with the same directory resumes from the latest checkpoint,
         reaching the same centres as an uninterrupted fit. A directory from
-        another fit (another k, n_features, n_init or dtype, other data or
-        sample weights by checksum, or another ``random_state``) is refused. With
+        another fit (another k, n_features, n_init, dtype, init, max_iter or
+        tol, other data or sample weights by checksum, or another
+        ``random_state``) is refused with a ``ValueError`` naming what
+        differs, and so is an unreadable or truncated one. With
         ``algorithm='auto'`` a checkpointed fit runs Lloyd's iterations, so in
         float32 its result can differ in the last bits (and, over a long fit,
         a near-tie) from the same fit without a checkpoint.
@@ -380,7 +382,10 @@ class KMeans(BaseKMeans):
             return None
         self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
-        checkpoint = FitCheckpoint(self.checkpoint_dir, self._n_clusters, self.n_features_in_, n_init, dtype, fingerprint)
+        settings = {"init": describe_init(self.init, dtype), "max_iter": self._max_iter, "tol": self._tol}
+        checkpoint = FitCheckpoint(
+            self.checkpoint_dir, self._n_clusters, self.n_features_in_, n_init, dtype, fingerprint, settings
+        )
         if checkpoint.restore():
             logging.info(
                 "KMeans: resuming from %s at run %d, iteration %d",

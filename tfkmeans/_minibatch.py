@@ -13,7 +13,7 @@ from absl import logging
 
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
-from tfkmeans._checkpoint import MiniBatchCheckpoint, fit_fingerprint
+from tfkmeans._checkpoint import MiniBatchCheckpoint, describe_init, fit_fingerprint
 from tfkmeans._validation import (
     RandomState,
     INT32_MAX,
@@ -174,9 +174,11 @@ class MiniBatchKMeans(BaseKMeans):
         same centres, ``n_steps_`` and ``inertia_`` as an uninterrupted fit
         (the batch of step ``i`` depends only on the seed and ``i``), without
         recomputing the initialisation. A directory from another fit (another
-        n_clusters, n_features, dtype, n_samples or batch_size, other data or
-        sample weights by checksum, or another ``random_state``) or an
-        unreadable one is refused with a ``ValueError``. Not supported when
+        n_clusters, n_features, dtype, n_samples, batch_size, init, n_init,
+        init_size, max_iter, tol, max_no_improvement or reassignment_ratio,
+        other data or sample weights by checksum, or another ``random_state``)
+        is refused with a ``ValueError`` naming what differs, and so is an
+        unreadable or truncated one. Not supported when
         fitting a ``tf.data.Dataset``; ``partial_fit`` ignores it.
     checkpoint_every : int, default=10
         Steps between checkpoints. The steps run in segments of this many, one
@@ -283,7 +285,7 @@ class MiniBatchKMeans(BaseKMeans):
     def _check_step_params(self) -> None:
         """Parameters every step needs (checked again by each partial_fit)."""
         check_positive_int(self.batch_size, "batch_size")
-        check_non_negative_number(self.reassignment_ratio, "reassignment_ratio")
+        self._reassignment_ratio = check_non_negative_number(self.reassignment_ratio, "reassignment_ratio")
         if not isinstance(self.compute_labels, (bool, np.bool_)):
             raise TypeError(f"compute_labels must be a bool, got {self.compute_labels!r}.")
 
@@ -292,8 +294,9 @@ class MiniBatchKMeans(BaseKMeans):
         self._check_common_params(n_samples)
         self._check_tol()
         self._check_step_params()
-        if self.max_no_improvement is not None:
-            check_int(self.max_no_improvement, "max_no_improvement", minimum=0)
+        self._max_no_improvement = (
+            None if self.max_no_improvement is None else check_int(self.max_no_improvement, "max_no_improvement", minimum=0)
+        )
         batch_size = min(check_positive_int(self.batch_size, "batch_size"), n_samples)
         if self.init_size is None:
             init_size = 3 * batch_size
@@ -317,8 +320,8 @@ class MiniBatchKMeans(BaseKMeans):
 
     def _graph_params(self, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
         """reassignment_ratio and max_no_improvement as tensors (changing them does not retrace)."""
-        mni = ops.NO_PLATEAU_STOP if self.max_no_improvement is None else int(self.max_no_improvement)
-        return tf.constant(float(self.reassignment_ratio), dtype), tf.constant(mni, tf.int32)
+        mni = ops.NO_PLATEAU_STOP if self._max_no_improvement is None else self._max_no_improvement
+        return tf.constant(self._reassignment_ratio, dtype), tf.constant(mni, tf.int32)
 
     # -- fitted state ----------------------------------------------------------------------------
 
@@ -408,7 +411,7 @@ class MiniBatchKMeans(BaseKMeans):
         weights = check_sample_weight(sample_weight, n_samples, x.dtype)
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
-        checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, X, sample_weight)
+        checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, init_size, n_init, X, sample_weight)
         resumed = checkpoint is not None and checkpoint.restore()
         if resumed:
             logging.info(
@@ -447,14 +450,22 @@ class MiniBatchKMeans(BaseKMeans):
         return self
 
     def _open_checkpoint(
-        self, n_features: int, dtype: tf.DType, batch_size: int, X: Any, sample_weight: Optional[Any]
+        self, n_features: int, dtype: tf.DType, batch_size: int, init_size: int, n_init: int, X: Any,
+        sample_weight: Optional[Any],
     ) -> Optional[MiniBatchCheckpoint]:
         """The checkpoint of this fit (``X`` as fit received it) in ``checkpoint_dir``, not yet restored; None without one."""
         if self.checkpoint_dir is None:
             return None
         self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
-        return MiniBatchCheckpoint(self.checkpoint_dir, self._n_clusters, n_features, dtype, batch_size, fingerprint)
+        # A resume reuses the stored initial centres and step state: every parameter they came from must match.
+        settings = {
+            "init": describe_init(self.init, dtype), "n_init": n_init, "init_size": init_size, "max_iter": self._max_iter,
+            "tol": self._tol, "max_no_improvement": self._max_no_improvement, "reassignment_ratio": self._reassignment_ratio,
+        }
+        return MiniBatchCheckpoint(
+            self.checkpoint_dir, self._n_clusters, n_features, dtype, batch_size, fingerprint, settings
+        )
 
     def _fit_in_segments(
         self, checkpoint: MiniBatchCheckpoint, resumed: bool, x: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor,
@@ -566,7 +577,7 @@ class MiniBatchKMeans(BaseKMeans):
         else:
             self._check_pass_params()
             self._check_step_params()
-        ratio, _ = self._graph_params(x.dtype)
+        ratio = tf.constant(self._reassignment_ratio, x.dtype)
         state = ops.minibatch_initial_state(
             self.centers.value(), self.counts.value(), self._samples_since_reassign, self.n_steps_
         )
