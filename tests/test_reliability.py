@@ -144,3 +144,48 @@ def test_truncated_checkpoint_data_is_a_value_error(blobs, tmp_path, estimator, 
             file.truncate(data.stat().st_size // 2 if damage == "truncated" else 0)
     with pytest.raises(ValueError, match="corrupt or unreadable"):
         estimator(4, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("weight", [1e38, 1e-40, 3e-30, 7.0])
+def test_weight_scale_changes_nothing_but_the_inertia_units(blobs, estimator, weight):
+    """1e38 gave NaN centres; 1e-40 was 'zero everywhere'. Only the weights' scale differs from unit weights."""
+    x = blobs[0][:600]
+    unit = estimator(4, random_state=0).fit(x, sample_weight=np.ones(len(x)))
+    scaled = estimator(4, random_state=0).fit(x, sample_weight=np.full(len(x), weight))
+    assert np.isfinite(scaled.cluster_centers_).all()
+    np.testing.assert_allclose(scaled.cluster_centers_, unit.cluster_centers_, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(scaled.labels_, unit.labels_)
+    assert scaled.inertia_ == pytest.approx(unit.inertia_ * weight, rel=1e-5)
+    assert scaled.score(x, sample_weight=np.full(len(x), weight)) == pytest.approx(-unit.inertia_ * weight, rel=1e-5)
+
+
+def test_power_of_two_weights_give_the_bit_identical_fit(blobs):
+    x, weights = blobs[0][:600], np.random.RandomState(0).uniform(0.5, 3, 600)
+    base = KMeans(4, random_state=0).fit(x, sample_weight=weights)
+    doubled = KMeans(4, random_state=0).fit(x, sample_weight=weights * 2.0**100)
+    np.testing.assert_array_equal(doubled.cluster_centers_, base.cluster_centers_)
+    assert doubled.inertia_ == base.inertia_ * 2.0**100
+
+
+def test_kmeans_plusplus_huge_weights_pick_what_unit_weights_pick(blobs):
+    x = blobs[0][:600]
+    centers, indices = kmeans_plusplus(x, 5, sample_weight=np.full(600, 2.0**120), random_state=0)
+    np.testing.assert_array_equal(indices, kmeans_plusplus(x, 5, sample_weight=np.ones(600), random_state=0)[1])
+
+
+def test_partial_fit_weights_beyond_float32_are_refused_clearly(blobs):
+    x = blobs[0][:200]
+    for weight in (1e38, 1e-40):
+        with pytest.raises(ValueError, match="beyond what float32 holds.*dtype='float64'"):
+            MiniBatchKMeans(3, random_state=0).partial_fit(x, sample_weight=np.full(200, weight))
+        km = MiniBatchKMeans(3, random_state=0, dtype="float64").partial_fit(x, sample_weight=np.full(200, weight))
+        assert np.isfinite(km.cluster_centers_).all()
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_dataset_weights_overflowing_float32_are_refused_clearly(blobs, estimator):
+    x = blobs[0][:200].astype(np.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(200), np.full(200, 1e37, np.float32))).batch(50)
+    with pytest.raises(ValueError, match="beyond what float32 holds"):
+        estimator(3, random_state=0).fit(dataset)

@@ -20,11 +20,12 @@ from tfkmeans._validation import (
     as_weighted_batches,
     check_non_negative_number,
     check_positive_int,
-    check_sample_weight,
+    check_weights_fit,
     draw_seed,
     finite_tensor,
     mean_if_far_from_zero,
     numeric_matrix,
+    scaled_sample_weight,
     unpack_dataset,
 )
 from tfkmeans.exceptions import NotFittedError
@@ -237,6 +238,7 @@ class BaseKMeans(tf.Module):
             raise ValueError("X or its sample weights contain NaN or infinity.")
         if float(moments.min_weight) < 0 or float(moments.total_weight) <= 0:
             raise ValueError("sample_weight must be non-negative and positive somewhere.")
+        check_weights_fit(None, float(moments.total_weight), self._tf_dtype)
         self.n_features_in_ = n_features
         return batches, moments
 
@@ -377,8 +379,8 @@ class BaseKMeans(tf.Module):
         del y
         X, sample_weight = unpack_dataset(X, sample_weight)
         x, centers = self._inference_inputs(X)
-        weights = check_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
-        return float(_compiled_score(x, weights, centers, **self._inference_options()))
+        weights, weight_scale = scaled_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
+        return float(_compiled_score(x, weights, centers, **self._inference_options())) * weight_scale
 
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "BaseKMeans":
         raise NotImplementedError

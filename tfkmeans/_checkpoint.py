@@ -28,8 +28,8 @@ from tfkmeans._validation import (
     RandomState,
     as_weighted_batches,
     check_random_state,
-    check_sample_weight,
     numeric_matrix,
+    scaled_sample_weight,
 )
 from tfkmeans.ops.minibatch import MiniBatchState, minibatch_initial_state
 
@@ -83,7 +83,8 @@ def fit_fingerprint(X: Any, sample_weight: Any, dtype: tf.DType, random_state: R
             checksum.add(x, weights.numpy())
     else:
         x = numeric_matrix(X, "X")
-        checksum.add(x, check_sample_weight(sample_weight, int(x.shape[0]), dtype).numpy(), dtype)
+        # The weights as the fit sees them: scaled, so that 1e38 (or 2x the weights: the same fit) checksums safely.
+        checksum.add(x, scaled_sample_weight(sample_weight, int(x.shape[0]), dtype)[0].numpy(), dtype)
     seed = None
     if random_state is not None:
         # A copy: drawing from the estimator's own RandomState or Generator would change the fit.

@@ -19,9 +19,9 @@ from tfkmeans._validation import (
     as_centered_float_matrix,
     check_positive_int,
     check_random_state,
-    check_sample_weight,
     draw_seed,
     far_from_zero,
+    scaled_sample_weight,
 )
 from tfkmeans.exceptions import ConvergenceWarning
 
@@ -65,6 +65,7 @@ class _FitPlan(NamedTuple):
     in_memory: bool = False  # restarts can then be seeded together
     run_all: Optional[_RunsFn] = None  # every run in one loop (Lloyd); None: one by one
     offset: Optional[tf.Tensor] = None  # the runs see the data moved by -offset (centred)
+    weight_scale: float = 1.0  # the runs see the sample weights divided by it (scaled_sample_weight)
 
 
 def _active_strategy() -> Optional[tf.distribute.Strategy]:
@@ -267,7 +268,7 @@ class KMeans(BaseKMeans):
         self.n_features_in_ = n_features
         self._check_common_params(n_samples)
         self._check_tol()
-        weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
 
         use_bounds = self._single_runs_use_bounds(n_samples, n_features)
@@ -287,7 +288,8 @@ class KMeans(BaseKMeans):
         # 0.78x the time of Lloyd's iterations for all runs together.
         distributed_run = functools.partial(self._replicated_run, x=x, weights=weights)
         return _FitPlan(
-            x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all, offset
+            x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all, offset,
+            weight_scale,
         )
 
     def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
@@ -506,7 +508,7 @@ class KMeans(BaseKMeans):
 
         self._set_centers(best.centers if plan.offset is None else best.centers + plan.offset)
         self.labels_ = best.labels.numpy()
-        self.inertia_ = float(best.inertia)
+        self.inertia_ = float(best.inertia) * plan.weight_scale
         self.n_iter_ = int(best.n_iter)
         distinct = np.unique(self.labels_).size
         if distinct < self._n_clusters:

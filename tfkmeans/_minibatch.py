@@ -23,6 +23,7 @@ from tfkmeans._validation import (
     check_random_state,
     check_sample_weight,
     draw_seed,
+    scaled_sample_weight,
     unpack_dataset,
 )
 
@@ -408,7 +409,7 @@ class MiniBatchKMeans(BaseKMeans):
         x = self._validate_data(X, reset=True)
         n_samples, n_features = (int(d) for d in x.shape)
         batch_size, init_size = self._check_params(n_samples)
-        weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
         checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, init_size, n_init, X, sample_weight)
@@ -442,7 +443,7 @@ class MiniBatchKMeans(BaseKMeans):
                 checkpoint, resumed, x, weights, centers, n_steps, seed, ratio, self._absolute_tol(x),
                 max_no_improvement, options,
             )
-        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples))
+        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples), weight_scale)
         logging.log_if(
             logging.INFO, "MiniBatchKMeans: %d steps (%d epochs), inertia %.6g, %.2f s", bool(self.verbose),
             self.n_steps_, self.n_iter_, self.inertia_, time.perf_counter() - started,
@@ -499,12 +500,13 @@ class MiniBatchKMeans(BaseKMeans):
             labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.reduce_sum(weights)
         return ops.MiniBatchResult(state, labels, total, tf.concat(histories, 0))
 
-    def _store_fit(self, result: ops.MiniBatchResult, n_iter: int) -> None:
+    def _store_fit(self, result: ops.MiniBatchResult, n_iter: int, weight_scale: float = 1.0) -> None:
+        """Keep a fit's outcome; its inertia was computed with the sample weights divided by ``weight_scale``."""
         state = result.state
         self._set_state(state.centers, state.counts, int(state.samples_since_reassign))
         self.n_steps_ = int(state.step)
         self.n_iter_ = int(n_iter)
-        self.inertia_ = float(result.inertia)
+        self.inertia_ = float(result.inertia) * weight_scale
         self.n_reassigned_ = int(state.n_reassigned)
         if self.compute_labels:
             self.labels_ = result.labels.numpy()

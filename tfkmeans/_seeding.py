@@ -13,8 +13,8 @@ from tfkmeans._validation import (
     as_float_matrix,
     check_positive_int,
     check_random_state,
-    check_sample_weight,
     draw_seed,
+    scaled_sample_weight,
 )
 
 
@@ -69,7 +69,7 @@ def kmeans_plusplus(
     n_clusters = check_positive_int(n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
     if n_local_trials is not None:
         n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
-    weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+    weights, _ = scaled_sample_weight(sample_weight, n_samples, x.dtype)
     seed = draw_seed(check_random_state(random_state))
     centers, indices = _kmeans_plusplus(x, weights, n_clusters, seed, n_local_trials)
     return centers.numpy(), indices.numpy()

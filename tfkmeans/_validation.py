@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 import warnings
@@ -218,12 +219,10 @@ def _stacklevel_outside_package() -> int:
     return level
 
 
-def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> tf.Tensor:
-    """Ones when ``None``; otherwise a finite, non-negative ``(n_samples,)`` vector that is not all zero."""
-    if sample_weight is None:
-        return tf.ones([n_samples], dtype)
+def _float64_sample_weight(sample_weight: Any, n_samples: int) -> tf.Tensor:
+    """``sample_weight`` as a float64 ``(n_samples,)`` tensor: finite, non-negative, positive somewhere."""
     weights = np.asarray(sample_weight, dtype=np.float64) if not tf.is_tensor(sample_weight) else sample_weight
-    weights = tf.cast(weights, dtype)
+    weights = tf.cast(weights, tf.float64)
     if weights.shape.rank == 0:
         weights = tf.fill([n_samples], weights)
     if tuple(weights.shape) != (n_samples,):
@@ -235,6 +234,49 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> 
     if not bool(tf.reduce_any(weights > 0)):
         raise ValueError("sample_weight is zero everywhere: at least one sample needs positive weight.")
     return weights
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> tf.Tensor:
+    """Ones when ``None``; otherwise a finite, non-negative ``(n_samples,)`` vector that is not all zero.
+
+    Weights used as they are (``partial_fit``'s counts add them up from call
+    to call) must also fit ``dtype``: a ValueError says so if their sum would
+    overflow it or a positive weight would round to zero in it.
+    """
+    if sample_weight is None:
+        return tf.ones([n_samples], dtype)
+    weights = _float64_sample_weight(sample_weight, n_samples)
+    smallest = float(tf.reduce_min(tf.boolean_mask(weights, weights > 0)))
+    check_weights_fit(smallest, float(tf.reduce_sum(weights)), dtype)
+    return tf.cast(weights, dtype)
+
+
+def check_weights_fit(smallest_positive: Optional[float], total: float, dtype: tf.DType) -> None:
+    """A ValueError unless weights summing to ``total`` (smallest positive one, if known) are safe in ``dtype``."""
+    limits = np.finfo(dtype.as_numpy_dtype)
+    # A quarter of the maximum leaves room for the weighted sums of coordinates near 1.
+    if total > float(limits.max) / 4 or (smallest_positive is not None and smallest_positive < float(limits.tiny)):
+        raise ValueError(
+            f"sample_weight (total {total:.3g}, smallest positive {smallest_positive}) is beyond what {dtype.name} "
+            "holds: rescale the weights (their scale does not change the clustering) or use dtype='float64'."
+        )
+
+
+def scaled_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> tuple[tf.Tensor, float]:
+    """Validated weights divided by a power of two that brings the largest into [1, 2), and that power.
+
+    A clustering does not depend on the weights' scale, and dividing by a power
+    of two is exact: weights of ordinary size give bit-identical fits (unit
+    weights are left as they are), while 1e38 no longer overflows float32 sums
+    and 1e-40 no longer rounds to zero. Multiply weighted sums (the inertia)
+    by the returned scale to report them in the caller's units. Weights below
+    ``dtype``'s smallest normal number relative to the largest count as zero.
+    """
+    if sample_weight is None:
+        return tf.ones([n_samples], dtype), 1.0
+    weights = _float64_sample_weight(sample_weight, n_samples)
+    scale = 2.0 ** math.floor(math.log2(float(tf.reduce_max(weights))))
+    return tf.cast(weights / scale, dtype), scale
 
 
 # TensorFlow counts iterations, steps, rows and chunks in int32.
