@@ -189,3 +189,36 @@ def test_dataset_weights_overflowing_float32_are_refused_clearly(blobs, estimato
     dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(200), np.full(200, 1e37, np.float32))).batch(50)
     with pytest.raises(ValueError, match="beyond what float32 holds"):
         estimator(3, random_state=0).fit(dataset)
+
+
+def _refuse_before_any_work(monkeypatch):
+    """Make reading X fail loudly: an error raised before it proves the check ran before any work."""
+    import tfkmeans._base
+    import tfkmeans._kmeans
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were read before the destination was checked")
+
+    monkeypatch.setattr(tfkmeans._kmeans, "as_centered_float_matrix", no_work)
+    monkeypatch.setattr(tfkmeans._base, "numeric_matrix", no_work)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("name", ["log_dir", "checkpoint_dir"])
+def test_destinations_are_checked_before_any_work(blobs, tmp_path, monkeypatch, estimator, name):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    _refuse_before_any_work(monkeypatch)
+    with pytest.raises(ValueError, match=rf"{name}='.*a-file/runs' is not a writable directory"):
+        estimator(3, **{name: str(blocker / "runs")}).fit(blobs[0])
+    with pytest.raises(ValueError, match=rf"{name} is an empty string"):
+        estimator(3, **{name: ""}).fit(blobs[0])
+    with pytest.raises(TypeError, match=rf"{name} must be a path"):
+        estimator(3, **{name: 3}).fit(blobs[0])
+
+
+def test_destinations_are_created_and_written(blobs, tmp_path):
+    log_dir, checkpoint_dir = tmp_path / "logs" / "deep", tmp_path / "ckpt" / "deep"
+    KMeans(3, max_iter=2, log_dir=log_dir, checkpoint_dir=checkpoint_dir).fit(blobs[0][:200])
+    assert any(log_dir.iterdir()) and any(checkpoint_dir.iterdir())
+    assert not [p for p in tmp_path.rglob("*probe*")]

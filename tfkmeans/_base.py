@@ -19,6 +19,7 @@ from tfkmeans import ops
 from tfkmeans._validation import (
     as_weighted_batches,
     check_non_negative_number,
+    check_destination,
     check_positive_int,
     check_weights_fit,
     draw_seed,
@@ -144,6 +145,11 @@ class BaseKMeans(tf.Module):
             raise ValueError(
                 f"init must be 'k-means++', 'random', a callable or an array of shape (n_clusters, n_features); got {self.init!r}."
             )
+
+    def _check_destinations(self) -> None:
+        """``checkpoint_dir`` and ``log_dir`` writable (or None), before a fit does any work."""
+        check_destination(self.checkpoint_dir, "checkpoint_dir")
+        check_destination(self.log_dir, "log_dir")
 
     def _check_seed_rows(self, n_rows: int) -> None:
         """A streamed fit seeds from rows drawn by weight: enough of them for an init that picks rows?"""

@@ -157,6 +157,8 @@ class KMeans(BaseKMeans):
         Rows processed at once; None picks a size that keeps the per-chunk
         intermediate near 16 MiB.
     checkpoint_dir : str or None, default=None
+        Created if missing; ``fit`` refuses an unwritable directory or an
+        empty string with a ``ValueError`` before any work (as for ``log_dir``).
         If set, the fit saves its progress there (``tf.train.Checkpoint``)
         every ``checkpoint_every`` iterations and after every run, and a fit
         started with the same directory resumes from the latest checkpoint,
@@ -470,6 +472,7 @@ class KMeans(BaseKMeans):
         self
         """
         del y
+        self._check_destinations()
         self._check_algorithm(X)
         if isinstance(X, tf.data.Dataset):
             plan = self._stream_fit_plan(X, sample_weight)

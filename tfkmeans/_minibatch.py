@@ -166,6 +166,8 @@ class MiniBatchKMeans(BaseKMeans):
     chunk_size : int or None, default=None
         Rows assigned at once (in a batch and in the final labelling pass).
     checkpoint_dir : str or None, default=None
+        Created if missing; ``fit`` refuses an unwritable directory or an
+        empty string with a ``ValueError`` before any work (as for ``log_dir``).
         If set, an in-memory ``fit`` saves its progress there
         (``tf.train.Checkpoint``) every ``checkpoint_every`` steps: the seed the
         batches are drawn from, the initial centres and the whole step state
@@ -399,12 +401,12 @@ class MiniBatchKMeans(BaseKMeans):
         self
         """
         del y
+        if isinstance(X, tf.data.Dataset) and self.checkpoint_dir is not None:
+            raise ValueError(
+                "checkpoint_dir is supported for in-memory data only, not for a tf.data.Dataset; set checkpoint_dir=None."
+            )
+        self._check_destinations()
         if isinstance(X, tf.data.Dataset):
-            if self.checkpoint_dir is not None:
-                raise ValueError(
-                    "checkpoint_dir is supported for in-memory data only, not for a tf.data.Dataset; "
-                    "set checkpoint_dir=None."
-                )
             return self._fit_dataset(X, sample_weight)
         x = self._validate_data(X, reset=True)
         n_samples, n_features = (int(d) for d in x.shape)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 import warnings
 from typing import Any, Optional, Union
@@ -312,6 +313,31 @@ def check_non_negative_number(value: Any, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not value >= 0:
         raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
     return float(value)
+
+
+def check_destination(path: Any, name: str) -> Optional[str]:
+    """``path`` as a writable directory (created if missing), or None; a ValueError naming ``name`` otherwise.
+
+    Run before any work, so that a fit cannot end in an error about where to
+    write its checkpoints or logs; an empty string (which TensorFlow would take
+    as the current directory) is refused rather than guessed at.
+    """
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike) or None, got {path!r}.")
+    directory = os.fspath(path)
+    if not directory:
+        raise ValueError(f"{name} is an empty string: give a directory, or None to write nothing.")
+    probe = f"{directory.rstrip('/')}/.tfkmeans-write-probe-{os.getpid()}"
+    try:  # tf.io.gfile, as the checkpoint and summary writers: local paths and gs://, s3://, ... alike
+        tf.io.gfile.makedirs(directory)
+        with tf.io.gfile.GFile(probe, "w") as file:
+            file.write("")
+        tf.io.gfile.remove(probe)
+    except (OSError, tf.errors.OpError) as error:
+        raise ValueError(f"{name}={directory!r} is not a writable directory: {getattr(error, 'message', error)}") from None
+    return directory
 
 
 def check_random_state(random_state: RandomState) -> np.random.RandomState:
