@@ -222,3 +222,40 @@ def test_destinations_are_created_and_written(blobs, tmp_path):
     KMeans(3, max_iter=2, log_dir=log_dir, checkpoint_dir=checkpoint_dir).fit(blobs[0][:200])
     assert any(log_dir.iterdir()) and any(checkpoint_dir.iterdir())
     assert not [p for p in tmp_path.rglob("*probe*")]
+
+
+LABEL_SCORES = ["purity", "mean_cluster_purity", "majority_accuracy", "hungarian_accuracy", "nmi", "ari"]
+
+
+@pytest.mark.parametrize("score", LABEL_SCORES)
+def test_label_scores_do_not_depend_on_the_size_of_the_ids(score):
+    """purity([0, 10**8], [0, 1]) took 17 s and 7-10 GB; 10**12 exhausted memory."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from tfkmeans import metrics
+
+    rng = np.random.RandomState(0)
+    y_true, y_pred = rng.randint(0, 4, 500), rng.randint(0, 6, 500)
+    huge_true, huge_pred = y_true * 10**12 + 7, (5 - y_pred) * 3**30  # same partitions, ids up to 5e14
+    expected = getattr(metrics, score)(y_true, y_pred)
+    assert getattr(metrics, score)(huge_true, huge_pred) == pytest.approx(expected, rel=1e-12)
+    oracle = {"nmi": normalized_mutual_info_score, "ari": adjusted_rand_score}.get(score)
+    if oracle is not None:
+        assert expected == pytest.approx(oracle(y_true, y_pred), rel=1e-12)
+    assert getattr(metrics, score)([0, 10**12], [0, 1]) == pytest.approx(getattr(metrics, score)([0, 1], [0, 1]))
+
+
+def test_outputs_indexed_by_label_value_are_exact_with_gaps_and_refused_when_huge():
+    from tfkmeans import metrics
+
+    y_true, y_pred = [0, 0, 5, 5, 5], [9, 2, 2, 2, 9]
+    table = np.zeros((6, 10), np.int64)
+    np.add.at(table, (y_true, y_pred), 1)
+    np.testing.assert_array_equal(metrics.contingency_matrix(y_true, y_pred), table)
+    np.testing.assert_array_equal(metrics.majority_labels(y_true, y_pred), [-1, -1, 5] + [-1] * 6 + [0])
+    np.testing.assert_array_equal(metrics.cluster_order(y_true, y_pred), [9, 2, 0, 1, 3, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(metrics.hungarian_mapping(y_true, y_pred), [-1, -1, 5] + [-1] * 6 + [0])
+    for table_of in (metrics.contingency_matrix, metrics.majority_labels, metrics.cluster_order,
+                     metrics.hungarian_mapping, metrics.confusion_matrix):
+        with pytest.raises(ValueError, match="Encode the labels first"):
+            table_of([0, 10**12], [0, 10**12])
