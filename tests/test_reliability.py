@@ -259,3 +259,63 @@ def test_outputs_indexed_by_label_value_are_exact_with_gaps_and_refused_when_hug
                      metrics.hungarian_mapping, metrics.confusion_matrix):
         with pytest.raises(ValueError, match="Encode the labels first"):
             table_of([0, 10**12], [0, 10**12])
+
+
+def _count_decompressed_bytes(monkeypatch):
+    """Record every byte gzip hands out: read_idx must stop where the header says."""
+    import gzip
+
+    handed_out = []
+    read = gzip.GzipFile.read
+
+    def counting_read(self, size=-1):
+        data = read(self, size)
+        handed_out.append(len(data))
+        return data
+
+    monkeypatch.setattr(gzip.GzipFile, "read", counting_read)
+    return handed_out
+
+
+def test_idx_reader_checks_the_header_before_decompressing(tmp_path, monkeypatch):
+    """A 9 MB gzip of 2 GiB of zeros took 18 s and 4.8 GB before its error; this is its 64 MiB cousin."""
+    import gzip
+
+    from tfkmeans.datasets import read_idx
+
+    zeros = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(zeros, "wb", compresslevel=1) as file:
+        for _ in range(64):
+            file.write(bytes(1 << 20))
+    handed_out = _count_decompressed_bytes(monkeypatch)
+    with pytest.raises(ValueError, match="bad IDX magic number 0"):
+        read_idx(zeros)
+    assert sum(handed_out) == 4
+
+
+def test_idx_reader_reads_the_payload_plus_one_byte_at_most(tmp_path, monkeypatch):
+    import gzip
+    import struct
+
+    from tfkmeans.datasets import read_idx
+
+    trailing = tmp_path / "labels-idx1-ubyte.gz"
+    with gzip.open(trailing, "wb", compresslevel=1) as file:
+        file.write(struct.pack(">II", 0x0801, 10) + bytes(range(10)))
+        for _ in range(64):
+            file.write(bytes(1 << 20))
+    handed_out = _count_decompressed_bytes(monkeypatch)
+    with pytest.raises(ValueError, match="unexpected trailing bytes after the IDX payload of shape \\(10,\\)"):
+        read_idx(trailing)
+    assert sum(handed_out) == 8 + 10 + 1
+
+
+def test_mnist_files_holding_no_images_are_named(tmp_path):
+    import struct
+
+    from tfkmeans.datasets import load_mnist
+
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x0803, 0, 28, 28))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x0801, 0))
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte: a valid IDX file holding 0 images"):
+        load_mnist("test", tmp_path)
