@@ -319,3 +319,52 @@ def test_mnist_files_holding_no_images_are_named(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x0801, 0))
     with pytest.raises(ValueError, match="t10k-images-idx3-ubyte: a valid IDX file holding 0 images"):
         load_mnist("test", tmp_path)
+
+
+def _batches(x, batch=100):
+    return tf.data.Dataset.from_tensor_slices(x.astype(np.float32)).batch(batch)
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda ds, x: KMeans(3).fit(ds),
+        lambda ds, x: MiniBatchKMeans(3).fit(ds),
+        lambda ds, x: KMeans(3, random_state=0).fit(x).score(ds),
+        lambda ds, x: KMeans(3, random_state=0).fit(x).predict(ds),
+        lambda ds, x: MiniBatchKMeans(3).partial_fit(ds),
+    ],
+    ids=["KMeans.fit", "MiniBatchKMeans.fit", "score", "predict", "partial_fit"],
+)
+def test_dataset_that_never_ends_is_refused(blobs, use):
+    """fit(dataset.repeat()) ran forever."""
+    with pytest.raises(ValueError, match="the dataset never ends"):
+        use(_batches(blobs[0]).repeat(), blobs[0])
+
+
+@pytest.mark.parametrize(
+    "pipeline, named",
+    [
+        (lambda ds: ds.shuffle(20), "ShuffleDatasetV3 with reshuffle_each_iteration=True"),
+        (lambda ds: ds.map(lambda x: x, num_parallel_calls=2, deterministic=False), "with deterministic=False"),
+        (lambda ds: tf.data.Dataset.range(2).interleave(lambda _: ds.shuffle(5)), "reshuffle_each_iteration=True"),
+    ],
+    ids=["reshuffle", "nondeterministic-map", "nested"],
+)
+def test_kmeans_refuses_a_dataset_that_reorders_between_passes(blobs, pipeline, named):
+    with pytest.raises(ValueError, match=f"another order on every pass.*{named}"):
+        KMeans(3).fit(pipeline(_batches(blobs[0])))
+
+
+def test_datasets_shuffled_once_are_accepted_and_fit_as_in_memory(blobs):
+    x = blobs[0][:600].astype(np.float32)
+    dataset = _batches(x, 50).shuffle(12, seed=3, reshuffle_each_iteration=False)
+    order = np.concatenate(list(dataset.as_numpy_iterator()))
+    init = x[:4]
+    streamed = KMeans(4, init=init, dtype="float64").fit(dataset)
+    in_memory = KMeans(4, init=init, dtype="float64").fit(order)
+    np.testing.assert_allclose(streamed.cluster_centers_, in_memory.cluster_centers_, rtol=1e-10)
+    np.testing.assert_array_equal(streamed.labels_, in_memory.labels_)
+    # MiniBatchKMeans draws its batches from the epochs: a reshuffling pipeline is fine there.
+    km = MiniBatchKMeans(4, random_state=0).fit(_batches(x, 50).shuffle(12))
+    assert np.isfinite(km.cluster_centers_).all()

@@ -21,6 +21,7 @@ from tfkmeans._validation import (
     check_non_negative_number,
     check_destination,
     check_positive_int,
+    check_same_order_every_pass,
     check_weights_fit,
     draw_seed,
     finite_tensor,
@@ -225,14 +226,18 @@ class BaseKMeans(tf.Module):
         return finite_tensor(matrix, self._tf_dtype if reset else self.centers.dtype, "X", shift)
 
     def _stream_batches(
-        self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096
+        self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096, same_order_every_pass: bool = True
     ) -> tuple[tf.data.Dataset, ops.DatasetMoments]:
         """A dataset as validated ``(x, sample_weight)`` batches, and its moments (one pass).
 
         Sets ``n_features_in_``; rank-1 elements (single rows) are batched by ``batch_size``.
+        A dataset that never ends is refused, and with ``same_order_every_pass``
+        one that reshuffles between passes (:func:`check_same_order_every_pass`).
         """
         if sample_weight is not None:
             raise ValueError("sample_weight with a tf.data.Dataset: yield (x, y, sample_weight) elements instead.")
+        if same_order_every_pass:
+            check_same_order_every_pass(dataset, "X")
         batches = as_weighted_batches(dataset, self._tf_dtype, batch_size)
         moments = _dataset_moments(batches)
         n_samples, n_features = int(moments.rows), int(batches.element_spec[0].shape[-1])

@@ -301,7 +301,9 @@ class KMeans(BaseKMeans):
         of :func:`stream_seed_sample_size` rows, drawn by weight in one pass
         (rows of zero weight are never drawn). The dataset must yield the same
         rows in the same order on every pass (shuffle once, not on each
-        iteration).
+        iteration): a dataset that never ends, a reshuffling ``shuffle`` or a
+        ``deterministic=False`` transformation is refused before any pass;
+        random ops inside ``map`` cannot be detected and remain the caller's care.
         """
         batches, moments = self._stream_batches(dataset, sample_weight)
         n_samples, n_features = int(moments.rows), self.n_features_in_

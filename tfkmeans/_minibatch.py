@@ -517,7 +517,10 @@ class MiniBatchKMeans(BaseKMeans):
         self._partial_fit_rng = None  # a later partial_fit starts its own stream from random_state
 
     def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> "MiniBatchKMeans":
-        batches, moments = self._stream_batches(dataset, sample_weight, check_positive_int(self.batch_size, "batch_size"))
+        # Epochs may come in a new order each (a reshuffling pipeline is the usual way to draw batches).
+        batches, moments = self._stream_batches(
+            dataset, sample_weight, check_positive_int(self.batch_size, "batch_size"), same_order_every_pass=False
+        )
         n_samples = int(moments.rows)
         _, init_size = self._check_params(n_samples)
         dtype = self._tf_dtype

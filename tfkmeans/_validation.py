@@ -148,6 +148,48 @@ def _aligned_tensor(array: np.ndarray, dtype: tf.DType, shift: Optional[np.ndarr
     return tf.experimental.dlpack.from_dlpack(copy.__dlpack__())
 
 
+def check_dataset_ends(dataset: tf.data.Dataset, name: str) -> None:
+    """A ValueError for a dataset TensorFlow knows never ends: reading it would never return."""
+    if int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+        raise ValueError(
+            f"{name}: the dataset never ends (infinite cardinality, e.g. .repeat() without a count); "
+            "pass one pass over the data: every fit reads it as many times as it needs."
+        )
+
+
+def check_same_order_every_pass(dataset: tf.data.Dataset, name: str) -> None:
+    """A ValueError for a dataset whose pipeline changes its order from one pass to the next.
+
+    What is detected: ``shuffle`` with ``reshuffle_each_iteration=True`` (its
+    default) and parallel transformations with ``deterministic=False``, anywhere
+    in the pipeline (nested functions included). Random ops inside ``map`` are
+    not: the caller remains responsible for them.
+    """
+    graph = tf.compat.v1.GraphDef()
+    try:
+        graph.ParseFromString(
+            dataset._as_serialized_graph(
+                external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE
+            ).numpy()
+        )
+    except (tf.errors.OpError, TypeError, ValueError):  # e.g. a pipeline that cannot be serialised: nothing to inspect
+        return
+    nodes = [*graph.node, *(node for function in graph.library.function for node in function.node_def)]
+    reasons = sorted({
+        f"{node.op} with reshuffle_each_iteration=True" if "reshuffle_each_iteration" in node.attr
+        else f"{node.op} with deterministic=False"
+        for node in nodes
+        if ("reshuffle_each_iteration" in node.attr and node.attr["reshuffle_each_iteration"].b)
+        or ("deterministic" in node.attr and node.attr["deterministic"].s == b"false")
+    })
+    if reasons:
+        raise ValueError(
+            f"{name}: the dataset yields its rows in another order on every pass ({', '.join(reasons)}), "
+            "but the fit reads it once per iteration and labels the rows in one more pass. Shuffle once, "
+            "e.g. shuffle(buffer, seed=s, reshuffle_each_iteration=False), and keep transformations deterministic."
+        )
+
+
 def _concatenate_dataset(dataset: tf.data.Dataset, name: str) -> tf.Tensor:
     """Every row of a dataset of features, ``(x, y)`` or ``(x, y, sample_weight)`` in one tensor; weights dropped."""
     return unpack_dataset(dataset, None, name)[0]
@@ -176,6 +218,7 @@ def unpack_dataset(data: Any, sample_weight: Any, name: str = "X") -> tuple[Any,
     """
     if not isinstance(data, tf.data.Dataset):
         return data, sample_weight
+    check_dataset_ends(data, name)
     spec = data.element_spec
     weighted = isinstance(spec, tuple) and len(spec) == 3
     if weighted and sample_weight is not None:
@@ -368,6 +411,7 @@ def as_weighted_batches(dataset: tf.data.Dataset, dtype: tf.DType, batch_size: i
     images before fitting (a UserWarning says so when the elements' leading size
     is fixed, as for ``from_tensor_slices(images)``).
     """
+    check_dataset_ends(dataset, "X")
     spec = dataset.element_spec
     parts = len(spec) if isinstance(spec, tuple) else 0
     if isinstance(spec, dict) or (isinstance(spec, tuple) and not 1 <= parts <= 3):
