@@ -368,3 +368,39 @@ def test_datasets_shuffled_once_are_accepted_and_fit_as_in_memory(blobs):
     # MiniBatchKMeans draws its batches from the epochs: a reshuffling pipeline is fine there.
     km = MiniBatchKMeans(4, random_state=0).fit(_batches(x, 50).shuffle(12))
     assert np.isfinite(km.cluster_centers_).all()
+
+
+@pytest.fixture(scope="module")
+def fitted_kmeans():
+    from sklearn.datasets import make_blobs
+
+    x, _ = make_blobs(300, centers=3, n_features=4, random_state=0)
+    return KMeans(3, random_state=0).fit(x), x.astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["predict", "transform", "score", "fit"])
+@pytest.mark.parametrize("context", ["tf.function", "Dataset.map", "keras"])
+def test_graph_code_gets_a_clear_error_pointing_to_graph_friendly_apis(fitted_kmeans, method, context):
+    km, x = fitted_kmeans
+
+    def call(batch):
+        return getattr(km, method)(batch)
+
+    with pytest.raises(TypeError, match=rf"KMeans.{method} .*cannot run inside a tf.function.*tfkmeans.ops.nearest_centers"
+                       r".*tf.saved_model.save.*tfkmeans.layers.KMeansLayer"):
+        if context == "tf.function":
+            tf.function(call)(tf.constant(x))
+        elif context == "Dataset.map":
+            tf.data.Dataset.from_tensor_slices(x).batch(10).map(call)
+        else:
+            class EstimatorLayer(tf.keras.layers.Layer):
+                def call(self, batch):
+                    return call(batch)
+
+            tf.keras.Sequential([EstimatorLayer()]).predict(x, verbose=0)
+
+
+def test_the_graph_friendly_apis_named_in_that_error_agree_with_predict(fitted_kmeans):
+    km, x = fitted_kmeans
+    labels = tf.function(lambda batch: ops.nearest_centers(batch, km.centers).labels)(tf.constant(x))
+    np.testing.assert_array_equal(labels.numpy(), km.predict(x))

@@ -147,6 +147,21 @@ class BaseKMeans(tf.Module):
                 f"init must be 'k-means++', 'random', a callable or an array of shape (n_clusters, n_features); got {self.init!r}."
             )
 
+    def _check_eager(self, method: str) -> None:
+        """A clear error for a call from graph code (``tf.function``, ``Dataset.map``, a Keras layer).
+
+        The estimator's methods validate in Python and return numpy arrays, so
+        they need eager tensors; graph code has graph-friendly equivalents.
+        """
+        if not tf.executing_eagerly():
+            raise TypeError(
+                f"{type(self).__name__}.{method} validates its input in Python and returns numpy arrays, so it "
+                "cannot run inside a tf.function, a tf.data map or a Keras layer. In graph code use "
+                "tfkmeans.ops.nearest_centers(x, model.centers).labels and tfkmeans.ops.squared_distances(x, "
+                "model.centers), the predict/transform functions of the model saved with tf.saved_model.save, "
+                "or the Keras layer tfkmeans.layers.KMeansLayer."
+            )
+
     def _check_destinations(self) -> None:
         """``checkpoint_dir`` and ``log_dir`` writable (or None), before a fit does any work."""
         check_destination(self.checkpoint_dir, "checkpoint_dir")
@@ -364,10 +379,12 @@ class BaseKMeans(tf.Module):
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre for each sample, shape ``(n_samples,)``."""
+        self._check_eager("predict")
         return _compiled_predict(*self._inference_inputs(X), **self._inference_options()).numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``."""
+        self._check_eager("transform")
         return _compiled_transform(*self._inference_inputs(X), **self._inference_options()).numpy()
 
     def score(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> float:
@@ -388,6 +405,7 @@ class BaseKMeans(tf.Module):
             Minus the (weighted) sum of squared distances to the nearest centre.
         """
         del y
+        self._check_eager("score")
         X, sample_weight = unpack_dataset(X, sample_weight)
         x, centers = self._inference_inputs(X)
         weights, weight_scale = scaled_sample_weight(sample_weight, int(x.shape[0]), x.dtype)

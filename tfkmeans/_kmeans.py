@@ -474,6 +474,7 @@ class KMeans(BaseKMeans):
         self
         """
         del y
+        self._check_eager("fit")
         self._check_destinations()
         self._check_algorithm(X)
         if isinstance(X, tf.data.Dataset):

@@ -401,6 +401,7 @@ class MiniBatchKMeans(BaseKMeans):
         self
         """
         del y
+        self._check_eager("fit")
         if isinstance(X, tf.data.Dataset) and self.checkpoint_dir is not None:
             raise ValueError(
                 "checkpoint_dir is supported for in-memory data only, not for a tf.data.Dataset; set checkpoint_dir=None."
@@ -566,6 +567,7 @@ class MiniBatchKMeans(BaseKMeans):
         self
         """
         del y
+        self._check_eager("partial_fit")
         fitted = getattr(self, "centers", None) is not None
         X, sample_weight = unpack_dataset(X, sample_weight)
         x = self._validate_data(X, reset=not fitted)
