@@ -404,3 +404,65 @@ def test_the_graph_friendly_apis_named_in_that_error_agree_with_predict(fitted_k
     km, x = fitted_kmeans
     labels = tf.function(lambda batch: ops.nearest_centers(batch, km.centers).labels)(tf.constant(x))
     np.testing.assert_array_equal(labels.numpy(), km.predict(x))
+
+
+_CHECKPOINT_UNDER_MIRRORED = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from sklearn.datasets import make_blobs
+from tfkmeans import KMeans
+import tfkmeans._kmeans as _kmeans
+x, _ = make_blobs(n_samples=1000, centers=5, n_features=4, cluster_std=3.0, random_state=1)
+params = dict(n_clusters=5, init=x[:5], dtype="float64", tol=0.0, max_iter=12)
+reference = KMeans(**params).fit(x)
+strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+compiled, calls = _kmeans._lloyd_distributed, []
+def interrupted(*args, **kwargs):
+    if len(calls) == 1:
+        raise KeyboardInterrupt
+    calls.append(1)
+    return compiled(*args, **kwargs)
+with strategy.scope():
+    _kmeans._lloyd_distributed = interrupted
+    try:
+        KMeans(**params, checkpoint_dir=sys.argv[2], checkpoint_every=2).fit(x)
+    except KeyboardInterrupt:
+        pass
+    _kmeans._lloyd_distributed = compiled
+    resumed = KMeans(**params, checkpoint_dir=sys.argv[2], checkpoint_every=2).fit(x)
+json.dump({"reference": reference.cluster_centers_.tolist(), "resumed": resumed.cluster_centers_.tolist(),
+           "n_iter": [reference.n_iter_, resumed.n_iter_], "segments": len(calls)}, open(sys.argv[1], "w"))
+"""
+
+
+def test_checkpointed_fit_under_a_mirrored_strategy_resumes(tmp_path):
+    """It crashed with "int() argument must be ... not 'MirroredVariable'"."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script, out = tmp_path / "run.py", tmp_path / "out.json"
+    script.write_text(_CHECKPOINT_UNDER_MIRRORED)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path])}
+    subprocess.run([sys.executable, str(script), str(out), str(tmp_path / "ckpt")], check=True, env=env, timeout=600)
+    result = json.loads(out.read_text())
+    assert result["segments"] == 1 and result["n_iter"][0] == result["n_iter"][1] > 2
+    np.testing.assert_allclose(result["resumed"], result["reference"], rtol=1e-10)
+
+
+def test_checkpoint_dir_across_several_workers_is_refused_before_any_work(blobs, tmp_path, monkeypatch):
+    """Every worker would write the same directory; a stand-in strategy reports a two-worker cluster."""
+    cluster = tf.train.ClusterSpec({"worker": ["host-a:1", "host-b:1"]})
+
+    class TwoWorkers:
+        cluster_resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(cluster)
+
+    monkeypatch.setattr(tf.distribute, "has_strategy", lambda: True)
+    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: TwoWorkers())
+    _refuse_before_any_work(monkeypatch)
+    for estimator in (KMeans, MiniBatchKMeans):
+        with pytest.raises(ValueError, match="checkpoint_dir is not supported under TwoWorkers across several workers"):
+            estimator(3, checkpoint_dir=str(tmp_path)).fit(blobs[0])

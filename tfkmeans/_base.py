@@ -77,6 +77,15 @@ def _summary_writer(log_dir: str) -> tf.summary.SummaryWriter:
     return tf.summary.create_file_writer(log_dir)
 
 
+def _worker_count(strategy: tf.distribute.Strategy) -> int:
+    """Tasks (machines or processes) in the strategy's cluster: 1 for a single-machine strategy."""
+    resolver = strategy.cluster_resolver
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec()
+    return max(1, sum(spec.num_tasks(job) for job in spec.jobs))
+
+
 class BaseKMeans(tf.Module):
     """Base class of the K-means estimators; not meant to be used directly."""
 
@@ -163,9 +172,15 @@ class BaseKMeans(tf.Module):
             )
 
     def _check_destinations(self) -> None:
-        """``checkpoint_dir`` and ``log_dir`` writable (or None), before a fit does any work."""
+        """``checkpoint_dir`` and ``log_dir`` writable (or None), and a checkpoint one machine writes, before any work."""
         check_destination(self.checkpoint_dir, "checkpoint_dir")
         check_destination(self.log_dir, "log_dir")
+        strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+        if self.checkpoint_dir is not None and strategy is not None and _worker_count(strategy) > 1:
+            raise ValueError(
+                f"checkpoint_dir is not supported under {type(strategy).__name__} across several workers: each would "
+                "write the same directory. Checkpoint under a single-machine strategy, or set checkpoint_dir=None."
+            )
 
     def _check_seed_rows(self, n_rows: int) -> None:
         """A streamed fit seeds from rows drawn by weight: enough of them for an init that picks rows?"""

@@ -395,7 +395,7 @@ class KMeans(BaseKMeans):
         if checkpoint.restore():
             logging.info(
                 "KMeans: resuming from %s at run %d, iteration %d",
-                self.checkpoint_dir, int(checkpoint.run_index) + 1, int(checkpoint.iterations),
+                self.checkpoint_dir, int(checkpoint.run_index.numpy()) + 1, int(checkpoint.iterations.numpy()),
             )
         else:
             checkpoint.start(run_seeds)
@@ -491,14 +491,15 @@ class KMeans(BaseKMeans):
         if checkpoint is None and strategy is None and plan.in_memory and n_init > 1:
             first_run, best = n_init, self._run_seeded_together(plan, run_seeds)
         if checkpoint is not None:
-            first_run, run_seeds = int(checkpoint.run_index), checkpoint.run_seeds.numpy()
+            # .numpy(), not int(variable): under a MirroredStrategy the checkpoint's variables are mirrored.
+            first_run, run_seeds = int(checkpoint.run_index.numpy()), checkpoint.run_seeds.numpy()
             if np.isfinite(checkpoint.best_inertia.numpy()):  # a finished run to beat
-                best = run(checkpoint.best_centers, plan.tol, 0)._replace(n_iter=checkpoint.best_n_iter)
+                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0)._replace(n_iter=checkpoint.best_n_iter.numpy())
 
         for run_index in range(first_run, n_init):
             started = time.perf_counter()
-            if checkpoint is not None and int(checkpoint.iterations) > 0:
-                centers, done = tf.identity(checkpoint.centers), int(checkpoint.iterations)
+            if checkpoint is not None and int(checkpoint.iterations.numpy()) > 0:
+                centers, done = tf.identity(checkpoint.centers), int(checkpoint.iterations.numpy())
             else:
                 run_rng = np.random.RandomState(run_seeds[run_index])
                 centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng, plan.offset), 0

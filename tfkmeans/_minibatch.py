@@ -420,7 +420,7 @@ class MiniBatchKMeans(BaseKMeans):
         if resumed:
             logging.info(
                 "MiniBatchKMeans: resuming from %s at step %d",
-                self.checkpoint_dir, int(checkpoint.state_variables["step"]),
+                self.checkpoint_dir, int(checkpoint.state_variables["step"].numpy()),
             )
             # The seed and initial centres come from the checkpoint: no initialisation is recomputed.
             centers, seed = tf.identity(checkpoint.initial_centers), tf.identity(checkpoint.batch_seed)
