@@ -484,3 +484,57 @@ def test_transform_is_exact_for_equal_and_near_points(dtype):
     np.testing.assert_allclose(km.transform(near), exact, rtol=1e-4 if dtype == "float32" else 1e-10)
     np.testing.assert_allclose(km.fit_transform(x)[:5], np.sqrt(((x[:5, None] - km.cluster_centers_[None]) ** 2).sum(-1)),
                                rtol=1e-4 if dtype == "float32" else 1e-10)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_unit_weights_change_nothing(blobs, estimator):
+    x = blobs[0][:800]
+    plain = estimator(4, random_state=0).fit(x)
+    unit = estimator(4, random_state=0).fit(x, sample_weight=np.ones(len(x)))
+    np.testing.assert_array_equal(unit.cluster_centers_, plain.cluster_centers_)
+    np.testing.assert_array_equal(unit.labels_, plain.labels_)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_cluster_centers_can_be_set_before_predict(blobs, estimator):
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    x = blobs[0][:500]
+    centers = x[[0, 100, 200, 300]]
+    km = estimator(4)
+    km.cluster_centers_ = centers
+    oracle = SklearnKMeans(4, init=centers, n_init=1, max_iter=1).fit(centers)  # keeps the given centres
+    np.testing.assert_array_equal(km.predict(x), oracle.predict(x))
+    np.testing.assert_allclose(km.cluster_centers_, centers.astype(np.float32))
+    assert km.n_features_in_ == 6
+    if estimator is MiniBatchKMeans:
+        km.partial_fit(x)
+        assert np.isfinite(km.cluster_centers_).all() and km.n_steps_ == 1
+    with pytest.raises(ValueError, match="cluster_centers_ contains NaN"):
+        km.cluster_centers_ = np.full((4, 6), np.nan)
+
+
+def test_explicit_init_with_several_runs_warns_on_every_fit(blobs):
+    x = blobs[0][:300]
+    for estimator in (KMeans, MiniBatchKMeans):
+        for _ in range(2):
+            with pytest.warns(RuntimeWarning, match="Explicit initial centres given: running one initialisation"):
+                estimator(3, init=x[:3], n_init=3).fit(x)
+
+
+def test_copy_x_and_x_squared_norms_are_accepted(blobs):
+    from tfkmeans import kmeans_plusplus
+
+    x = blobs[0][:300].copy()
+    before = x.copy()
+    km = KMeans(3, random_state=0, copy_x=False).fit(x)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_array_equal(km.cluster_centers_, KMeans(3, random_state=0).fit(x).cluster_centers_)
+    with pytest.raises(TypeError, match="copy_x must be a bool"):
+        KMeans(3, copy_x="no").fit(x)
+    norms = (x**2).sum(1)
+    np.testing.assert_array_equal(
+        kmeans_plusplus(x, 3, x_squared_norms=norms, random_state=0)[1], kmeans_plusplus(x, 3, random_state=0)[1]
+    )
+    with pytest.raises(ValueError, match=r"x_squared_norms must have shape \(300,\)"):
+        kmeans_plusplus(x, 3, x_squared_norms=norms[:5])

@@ -340,6 +340,13 @@ class BaseKMeans(tf.Module):
         self._check_is_fitted()
         return self.centers.numpy()
 
+    @cluster_centers_.setter
+    def cluster_centers_(self, centers: Any) -> None:
+        """Set the centres directly (as scikit-learn allows, e.g. before ``predict``), in the estimator's dtype."""
+        matrix = numeric_matrix(centers, "cluster_centers_")
+        self._set_centers(finite_tensor(matrix, self._tf_dtype, "cluster_centers_", None))
+        self.n_features_in_ = int(matrix.shape[1])
+
     def _set_centers(self, centers: tf.Tensor) -> None:
         """Store centres in a variable (created on first fit or when the shape changes)."""
         self._n_clusters = int(centers.shape[0])

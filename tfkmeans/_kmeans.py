@@ -126,6 +126,10 @@ class KMeans(BaseKMeans):
         inside the graph) and log each run.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation; an int makes fits reproducible.
+    copy_x : bool, default=True
+        Accepted for scikit-learn compatibility. ``X`` is never modified
+        either way: a fit always converts it once into a buffer of its own
+        (``dtype``, aligned for TensorFlow), so ``copy_x=False`` saves nothing.
     algorithm : {'auto', 'lloyd', 'elkan'}, default='auto'
         All three reach the same labels and iterations (tested against
         scikit-learn's Lloyd); in float32 the order of summation differs, so
@@ -217,6 +221,7 @@ class KMeans(BaseKMeans):
         tol: float = 1e-4,
         verbose: int = 0,
         random_state: RandomState = None,
+        copy_x: bool = True,
         algorithm: str = "auto",
         distance: str = "matmul",
         dtype: str = "float32",
@@ -233,6 +238,7 @@ class KMeans(BaseKMeans):
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.copy_x = copy_x
         self.algorithm = algorithm
         self.distance = distance
         self.dtype = dtype
@@ -475,6 +481,8 @@ class KMeans(BaseKMeans):
         """
         del y
         self._check_eager("fit")
+        if not isinstance(self.copy_x, (bool, np.bool_)):
+            raise TypeError(f"copy_x must be a bool, got {self.copy_x!r}.")
         self._check_destinations()
         self._check_algorithm(X)
         if isinstance(X, tf.data.Dataset):

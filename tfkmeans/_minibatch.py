@@ -339,8 +339,17 @@ class MiniBatchKMeans(BaseKMeans):
         """scikit-learn's name for :attr:`counts_`."""
         return self.counts_
 
+    def _set_centers(self, centers: tf.Tensor) -> None:
+        """Store centres; centres set directly (``cluster_centers_ = C``) start with zero counts."""
+        counts = getattr(self, "counts", None)
+        if counts is None or counts.shape[0] != centers.shape[0] or counts.dtype != centers.dtype:
+            self._set_state(centers, tf.zeros([centers.shape[0]], centers.dtype), 0)
+            self.n_steps_, self.n_reassigned_ = getattr(self, "n_steps_", 0), getattr(self, "n_reassigned_", 0)
+        else:
+            super()._set_centers(centers)
+
     def _set_state(self, centers: tf.Tensor, counts: tf.Tensor, samples_since_reassign: int) -> None:
-        self._set_centers(centers)
+        super()._set_centers(centers)
         existing = getattr(self, "counts", None)
         if existing is not None and existing.shape == counts.shape and existing.dtype == counts.dtype:
             existing.assign(counts)
@@ -432,7 +441,8 @@ class MiniBatchKMeans(BaseKMeans):
         # The step counter is int32; 2**31 - 1 steps are beyond any fit's lifetime.
         n_steps = min(self._max_iter * n_samples // batch_size, INT32_MAX)
         options = dict(
-            batch_size=batch_size, weighted=sample_weight is not None, distance=self.distance,
+            # Equal weights draw batches as no weights do: unit weights change nothing.
+            batch_size=batch_size, weighted=bool(tf.reduce_any(weights != weights[0])), distance=self.distance,
             chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose),
         )
         if checkpoint is None:

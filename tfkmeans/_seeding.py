@@ -22,6 +22,7 @@ def kmeans_plusplus(
     X: Any,
     n_clusters: int,
     *,
+    x_squared_norms: Optional[Any] = None,
     sample_weight: Optional[Any] = None,
     random_state: RandomState = None,
     n_local_trials: Optional[int] = None,
@@ -39,6 +40,9 @@ def kmeans_plusplus(
         Points to choose the centres from (kept in float32 unless float64).
     n_clusters : int
         Number of centres, at most ``n_samples``.
+    x_squared_norms : array-like of shape (n_samples,), optional
+        Accepted for scikit-learn compatibility and checked for shape; the
+        compiled graph computes the norms itself (one pass over ``X``).
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weight of each point.
     random_state : int, RandomState instance or None, default=None
@@ -69,6 +73,8 @@ def kmeans_plusplus(
     n_clusters = check_positive_int(n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
     if n_local_trials is not None:
         n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
+    if x_squared_norms is not None and np.shape(x_squared_norms) != (n_samples,):
+        raise ValueError(f"x_squared_norms must have shape ({n_samples},), got {np.shape(x_squared_norms)}.")
     weights, _ = scaled_sample_weight(sample_weight, n_samples, x.dtype)
     seed = draw_seed(check_random_state(random_state))
     centers, indices = _kmeans_plusplus(x, weights, n_clusters, seed, n_local_trials)
