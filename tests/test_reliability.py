@@ -538,3 +538,25 @@ def test_copy_x_and_x_squared_norms_are_accepted(blobs):
     )
     with pytest.raises(ValueError, match=r"x_squared_norms must have shape \(300,\)"):
         kmeans_plusplus(x, 3, x_squared_norms=norms[:5])
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("scale", [1e-19, 1e-40, 1e19, 3e37])
+def test_float32_out_of_range_scales_are_refused_recommending_float64(blobs, estimator, scale):
+    """1e-19 collapsed into one cluster with inertia 0; 1e19 gave inf inertia; 3e38 an inf centre."""
+    x = blobs[0][:500] * scale
+    with pytest.raises(ValueError, match="(outside the range float32 clusters correctly|too large for float32).*dtype='float64'"):
+        estimator(3, random_state=0).fit(x)
+    km = estimator(3, random_state=0, dtype="float64").fit(x)
+    unscaled = estimator(3, random_state=0, dtype="float64").fit(blobs[0][:500])
+    np.testing.assert_array_equal(km.labels_, unscaled.labels_)
+    assert km.inertia_ == pytest.approx(unscaled.inertia_ * scale**2, rel=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-6, 1e6, 1e14])
+def test_float32_within_range_matches_float64_labels(blobs, scale):
+    x = blobs[0][:500] * scale
+    km32 = KMeans(3, init=x[:3], dtype="float32").fit(x)
+    km64 = KMeans(3, init=x[:3], dtype="float64").fit(x)
+    np.testing.assert_array_equal(km32.labels_, km64.labels_)
+    assert km32.inertia_ == pytest.approx(km64.inertia_, rel=1e-4)

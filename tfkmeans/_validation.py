@@ -119,8 +119,35 @@ def finite_tensor(
         # The input, not the shifted copy: an infinity minus the (infinite) mean is NaN.
         if bool(tf.reduce_any(tf.math.is_nan(tf.cast(data, tf.float64)))):
             raise ValueError(f"{name} contains NaN.")
-        raise ValueError(f"{name} contains infinity or a value too large for {dtype.name}.")
+        hint = " (use dtype='float64' for values beyond float32's 3.4e38)" if dtype == tf.float32 else ""
+        raise ValueError(f"{name} contains infinity or a value too large for {dtype.name}{hint}.")
+    if dtype == tf.float32:
+        check_float32_scale(tensor, name)
     return tensor
+
+
+def check_float32_scale(tensor: tf.Tensor, name: str) -> None:
+    """A ValueError recommending float64 if float32 cannot cluster data of this magnitude.
+
+    Too large, and squared norms or the inertia's sum overflow to infinity;
+    too small, and the squared differences float32 resolves (2**-24 of the
+    values) fall below its smallest normal number, which TensorFlow flushes to
+    zero, collapsing the clustering. Two reductions, no temporary.
+    """
+    n_samples, n_features = (int(d) for d in tensor.shape)
+    largest = max(abs(float(tf.reduce_max(tensor))), abs(float(tf.reduce_min(tensor))))
+    if largest == 0:
+        # Reductions flush subnormal values to zero too: read the largest magnitude from the bits.
+        bits = tf.reduce_max(tf.bitwise.bitwise_and(tf.bitcast(tensor, tf.int32), 0x7FFFFFFF))
+        largest = float(np.array(int(bits), np.int32).view(np.float32))
+    limits = np.finfo(np.float32)
+    upper = math.sqrt(float(limits.max) / (16.0 * n_samples * n_features))
+    lower = math.sqrt(float(limits.tiny)) * 2.0**20
+    if largest > upper or 0 < largest < lower:
+        raise ValueError(
+            f"{name}'s largest magnitude, {largest:.3g}, is outside the range float32 clusters correctly here "
+            f"([{lower:.3g}, {upper:.3g}] for {n_samples} x {n_features} data): use dtype='float64', or rescale {name}."
+        )
 
 
 # TensorFlow's CPU kernels assume buffers aligned to Eigen's 64 bytes (it aborts on a
