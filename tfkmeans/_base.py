@@ -172,7 +172,9 @@ class BaseKMeans(tf.Module):
             )
 
     def _check_destinations(self) -> None:
-        """``checkpoint_dir`` and ``log_dir`` writable (or None), and a checkpoint one machine writes, before any work."""
+        """Before any work: ``checkpoint_every``, writable ``checkpoint_dir``/``log_dir`` (or None), one writing machine."""
+        if self.checkpoint_dir is not None:  # its parameter first: a refused fit creates no directory
+            self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         check_destination(self.checkpoint_dir, "checkpoint_dir")
         check_destination(self.log_dir, "log_dir")
         strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None

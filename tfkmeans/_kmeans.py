@@ -17,7 +17,6 @@ from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
 from tfkmeans._validation import (
     RandomState,
     as_centered_float_matrix,
-    check_positive_int,
     check_random_state,
     draw_seed,
     far_from_zero,
@@ -392,7 +391,6 @@ class KMeans(BaseKMeans):
         """The fit's checkpoint, restored if the directory holds one of this fit (``X`` as fit received it), else started."""
         if self.checkpoint_dir is None:
             return None
-        self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
         settings = {"init": describe_init(self.init, dtype), "max_iter": self._max_iter, "tol": self._tol}
         checkpoint = FitCheckpoint(

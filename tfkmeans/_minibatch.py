@@ -470,7 +470,6 @@ class MiniBatchKMeans(BaseKMeans):
         """The checkpoint of this fit (``X`` as fit received it) in ``checkpoint_dir``, not yet restored; None without one."""
         if self.checkpoint_dir is None:
             return None
-        self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
         # A resume reuses the stored initial centres and step state: every parameter they came from must match.
         settings = {
