@@ -119,7 +119,7 @@ def test_read_idx_missing_file(tmp_path):
         (b"\x00\x00", "too short"),
         (struct.pack(">II", 0x0803, 2), "truncated IDX header"),
         (struct.pack(">IIII", 0x0803, 2, 28, 28) + bytes(2 * 784 - 1), "truncated IDX payload"),
-        (struct.pack(">II", 0x0801, 3) + bytes(4), "1 unexpected trailing bytes"),
+        (struct.pack(">II", 0x0801, 3) + bytes(4), "unexpected trailing bytes"),
     ],
 )
 @pytest.mark.parametrize("gz", [True, False])

@@ -330,7 +330,7 @@ X = np.random.default_rng(0).normal(size=(40, 3))
         ({"batch_size": 0}, ValueError, "batch_size must be a positive integer"),
         ({"batch_size": 2.5}, TypeError, "batch_size must be a positive integer"),
         ({"init_size": 0}, ValueError, "init_size must be a positive integer"),
-        ({"max_no_improvement": -1}, ValueError, "max_no_improvement must be a non-negative integer or None"),
+        ({"max_no_improvement": -1}, ValueError, "max_no_improvement must be a non-negative integer"),
         ({"reassignment_ratio": -0.1}, ValueError, "reassignment_ratio must be a non-negative number"),
         ({"tol": -1.0}, ValueError, "tol must be a non-negative number"),
         ({"max_iter": 0}, ValueError, "max_iter must be a positive integer"),

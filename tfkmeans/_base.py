@@ -18,12 +18,16 @@ import tensorflow as tf
 from tfkmeans import ops
 from tfkmeans._validation import (
     as_weighted_batches,
+    check_non_negative_number,
+    check_destination,
     check_positive_int,
-    check_sample_weight,
+    check_same_order_every_pass,
+    check_weights_fit,
     draw_seed,
     finite_tensor,
     mean_if_far_from_zero,
     numeric_matrix,
+    scaled_sample_weight,
     unpack_dataset,
 )
 from tfkmeans.exceptions import NotFittedError
@@ -73,6 +77,15 @@ def _summary_writer(log_dir: str) -> tf.summary.SummaryWriter:
     writer per call, the points of later segments could be read first.
     """
     return tf.summary.create_file_writer(log_dir)
+
+
+def _worker_count(strategy: tf.distribute.Strategy) -> int:
+    """Tasks (machines or processes) in the strategy's cluster: 1 for a single-machine strategy."""
+    resolver = strategy.cluster_resolver
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec()
+    return max(1, sum(spec.num_tasks(job) for job in spec.jobs))
 
 
 class BaseKMeans(tf.Module):
@@ -134,8 +147,9 @@ class BaseKMeans(tf.Module):
         ops.get_distance(self.distance)
 
     def _check_common_params(self, n_samples: int) -> None:
-        check_positive_int(self.n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
-        check_positive_int(self.max_iter, "max_iter")
+        """Validate the parameters every fit has; keep ``n_clusters`` and ``max_iter`` as Python ints for the graphs."""
+        self._n_clusters = check_positive_int(self.n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
+        self._max_iter = check_positive_int(self.max_iter, "max_iter")
         self._check_pass_params()
         if not isinstance(self.init, str) and not callable(self.init):
             return
@@ -144,21 +158,48 @@ class BaseKMeans(tf.Module):
                 f"init must be 'k-means++', 'random', a callable or an array of shape (n_clusters, n_features); got {self.init!r}."
             )
 
+    def _check_eager(self, method: str) -> None:
+        """A clear error for a call from graph code (``tf.function``, ``Dataset.map``, a Keras layer).
+
+        The estimator's methods validate in Python and return numpy arrays, so
+        they need eager tensors; graph code has graph-friendly equivalents.
+        """
+        if not tf.executing_eagerly():
+            raise TypeError(
+                f"{type(self).__name__}.{method} validates its input in Python and returns numpy arrays, so it "
+                "cannot run inside a tf.function, a tf.data map or a Keras layer. In graph code use "
+                "tfkmeans.ops.nearest_centers(x, model.centers).labels and tfkmeans.ops.squared_distances(x, "
+                "model.centers), the predict/transform functions of the model saved with tf.saved_model.save, "
+                "or the Keras layer tfkmeans.layers.KMeansLayer."
+            )
+
+    def _check_destinations(self) -> None:
+        """Before any work: ``checkpoint_every``, writable ``checkpoint_dir``/``log_dir`` (or None), one writing machine."""
+        if self.checkpoint_dir is not None:  # its parameter first: a refused fit creates no directory
+            self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
+        check_destination(self.checkpoint_dir, "checkpoint_dir")
+        check_destination(self.log_dir, "log_dir")
+        strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+        if self.checkpoint_dir is not None and strategy is not None and _worker_count(strategy) > 1:
+            raise ValueError(
+                f"checkpoint_dir is not supported under {type(strategy).__name__} across several workers: each would "
+                "write the same directory. Checkpoint under a single-machine strategy, or set checkpoint_dir=None."
+            )
+
     def _check_seed_rows(self, n_rows: int) -> None:
         """A streamed fit seeds from rows drawn by weight: enough of them for an init that picks rows?"""
-        if n_rows < self.n_clusters and (isinstance(self.init, str) or callable(self.init)):
+        if n_rows < self._n_clusters and (isinstance(self.init, str) or callable(self.init)):
             raise ValueError(
                 f"Only {n_rows} rows of the dataset have a positive sample weight: "
                 f"too few to choose n_clusters={self.n_clusters} initial centres from."
             )
 
     def _check_tol(self) -> None:
-        if isinstance(self.tol, bool) or not np.isscalar(self.tol) or not self.tol >= 0:
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+        self._tol = check_non_negative_number(self.tol, "tol")
 
     def _absolute_tol(self, x: tf.Tensor) -> tf.Tensor:
         """scikit-learn's tolerance: ``tol`` times the mean per-feature variance of ``x``."""
-        return _mean_variance(x) * self.tol if self.tol > 0 else tf.zeros([], x.dtype)
+        return _mean_variance(x) * self._tol if self._tol > 0 else tf.zeros([], x.dtype)
 
     def _resolved_n_init(self) -> int:
         if self.n_init == "auto":
@@ -184,11 +225,11 @@ class BaseKMeans(tf.Module):
         scikit-learn's sees its centred X.
         """
         if isinstance(self.init, str) and self.init == "k-means++":
-            return _kmeans_plusplus(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
+            return _kmeans_plusplus(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
         if isinstance(self.init, str):
-            return _random_points(x, sample_weight, self.n_clusters, draw_seed(rng))[0]
-        chosen = numeric_matrix(self.init(x.numpy(), self.n_clusters, rng) if callable(self.init) else self.init, "init")
-        expected = (self.n_clusters, int(x.shape[1]))
+            return _random_points(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
+        chosen = numeric_matrix(self.init(x.numpy(), self._n_clusters, rng) if callable(self.init) else self.init, "init")
+        expected = (self._n_clusters, int(x.shape[1]))
         if tuple(chosen.shape) != expected:
             raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(chosen.shape)}.")
         return finite_tensor(chosen, x.dtype, "init", None if callable(self.init) else offset)
@@ -203,7 +244,7 @@ class BaseKMeans(tf.Module):
         """
         if isinstance(self.init, str) and self.init == "k-means++":
             seeds = tf.stack([draw_seed(rng) for rng in rngs])
-            return _kmeans_plusplus_runs(x, sample_weight, self.n_clusters, seeds)[0]
+            return _kmeans_plusplus_runs(x, sample_weight, self._n_clusters, seeds)[0]
         return tf.stack([self._initial_centers(x, sample_weight, rng) for rng in rngs])
 
     def _validate_data(self, X: Any, *, reset: bool, shift: Optional[tf.Tensor] = None) -> tf.Tensor:
@@ -219,14 +260,18 @@ class BaseKMeans(tf.Module):
         return finite_tensor(matrix, self._tf_dtype if reset else self.centers.dtype, "X", shift)
 
     def _stream_batches(
-        self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096
+        self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096, same_order_every_pass: bool = True
     ) -> tuple[tf.data.Dataset, ops.DatasetMoments]:
         """A dataset as validated ``(x, sample_weight)`` batches, and its moments (one pass).
 
         Sets ``n_features_in_``; rank-1 elements (single rows) are batched by ``batch_size``.
+        A dataset that never ends is refused, and with ``same_order_every_pass``
+        one that reshuffles between passes (:func:`check_same_order_every_pass`).
         """
         if sample_weight is not None:
             raise ValueError("sample_weight with a tf.data.Dataset: yield (x, y, sample_weight) elements instead.")
+        if same_order_every_pass:
+            check_same_order_every_pass(dataset, "X")
         batches = as_weighted_batches(dataset, self._tf_dtype, batch_size)
         moments = _dataset_moments(batches)
         n_samples, n_features = int(moments.rows), int(batches.element_spec[0].shape[-1])
@@ -238,6 +283,7 @@ class BaseKMeans(tf.Module):
             raise ValueError("X or its sample weights contain NaN or infinity.")
         if float(moments.min_weight) < 0 or float(moments.total_weight) <= 0:
             raise ValueError("sample_weight must be non-negative and positive somewhere.")
+        check_weights_fit(None, float(moments.total_weight), self._tf_dtype)
         self.n_features_in_ = n_features
         return batches, moments
 
@@ -267,8 +313,11 @@ class BaseKMeans(tf.Module):
             input_tags=InputTags(allow_nan=False),
         )
 
-    def _chunk_size(self, n_features: int) -> int:
-        return self.chunk_size or ops.default_chunk_size(self.n_clusters, n_features, self.distance)
+    def _chunk_size(self, n_features: int, n_columns: Optional[int] = None) -> int:
+        """Rows per chunk: ``chunk_size``, else a size for distance blocks ``n_columns`` wide (default: the clusters)."""
+        if self.chunk_size is not None:
+            return check_positive_int(self.chunk_size, "chunk_size")
+        return ops.default_chunk_size(n_columns or self._n_clusters, n_features, self.distance)
 
     def _log_scalars(self, tags: Sequence[str], history: tf.Tensor, first_step: int) -> None:
         """Write a history the fit's graph recorded to ``log_dir`` as TensorBoard scalars.
@@ -295,8 +344,16 @@ class BaseKMeans(tf.Module):
         self._check_is_fitted()
         return self.centers.numpy()
 
+    @cluster_centers_.setter
+    def cluster_centers_(self, centers: Any) -> None:
+        """Set the centres directly (as scikit-learn allows, e.g. before ``predict``), in the estimator's dtype."""
+        matrix = numeric_matrix(centers, "cluster_centers_")
+        self._set_centers(finite_tensor(matrix, self._tf_dtype, "cluster_centers_", None))
+        self.n_features_in_ = int(matrix.shape[1])
+
     def _set_centers(self, centers: tf.Tensor) -> None:
         """Store centres in a variable (created on first fit or when the shape changes)."""
+        self._n_clusters = int(centers.shape[0])
         existing = getattr(self, "centers", None)
         if existing is not None and existing.shape == centers.shape and existing.dtype == centers.dtype:
             existing.assign(centers)
@@ -305,7 +362,7 @@ class BaseKMeans(tf.Module):
 
     def _inference_options(self) -> dict[str, Any]:
         k, n_features = self.centers.shape
-        return {"distance": self.distance, "chunk_size": self.chunk_size or ops.default_chunk_size(k, n_features, self.distance)}
+        return {"distance": self.distance, "chunk_size": self._chunk_size(n_features, k)}
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
         """For SavedModel, add ``predict`` and ``transform`` bound to ``centers`` with an input signature."""
@@ -348,10 +405,12 @@ class BaseKMeans(tf.Module):
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre for each sample, shape ``(n_samples,)``."""
+        self._check_eager("predict")
         return _compiled_predict(*self._inference_inputs(X), **self._inference_options()).numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``."""
+        self._check_eager("transform")
         return _compiled_transform(*self._inference_inputs(X), **self._inference_options()).numpy()
 
     def score(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> float:
@@ -372,10 +431,11 @@ class BaseKMeans(tf.Module):
             Minus the (weighted) sum of squared distances to the nearest centre.
         """
         del y
+        self._check_eager("score")
         X, sample_weight = unpack_dataset(X, sample_weight)
         x, centers = self._inference_inputs(X)
-        weights = check_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
-        return float(_compiled_score(x, weights, centers, **self._inference_options()))
+        weights, weight_scale = scaled_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
+        return float(_compiled_score(x, weights, centers, **self._inference_options())) * weight_scale
 
     def to_layer(self, output_mode: str = "labels", **kwargs: Any) -> KMeansLayer:
         """This fitted estimator's ``predict`` (or ``transform``, by ``output_mode``) as a Keras layer.

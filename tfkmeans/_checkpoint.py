@@ -16,6 +16,7 @@ share the compatibility check of :class:`_CompatibleCheckpoint`.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 from typing import Any, NamedTuple, Optional, Union
@@ -27,8 +28,8 @@ from tfkmeans._validation import (
     RandomState,
     as_weighted_batches,
     check_random_state,
-    check_sample_weight,
     numeric_matrix,
+    scaled_sample_weight,
 )
 from tfkmeans.ops.minibatch import MiniBatchState, minibatch_initial_state
 
@@ -82,12 +83,25 @@ def fit_fingerprint(X: Any, sample_weight: Any, dtype: tf.DType, random_state: R
             checksum.add(x, weights.numpy())
     else:
         x = numeric_matrix(X, "X")
-        checksum.add(x, check_sample_weight(sample_weight, int(x.shape[0]), dtype).numpy(), dtype)
+        # The weights as the fit sees them: scaled, so that 1e38 (or 2x the weights: the same fit) checksums safely.
+        checksum.add(x, scaled_sample_weight(sample_weight, int(x.shape[0]), dtype)[0].numpy(), dtype)
     seed = None
     if random_state is not None:
         # A copy: drawing from the estimator's own RandomState or Generator would change the fit.
         seed = int(check_random_state(copy.deepcopy(random_state)).randint(0, 2**31 - 1))
     return FitFingerprint(checksum.rows, checksum.x_checksum(), checksum.weight_checksum(), seed)
+
+
+def describe_init(init: Any, dtype: tf.DType) -> str:
+    """``init`` as a checkpoint records it: its name, a callable's qualified name, or an array's checksums."""
+    if isinstance(init, str):
+        return init
+    if callable(init):
+        return f"callable {getattr(init, '__module__', '?')}.{getattr(init, '__qualname__', type(init).__name__)}"
+    checksum = _Checksum()
+    array = numeric_matrix(init, "init")
+    checksum.add(array, np.ones(int(array.shape[0])), dtype)
+    return f"array with checksum {checksum.x_checksum()}"
 
 
 class _Checksum:
@@ -146,7 +160,9 @@ def _key(name: str) -> str:
     return f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-_FINGERPRINT_KEYS = tuple(_key(name) for name in ("n_samples", "x_checksum", "weight_checksum", "random_seed"))
+_FINGERPRINT_KEYS = tuple(
+    _key(name) for name in ("n_samples", "x_checksum", "weight_checksum", "random_seed", "settings")
+)
 
 
 class _CompatibleCheckpoint:
@@ -154,8 +170,10 @@ class _CompatibleCheckpoint:
 
     Subclasses name the fit (``kind``), the checkpoint keys a checkpoint of
     theirs always has (``_required_keys``), and read the shape of the fit that
-    wrote a checkpoint (:meth:`_describe`); :meth:`restore` compares it, and
-    the stored :class:`FitFingerprint`, with this fit's before loading anything.
+    wrote a checkpoint (:meth:`_describe`); :meth:`restore` compares it, the
+    stored :class:`FitFingerprint` and the stored ``settings`` (the parameters
+    that shape the result, such as ``max_iter``, ``tol`` and ``init``) with
+    this fit's before loading anything: a resume never ignores a changed setting.
     """
 
     kind = "tfkmeans"
@@ -163,17 +181,19 @@ class _CompatibleCheckpoint:
 
     def __init__(
         self, directory: Union[str, os.PathLike], expected: dict[str, Any], variables: dict[str, tf.Variable],
-        fingerprint: FitFingerprint,
+        fingerprint: FitFingerprint, settings: dict[str, Union[str, int, float, None]],
     ):
         self.directory = os.fspath(directory)
+        settings_json = json.dumps(settings, sort_keys=True)
         self._expected = {
             **expected,
+            **json.loads(settings_json),  # as they read back
             "n_samples": fingerprint.n_samples,
             "X checksum": fingerprint.x_checksum,
             "sample_weight checksum": fingerprint.weight_checksum,
-            # None (random_state=None) takes the seeds of whichever fit it resumes.
-            "seed from random_state": fingerprint.seed,
         }
+        if fingerprint.seed is not None:  # random_state=None takes the seeds of whichever fit it resumes
+            self._expected["seed from random_state"] = fingerprint.seed
         seed = _NO_SEED if fingerprint.seed is None else fingerprint.seed
         variables = dict(
             variables,
@@ -181,6 +201,7 @@ class _CompatibleCheckpoint:
             x_checksum=tf.Variable(fingerprint.x_checksum, dtype=tf.float64, trainable=False),
             weight_checksum=tf.Variable(fingerprint.weight_checksum, dtype=tf.float64, trainable=False),
             random_seed=tf.Variable(seed, dtype=tf.int64, trainable=False),
+            settings=tf.Variable(settings_json, dtype=tf.string, trainable=False),
         )
         self._checkpoint = tf.train.Checkpoint(**variables)
         self._manager = tf.train.CheckpointManager(self._checkpoint, self.directory, max_to_keep=2)
@@ -193,7 +214,7 @@ class _CompatibleCheckpoint:
         self._check_compatible(latest)
         try:
             self._checkpoint.restore(latest).assert_existing_objects_matched()
-        except (tf.errors.OpError, ValueError, AssertionError) as error:
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError) as error:
             raise ValueError(f"The checkpoint {latest} could not be restored (corrupt or incomplete): {error}") from None
         return True
 
@@ -212,6 +233,7 @@ class _CompatibleCheckpoint:
             "X checksum": tuple(reader.get_tensor(_key("x_checksum")).tolist()),
             "sample_weight checksum": tuple(reader.get_tensor(_key("weight_checksum")).tolist()),
             "seed from random_state": None if seed == _NO_SEED else seed,
+            **json.loads(reader.get_tensor(_key("settings")).decode()),
         }
 
     def _check_compatible(self, path: str) -> None:
@@ -219,13 +241,15 @@ class _CompatibleCheckpoint:
             reader = tf.train.load_checkpoint(path)
             shapes = reader.get_variable_to_shape_map()
             dtypes = reader.get_variable_to_dtype_map()
-        except (tf.errors.OpError, ValueError) as error:
+            for key in shapes:  # a truncated data file fails here (an IndexError), not half-way through a restore
+                reader.get_tensor(key)
+        except (tf.errors.OpError, ValueError, IndexError) as error:
             raise ValueError(f"The checkpoint {path} is corrupt or unreadable: {error}") from None
         if any(key not in shapes for key in self._required_keys):
             raise ValueError(f"{path} is not a tfkmeans {self.kind} checkpoint; use another checkpoint_dir.")
         if any(key not in shapes for key in _FINGERPRINT_KEYS):
             raise ValueError(
-                f"The checkpoint in {self.directory} has no fingerprint of the data it was fitted on "
+                f"The checkpoint in {self.directory} has no fingerprint of the data and settings it was fitted with "
                 "(an older tfkmeans wrote it), so it cannot be told from another fit's. "
                 "Use another checkpoint_dir, or remove it to start afresh."
             )
@@ -234,9 +258,9 @@ class _CompatibleCheckpoint:
         except (tf.errors.OpError, ValueError) as error:
             raise ValueError(f"The checkpoint {path} is corrupt or unreadable: {error}") from None
         differences = ", ".join(
-            f"{name}={found[name]} (this fit: {expected})"
+            f"{name}={found.get(name)} (this fit: {expected})"
             for name, expected in self._expected.items()
-            if expected is not None and found[name] != expected
+            if found.get(name) != expected
         )
         if differences:
             raise ValueError(
@@ -253,7 +277,7 @@ class FitCheckpoint(_CompatibleCheckpoint):
 
     def __init__(
         self, directory: Union[str, os.PathLike], n_clusters: int, n_features: int, n_init: int, dtype: tf.DType,
-        fingerprint: FitFingerprint,
+        fingerprint: FitFingerprint, settings: dict[str, Union[str, int, float, None]],
     ):
         self.run_seeds = tf.Variable(tf.zeros([n_init], tf.int64), trainable=False)
         self.run_index = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -270,6 +294,7 @@ class FitCheckpoint(_CompatibleCheckpoint):
                 best_centers=self.best_centers, best_inertia=self.best_inertia, best_n_iter=self.best_n_iter,
             ),
             fingerprint,
+            settings,
         )
 
     def _describe(self, reader, shapes, dtypes) -> dict[str, Any]:
@@ -315,7 +340,7 @@ class MiniBatchCheckpoint(_CompatibleCheckpoint):
 
     def __init__(
         self, directory: Union[str, os.PathLike], n_clusters: int, n_features: int, dtype: tf.DType,
-        batch_size: int, fingerprint: FitFingerprint,
+        batch_size: int, fingerprint: FitFingerprint, settings: dict[str, Union[str, int, float, None]],
     ):
         template = minibatch_initial_state(tf.zeros([n_clusters, n_features], dtype))
         self.state_variables = {
@@ -331,6 +356,7 @@ class MiniBatchCheckpoint(_CompatibleCheckpoint):
             {"n_clusters": n_clusters, "n_features": n_features, "dtype": dtype.name, "batch_size": batch_size},
             variables,
             fingerprint,
+            settings,
         )
 
     def _describe(self, reader, shapes, dtypes) -> dict[str, Any]:

@@ -13,15 +13,14 @@ from absl import logging
 
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
-from tfkmeans._checkpoint import FitCheckpoint, fit_fingerprint
+from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
 from tfkmeans._validation import (
     RandomState,
     as_centered_float_matrix,
-    check_positive_int,
     check_random_state,
-    check_sample_weight,
     draw_seed,
     far_from_zero,
+    scaled_sample_weight,
 )
 from tfkmeans.exceptions import ConvergenceWarning
 
@@ -65,6 +64,7 @@ class _FitPlan(NamedTuple):
     in_memory: bool = False  # restarts can then be seeded together
     run_all: Optional[_RunsFn] = None  # every run in one loop (Lloyd); None: one by one
     offset: Optional[tf.Tensor] = None  # the runs see the data moved by -offset (centred)
+    weight_scale: float = 1.0  # the runs see the sample weights divided by it (scaled_sample_weight)
 
 
 def _active_strategy() -> Optional[tf.distribute.Strategy]:
@@ -125,6 +125,10 @@ class KMeans(BaseKMeans):
         inside the graph) and log each run.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation; an int makes fits reproducible.
+    copy_x : bool, default=True
+        Accepted for scikit-learn compatibility. ``X`` is never modified
+        either way: a fit always converts it once into a buffer of its own
+        (``dtype``, aligned for TensorFlow), so ``copy_x=False`` saves nothing.
     algorithm : {'auto', 'lloyd', 'elkan'}, default='auto'
         All three reach the same labels and iterations (tested against
         scikit-learn's Lloyd); in float32 the order of summation differs, so
@@ -156,12 +160,16 @@ class KMeans(BaseKMeans):
         Rows processed at once; None picks a size that keeps the per-chunk
         intermediate near 16 MiB.
     checkpoint_dir : str or None, default=None
+        Created if missing; ``fit`` refuses an unwritable directory or an
+        empty string with a ``ValueError`` before any work (as for ``log_dir``).
         If set, the fit saves its progress there (``tf.train.Checkpoint``)
         every ``checkpoint_every`` iterations and after every run, and a fit
         started with the same directory resumes from the latest checkpoint,
         reaching the same centres as an uninterrupted fit. A directory from
-        another fit (another k, n_features, n_init or dtype, other data or
-        sample weights by checksum, or another ``random_state``) is refused. With
+        another fit (another k, n_features, n_init, dtype, init, max_iter or
+        tol, other data or sample weights by checksum, or another
+        ``random_state``) is refused with a ``ValueError`` naming what
+        differs, and so is an unreadable or truncated one. With
         ``algorithm='auto'`` a checkpointed fit runs Lloyd's iterations, so in
         float32 its result can differ in the last bits (and, over a long fit,
         a near-tie) from the same fit without a checkpoint.
@@ -212,6 +220,7 @@ class KMeans(BaseKMeans):
         tol: float = 1e-4,
         verbose: int = 0,
         random_state: RandomState = None,
+        copy_x: bool = True,
         algorithm: str = "auto",
         distance: str = "matmul",
         dtype: str = "float32",
@@ -228,6 +237,7 @@ class KMeans(BaseKMeans):
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.copy_x = copy_x
         self.algorithm = algorithm
         self.distance = distance
         self.dtype = dtype
@@ -255,7 +265,7 @@ class KMeans(BaseKMeans):
             return self.algorithm == "elkan"
         if self.distance != "matmul" or self.checkpoint_dir is not None:
             return False
-        return n_samples * self.n_clusters * self._tf_dtype.size <= max(
+        return n_samples * self._n_clusters * self._tf_dtype.size <= max(
             n_samples * n_features * self._tf_dtype.size, _AUTO_MAX_BOUNDS_BYTES
         )
 
@@ -265,7 +275,7 @@ class KMeans(BaseKMeans):
         self.n_features_in_ = n_features
         self._check_common_params(n_samples)
         self._check_tol()
-        weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
 
         use_bounds = self._single_runs_use_bounds(n_samples, n_features)
@@ -278,15 +288,15 @@ class KMeans(BaseKMeans):
 
         def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
             # The distance block is rows × (runs·k): size the chunks for all runs' centres.
-            n_columns = int(initial_centers.shape[0]) * self.n_clusters
-            chunk_size = self.chunk_size or ops.default_chunk_size(n_columns, n_features, self.distance)
+            chunk_size = self._chunk_size(n_features, int(initial_centers.shape[0]) * self._n_clusters)
             return _lloyd_runs(x, weights, initial_centers, tf.constant(max_iter), tol, **{**options, "chunk_size": chunk_size})
 
         # Restarts with bounds go one by one: on MNIST (k=10, n_init=10) that took
         # 0.78x the time of Lloyd's iterations for all runs together.
         distributed_run = functools.partial(self._replicated_run, x=x, weights=weights)
         return _FitPlan(
-            x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all, offset
+            x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all, offset,
+            weight_scale,
         )
 
     def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
@@ -296,14 +306,16 @@ class KMeans(BaseKMeans):
         of :func:`stream_seed_sample_size` rows, drawn by weight in one pass
         (rows of zero weight are never drawn). The dataset must yield the same
         rows in the same order on every pass (shuffle once, not on each
-        iteration).
+        iteration): a dataset that never ends, a reshuffling ``shuffle`` or a
+        ``deterministic=False`` transformation is refused before any pass;
+        random ops inside ``map`` cannot be detected and remain the caller's care.
         """
         batches, moments = self._stream_batches(dataset, sample_weight)
         n_samples, n_features = int(moments.rows), self.n_features_in_
         self._check_common_params(n_samples)
         self._check_tol()
         variance = ops.mean_variance(moments)
-        tol = tf.cast(variance * self.tol, self._tf_dtype)
+        tol = tf.cast(variance * self._tol, self._tf_dtype)
         # Data far from the origin are moved to their mean, as in memory (as_centered_float_matrix).
         mean = moments.sums / tf.cast(moments.rows, tf.float64)
         offset = None
@@ -311,7 +323,7 @@ class KMeans(BaseKMeans):
             offset = tf.cast(mean, self._tf_dtype)
             batches = batches.map(lambda x, w: (x - offset, w))
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
-        seed_size = min(n_samples, stream_seed_sample_size(self.n_clusters))
+        seed_size = min(n_samples, stream_seed_sample_size(self._n_clusters))
         rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
         self._check_seed_rows(int(rows.shape[0]))
 
@@ -379,13 +391,15 @@ class KMeans(BaseKMeans):
         """The fit's checkpoint, restored if the directory holds one of this fit (``X`` as fit received it), else started."""
         if self.checkpoint_dir is None:
             return None
-        check_positive_int(self.checkpoint_every, "checkpoint_every")
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
-        checkpoint = FitCheckpoint(self.checkpoint_dir, self.n_clusters, self.n_features_in_, n_init, dtype, fingerprint)
+        settings = {"init": describe_init(self.init, dtype), "max_iter": self._max_iter, "tol": self._tol}
+        checkpoint = FitCheckpoint(
+            self.checkpoint_dir, self._n_clusters, self.n_features_in_, n_init, dtype, fingerprint, settings
+        )
         if checkpoint.restore():
             logging.info(
                 "KMeans: resuming from %s at run %d, iteration %d",
-                self.checkpoint_dir, int(checkpoint.run_index) + 1, int(checkpoint.iterations),
+                self.checkpoint_dir, int(checkpoint.run_index.numpy()) + 1, int(checkpoint.iterations.numpy()),
             )
         else:
             checkpoint.start(run_seeds)
@@ -397,16 +411,16 @@ class KMeans(BaseKMeans):
     ) -> ops.LloydResult:
         """One run to convergence; with a checkpoint, in segments of ``checkpoint_every`` iterations."""
         if checkpoint is None:
-            result = run(centers, tol, self.max_iter)
+            result = run(centers, tol, self._max_iter)
             self._log_history(run_index, result.history, first_iteration=1)
             return result
         while True:
-            result = run(centers, tol, min(self.checkpoint_every, self.max_iter - done))
+            result = run(centers, tol, min(self._checkpoint_every, self._max_iter - done))
             self._log_history(run_index, result.history, first_iteration=done + 1)
             done += int(result.n_iter)
             centers = result.centers
             checkpoint.save_progress(run_index, done, centers)
-            if bool(result.converged) or done >= self.max_iter:
+            if bool(result.converged) or done >= self._max_iter:
                 return result._replace(n_iter=tf.constant(done))
 
     def _run_seeded_together(self, plan: _FitPlan, run_seeds: np.ndarray) -> ops.LloydResult:
@@ -417,14 +431,14 @@ class KMeans(BaseKMeans):
         if plan.run_all is None:
             n_iter, inertia, histories, best_result = [], [], [], None
             for centers in tf.unstack(initial_centers):
-                result = plan.run(centers, plan.tol, self.max_iter)
+                result = plan.run(centers, plan.tol, self._max_iter)
                 n_iter.append(int(result.n_iter))
                 inertia.append(float(result.inertia))
                 histories.append(result.history)
                 if best_result is None or inertia[-1] < float(best_result.inertia):
                     best_result = result  # only the best run's labels are kept
         else:
-            runs = plan.run_all(initial_centers, plan.tol, self.max_iter)
+            runs = plan.run_all(initial_centers, plan.tol, self._max_iter)
             n_iter, inertia = runs.n_iter.numpy(), runs.inertia.numpy()
             histories = [runs.history[: n_iter[r], r] for r in range(len(run_seeds))]
         for run_index, history in enumerate(histories):
@@ -464,6 +478,10 @@ class KMeans(BaseKMeans):
         self
         """
         del y
+        self._check_eager("fit")
+        if not isinstance(self.copy_x, (bool, np.bool_)):
+            raise TypeError(f"copy_x must be a bool, got {self.copy_x!r}.")
+        self._check_destinations()
         self._check_algorithm(X)
         if isinstance(X, tf.data.Dataset):
             plan = self._stream_fit_plan(X, sample_weight)
@@ -479,14 +497,15 @@ class KMeans(BaseKMeans):
         if checkpoint is None and strategy is None and plan.in_memory and n_init > 1:
             first_run, best = n_init, self._run_seeded_together(plan, run_seeds)
         if checkpoint is not None:
-            first_run, run_seeds = int(checkpoint.run_index), checkpoint.run_seeds.numpy()
+            # .numpy(), not int(variable): under a MirroredStrategy the checkpoint's variables are mirrored.
+            first_run, run_seeds = int(checkpoint.run_index.numpy()), checkpoint.run_seeds.numpy()
             if np.isfinite(checkpoint.best_inertia.numpy()):  # a finished run to beat
-                best = run(checkpoint.best_centers, plan.tol, 0)._replace(n_iter=checkpoint.best_n_iter)
+                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0)._replace(n_iter=checkpoint.best_n_iter.numpy())
 
         for run_index in range(first_run, n_init):
             started = time.perf_counter()
-            if checkpoint is not None and int(checkpoint.iterations) > 0:
-                centers, done = tf.identity(checkpoint.centers), int(checkpoint.iterations)
+            if checkpoint is not None and int(checkpoint.iterations.numpy()) > 0:
+                centers, done = tf.identity(checkpoint.centers), int(checkpoint.iterations.numpy())
             else:
                 run_rng = np.random.RandomState(run_seeds[run_index])
                 centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng, plan.offset), 0
@@ -502,12 +521,12 @@ class KMeans(BaseKMeans):
 
         self._set_centers(best.centers if plan.offset is None else best.centers + plan.offset)
         self.labels_ = best.labels.numpy()
-        self.inertia_ = float(best.inertia)
+        self.inertia_ = float(best.inertia) * plan.weight_scale
         self.n_iter_ = int(best.n_iter)
         distinct = np.unique(self.labels_).size
-        if distinct < self.n_clusters:
+        if distinct < self._n_clusters:
             warnings.warn(
-                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self.n_clusters}). "
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self._n_clusters}). "
                 "Possibly due to duplicate points in X.",
                 ConvergenceWarning,
                 stacklevel=2,

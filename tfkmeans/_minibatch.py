@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import warnings
 from typing import Any, Callable, Optional, Union
@@ -14,13 +13,17 @@ from absl import logging
 
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
-from tfkmeans._checkpoint import MiniBatchCheckpoint, fit_fingerprint
+from tfkmeans._checkpoint import MiniBatchCheckpoint, describe_init, fit_fingerprint
 from tfkmeans._validation import (
     RandomState,
+    INT32_MAX,
+    check_int,
+    check_non_negative_number,
     check_positive_int,
     check_random_state,
     check_sample_weight,
     draw_seed,
+    scaled_sample_weight,
     unpack_dataset,
 )
 
@@ -163,6 +166,8 @@ class MiniBatchKMeans(BaseKMeans):
     chunk_size : int or None, default=None
         Rows assigned at once (in a batch and in the final labelling pass).
     checkpoint_dir : str or None, default=None
+        Created if missing; ``fit`` refuses an unwritable directory or an
+        empty string with a ``ValueError`` before any work (as for ``log_dir``).
         If set, an in-memory ``fit`` saves its progress there
         (``tf.train.Checkpoint``) every ``checkpoint_every`` steps: the seed the
         batches are drawn from, the initial centres and the whole step state
@@ -172,9 +177,11 @@ class MiniBatchKMeans(BaseKMeans):
         same centres, ``n_steps_`` and ``inertia_`` as an uninterrupted fit
         (the batch of step ``i`` depends only on the seed and ``i``), without
         recomputing the initialisation. A directory from another fit (another
-        n_clusters, n_features, dtype, n_samples or batch_size, other data or
-        sample weights by checksum, or another ``random_state``) or an
-        unreadable one is refused with a ``ValueError``. Not supported when
+        n_clusters, n_features, dtype, n_samples, batch_size, init, n_init,
+        init_size, max_iter, tol, max_no_improvement or reassignment_ratio,
+        other data or sample weights by checksum, or another ``random_state``)
+        is refused with a ``ValueError`` naming what differs, and so is an
+        unreadable or truncated one. Not supported when
         fitting a ``tf.data.Dataset``; ``partial_fit`` ignores it.
     checkpoint_every : int, default=10
         Steps between checkpoints. The steps run in segments of this many, one
@@ -281,9 +288,7 @@ class MiniBatchKMeans(BaseKMeans):
     def _check_step_params(self) -> None:
         """Parameters every step needs (checked again by each partial_fit)."""
         check_positive_int(self.batch_size, "batch_size")
-        ratio = self.reassignment_ratio
-        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not ratio >= 0:
-            raise ValueError(f"reassignment_ratio must be a non-negative number, got {ratio!r}.")
+        self._reassignment_ratio = check_non_negative_number(self.reassignment_ratio, "reassignment_ratio")
         if not isinstance(self.compute_labels, (bool, np.bool_)):
             raise TypeError(f"compute_labels must be a bool, got {self.compute_labels!r}.")
 
@@ -292,24 +297,24 @@ class MiniBatchKMeans(BaseKMeans):
         self._check_common_params(n_samples)
         self._check_tol()
         self._check_step_params()
-        mni = self.max_no_improvement
-        if mni is not None and (isinstance(mni, (bool, np.bool_)) or not isinstance(mni, numbers.Integral) or mni < 0):
-            raise ValueError(f"max_no_improvement must be a non-negative integer or None, got {mni!r}.")
-        batch_size = min(self.batch_size, n_samples)
+        self._max_no_improvement = (
+            None if self.max_no_improvement is None else check_int(self.max_no_improvement, "max_no_improvement", minimum=0)
+        )
+        batch_size = min(check_positive_int(self.batch_size, "batch_size"), n_samples)
         if self.init_size is None:
             init_size = 3 * batch_size
-            if init_size < self.n_clusters:
-                init_size = 3 * self.n_clusters
+            if init_size < self._n_clusters:
+                init_size = 3 * self._n_clusters
         else:
             init_size = check_positive_int(self.init_size, "init_size")
-            if init_size < self.n_clusters:
+            if init_size < self._n_clusters:
                 warnings.warn(
-                    f"init_size={init_size} should be larger than n_clusters={self.n_clusters}. "
+                    f"init_size={init_size} should be larger than n_clusters={self._n_clusters}. "
                     "Setting it to min(3*n_clusters, n_samples)",
                     RuntimeWarning,
                     stacklevel=3,
                 )
-                init_size = 3 * self.n_clusters
+                init_size = 3 * self._n_clusters
         return batch_size, min(init_size, n_samples)
 
     def _log_steps(self, history: tf.Tensor, first_step: int) -> None:
@@ -318,8 +323,8 @@ class MiniBatchKMeans(BaseKMeans):
 
     def _graph_params(self, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
         """reassignment_ratio and max_no_improvement as tensors (changing them does not retrace)."""
-        mni = ops.NO_PLATEAU_STOP if self.max_no_improvement is None else int(self.max_no_improvement)
-        return tf.constant(float(self.reassignment_ratio), dtype), tf.constant(mni, tf.int32)
+        mni = ops.NO_PLATEAU_STOP if self._max_no_improvement is None else self._max_no_improvement
+        return tf.constant(self._reassignment_ratio, dtype), tf.constant(mni, tf.int32)
 
     # -- fitted state ----------------------------------------------------------------------------
 
@@ -334,8 +339,17 @@ class MiniBatchKMeans(BaseKMeans):
         """scikit-learn's name for :attr:`counts_`."""
         return self.counts_
 
+    def _set_centers(self, centers: tf.Tensor) -> None:
+        """Store centres; centres set directly (``cluster_centers_ = C``) start with zero counts."""
+        counts = getattr(self, "counts", None)
+        if counts is None or counts.shape[0] != centers.shape[0] or counts.dtype != centers.dtype:
+            self._set_state(centers, tf.zeros([centers.shape[0]], centers.dtype), 0)
+            self.n_steps_, self.n_reassigned_ = getattr(self, "n_steps_", 0), getattr(self, "n_reassigned_", 0)
+        else:
+            super()._set_centers(centers)
+
     def _set_state(self, centers: tf.Tensor, counts: tf.Tensor, samples_since_reassign: int) -> None:
-        self._set_centers(centers)
+        super()._set_centers(centers)
         existing = getattr(self, "counts", None)
         if existing is not None and existing.shape == counts.shape and existing.dtype == counts.dtype:
             existing.assign(counts)
@@ -396,25 +410,26 @@ class MiniBatchKMeans(BaseKMeans):
         self
         """
         del y
+        self._check_eager("fit")
+        if isinstance(X, tf.data.Dataset) and self.checkpoint_dir is not None:
+            raise ValueError(
+                "checkpoint_dir is supported for in-memory data only, not for a tf.data.Dataset; set checkpoint_dir=None."
+            )
+        self._check_destinations()
         if isinstance(X, tf.data.Dataset):
-            if self.checkpoint_dir is not None:
-                raise ValueError(
-                    "checkpoint_dir is supported for in-memory data only, not for a tf.data.Dataset; "
-                    "set checkpoint_dir=None."
-                )
             return self._fit_dataset(X, sample_weight)
         x = self._validate_data(X, reset=True)
         n_samples, n_features = (int(d) for d in x.shape)
         batch_size, init_size = self._check_params(n_samples)
-        weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
-        checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, X, sample_weight)
+        checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, init_size, n_init, X, sample_weight)
         resumed = checkpoint is not None and checkpoint.restore()
         if resumed:
             logging.info(
                 "MiniBatchKMeans: resuming from %s at step %d",
-                self.checkpoint_dir, int(checkpoint.state_variables["step"]),
+                self.checkpoint_dir, int(checkpoint.state_variables["step"].numpy()),
             )
             # The seed and initial centres come from the checkpoint: no initialisation is recomputed.
             centers, seed = tf.identity(checkpoint.initial_centers), tf.identity(checkpoint.batch_seed)
@@ -423,9 +438,11 @@ class MiniBatchKMeans(BaseKMeans):
             seed = draw_seed(rng)
         ratio, max_no_improvement = self._graph_params(x.dtype)
         started = time.perf_counter()
-        n_steps = self.max_iter * n_samples // batch_size
+        # The step counter is int32; 2**31 - 1 steps are beyond any fit's lifetime.
+        n_steps = min(self._max_iter * n_samples // batch_size, INT32_MAX)
         options = dict(
-            batch_size=batch_size, weighted=sample_weight is not None, distance=self.distance,
+            # Equal weights draw batches as no weights do: unit weights change nothing.
+            batch_size=batch_size, weighted=bool(tf.reduce_any(weights != weights[0])), distance=self.distance,
             chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose),
         )
         if checkpoint is None:
@@ -439,7 +456,7 @@ class MiniBatchKMeans(BaseKMeans):
                 checkpoint, resumed, x, weights, centers, n_steps, seed, ratio, self._absolute_tol(x),
                 max_no_improvement, options,
             )
-        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples))
+        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples), weight_scale)
         logging.log_if(
             logging.INFO, "MiniBatchKMeans: %d steps (%d epochs), inertia %.6g, %.2f s", bool(self.verbose),
             self.n_steps_, self.n_iter_, self.inertia_, time.perf_counter() - started,
@@ -447,14 +464,21 @@ class MiniBatchKMeans(BaseKMeans):
         return self
 
     def _open_checkpoint(
-        self, n_features: int, dtype: tf.DType, batch_size: int, X: Any, sample_weight: Optional[Any]
+        self, n_features: int, dtype: tf.DType, batch_size: int, init_size: int, n_init: int, X: Any,
+        sample_weight: Optional[Any],
     ) -> Optional[MiniBatchCheckpoint]:
         """The checkpoint of this fit (``X`` as fit received it) in ``checkpoint_dir``, not yet restored; None without one."""
         if self.checkpoint_dir is None:
             return None
-        check_positive_int(self.checkpoint_every, "checkpoint_every")
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
-        return MiniBatchCheckpoint(self.checkpoint_dir, self.n_clusters, n_features, dtype, batch_size, fingerprint)
+        # A resume reuses the stored initial centres and step state: every parameter they came from must match.
+        settings = {
+            "init": describe_init(self.init, dtype), "n_init": n_init, "init_size": init_size, "max_iter": self._max_iter,
+            "tol": self._tol, "max_no_improvement": self._max_no_improvement, "reassignment_ratio": self._reassignment_ratio,
+        }
+        return MiniBatchCheckpoint(
+            self.checkpoint_dir, self._n_clusters, n_features, dtype, batch_size, fingerprint, settings
+        )
 
     def _fit_in_segments(
         self, checkpoint: MiniBatchCheckpoint, resumed: bool, x: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor,
@@ -473,7 +497,7 @@ class MiniBatchKMeans(BaseKMeans):
             state = ops.minibatch_initial_state(centers)
         histories = [tf.zeros([0, 2], x.dtype)]
         while int(state.step) < n_steps and not bool(state.converged):
-            first_step, limit = int(state.step) + 1, min(n_steps, int(state.step) + int(self.checkpoint_every))
+            first_step, limit = int(state.step) + 1, min(n_steps, int(state.step) + self._checkpoint_every)
             segment = _fit_segment(
                 x, weights, state, tf.constant(limit), seed, ratio, tol, max_no_improvement,
                 compute_labels=False, **options,
@@ -488,12 +512,13 @@ class MiniBatchKMeans(BaseKMeans):
             labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.reduce_sum(weights)
         return ops.MiniBatchResult(state, labels, total, tf.concat(histories, 0))
 
-    def _store_fit(self, result: ops.MiniBatchResult, n_iter: int) -> None:
+    def _store_fit(self, result: ops.MiniBatchResult, n_iter: int, weight_scale: float = 1.0) -> None:
+        """Keep a fit's outcome; its inertia was computed with the sample weights divided by ``weight_scale``."""
         state = result.state
         self._set_state(state.centers, state.counts, int(state.samples_since_reassign))
         self.n_steps_ = int(state.step)
         self.n_iter_ = int(n_iter)
-        self.inertia_ = float(result.inertia)
+        self.inertia_ = float(result.inertia) * weight_scale
         self.n_reassigned_ = int(state.n_reassigned)
         if self.compute_labels:
             self.labels_ = result.labels.numpy()
@@ -502,8 +527,10 @@ class MiniBatchKMeans(BaseKMeans):
         self._partial_fit_rng = None  # a later partial_fit starts its own stream from random_state
 
     def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> "MiniBatchKMeans":
-        check_positive_int(self.batch_size, "batch_size")
-        batches, moments = self._stream_batches(dataset, sample_weight, self.batch_size)
+        # Epochs may come in a new order each (a reshuffling pipeline is the usual way to draw batches).
+        batches, moments = self._stream_batches(
+            dataset, sample_weight, check_positive_int(self.batch_size, "batch_size"), same_order_every_pass=False
+        )
         n_samples = int(moments.rows)
         _, init_size = self._check_params(n_samples)
         dtype = self._tf_dtype
@@ -515,10 +542,10 @@ class MiniBatchKMeans(BaseKMeans):
         self._check_seed_rows(int(pool.shape[0]))
         pool_weights = tf.ones(tf.shape(pool)[:1], dtype)  # sampled by weight already
         centers = self._best_initial_centers(pool, pool_weights, rng, init_size, n_init, same_subset=True)
-        tol = tf.cast(ops.mean_variance(moments) * self.tol, dtype)
+        tol = tf.cast(ops.mean_variance(moments) * self._tol, dtype)
         ratio, max_no_improvement = self._graph_params(dtype)
         result = _fit_stream(
-            batches.repeat(self.max_iter), batches, centers, tf.constant(n_samples, tf.int64), moments.total_weight,
+            batches.repeat(self._max_iter), batches, centers, tf.constant(n_samples, tf.int64), moments.total_weight,
             draw_seed(rng), ratio, tol, max_no_improvement, self.distance, self._chunk_size(self.n_features_in_),
             bool(self.compute_labels), bool(self.verbose),
         )
@@ -549,6 +576,7 @@ class MiniBatchKMeans(BaseKMeans):
         self
         """
         del y
+        self._check_eager("partial_fit")
         fitted = getattr(self, "centers", None) is not None
         X, sample_weight = unpack_dataset(X, sample_weight)
         x = self._validate_data(X, reset=not fitted)
@@ -561,13 +589,13 @@ class MiniBatchKMeans(BaseKMeans):
             _, init_size = self._check_params(rows)
             positive = np.flatnonzero(weights.numpy() > 0)
             centers = self._initial_centers(*_draw_rows(x, weights, positive, init_size, rng), rng)
-            self._set_state(centers, tf.zeros([self.n_clusters], x.dtype), 0)
+            self._set_state(centers, tf.zeros([self._n_clusters], x.dtype), 0)
             self.n_steps_ = 0
             self.n_reassigned_ = 0
         else:
             self._check_pass_params()
             self._check_step_params()
-        ratio, _ = self._graph_params(x.dtype)
+        ratio = tf.constant(self._reassignment_ratio, x.dtype)
         state = ops.minibatch_initial_state(
             self.centers.value(), self.counts.value(), self._samples_since_reassign, self.n_steps_
         )

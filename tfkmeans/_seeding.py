@@ -13,8 +13,8 @@ from tfkmeans._validation import (
     as_float_matrix,
     check_positive_int,
     check_random_state,
-    check_sample_weight,
     draw_seed,
+    scaled_sample_weight,
 )
 
 
@@ -22,6 +22,7 @@ def kmeans_plusplus(
     X: Any,
     n_clusters: int,
     *,
+    x_squared_norms: Optional[Any] = None,
     sample_weight: Optional[Any] = None,
     random_state: RandomState = None,
     n_local_trials: Optional[int] = None,
@@ -39,6 +40,9 @@ def kmeans_plusplus(
         Points to choose the centres from (kept in float32 unless float64).
     n_clusters : int
         Number of centres, at most ``n_samples``.
+    x_squared_norms : array-like of shape (n_samples,), optional
+        Accepted for scikit-learn compatibility and checked for shape; the
+        compiled graph computes the norms itself (one pass over ``X``).
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weight of each point.
     random_state : int, RandomState instance or None, default=None
@@ -66,10 +70,12 @@ def kmeans_plusplus(
     dtype = tf.float64 if getattr(X, "dtype", None) in (np.float64, tf.float64) else tf.float32
     x = as_float_matrix(X, dtype)
     n_samples = int(x.shape[0])
-    check_positive_int(n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
+    n_clusters = check_positive_int(n_clusters, "n_clusters", upper=n_samples, upper_name="n_samples")
     if n_local_trials is not None:
-        check_positive_int(n_local_trials, "n_local_trials")
-    weights = check_sample_weight(sample_weight, n_samples, x.dtype)
+        n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
+    if x_squared_norms is not None and np.shape(x_squared_norms) != (n_samples,):
+        raise ValueError(f"x_squared_norms must have shape ({n_samples},), got {np.shape(x_squared_norms)}.")
+    weights, _ = scaled_sample_weight(sample_weight, n_samples, x.dtype)
     seed = draw_seed(check_random_state(random_state))
     centers, indices = _kmeans_plusplus(x, weights, n_clusters, seed, n_local_trials)
     return centers.numpy(), indices.numpy()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
 import sys
 import warnings
 from typing import Any, Optional, Union
@@ -133,8 +135,35 @@ def finite_tensor(
         # The input, not the shifted copy: an infinity minus the (infinite) mean is NaN.
         if bool(tf.reduce_any(tf.math.is_nan(tf.cast(data, tf.float64)))):
             raise ValueError(f"{name} contains NaN.")
-        raise ValueError(f"{name} contains infinity or a value too large for {dtype.name}.")
+        hint = " (use dtype='float64' for values beyond float32's 3.4e38)" if dtype == tf.float32 else ""
+        raise ValueError(f"{name} contains infinity or a value too large for {dtype.name}{hint}.")
+    if dtype == tf.float32:
+        check_float32_scale(tensor, name)
     return tensor
+
+
+def check_float32_scale(tensor: tf.Tensor, name: str) -> None:
+    """A ValueError recommending float64 if float32 cannot cluster data of this magnitude.
+
+    Too large, and squared norms or the inertia's sum overflow to infinity;
+    too small, and the squared differences float32 resolves (2**-24 of the
+    values) fall below its smallest normal number, which TensorFlow flushes to
+    zero, collapsing the clustering. Two reductions, no temporary.
+    """
+    n_samples, n_features = (int(d) for d in tensor.shape)
+    largest = max(abs(float(tf.reduce_max(tensor))), abs(float(tf.reduce_min(tensor))))
+    if largest == 0:
+        # Reductions flush subnormal values to zero too: read the largest magnitude from the bits.
+        bits = tf.reduce_max(tf.bitwise.bitwise_and(tf.bitcast(tensor, tf.int32), 0x7FFFFFFF))
+        largest = float(np.array(int(bits), np.int32).view(np.float32))
+    limits = np.finfo(np.float32)
+    upper = math.sqrt(float(limits.max) / (16.0 * n_samples * n_features))
+    lower = math.sqrt(float(limits.tiny)) * 2.0**20
+    if largest > upper or 0 < largest < lower:
+        raise ValueError(
+            f"{name}'s largest magnitude, {largest:.3g}, is outside the range float32 clusters correctly here "
+            f"([{lower:.3g}, {upper:.3g}] for {n_samples} x {n_features} data): use dtype='float64', or rescale {name}."
+        )
 
 
 # TensorFlow's CPU kernels assume buffers aligned to Eigen's 64 bytes (it aborts on a
@@ -160,6 +189,48 @@ def _aligned_tensor(array: np.ndarray, dtype: tf.DType, shift: Optional[np.ndarr
             # Default (same-kind) casting: "unsafe" takes numpy's buffered loop, twice as slow.
             np.subtract(array, shift.astype(copy.dtype), out=copy)
     return tf.experimental.dlpack.from_dlpack(copy.__dlpack__())
+
+
+def check_dataset_ends(dataset: tf.data.Dataset, name: str) -> None:
+    """A ValueError for a dataset TensorFlow knows never ends: reading it would never return."""
+    if int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+        raise ValueError(
+            f"{name}: the dataset never ends (infinite cardinality, e.g. .repeat() without a count); "
+            "pass one pass over the data: every fit reads it as many times as it needs."
+        )
+
+
+def check_same_order_every_pass(dataset: tf.data.Dataset, name: str) -> None:
+    """A ValueError for a dataset whose pipeline changes its order from one pass to the next.
+
+    What is detected: ``shuffle`` with ``reshuffle_each_iteration=True`` (its
+    default) and parallel transformations with ``deterministic=False``, anywhere
+    in the pipeline (nested functions included). Random ops inside ``map`` are
+    not: the caller remains responsible for them.
+    """
+    graph = tf.compat.v1.GraphDef()
+    try:
+        graph.ParseFromString(
+            dataset._as_serialized_graph(
+                external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE
+            ).numpy()
+        )
+    except (tf.errors.OpError, TypeError, ValueError):  # e.g. a pipeline that cannot be serialised: nothing to inspect
+        return
+    nodes = [*graph.node, *(node for function in graph.library.function for node in function.node_def)]
+    reasons = sorted({
+        f"{node.op} with reshuffle_each_iteration=True" if "reshuffle_each_iteration" in node.attr
+        else f"{node.op} with deterministic=False"
+        for node in nodes
+        if ("reshuffle_each_iteration" in node.attr and node.attr["reshuffle_each_iteration"].b)
+        or ("deterministic" in node.attr and node.attr["deterministic"].s == b"false")
+    })
+    if reasons:
+        raise ValueError(
+            f"{name}: the dataset yields its rows in another order on every pass ({', '.join(reasons)}), "
+            "but the fit reads it once per iteration and labels the rows in one more pass. Shuffle once, "
+            "e.g. shuffle(buffer, seed=s, reshuffle_each_iteration=False), and keep transformations deterministic."
+        )
 
 
 def _concatenate_dataset(dataset: tf.data.Dataset, name: str) -> tf.Tensor:
@@ -190,6 +261,7 @@ def unpack_dataset(data: Any, sample_weight: Any, name: str = "X") -> tuple[Any,
     """
     if not isinstance(data, tf.data.Dataset):
         return data, sample_weight
+    check_dataset_ends(data, name)
     spec = data.element_spec
     weighted = isinstance(spec, tuple) and len(spec) == 3
     if weighted and sample_weight is not None:
@@ -234,12 +306,10 @@ def _stacklevel_outside_package() -> int:
     return level
 
 
-def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> tf.Tensor:
-    """Ones when ``None``; otherwise a finite, non-negative ``(n_samples,)`` vector that is not all zero."""
-    if sample_weight is None:
-        return tf.ones([n_samples], dtype)
+def _float64_sample_weight(sample_weight: Any, n_samples: int) -> tf.Tensor:
+    """``sample_weight`` as a float64 ``(n_samples,)`` tensor: finite, non-negative, positive somewhere."""
     weights = np.asarray(sample_weight, dtype=np.float64) if not tf.is_tensor(sample_weight) else sample_weight
-    weights = tf.cast(weights, dtype)
+    weights = tf.cast(weights, tf.float64)
     if weights.shape.rank == 0:
         weights = tf.fill([n_samples], weights)
     if tuple(weights.shape) != (n_samples,):
@@ -253,15 +323,107 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> 
     return weights
 
 
-def check_positive_int(value: Any, name: str, upper: Optional[int] = None, upper_name: str = "") -> int:
-    """An ``int`` (not bool) ≥ 1 and, if given, ≤ ``upper``."""
+def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> tf.Tensor:
+    """Ones when ``None``; otherwise a finite, non-negative ``(n_samples,)`` vector that is not all zero.
+
+    Weights used as they are (``partial_fit``'s counts add them up from call
+    to call) must also fit ``dtype``: a ValueError says so if their sum would
+    overflow it or a positive weight would round to zero in it.
+    """
+    if sample_weight is None:
+        return tf.ones([n_samples], dtype)
+    weights = _float64_sample_weight(sample_weight, n_samples)
+    smallest = float(tf.reduce_min(tf.boolean_mask(weights, weights > 0)))
+    check_weights_fit(smallest, float(tf.reduce_sum(weights)), dtype)
+    return tf.cast(weights, dtype)
+
+
+def check_weights_fit(smallest_positive: Optional[float], total: float, dtype: tf.DType) -> None:
+    """A ValueError unless weights summing to ``total`` (smallest positive one, if known) are safe in ``dtype``."""
+    limits = np.finfo(dtype.as_numpy_dtype)
+    # A quarter of the maximum leaves room for the weighted sums of coordinates near 1.
+    if total > float(limits.max) / 4 or (smallest_positive is not None and smallest_positive < float(limits.tiny)):
+        raise ValueError(
+            f"sample_weight (total {total:.3g}, smallest positive {smallest_positive}) is beyond what {dtype.name} "
+            "holds: rescale the weights (their scale does not change the clustering) or use dtype='float64'."
+        )
+
+
+def scaled_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> tuple[tf.Tensor, float]:
+    """Validated weights divided by a power of two that brings the largest into [1, 2), and that power.
+
+    A clustering does not depend on the weights' scale, and dividing by a power
+    of two is exact: weights of ordinary size give bit-identical fits (unit
+    weights are left as they are), while 1e38 no longer overflows float32 sums
+    and 1e-40 no longer rounds to zero. Multiply weighted sums (the inertia)
+    by the returned scale to report them in the caller's units. Weights below
+    ``dtype``'s smallest normal number relative to the largest count as zero.
+    """
+    if sample_weight is None:
+        return tf.ones([n_samples], dtype), 1.0
+    weights = _float64_sample_weight(sample_weight, n_samples)
+    scale = 2.0 ** math.floor(math.log2(float(tf.reduce_max(weights))))
+    return tf.cast(weights / scale, dtype), scale
+
+
+# TensorFlow counts iterations, steps, rows and chunks in int32.
+INT32_MAX = 2**31 - 1
+
+
+def check_int(value: Any, name: str, *, minimum: int, upper: Optional[int] = None, upper_name: str = "") -> int:
+    """``value`` as a Python ``int`` in ``[minimum, min(upper, 2**31 - 1)]``; numpy integers are accepted, bools are not.
+
+    The Python ``int`` matters: a numpy integer given to a ``tf.function``
+    becomes a tensor, and ``tf.constant`` makes an int64 of it.
+    """
+    expected = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r} of type {type(value).__name__}.")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}.")
+        raise TypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}.")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value}.")
     if upper is not None and value > upper:
         raise ValueError(f"{name}={value} must be <= {upper_name} ({upper}).")
-    return int(value)
+    if value > INT32_MAX:
+        raise ValueError(f"{name}={value} is too large: TensorFlow counts it in int32, so at most 2**31 - 1 ({INT32_MAX}).")
+    return value
+
+
+def check_positive_int(value: Any, name: str, upper: Optional[int] = None, upper_name: str = "") -> int:
+    """:func:`check_int` with a minimum of 1."""
+    return check_int(value, name, minimum=1, upper=upper, upper_name=upper_name)
+
+
+def check_non_negative_number(value: Any, name: str) -> float:
+    """``value`` as a Python ``float`` >= 0 (numpy scalars accepted; bools, NaN and non-numbers refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+    return float(value)
+
+
+def check_destination(path: Any, name: str) -> Optional[str]:
+    """``path`` as a writable directory (created if missing), or None; a ValueError naming ``name`` otherwise.
+
+    Run before any work, so that a fit cannot end in an error about where to
+    write its checkpoints or logs; an empty string (which TensorFlow would take
+    as the current directory) is refused rather than guessed at.
+    """
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike) or None, got {path!r}.")
+    directory = os.fspath(path)
+    if not directory:
+        raise ValueError(f"{name} is an empty string: give a directory, or None to write nothing.")
+    probe = f"{directory.rstrip('/')}/.tfkmeans-write-probe-{os.getpid()}"
+    try:  # tf.io.gfile, as the checkpoint and summary writers: local paths and gs://, s3://, ... alike
+        tf.io.gfile.makedirs(directory)
+        with tf.io.gfile.GFile(probe, "w") as file:
+            file.write("")
+        tf.io.gfile.remove(probe)
+    except (OSError, tf.errors.OpError) as error:
+        raise ValueError(f"{name}={directory!r} is not a writable directory: {getattr(error, 'message', error)}") from None
+    return directory
 
 
 def check_random_state(random_state: RandomState) -> np.random.RandomState:
@@ -292,6 +454,7 @@ def as_weighted_batches(dataset: tf.data.Dataset, dtype: tf.DType, batch_size: i
     images before fitting (a UserWarning says so when the elements' leading size
     is fixed, as for ``from_tensor_slices(images)``).
     """
+    check_dataset_ends(dataset, "X")
     spec = dataset.element_spec
     parts = len(spec) if isinstance(spec, tuple) else 0
     if isinstance(spec, dict) or (isinstance(spec, tuple) and not 1 <= parts <= 3):

@@ -6,11 +6,14 @@ Label-based metrics (:func:`purity`, :func:`nmi`, :func:`ari`, ...) take
 the true classes and the cluster ids. Floats are accepted when every value is a
 whole number; booleans, strings and fractional values are not.
 
-Labels index the contingency table directly: it has ``max(y_true) + 1`` rows (true
-classes) and ``max(y_pred) + 1`` columns (clusters), so a label value that never
-occurs gives an all-zero row or column. No metric here changes because of such
-empty rows or columns, so cluster ids with gaps are fine; very large label values
-only cost memory.
+Scores are computed over the label values that occur (encoded to ``0..k-1``
+first), so their cost never depends on how large the ids are:
+``purity([0, 10**12], [0, 1])`` is instant. The outputs indexed by label value
+(:func:`contingency_matrix`, :func:`confusion_matrix`, :func:`majority_labels`,
+:func:`cluster_order`, :func:`hungarian_mapping`) have a slot for every value up
+to the largest (``max(y_true) + 1`` rows, ``max(y_pred) + 1`` columns), so a value
+that never occurs gives an all-zero row or column; beyond 2**28 entries they
+are refused with a ValueError that says to encode the labels first.
 
 Geometric metrics (:func:`inertia`, :func:`calinski_harabasz`,
 :func:`davies_bouldin`, :func:`silhouette`) take ``(X, labels)``: a finite 2-D
@@ -24,6 +27,8 @@ Scores are returned as Python floats; tables and per-cluster labels as NumPy arr
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -79,51 +84,83 @@ def _as_labels(y: Labels, name: str) -> np.ndarray:
     return y
 
 
-def _contingency(y_true: Labels, y_pred: Labels) -> tf.Tensor:
-    """Validate the inputs; count them into an int64 (n_classes, n_clusters) table."""
+# Entries above which an output indexed by label value (a table or mapping with a
+# slot for every id up to the largest) is refused: 2**28 int64 entries are 2 GiB.
+_MAX_ID_INDEXED_ENTRIES = 1 << 28
+
+
+class _Counts(NamedTuple):
+    """Contingency counts over the labels that occur: ``table[i, j]`` counts class ``classes[i]`` in cluster ``clusters[j]``."""
+
+    table: tf.Tensor  # int64 (classes.size, clusters.size), no all-zero row or column
+    classes: np.ndarray  # sorted distinct values of y_true
+    clusters: np.ndarray  # sorted distinct values of y_pred
+
+
+def _counts(y_true: Labels, y_pred: Labels) -> _Counts:
+    """Validate the inputs and count them over their distinct values: the memory never depends on the ids' size."""
     y_true = _as_labels(y_true, "y_true")
     y_pred = _as_labels(y_pred, "y_pred")
     if y_true.shape != y_pred.shape:
         raise ValueError(
             f"y_true and y_pred differ in length: {y_true.size} != {y_pred.size}"
         )
-    n_classes = int(y_true.max()) + 1
-    n_clusters = int(y_pred.max()) + 1
+    classes, class_codes = np.unique(y_true, return_inverse=True)
+    clusters, cluster_codes = np.unique(y_pred, return_inverse=True)
+    cells = classes.size * clusters.size
     # One bincount over the row-major (class, cluster) index fills the whole table.
-    flat = tf.constant(y_true) * n_clusters + tf.constant(y_pred)
-    counts = tf.math.bincount(
-        flat,
-        minlength=n_classes * n_clusters,
-        maxlength=n_classes * n_clusters,
-        dtype=tf.int64,
-    )
-    return tf.reshape(counts, (n_classes, n_clusters))
+    flat = tf.constant(class_codes.reshape(-1) * clusters.size + cluster_codes.reshape(-1))
+    table = tf.math.bincount(flat, minlength=cells, maxlength=cells, dtype=tf.int64)
+    return _Counts(tf.reshape(table, (classes.size, clusters.size)), classes, clusters)
 
 
-def _majority(table: tf.Tensor) -> tf.Tensor:
-    """Majority class of each column of ``table`` (smallest on ties), -1 if empty."""
-    sizes = tf.reduce_sum(table, axis=0)
-    return tf.where(sizes > 0, tf.argmax(table, axis=0), tf.constant(-1, tf.int64))
+def _check_id_indexed_size(entries: int, what: str) -> None:
+    """A ValueError if an output with a slot per label value up to the largest would be too large."""
+    if entries > _MAX_ID_INDEXED_ENTRIES:
+        raise ValueError(
+            f"{what} would need {entries} entries: it has one for every label value up to the largest. "
+            "Encode the labels first (np.unique(y, return_inverse=True)[1]); the scores (purity, nmi, ari, ...) "
+            "need no such step."
+        )
 
 
-def _cluster_order(table: tf.Tensor) -> np.ndarray:
-    """Column order: by majority class, then largest first, then id; empty ones last."""
-    sizes = tf.reduce_sum(table, axis=0).numpy()
-    majority = _majority(table).numpy()
-    majority[sizes == 0] = table.shape[0]
+def _contingency(y_true: Labels, y_pred: Labels) -> tf.Tensor:
+    """The int64 ``(max(y_true) + 1, max(y_pred) + 1)`` table of :func:`contingency_matrix`."""
+    counts = _counts(y_true, y_pred)
+    shape = (int(counts.classes[-1]) + 1, int(counts.clusters[-1]) + 1)
+    _check_id_indexed_size(shape[0] * shape[1], f"A contingency table of shape {shape}")
+    rows, columns = np.meshgrid(counts.classes, counts.clusters, indexing="ij")
+    indices = np.stack([rows.reshape(-1), columns.reshape(-1)], axis=1)
+    return tf.scatter_nd(indices, tf.reshape(counts.table, [-1]), tf.constant(shape, tf.int64))
+
+
+def _by_cluster_id(counts: _Counts, values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` (one per cluster of ``counts``) at their cluster ids in an int64 vector, -1 elsewhere."""
+    size = int(counts.clusters[-1]) + 1
+    _check_id_indexed_size(size, what)
+    by_id = np.full(size, -1, dtype=np.int64)
+    by_id[counts.clusters] = values
+    return by_id
+
+
+def _majority(counts: _Counts) -> np.ndarray:
+    """Majority class of each cluster of ``counts`` (smallest on ties)."""
+    return counts.classes[tf.argmax(counts.table, axis=0).numpy()]
+
+
+def _cluster_order(counts: _Counts) -> np.ndarray:
+    """Cluster ids ordered by majority class, then largest first, then id; ids that never occur last."""
+    sizes = tf.reduce_sum(counts.table, axis=0).numpy()
     # np.lexsort sorts by the last key first and is stable, so ids break ties.
-    return np.lexsort((-sizes, majority))
+    occurring = counts.clusters[np.lexsort((-sizes, _majority(counts)))]
+    size = int(counts.clusters[-1]) + 1
+    _check_id_indexed_size(size, "The cluster order")
+    return np.concatenate([occurring, np.setdiff1d(np.arange(size), counts.clusters)])
 
 
 def _hungarian_pairs(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Matched (classes, clusters) of a maximum-count one-to-one assignment.
-
-    Empty rows and columns are left out so that only labels that occur are matched.
-    """
-    classes = np.flatnonzero(table.sum(axis=1))
-    clusters = np.flatnonzero(table.sum(axis=0))
-    rows, cols = linear_sum_assignment(table[np.ix_(classes, clusters)], maximize=True)
-    return classes[rows], clusters[cols]
+    """Matched (rows, columns) of ``table`` in a maximum-count one-to-one assignment."""
+    return linear_sum_assignment(table, maximize=True)
 
 
 def _entropy(counts: tf.Tensor) -> tf.Tensor:
@@ -185,7 +222,8 @@ def majority_labels(y_true: Labels, y_pred: Labels) -> np.ndarray:
     >>> majority_labels([0, 0, 1, 1, 1], [0, 2, 2, 2, 0])
     array([ 0, -1,  1])
     """
-    return _majority(_contingency(y_true, y_pred)).numpy()
+    counts = _counts(y_true, y_pred)
+    return _by_cluster_id(counts, _majority(counts), "The majority labels")
 
 
 def cluster_order(y_true: Labels, y_pred: Labels) -> np.ndarray:
@@ -211,7 +249,7 @@ def cluster_order(y_true: Labels, y_pred: Labels) -> np.ndarray:
     >>> cluster_order([0, 0, 0, 1, 1, 1], [2, 2, 0, 0, 0, 1])
     array([2, 0, 1])
     """
-    return _cluster_order(_contingency(y_true, y_pred))
+    return _cluster_order(_counts(y_true, y_pred))
 
 
 def confusion_matrix(
@@ -247,7 +285,7 @@ def confusion_matrix(
     """
     table = _contingency(y_true, y_pred)
     if sort_clusters:
-        table = tf.gather(table, _cluster_order(table), axis=1)
+        table = tf.gather(table, _cluster_order(_counts(y_true, y_pred)), axis=1)
     return table.numpy()
 
 
@@ -278,7 +316,7 @@ def purity(y_true: Labels, y_pred: Labels) -> float:
     >>> purity([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1])
     0.8333333333333334
     """
-    table = _contingency(y_true, y_pred)
+    table = _counts(y_true, y_pred).table
     return float(tf.reduce_sum(tf.reduce_max(table, axis=0)) / tf.reduce_sum(table))
 
 
@@ -305,11 +343,8 @@ def mean_cluster_purity(y_true: Labels, y_pred: Labels) -> float:
     >>> mean_cluster_purity([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1])
     0.875
     """
-    table = tf.cast(_contingency(y_true, y_pred), tf.float64)
-    sizes = tf.reduce_sum(table, axis=0)
-    nonempty = sizes > 0
-    majority_counts = tf.boolean_mask(tf.reduce_max(table, axis=0), nonempty)
-    return float(tf.reduce_mean(majority_counts / tf.boolean_mask(sizes, nonempty)))
+    table = tf.cast(_counts(y_true, y_pred).table, tf.float64)  # every cluster in it is non-empty
+    return float(tf.reduce_mean(tf.reduce_max(table, axis=0) / tf.reduce_sum(table, axis=0)))
 
 
 def majority_accuracy(y_true: Labels, y_pred: Labels) -> float:
@@ -362,11 +397,11 @@ def hungarian_mapping(y_true: Labels, y_pred: Labels) -> np.ndarray:
     >>> hungarian_mapping([0, 0, 0, 1, 1, 1], [2, 2, 0, 0, 0, 1])
     array([ 1, -1,  0])
     """
-    table = contingency_matrix(y_true, y_pred)
-    classes, clusters = _hungarian_pairs(table)
-    mapping = np.full(table.shape[1], -1, dtype=np.int64)
-    mapping[clusters] = classes
-    return mapping
+    counts = _counts(y_true, y_pred)
+    rows, columns = _hungarian_pairs(counts.table.numpy())
+    matched = np.full(counts.clusters.size, -1, dtype=np.int64)
+    matched[columns] = counts.classes[rows]
+    return _by_cluster_id(counts, matched, "The Hungarian mapping")
 
 
 def hungarian_accuracy(y_true: Labels, y_pred: Labels) -> float:
@@ -392,9 +427,9 @@ def hungarian_accuracy(y_true: Labels, y_pred: Labels) -> float:
     >>> hungarian_accuracy([0, 0, 0, 1, 1, 1], [2, 2, 0, 0, 0, 1])
     0.6666666666666666
     """
-    table = contingency_matrix(y_true, y_pred)
-    classes, clusters = _hungarian_pairs(table)
-    return float(table[classes, clusters].sum() / table.sum())
+    table = _counts(y_true, y_pred).table.numpy()
+    rows, columns = _hungarian_pairs(table)
+    return float(table[rows, columns].sum() / table.sum())
 
 
 def nmi(y_true: Labels, y_pred: Labels) -> float:
@@ -422,7 +457,7 @@ def nmi(y_true: Labels, y_pred: Labels) -> float:
     >>> round(nmi([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1]), 4)
     0.4787
     """
-    table = tf.cast(_contingency(y_true, y_pred), tf.float64)
+    table = tf.cast(_counts(y_true, y_pred).table, tf.float64)
     class_sizes = tf.reduce_sum(table, axis=1)
     cluster_sizes = tf.reduce_sum(table, axis=0)
     if (
@@ -466,7 +501,7 @@ def ari(y_true: Labels, y_pred: Labels) -> float:
     >>> round(ari([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1]), 4)
     0.3243
     """
-    table = _contingency(y_true, y_pred)
+    table = _counts(y_true, y_pred).table
     n = tf.reduce_sum(table)
     sum_squares = tf.reduce_sum(table**2)
     # Ordered pairs of distinct samples: same class / same cluster, yes or no.

@@ -19,6 +19,7 @@ import math
 import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from absl import logging
@@ -50,7 +51,10 @@ def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
     followed by the raw values in row-major order. Only the unsigned byte type
     (``TT == 0x08``, e.g. magic 2049 for a vector, 2051 for a stack of images)
     is supported. Gzip-compressed files are recognised by their content, so a
-    ``.gz`` suffix is neither required nor trusted.
+    ``.gz`` suffix is neither required nor trusted. The file is decompressed as
+    it is read: the header is checked first, and no more than the payload it
+    announces plus one byte (to detect trailing data) is ever read, so a small
+    gzip bomb costs no more than its header claims.
 
     Parameters
     ----------
@@ -77,25 +81,45 @@ def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
         The message names the file.
     """
     path = Path(path)
-    with open(path, "rb") as f:
-        raw = f.read()
-
-    if raw[:2] == _GZIP_MAGIC or path.suffix == ".gz":
+    with open(path, "rb") as file:
+        compressed = file.read(2) == _GZIP_MAGIC or path.suffix == ".gz"
+        file.seek(0)
+        stream = gzip.GzipFile(fileobj=file, mode="rb") if compressed else file
         try:
-            data = gzip.decompress(raw)
+            return _parse_idx(stream, path, ndim)
         except (OSError, EOFError, zlib.error) as err:
+            if not compressed:
+                raise
             # OSError covers gzip.BadGzipFile and CRC/length mismatches; EOFError a
             # stream cut short.
             raise ValueError(f"{path}: corrupt gzip file ({err})") from err
-    else:
-        data = raw
-    del raw
 
-    if len(data) < 4:
-        raise ValueError(f"{path}: file too short for an IDX header ({len(data)} bytes)")
-    magic = int.from_bytes(data[:4], "big")
-    type_code, num_dims = data[2], data[3]
-    if data[:2] != b"\x00\x00" or type_code != _UBYTE_TYPE_CODE or num_dims == 0:
+
+# Bytes asked of a stream at once: a header announcing a huge payload costs
+# memory only as the bytes actually arrive.
+_READ_CHUNK = 1 << 24
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytearray:
+    """At most ``size`` bytes of ``stream``; fewer if it ends first."""
+    buffer = bytearray()
+    while len(buffer) < size:
+        chunk = stream.read(min(size - len(buffer), _READ_CHUNK))
+        if not chunk:
+            break
+        buffer += chunk
+    return buffer
+
+
+def _parse_idx(stream: BinaryIO, path: Path, ndim: int | None) -> np.ndarray:
+    """:func:`read_idx` on an open (decompressed) stream: the header is checked first,
+    and no more than the payload it announces plus one byte (to detect trailing data) is read."""
+    head = _read_up_to(stream, 4)
+    if len(head) < 4:
+        raise ValueError(f"{path}: file too short for an IDX header ({len(head)} bytes)")
+    magic = int.from_bytes(head, "big")
+    type_code, num_dims = head[2], head[3]
+    if head[:2] != b"\x00\x00" or type_code != _UBYTE_TYPE_CODE or num_dims == 0:
         raise ValueError(
             f"{path}: bad IDX magic number {magic} (0x{magic:08x}); expected "
             f"0x0000{_UBYTE_TYPE_CODE:02x}NN for unsigned bytes with NN >= 1 "
@@ -107,31 +131,24 @@ def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
             f"expected {(_UBYTE_TYPE_CODE << 8) | ndim} (unsigned bytes, {ndim} "
             f"dimension{'s' if ndim != 1 else ''})"
         )
-    header_len = 4 + 4 * num_dims
-    if len(data) < header_len:
+    sizes = _read_up_to(stream, 4 * num_dims)
+    if len(sizes) < 4 * num_dims:
         raise ValueError(
             f"{path}: truncated IDX header: magic {magic} announces {num_dims} "
-            f"dimensions ({header_len} header bytes) but the file has {len(data)} bytes"
+            f"dimensions ({4 + 4 * num_dims} header bytes) but the file has {4 + len(sizes)} bytes"
         )
-    shape = tuple(
-        int(d) for d in np.frombuffer(data, dtype=">u4", count=num_dims, offset=4)
-    )
+    shape = tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
     expected = math.prod(shape)  # Python ints, so absurd headers cannot overflow.
-    actual = len(data) - header_len
-    if actual < expected:
+    payload = _read_up_to(stream, expected)
+    if len(payload) < expected:
         raise ValueError(
             f"{path}: truncated IDX payload: header promises shape {shape} "
-            f"({expected} bytes) but only {actual} bytes follow"
+            f"({expected} bytes) but only {len(payload)} bytes follow"
         )
-    if actual > expected:
-        raise ValueError(
-            f"{path}: {actual - expected} unexpected trailing bytes after the IDX "
-            f"payload of shape {shape}"
-        )
-    # bytearray gives a writable array; np.frombuffer over bytes would be read-only.
-    return np.frombuffer(bytearray(memoryview(data)[header_len:]), dtype=np.uint8).reshape(
-        shape
-    )
+    if stream.read(1):
+        raise ValueError(f"{path}: unexpected trailing bytes after the IDX payload of shape {shape}")
+    # A bytearray gives a writable array; np.frombuffer over bytes would be read-only.
+    return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
 
 
 def _find_file(directory: Path, stem: str, origin: str) -> Path:
@@ -159,6 +176,8 @@ def _load_from_dir(directory: Path, split: str, origin: str) -> tuple[np.ndarray
             f"{images_path}: wrong image dimensions {images.shape[1]}x{images.shape[2]}; "
             f"MNIST images are {_IMAGE_SHAPE[0]}x{_IMAGE_SHAPE[1]}"
         )
+    if len(images) == 0:
+        raise ValueError(f"{images_path}: a valid IDX file holding 0 images; an MNIST split needs some")
     labels = read_idx(labels_path, ndim=1)
     if len(images) != len(labels):
         raise ValueError(
@@ -283,7 +302,7 @@ def load_mnist(
         images, labels = _load_from_tfds(split)
 
     if flatten:
-        images = images.reshape(len(images), -1)
+        images = images.reshape(len(images), math.prod(_IMAGE_SHAPE))
     if normalize:
         images = images.astype(np.float32)
         images /= 255.0

@@ -7,7 +7,7 @@ from typing import NamedTuple, Optional
 import tensorflow as tf
 
 from tfkmeans.ops.chunking import fold_chunks, row_slice
-from tfkmeans.ops.distances import DistanceFn, get_distance
+from tfkmeans.ops.distances import DistanceFn, get_distance, matmul_squared_distances, refine_near_distances
 
 
 class Assignment(NamedTuple):
@@ -57,13 +57,20 @@ def nearest_centers(
 def squared_distances(
     x: tf.Tensor, centers: tf.Tensor, distance: str = "matmul", chunk_size: int = 4096
 ) -> tf.Tensor:
-    """All squared distances ``(n, k)``, built chunk by chunk and clipped at 0."""
+    """All squared distances ``(n, k)``, built chunk by chunk, accurate for near and equal points too.
+
+    These are the distances users see (``transform``): with ``distance='matmul'``
+    the entries small next to the norms are recomputed directly
+    (:func:`refine_near_distances`), so a point on a centre is at exactly 0.
+    """
     distance_fn = get_distance(distance)
     blocks = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False, element_shape=tf.TensorShape([None, centers.shape[0]]))
 
     def body(start, size, index, blocks):
-        d = distance_fn(row_slice(x, start, size), centers, None)
-        return index + 1, blocks.write(index, tf.maximum(d, 0.0))
+        rows = row_slice(x, start, size)
+        d = distance_fn(rows, centers, None)
+        d = refine_near_distances(rows, centers, d) if distance_fn is matmul_squared_distances else tf.maximum(d, 0.0)
+        return index + 1, blocks.write(index, d)
 
     _, blocks = fold_chunks(tf.shape(x)[0], chunk_size, body, (tf.constant(0), blocks))
     return tf.reshape(blocks.concat(), [-1, tf.shape(centers)[0]])

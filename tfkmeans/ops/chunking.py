@@ -41,7 +41,8 @@ def fold_chunks(
     ``size`` are scalar int32 tensors; the last chunk may be short.
     """
     n_rows = tf.cast(n_rows, tf.int32)
-    n_chunks = (n_rows + chunk_size - 1) // chunk_size
+    # Not (n_rows + chunk_size - 1) // chunk_size: that overflows int32 for chunk sizes near 2**31.
+    n_chunks = n_rows // chunk_size + tf.cast(n_rows % chunk_size > 0, tf.int32)
 
     def step(i, *state):
         start = i * chunk_size

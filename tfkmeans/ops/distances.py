@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.chunking import fold_chunks, row_slice
+from tfkmeans.ops.chunking import _BLOCK_ELEMENTS, fold_chunks, row_slice
 
 DistanceFn = Callable[[tf.Tensor, tf.Tensor, Optional[tf.Tensor]], tf.Tensor]
 
@@ -68,6 +68,34 @@ def expand_squared_distances(
     differences = tf.subtract(centers_expanded, points_expanded)  # (k, n, d)
     distances = tf.reduce_sum(tf.square(differences), axis=2)  # (k, n)
     return tf.transpose(distances)
+
+
+# Entries below this fraction of ||x||² + ||c||² are recomputed directly by
+# refine_near_distances: the matmul form's error is a few ulps of the norms, so
+# what it keeps is within about 1e-5 of the distance in float32.
+_CANCELLATION_RATIO = 1.0 / 64
+
+
+def refine_near_distances(x: tf.Tensor, centers: tf.Tensor, squared: tf.Tensor) -> tf.Tensor:
+    """``squared`` (matmul squared distances of ``x`` to ``centers``) with its cancellation-prone entries made exact.
+
+    Where a distance is small next to the points' norms (a point on or near a
+    centre), ``||x||² - 2x·c + ||c||²`` keeps only rounding noise: 0.00195
+    instead of 0 for a centre against itself in float32. Those entries, and
+    only those, are recomputed as ``||x - c||²``, a bounded number of pairs at
+    a time; the others are clipped at 0.
+    """
+    scale = squared_norms(x)[:, None] + squared_norms(centers)[None, :]
+    near = tf.where(squared < _CANCELLATION_RATIO * scale)
+    pairs_per_chunk = max(1, _BLOCK_ELEMENTS // max(1, centers.shape[1] or 1))
+
+    def body(start, size, refined):
+        pairs = tf.slice(near, [start, 0], [size, 2])
+        difference = tf.gather(x, pairs[:, 0]) - tf.gather(centers, pairs[:, 1])
+        return (tf.tensor_scatter_nd_update(refined, pairs, tf.reduce_sum(tf.square(difference), axis=1)),)
+
+    (refined,) = fold_chunks(tf.shape(near)[0], pairs_per_chunk, body, (tf.maximum(squared, 0.0),))
+    return refined
 
 
 DISTANCES: dict[str, DistanceFn] = {

@@ -26,10 +26,15 @@ def _sample_by_weight(cumulative: tf.Tensor, n_samples: int, seeds: tf.Tensor, s
     its own stream ``fold_in(seeds[r], step)``, so a run's draws do not depend
     on how many runs share the call.
     """
-    uniforms = tf.stack([
-        tf.random.stateless_uniform([n_samples], tf.random.experimental.stateless_fold_in(seed, step), dtype=cumulative.dtype)
-        for seed in tf.unstack(seeds)
-    ])
+    # map_fn, not a Python loop over the runs: their number may be unknown when a
+    # graph traced for one n_init is relaxed to serve another.
+    uniforms = tf.map_fn(
+        lambda seed: tf.random.stateless_uniform(
+            [n_samples], tf.random.experimental.stateless_fold_in(seed, step), dtype=cumulative.dtype
+        ),
+        seeds,
+        fn_output_signature=cumulative.dtype,
+    )
     indices = tf.searchsorted(cumulative, uniforms * cumulative[:, -1:], side="left", out_type=tf.int32)
     return tf.minimum(indices, tf.shape(cumulative)[1] - 1)
 
@@ -53,7 +58,9 @@ def kmeans_plusplus_runs(
     indices : (runs, n_clusters) int32 tensor, rows of ``x`` chosen as centres
     """
     n_local_trials = n_local_trials or default_local_trials(n_clusters)
-    n_runs = seeds.shape[0]
+    # Static when known (the loop keeps its shapes); a graph relaxed to serve
+    # several n_init values sees an unknown number of runs.
+    n_runs = seeds.shape[0] if seeds.shape[0] is not None else tf.shape(seeds)[0]
     x_sq_norms = data_squared_norms(x)
     # Sampling works in float64 so cumulative sums over millions of points keep resolution.
     weight64 = tf.cast(sample_weight, tf.float64)

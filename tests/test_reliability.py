@@ -1,0 +1,562 @@
+"""Regression tests for hostile and unusual inputs (issue 13): a correct answer or a clear, early error."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfkmeans import KMeans, MiniBatchKMeans, kmeans_plusplus, ops
+from tfkmeans._base import _kmeans_plusplus_runs
+
+
+def test_kmeans_plusplus_runs_graph_serves_another_number_of_runs(blobs):
+    """One compiled graph is relaxed to seed 2, then 3 runs; each run still picks what it picks alone."""
+    x = tf.constant(blobs[0][:400], tf.float32)
+    weights = tf.ones([400], tf.float32)
+    for seeds in ([[1, 2], [3, 4]], [[5, 6], [7, 8], [9, 10]], [[11, 12], [13, 14], [15, 16], [17, 18]]):
+        seeds = tf.constant(seeds, tf.int64)
+        centers, indices = _kmeans_plusplus_runs(x, weights, 5, seeds)
+        for r in range(len(seeds)):
+            _, single = ops.kmeans_plusplus(x, weights, 5, seeds[r])
+            np.testing.assert_array_equal(indices[r].numpy(), single.numpy())
+            np.testing.assert_array_equal(centers[r].numpy(), tf.gather(x, single).numpy())
+
+
+def test_fits_with_another_n_init_in_the_same_process(blobs):
+    x = blobs[0]
+    for n_init in (2, 3, 5):
+        km = KMeans(4, n_init=n_init, random_state=0).fit(x)
+        assert np.isfinite(km.cluster_centers_).all() and km.inertia_ > 0
+
+
+NUMPY_INTEGERS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64)
+
+
+@pytest.mark.parametrize("integer", NUMPY_INTEGERS)
+def test_numpy_integer_parameters_give_the_python_int_fit(blobs, integer):
+    x = blobs[0][:300]
+    params = dict(n_clusters=4, max_iter=50, chunk_size=64, random_state=0)
+    numpy_params = {name: integer(value) for name, value in params.items()}
+    expected = KMeans(**params).fit(x)
+    for estimator in (KMeans(**numpy_params, n_init=integer(2)), KMeans(**numpy_params, tol=np.float32(1e-4))):
+        got = estimator.fit(x)
+        assert np.isfinite(got.inertia_)
+    got = KMeans(**numpy_params).fit(x)
+    np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
+    assert got.n_iter_ == expected.n_iter_
+
+    mb_params = dict(n_clusters=4, max_iter=5, batch_size=64, init_size=100, max_no_improvement=3, random_state=0)
+    expected = MiniBatchKMeans(**mb_params).fit(x)
+    got = MiniBatchKMeans(
+        **{name: integer(value) for name, value in mb_params.items()}, reassignment_ratio=np.float64(0.01)
+    ).fit(x)
+    np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
+
+    centers, indices = kmeans_plusplus(x, integer(4), random_state=0, n_local_trials=integer(3))
+    expected_centers, expected_indices = kmeans_plusplus(x, 4, random_state=0, n_local_trials=3)
+    np.testing.assert_array_equal(indices, expected_indices)
+
+
+def test_numpy_integer_n_clusters_in_a_loop(blobs):
+    """The issue's reproduction: ``for k in np.arange(2, 4): KMeans(k).fit(X)``."""
+    x = blobs[0][:300]
+    for k in np.arange(2, 4):
+        assert KMeans(k, random_state=0).fit(x).cluster_centers_.shape == (k, x.shape[1])
+        assert MiniBatchKMeans(k, random_state=0).fit(x).cluster_centers_.shape == (k, x.shape[1])
+        assert kmeans_plusplus(x, k, random_state=0)[0].shape == (k, x.shape[1])
+
+
+@pytest.mark.parametrize(
+    "estimator, name",
+    [(KMeans, name) for name in ("max_iter", "chunk_size", "n_init", "checkpoint_every")]
+    + [(MiniBatchKMeans, name) for name in ("max_iter", "batch_size", "init_size", "max_no_improvement", "chunk_size")],
+)
+def test_integer_parameters_beyond_int32_are_refused_by_name(blobs, tmp_path, estimator, name):
+    extra = {"checkpoint_dir": str(tmp_path / "ckpt")} if name == "checkpoint_every" else {}
+    with pytest.raises(ValueError, match=rf"{name}=2147483648 is too large.*2\*\*31 - 1"):
+        estimator(3, **{name: 2**31}, **extra).fit(blobs[0][:100])
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_largest_int32_parameters_work(blobs):
+    """2**31 - 1 is accepted where it means 'no limit' or 'everything at once', and changes nothing else."""
+    x = blobs[0][:300]
+    expected = KMeans(3, random_state=0, max_iter=300).fit(x)
+    got = KMeans(3, random_state=0, max_iter=2**31 - 1, chunk_size=2**31 - 1).fit(x)
+    np.testing.assert_allclose(got.cluster_centers_, expected.cluster_centers_, rtol=1e-5)
+    assert got.n_iter_ == expected.n_iter_
+    mb = MiniBatchKMeans(
+        3, random_state=0, max_iter=2**31 - 1, batch_size=2**31 - 1, init_size=2**31 - 1,
+        max_no_improvement=2**31 - 1, chunk_size=2**31 - 1, tol=1e-3,
+    ).fit(x)
+    np.testing.assert_array_equal(mb.predict(x), mb.labels_)
+    assert np.isfinite(mb.cluster_centers_).all()
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (dict(max_iter=300), r"max_iter=3 \(this fit: 300\)"),
+        (dict(tol=1e-2), r"tol=0.0001 \(this fit: 0.01\)"),
+        (dict(init="random"), r"init=k-means\+\+ \(this fit: random\)"),
+        (dict(init="array"), r"init=k-means\+\+ \(this fit: array with checksum"),
+    ],
+)
+def test_kmeans_checkpoint_with_another_setting_is_refused_by_name(blobs, tmp_path, change, named):
+    """The issue's case: max_iter=3, then max_iter=300 on the same directory returned n_iter_=3."""
+    x = blobs[0]
+    KMeans(5, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x)
+    params = {"max_iter": 3, "random_state": 0, **change}
+    if isinstance(params.get("init"), str) and params["init"] == "array":
+        params["init"] = x[:5]
+    with pytest.raises(ValueError, match=named):
+        KMeans(5, **params, checkpoint_dir=str(tmp_path)).fit(x)
+    # The same settings resume the finished fit.
+    assert KMeans(5, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x).n_iter_ == 3
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (dict(max_iter=50), r"max_iter=2 \(this fit: 50\)"),
+        (dict(init="random"), r"init=k-means\+\+ \(this fit: random\)"),
+        (dict(n_init=2), r"n_init=1 \(this fit: 2\)"),
+        (dict(init_size=200), r"init_size=300 \(this fit: 200\)"),
+        (dict(tol=0.5), r"tol=0.0 \(this fit: 0.5\)"),
+        (dict(max_no_improvement=None), r"max_no_improvement=10 \(this fit: None\)"),
+        (dict(reassignment_ratio=0.5), r"reassignment_ratio=0.01 \(this fit: 0.5\)"),
+    ],
+)
+def test_minibatch_checkpoint_with_another_setting_is_refused_by_name(blobs, tmp_path, change, named):
+    x = blobs[0]
+    params = dict(n_clusters=5, max_iter=2, batch_size=100, random_state=0, checkpoint_dir=str(tmp_path))
+    MiniBatchKMeans(**params).fit(x)
+    with pytest.raises(ValueError, match=named):
+        MiniBatchKMeans(**{**params, **change}).fit(x)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("damage", ["truncated", "emptied"])
+def test_truncated_checkpoint_data_is_a_value_error(blobs, tmp_path, estimator, damage):
+    x = blobs[0][:500]
+    estimator(4, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x)
+    for data in tmp_path.glob("*.data-*"):
+        with open(data, "r+b") as file:
+            file.truncate(data.stat().st_size // 2 if damage == "truncated" else 0)
+    with pytest.raises(ValueError, match="corrupt or unreadable"):
+        estimator(4, max_iter=3, random_state=0, checkpoint_dir=str(tmp_path)).fit(x)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("weight", [1e38, 1e-40, 3e-30, 7.0])
+def test_weight_scale_changes_nothing_but_the_inertia_units(blobs, estimator, weight):
+    """1e38 gave NaN centres; 1e-40 was 'zero everywhere'. Only the weights' scale differs from unit weights."""
+    x = blobs[0][:600]
+    unit = estimator(4, random_state=0).fit(x, sample_weight=np.ones(len(x)))
+    scaled = estimator(4, random_state=0).fit(x, sample_weight=np.full(len(x), weight))
+    assert np.isfinite(scaled.cluster_centers_).all()
+    np.testing.assert_allclose(scaled.cluster_centers_, unit.cluster_centers_, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(scaled.labels_, unit.labels_)
+    assert scaled.inertia_ == pytest.approx(unit.inertia_ * weight, rel=1e-5)
+    assert scaled.score(x, sample_weight=np.full(len(x), weight)) == pytest.approx(-unit.inertia_ * weight, rel=1e-5)
+
+
+def test_power_of_two_weights_give_the_bit_identical_fit(blobs):
+    x, weights = blobs[0][:600], np.random.RandomState(0).uniform(0.5, 3, 600)
+    base = KMeans(4, random_state=0).fit(x, sample_weight=weights)
+    doubled = KMeans(4, random_state=0).fit(x, sample_weight=weights * 2.0**100)
+    np.testing.assert_array_equal(doubled.cluster_centers_, base.cluster_centers_)
+    assert doubled.inertia_ == base.inertia_ * 2.0**100
+
+
+def test_kmeans_plusplus_huge_weights_pick_what_unit_weights_pick(blobs):
+    x = blobs[0][:600]
+    centers, indices = kmeans_plusplus(x, 5, sample_weight=np.full(600, 2.0**120), random_state=0)
+    np.testing.assert_array_equal(indices, kmeans_plusplus(x, 5, sample_weight=np.ones(600), random_state=0)[1])
+
+
+def test_partial_fit_weights_beyond_float32_are_refused_clearly(blobs):
+    x = blobs[0][:200]
+    for weight in (1e38, 1e-40):
+        with pytest.raises(ValueError, match="beyond what float32 holds.*dtype='float64'"):
+            MiniBatchKMeans(3, random_state=0).partial_fit(x, sample_weight=np.full(200, weight))
+        km = MiniBatchKMeans(3, random_state=0, dtype="float64").partial_fit(x, sample_weight=np.full(200, weight))
+        assert np.isfinite(km.cluster_centers_).all()
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_dataset_weights_overflowing_float32_are_refused_clearly(blobs, estimator):
+    x = blobs[0][:200].astype(np.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(200), np.full(200, 1e37, np.float32))).batch(50)
+    with pytest.raises(ValueError, match="beyond what float32 holds"):
+        estimator(3, random_state=0).fit(dataset)
+
+
+def _refuse_before_any_work(monkeypatch):
+    """Make reading X fail loudly: an error raised before it proves the check ran before any work."""
+    import tfkmeans._base
+    import tfkmeans._kmeans
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were read before the destination was checked")
+
+    monkeypatch.setattr(tfkmeans._kmeans, "as_centered_float_matrix", no_work)
+    monkeypatch.setattr(tfkmeans._base, "numeric_matrix", no_work)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("name", ["log_dir", "checkpoint_dir"])
+def test_destinations_are_checked_before_any_work(blobs, tmp_path, monkeypatch, estimator, name):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    _refuse_before_any_work(monkeypatch)
+    with pytest.raises(ValueError, match=rf"{name}='.*a-file/runs' is not a writable directory"):
+        estimator(3, **{name: str(blocker / "runs")}).fit(blobs[0])
+    with pytest.raises(ValueError, match=rf"{name} is an empty string"):
+        estimator(3, **{name: ""}).fit(blobs[0])
+    with pytest.raises(TypeError, match=rf"{name} must be a path"):
+        estimator(3, **{name: 3}).fit(blobs[0])
+
+
+def test_destinations_are_created_and_written(blobs, tmp_path):
+    log_dir, checkpoint_dir = tmp_path / "logs" / "deep", tmp_path / "ckpt" / "deep"
+    KMeans(3, max_iter=2, log_dir=log_dir, checkpoint_dir=checkpoint_dir).fit(blobs[0][:200])
+    assert any(log_dir.iterdir()) and any(checkpoint_dir.iterdir())
+    assert not [p for p in tmp_path.rglob("*probe*")]
+
+
+LABEL_SCORES = ["purity", "mean_cluster_purity", "majority_accuracy", "hungarian_accuracy", "nmi", "ari"]
+
+
+@pytest.mark.parametrize("score", LABEL_SCORES)
+def test_label_scores_do_not_depend_on_the_size_of_the_ids(score):
+    """purity([0, 10**8], [0, 1]) took 17 s and 7-10 GB; 10**12 exhausted memory."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from tfkmeans import metrics
+
+    rng = np.random.RandomState(0)
+    y_true, y_pred = rng.randint(0, 4, 500), rng.randint(0, 6, 500)
+    huge_true, huge_pred = y_true * 10**12 + 7, (5 - y_pred) * 3**30  # same partitions, ids up to 5e14
+    expected = getattr(metrics, score)(y_true, y_pred)
+    assert getattr(metrics, score)(huge_true, huge_pred) == pytest.approx(expected, rel=1e-12)
+    oracle = {"nmi": normalized_mutual_info_score, "ari": adjusted_rand_score}.get(score)
+    if oracle is not None:
+        assert expected == pytest.approx(oracle(y_true, y_pred), rel=1e-12)
+    assert getattr(metrics, score)([0, 10**12], [0, 1]) == pytest.approx(getattr(metrics, score)([0, 1], [0, 1]))
+
+
+def test_outputs_indexed_by_label_value_are_exact_with_gaps_and_refused_when_huge():
+    from tfkmeans import metrics
+
+    y_true, y_pred = [0, 0, 5, 5, 5], [9, 2, 2, 2, 9]
+    table = np.zeros((6, 10), np.int64)
+    np.add.at(table, (y_true, y_pred), 1)
+    np.testing.assert_array_equal(metrics.contingency_matrix(y_true, y_pred), table)
+    np.testing.assert_array_equal(metrics.majority_labels(y_true, y_pred), [-1, -1, 5] + [-1] * 6 + [0])
+    np.testing.assert_array_equal(metrics.cluster_order(y_true, y_pred), [9, 2, 0, 1, 3, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(metrics.hungarian_mapping(y_true, y_pred), [-1, -1, 5] + [-1] * 6 + [0])
+    for table_of in (metrics.contingency_matrix, metrics.majority_labels, metrics.cluster_order,
+                     metrics.hungarian_mapping, metrics.confusion_matrix):
+        with pytest.raises(ValueError, match="Encode the labels first"):
+            table_of([0, 10**12], [0, 10**12])
+
+
+def _count_decompressed_bytes(monkeypatch):
+    """Record every byte gzip hands out: read_idx must stop where the header says."""
+    import gzip
+
+    handed_out = []
+    read = gzip.GzipFile.read
+
+    def counting_read(self, size=-1):
+        data = read(self, size)
+        handed_out.append(len(data))
+        return data
+
+    monkeypatch.setattr(gzip.GzipFile, "read", counting_read)
+    return handed_out
+
+
+def test_idx_reader_checks_the_header_before_decompressing(tmp_path, monkeypatch):
+    """A 9 MB gzip of 2 GiB of zeros took 18 s and 4.8 GB before its error; this is its 64 MiB cousin."""
+    import gzip
+
+    from tfkmeans.datasets import read_idx
+
+    zeros = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(zeros, "wb", compresslevel=1) as file:
+        for _ in range(64):
+            file.write(bytes(1 << 20))
+    handed_out = _count_decompressed_bytes(monkeypatch)
+    with pytest.raises(ValueError, match="bad IDX magic number 0"):
+        read_idx(zeros)
+    assert sum(handed_out) == 4
+
+
+def test_idx_reader_reads_the_payload_plus_one_byte_at_most(tmp_path, monkeypatch):
+    import gzip
+    import struct
+
+    from tfkmeans.datasets import read_idx
+
+    trailing = tmp_path / "labels-idx1-ubyte.gz"
+    with gzip.open(trailing, "wb", compresslevel=1) as file:
+        file.write(struct.pack(">II", 0x0801, 10) + bytes(range(10)))
+        for _ in range(64):
+            file.write(bytes(1 << 20))
+    handed_out = _count_decompressed_bytes(monkeypatch)
+    with pytest.raises(ValueError, match="unexpected trailing bytes after the IDX payload of shape \\(10,\\)"):
+        read_idx(trailing)
+    assert sum(handed_out) == 8 + 10 + 1
+
+
+def test_mnist_files_holding_no_images_are_named(tmp_path):
+    import struct
+
+    from tfkmeans.datasets import load_mnist
+
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x0803, 0, 28, 28))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x0801, 0))
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte: a valid IDX file holding 0 images"):
+        load_mnist("test", tmp_path)
+
+
+def _batches(x, batch=100):
+    return tf.data.Dataset.from_tensor_slices(x.astype(np.float32)).batch(batch)
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda ds, x: KMeans(3).fit(ds),
+        lambda ds, x: MiniBatchKMeans(3).fit(ds),
+        lambda ds, x: KMeans(3, random_state=0).fit(x).score(ds),
+        lambda ds, x: KMeans(3, random_state=0).fit(x).predict(ds),
+        lambda ds, x: MiniBatchKMeans(3).partial_fit(ds),
+    ],
+    ids=["KMeans.fit", "MiniBatchKMeans.fit", "score", "predict", "partial_fit"],
+)
+def test_dataset_that_never_ends_is_refused(blobs, use):
+    """fit(dataset.repeat()) ran forever."""
+    with pytest.raises(ValueError, match="the dataset never ends"):
+        use(_batches(blobs[0]).repeat(), blobs[0])
+
+
+@pytest.mark.parametrize(
+    "pipeline, named",
+    [
+        (lambda ds: ds.shuffle(20), "ShuffleDatasetV3 with reshuffle_each_iteration=True"),
+        (lambda ds: ds.map(lambda x: x, num_parallel_calls=2, deterministic=False), "with deterministic=False"),
+        (lambda ds: tf.data.Dataset.range(2).interleave(lambda _: ds.shuffle(5)), "reshuffle_each_iteration=True"),
+    ],
+    ids=["reshuffle", "nondeterministic-map", "nested"],
+)
+def test_kmeans_refuses_a_dataset_that_reorders_between_passes(blobs, pipeline, named):
+    with pytest.raises(ValueError, match=f"another order on every pass.*{named}"):
+        KMeans(3).fit(pipeline(_batches(blobs[0])))
+
+
+def test_datasets_shuffled_once_are_accepted_and_fit_as_in_memory(blobs):
+    x = blobs[0][:600].astype(np.float32)
+    dataset = _batches(x, 50).shuffle(12, seed=3, reshuffle_each_iteration=False)
+    order = np.concatenate(list(dataset.as_numpy_iterator()))
+    init = x[:4]
+    streamed = KMeans(4, init=init, dtype="float64").fit(dataset)
+    in_memory = KMeans(4, init=init, dtype="float64").fit(order)
+    np.testing.assert_allclose(streamed.cluster_centers_, in_memory.cluster_centers_, rtol=1e-10)
+    np.testing.assert_array_equal(streamed.labels_, in_memory.labels_)
+    # MiniBatchKMeans draws its batches from the epochs: a reshuffling pipeline is fine there.
+    km = MiniBatchKMeans(4, random_state=0).fit(_batches(x, 50).shuffle(12))
+    assert np.isfinite(km.cluster_centers_).all()
+
+
+@pytest.fixture(scope="module")
+def fitted_kmeans():
+    from sklearn.datasets import make_blobs
+
+    x, _ = make_blobs(300, centers=3, n_features=4, random_state=0)
+    return KMeans(3, random_state=0).fit(x), x.astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["predict", "transform", "score", "fit"])
+@pytest.mark.parametrize("context", ["tf.function", "Dataset.map", "keras"])
+def test_graph_code_gets_a_clear_error_pointing_to_graph_friendly_apis(fitted_kmeans, method, context):
+    km, x = fitted_kmeans
+
+    def call(batch):
+        return getattr(km, method)(batch)
+
+    with pytest.raises(TypeError, match=rf"KMeans.{method} .*cannot run inside a tf.function.*tfkmeans.ops.nearest_centers"
+                       r".*tf.saved_model.save.*tfkmeans.layers.KMeansLayer"):
+        if context == "tf.function":
+            tf.function(call)(tf.constant(x))
+        elif context == "Dataset.map":
+            tf.data.Dataset.from_tensor_slices(x).batch(10).map(call)
+        else:
+            class EstimatorLayer(tf.keras.layers.Layer):
+                def call(self, batch):
+                    return call(batch)
+
+            tf.keras.Sequential([EstimatorLayer()]).predict(x, verbose=0)
+
+
+def test_the_graph_friendly_apis_named_in_that_error_agree_with_predict(fitted_kmeans):
+    km, x = fitted_kmeans
+    labels = tf.function(lambda batch: ops.nearest_centers(batch, km.centers).labels)(tf.constant(x))
+    np.testing.assert_array_equal(labels.numpy(), km.predict(x))
+
+
+_CHECKPOINT_UNDER_MIRRORED = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from sklearn.datasets import make_blobs
+from tfkmeans import KMeans
+import tfkmeans._kmeans as _kmeans
+x, _ = make_blobs(n_samples=1000, centers=5, n_features=4, cluster_std=3.0, random_state=1)
+params = dict(n_clusters=5, init=x[:5], dtype="float64", tol=0.0, max_iter=12)
+reference = KMeans(**params).fit(x)
+strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+compiled, calls = _kmeans._lloyd_distributed, []
+def interrupted(*args, **kwargs):
+    if len(calls) == 1:
+        raise KeyboardInterrupt
+    calls.append(1)
+    return compiled(*args, **kwargs)
+with strategy.scope():
+    _kmeans._lloyd_distributed = interrupted
+    try:
+        KMeans(**params, checkpoint_dir=sys.argv[2], checkpoint_every=2).fit(x)
+    except KeyboardInterrupt:
+        pass
+    _kmeans._lloyd_distributed = compiled
+    resumed = KMeans(**params, checkpoint_dir=sys.argv[2], checkpoint_every=2).fit(x)
+json.dump({"reference": reference.cluster_centers_.tolist(), "resumed": resumed.cluster_centers_.tolist(),
+           "n_iter": [reference.n_iter_, resumed.n_iter_], "segments": len(calls)}, open(sys.argv[1], "w"))
+"""
+
+
+def test_checkpointed_fit_under_a_mirrored_strategy_resumes(tmp_path):
+    """It crashed with "int() argument must be ... not 'MirroredVariable'"."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script, out = tmp_path / "run.py", tmp_path / "out.json"
+    script.write_text(_CHECKPOINT_UNDER_MIRRORED)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path])}
+    subprocess.run([sys.executable, str(script), str(out), str(tmp_path / "ckpt")], check=True, env=env, timeout=600)
+    result = json.loads(out.read_text())
+    assert result["segments"] == 1 and result["n_iter"][0] == result["n_iter"][1] > 2
+    np.testing.assert_allclose(result["resumed"], result["reference"], rtol=1e-10)
+
+
+def test_checkpoint_dir_across_several_workers_is_refused_before_any_work(blobs, tmp_path, monkeypatch):
+    """Every worker would write the same directory; a stand-in strategy reports a two-worker cluster."""
+    cluster = tf.train.ClusterSpec({"worker": ["host-a:1", "host-b:1"]})
+
+    class TwoWorkers:
+        cluster_resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(cluster)
+
+    monkeypatch.setattr(tf.distribute, "has_strategy", lambda: True)
+    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: TwoWorkers())
+    _refuse_before_any_work(monkeypatch)
+    for estimator in (KMeans, MiniBatchKMeans):
+        with pytest.raises(ValueError, match="checkpoint_dir is not supported under TwoWorkers across several workers"):
+            estimator(3, checkpoint_dir=str(tmp_path)).fit(blobs[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_transform_is_exact_for_equal_and_near_points(dtype):
+    """transform(cluster_centers_) had 0.00195 on its diagonal in float32."""
+    from sklearn.datasets import make_blobs
+
+    x, _ = make_blobs(2000, centers=4, n_features=8, center_box=(50, 150), random_state=0)
+    km = KMeans(4, random_state=0, dtype=dtype).fit(x)
+    centers = km.cluster_centers_
+    np.testing.assert_array_equal(np.diag(km.transform(centers)), 0.0)
+    near = np.repeat(centers, 3, axis=0).astype(np.float64)
+    near += np.random.RandomState(0).normal(scale=1e-3, size=near.shape)
+    near = near.astype(centers.dtype)  # the queries as the model sees them
+    exact = np.sqrt(((near.astype(np.float64)[:, None] - centers.astype(np.float64)[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(km.transform(near), exact, rtol=1e-4 if dtype == "float32" else 1e-10)
+    np.testing.assert_allclose(km.fit_transform(x)[:5], np.sqrt(((x[:5, None] - km.cluster_centers_[None]) ** 2).sum(-1)),
+                               rtol=1e-4 if dtype == "float32" else 1e-10)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_unit_weights_change_nothing(blobs, estimator):
+    x = blobs[0][:800]
+    plain = estimator(4, random_state=0).fit(x)
+    unit = estimator(4, random_state=0).fit(x, sample_weight=np.ones(len(x)))
+    np.testing.assert_array_equal(unit.cluster_centers_, plain.cluster_centers_)
+    np.testing.assert_array_equal(unit.labels_, plain.labels_)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_cluster_centers_can_be_set_before_predict(blobs, estimator):
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    x = blobs[0][:500]
+    centers = x[[0, 100, 200, 300]]
+    km = estimator(4)
+    km.cluster_centers_ = centers
+    oracle = SklearnKMeans(4, init=centers, n_init=1, max_iter=1).fit(centers)  # keeps the given centres
+    np.testing.assert_array_equal(km.predict(x), oracle.predict(x))
+    np.testing.assert_allclose(km.cluster_centers_, centers.astype(np.float32))
+    assert km.n_features_in_ == 6
+    if estimator is MiniBatchKMeans:
+        km.partial_fit(x)
+        assert np.isfinite(km.cluster_centers_).all() and km.n_steps_ == 1
+    with pytest.raises(ValueError, match="cluster_centers_ contains NaN"):
+        km.cluster_centers_ = np.full((4, 6), np.nan)
+
+
+def test_explicit_init_with_several_runs_warns_on_every_fit(blobs):
+    x = blobs[0][:300]
+    for estimator in (KMeans, MiniBatchKMeans):
+        for _ in range(2):
+            with pytest.warns(RuntimeWarning, match="Explicit initial centres given: running one initialisation"):
+                estimator(3, init=x[:3], n_init=3).fit(x)
+
+
+def test_copy_x_and_x_squared_norms_are_accepted(blobs):
+    from tfkmeans import kmeans_plusplus
+
+    x = blobs[0][:300].copy()
+    before = x.copy()
+    km = KMeans(3, random_state=0, copy_x=False).fit(x)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_array_equal(km.cluster_centers_, KMeans(3, random_state=0).fit(x).cluster_centers_)
+    with pytest.raises(TypeError, match="copy_x must be a bool"):
+        KMeans(3, copy_x="no").fit(x)
+    norms = (x**2).sum(1)
+    np.testing.assert_array_equal(
+        kmeans_plusplus(x, 3, x_squared_norms=norms, random_state=0)[1], kmeans_plusplus(x, 3, random_state=0)[1]
+    )
+    with pytest.raises(ValueError, match=r"x_squared_norms must have shape \(300,\)"):
+        kmeans_plusplus(x, 3, x_squared_norms=norms[:5])
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("scale", [1e-19, 1e-40, 1e19, 3e37])
+def test_float32_out_of_range_scales_are_refused_recommending_float64(blobs, estimator, scale):
+    """1e-19 collapsed into one cluster with inertia 0; 1e19 gave inf inertia; 3e38 an inf centre."""
+    x = blobs[0][:500] * scale
+    with pytest.raises(ValueError, match="(outside the range float32 clusters correctly|too large for float32).*dtype='float64'"):
+        estimator(3, random_state=0).fit(x)
+    km = estimator(3, random_state=0, dtype="float64").fit(x)
+    unscaled = estimator(3, random_state=0, dtype="float64").fit(blobs[0][:500])
+    np.testing.assert_array_equal(km.labels_, unscaled.labels_)
+    assert km.inertia_ == pytest.approx(unscaled.inertia_ * scale**2, rel=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-6, 1e6, 1e14])
+def test_float32_within_range_matches_float64_labels(blobs, scale):
+    x = blobs[0][:500] * scale
+    km32 = KMeans(3, init=x[:3], dtype="float32").fit(x)
+    km64 = KMeans(3, init=x[:3], dtype="float64").fit(x)
+    np.testing.assert_array_equal(km32.labels_, km64.labels_)
+    assert km32.inertia_ == pytest.approx(km64.inertia_, rel=1e-4)
