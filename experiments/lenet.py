@@ -168,6 +168,21 @@ def save_figures(
     return {"elbow": "elbow.png", "cluster_grids": "cluster_grids.png"}
 
 
+def elbow_note(curve: dict[str, Any]) -> str:
+    """How much the clusters just before and after the blog's k=10 remove, beside what the knee rule picked."""
+    ks, inertia = curve["k"], curve["inertia"]
+    if SEED_ELBOW_K - 1 not in ks or SEED_ELBOW_K + 1 not in ks:
+        return ""
+    at = ks.index(SEED_ELBOW_K)
+    before, after = ((inertia[i - 1] - inertia[i]) / inertia[0] for i in (at, at + 1))
+    verdict = ("the chord rule agrees." if curve["knee"] == SEED_ELBOW_K else
+               f"the chord rule weighs the whole, smoothly bending curve and picks k={curve['knee']}.")
+    return (f" Going from k={SEED_ELBOW_K - 1} to {SEED_ELBOW_K} removes {before:.1%} of the total sum of squares, "
+            f"from {SEED_ELBOW_K} to {SEED_ELBOW_K + 1} {after:.1%}: "
+            + ("the curve flattens after k=10 as the blog saw, and " if after < before / 2 else "")
+            + verdict)
+
+
 def seed_comparisons(
     results: dict[str, learned.Clustering], curves: dict[str, dict[str, Any]], training: dict[str, Any],
     accuracy: dict[str, float], figures: dict[str, str],
@@ -210,7 +225,8 @@ def seed_comparisons(
                                         f"k={curves[key]['k'][0]}..{curves[key]['k'][-1]}",
                 seed_value=SEED_ELBOW_K, ours=curves[key]["knee"], format="int",
                 definition="knee = point farthest from the chord of the inertia curve, both axes scaled to [0, 1]",
-                note="The blog read its elbow by eye on its LeNet's 10-d vectors (trained with labels).",
+                note="The blog read its elbow by eye on its LeNet's 10-d vectors (trained with labels)."
+                     + elbow_note(curves[key]),
                 headline=key == "penultimate", figures=[figures["elbow"]],
             )
             for key in LAYERS
