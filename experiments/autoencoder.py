@@ -168,6 +168,10 @@ def seed_comparisons(
                f"for {training['epochs']} epochs (MSE, Adam {LEARNING_RATE:g}, batch {FLAGS.batch_size}); the "
                "notebook's was a 'convolutional and dense network' with a 10-d code, size and training unstated.")
     gain = purity["codes"] - purity["pixels"]
+    orphans = {key: ", ".join(str(d) for d in range(10) if d not in results[key].mapping) or "none"
+               for key in SEED_PURITY}
+    coverage = (f"Digits that are the majority of no cluster: {orphans['pixels']} on pixels, {orphans['codes']} on "
+                "codes (the notebook: with codes every digit has a cluster).")
     return [
         runner.seed_comparison(
             source=SOURCE, quantity=f"purity of k={FLAGS.k} K-means on raw pixels (train)",
@@ -177,7 +181,7 @@ def seed_comparisons(
         runner.seed_comparison(
             source=SOURCE, quantity=f"purity of k={FLAGS.k} K-means on {FLAGS.code_dim}-d autoencoder codes (train)",
             seed_value=SEED_PURITY["codes"], ours=purity["codes"], approximate=True, definition=definition,
-            note=f"{network} {setup}", figures=[figures["confusion_matrix"], figures["centres"]],
+            note=f"{network} {setup} {coverage}", figures=[figures["confusion_matrix"], figures["centres"]],
         ),
         runner.seed_comparison(
             source=SOURCE, quantity="purity gained by clustering codes instead of pixels (train)",
