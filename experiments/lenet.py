@@ -77,7 +77,7 @@ LAYERS = {
 
 
 def train_lenet(model: keras.Model, data: runner.MnistSplits, directory: Path) -> dict[str, Any]:
-    """Train LeNet-5 on the training digits (or load it with ``--reuse``); add its classification accuracy."""
+    """Train LeNet-5 on the training digits and their labels (or load it with ``--reuse``)."""
     epochs = learned.epoch_budget(FLAGS.epochs, FLAGS.quick)
     model.compile(
         optimizer=keras.optimizers.Adam(LEARNING_RATE),
@@ -114,14 +114,14 @@ def classifier_accuracy(spaces: Sequence[learned.FeatureSpace], data: runner.Mni
 def elbow_curves(spaces: Sequence[learned.FeatureSpace]) -> dict[str, dict[str, Any]]:
     """Inertia of K-means on the training features for k = 1..elbow_k_max, and the knee, per feature space."""
     options = learned.kmeans_options()
-    n_init = min(FLAGS.elbow_n_init, options["n_init"]) if FLAGS.quick else FLAGS.elbow_n_init
+    n_init = min(FLAGS.elbow_n_init, learned.QUICK_N_INIT) if FLAGS.quick else FLAGS.elbow_n_init
     ks = list(range(1, (min(FLAGS.elbow_k_max, QUICK_ELBOW_K_MAX) if FLAGS.quick else FLAGS.elbow_k_max) + 1))
     curves = {}
     for space in spaces:
         inertias = []
         for k in ks:
-            # Lloyd's loop is traced once for every k (Elkan's bounds, the 'auto' choice, retrace for each
-            # new k), and its passes are cheap on these narrow features; both converge to the same partition.
+            # Lloyd's loop, traced once, serves every k (Elkan's bounds, the 'auto' choice, are traced anew
+            # for each k); its passes are cheap on these narrow features, and both give the same partition.
             # One cluster: every start ends at the mean, so one run suffices (and restarts of Lloyd runs
             # together fail to trace at k=1 in tfkmeans for now).
             model = KMeans(k, n_init=1 if k == 1 else n_init, max_iter=options["max_iter"], random_state=FLAGS.seed,
