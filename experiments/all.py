@@ -6,7 +6,7 @@ flags are per process). A failing experiment is logged and the others still
 run; the exit status is then non-zero.
 
 Each writes to ``<output_dir>/<name>/`` (its console output to ``run.log``
-there); wall times, exit statuses and the commit go to ``<output_dir>/all.json``;
+there); wall times, exit statuses and the commit each ran at go to ``<output_dir>/all.json``;
 then :func:`experiments.report.build_report` writes the report.
 
 Usage::
@@ -108,7 +108,6 @@ def main(argv: Sequence[str]) -> int:
     def write_index() -> dict[str, object]:
         index = {
             "quick": FLAGS.quick, "seed": FLAGS.seed, "cpu_count": os.cpu_count(),
-            "commit": commit,
             "experiments": {n: statuses[n] for n in report.experiment_order(list(statuses))},
         }
         index_path.write_text(json.dumps(runner.to_jsonable(index), indent=2) + "\n")
@@ -116,7 +115,7 @@ def main(argv: Sequence[str]) -> int:
 
     with runner.timed("all experiments") as total:
         for name in names:
-            statuses[name] = run_experiment(name, runs_dir)
+            statuses[name] = {**run_experiment(name, runs_dir), "commit": commit}
             index = write_index()  # after every experiment, so an interrupted run keeps what finished
     index = write_index()
     report.build_report(runs_dir, report_path, index=index)

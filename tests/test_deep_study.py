@@ -68,18 +68,36 @@ def test_deep_quick_run_scores_every_stage_of_every_seed(quick_runs, data_dir):
     assert "labels are used only to score" in (directory / "summary.md").read_text().lower()
 
 
+def run_deep_once(data_dir: str, output_dir, *flags: str) -> subprocess.CompletedProcess:
+    """``python -m experiments.deep --quick --n_seeds=1`` in its own process."""
+    command = [sys.executable, "-m", "experiments.deep", "--quick", "--n_seeds=1", *flags,
+               f"--data_dir={data_dir}", f"--output_dir={output_dir}"]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed
+
+
+def assert_same_scores(first: list[dict], again: list[dict]) -> None:
+    assert [r["stage"] for r in first] == [r["stage"] for r in again]
+    for before, after in zip(first, again):
+        assert before["train"] == after["train"] and before["test"] == after["test"], before["stage"]
+
+
 def test_deep_reuse_loads_weights_and_embeddings(quick_runs, data_dir, tmp_path):
     _, directory = study(quick_runs, "deep")
     reused = tmp_path / "deep"
     shutil.copytree(directory, reused)
-    command = [sys.executable, "-m", "experiments.deep", "--quick", "--n_seeds=1", "--reuse",
-               f"--data_dir={data_dir[0]}", f"--output_dir={reused}"]
-    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""})
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    completed = run_deep_once(data_dir[0], reused, "--reuse")
     assert "Saved" not in completed.stderr  # nothing was trained again
-    first = json.loads((directory / "metrics.json").read_text())["seeds"]["0"]
     again = json.loads((reused / "metrics.json").read_text())
     assert again["reused"] is True
-    for before, after in zip(first, again["seeds"]["0"]):
-        assert before["train"] == after["train"] and before["test"] == after["test"]
+    assert_same_scores(json.loads((directory / "metrics.json").read_text())["seeds"]["0"], again["seeds"]["0"])
+
+
+def test_deep_rerun_with_the_same_seed_reproduces_every_score(quick_runs, data_dir, tmp_path):
+    _, directory = study(quick_runs, "deep")
+    run_deep_once(data_dir[0], tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert again["reused"] is False
+    assert_same_scores(json.loads((directory / "metrics.json").read_text())["seeds"]["0"], again["seeds"]["0"])

@@ -221,7 +221,8 @@ def test_report_shows_comparisons_and_copies_figures(tmp_path):
     stale = tmp_path / "docs" / "report" / "naive" / "old.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(PNG_SIGNATURE)
-    text = report.build_report(runs, tmp_path / "REPORT.md", index={"commit": "abc1234", "seed": 0})
+    index = {"seed": 0, "experiments": {"naive": {"returncode": 0, "seconds": 5.0, "commit": "abc1234"}}}
+    text = report.build_report(runs, tmp_path / "REPORT.md", index=index)
     headline = text.split("## Headline")[1].split("## Timings")[0]
     assert "| blog | mean cluster purity (train) | ≈ 0.6000 | 0.6237 |" in headline
     assert "| paper | accuracy | 83.33 % | 58.00 % |" in headline
