@@ -100,6 +100,13 @@ def _show(ax: plt.Axes, image: np.ndarray) -> None:
     ax.set_yticks([])
 
 
+def _label_axes(ax: plt.Axes, title: str, xlabel: str, ylabel: str) -> None:
+    """The title and axis labels of a chart, in the sizes every chart uses."""
+    ax.set_title(title, fontsize=12)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+
+
 def _save(fig: plt.Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -393,9 +400,7 @@ def line_chart(
     if integer_x:
         ax.set_xticks(x)
         ax.set_xticklabels([f"{v:g}" for v in x])
-    ax.set_title(title, fontsize=12)
-    ax.set_xlabel(xlabel, fontsize=11)
-    ax.set_ylabel(ylabel, fontsize=11)
+    _label_axes(ax, title, xlabel, ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=10)
     return _save(fig, path)
@@ -607,9 +612,7 @@ def grouped_bars(
         ax.bar_label(bars, labels=[f"{v:g}" for v in values], fontsize=7, padding=1)
     ax.set_xticks(x)
     ax.set_xticklabels(categories, fontsize=10)
-    ax.set_title(title, fontsize=12)
-    ax.set_xlabel(xlabel, fontsize=11)
-    ax.set_ylabel(ylabel, fontsize=11)
+    _label_axes(ax, title, xlabel, ylabel)
     ax.grid(True, axis="y", alpha=0.3)
     ax.margins(y=0.08)  # room for the value labels above the tallest bars
     # Outside the axes: inside, the legend would hide bars whatever corner it took.
@@ -709,9 +712,7 @@ def progress_chart(
     for index, (label, value) in enumerate((references or {}).items()):
         ax.axhline(value, linestyle="--", linewidth=1, color=DIGIT_COLOURS[(len(series) + index) % len(DIGIT_COLOURS)],
                    label=f"{label}: {value:.3f}")
-    ax.set_title(title, fontsize=12)
-    ax.set_xlabel(xlabel, fontsize=11)
-    ax.set_ylabel(ylabel, fontsize=11)
+    _label_axes(ax, title, xlabel, ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
     return _save(fig, path)
