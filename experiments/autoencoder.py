@@ -78,7 +78,7 @@ def train_autoencoder(views: networks.Autoencoder, data: runner.MnistSplits, dir
            for split, x in (("train", data.x_train), ("test", data.x_test))}
     # What a network that learnt nothing but the mean training image would score on the test images.
     mse["test_mean_image"] = float(np.mean((data.x_test - data.x_train.mean(axis=0)) ** 2))
-    return {**record, "epochs": epochs, "reconstruction_mse": mse}
+    return {**record, "reconstruction_mse": mse}
 
 
 def feature_spaces(encoder: keras.Model, data: runner.MnistSplits) -> list[learned.FeatureSpace]:
@@ -207,12 +207,6 @@ def summary_markdown(
     comparisons: Sequence[dict[str, Any]], data: runner.MnistSplits, command: str,
 ) -> str:
     """The summary.md text: setup, training, scores, comparison with the seed, figures."""
-    if training["reused"]:
-        trained = f"Weights loaded from `{training['weights']}` (`--reuse`)."
-    else:
-        last = training["history"][-1]
-        trained = (f"Trained for {training['epochs']} epochs in {training['seconds']:.0f} s: final training loss "
-                   f"{last['loss']:.4f}, test loss {last['val_loss']:.4f}.")
     mse = training["reconstruction_mse"]
     return "\n".join([
         "# K-means on autoencoder codes and on raw pixels (seed 004)",
@@ -221,8 +215,9 @@ def summary_markdown(
         "",
         f"Autoencoder 784-500-500-2000-{FLAGS.code_dim} (ReLU, linear code and output), MSE, Adam "
         f"{LEARNING_RATE:g}, batch {FLAGS.batch_size}, seed {FLAGS.seed}, trained without labels on "
-        f"{len(data.x_train):,} training images. {trained} Reconstruction MSE: train {mse['train']:.4f}, test "
-        f"{mse['test']:.4f} (the mean training image scores {mse['test_mean_image']:.4f} on the test images). "
+        f"{len(data.x_train):,} training images. {learned.training_sentence(training)} Reconstruction MSE: "
+        f"train {mse['train']:.4f}, test {mse['test']:.4f} (the mean training image scores "
+        f"{mse['test_mean_image']:.4f} on the test images). "
         + learned.kmeans_sentence(len(data.x_test)),
         "",
         learned.scores_table(spaces, results, markdown=True),

@@ -14,13 +14,15 @@ study calls it), so tests can import it beside other experiment modules.
 - :func:`cluster_space` (:func:`cluster_spaces` for several): K-means fitted on
   the training features of one :class:`FeatureSpace`, test features assigned to
   its centres, both scored.
-- :func:`scores_table`, :func:`kmeans_sentence`, :func:`comparison_lines`: pieces of summary.md.
+- :func:`scores_table`, :func:`training_sentence`, :func:`kmeans_sentence`,
+  :func:`comparison_lines`: pieces of summary.md.
 - :class:`Stages`: the wall time of every stage, for metrics.json.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,8 +36,8 @@ from tfkmeans import KMeans, metrics
 
 __all__ = [
     "QUICK_EPOCHS", "QUICK_N_INIT", "Clustering", "FeatureSpace", "Stages", "cluster_space", "cluster_spaces",
-    "comparison_lines", "define_flags", "epoch_budget", "kmeans_options", "kmeans_sentence", "load_data",
-    "scores_table", "train", "weights_path",
+    "comparison_lines", "define_flags", "epoch_budget", "history_path", "kmeans_options", "kmeans_sentence",
+    "load_data", "scores_table", "train", "training_sentence", "weights_path",
 ]
 
 #: Training epochs in ``--quick`` mode (at most).
@@ -169,22 +171,46 @@ def train(
     Returns
     -------
     dict
-        ``weights`` (file name), ``reused``, ``seconds`` and ``history``: one
-        ``{"epoch": ..., "loss": ..., "val_loss": ..., ...}`` per epoch, or None
-        when the weights were loaded.
+        ``weights`` (file name), ``reused``, ``epochs``, ``seconds`` (this run's
+        training or loading), and of the training that produced the weights: ``history``, one
+        ``{"epoch": ..., "loss": ..., "val_loss": ..., ...}`` per epoch, and
+        ``fit_seconds``. Both are kept beside the weights (:func:`history_path`),
+        so a ``--reuse`` run reports them too; None if that file is missing.
     """
     with runner.timed(f"train {model.name}") as timer:
         history = networks.fit_or_load(
             model, path, reuse, x, y, epochs=epochs, batch_size=batch_size,
             validation_data=validation_data, shuffle=True, verbose=2,
         )
-    per_epoch = None
     if history is not None:
-        per_epoch = [
-            {"epoch": epoch + 1, **{key: float(values[epoch]) for key, values in history.history.items()}}
-            for epoch in range(len(history.epoch))
-        ]
-    return {"weights": path.name, "reused": history is None, "seconds": timer.seconds, "history": per_epoch}
+        fit = {
+            "history": [
+                {"epoch": epoch + 1, **{key: float(values[epoch]) for key, values in history.history.items()}}
+                for epoch in range(len(history.epoch))
+            ],
+            "fit_seconds": timer.seconds,
+        }
+        history_path(path).write_text(json.dumps(fit, indent=2) + "\n")
+    elif history_path(path).is_file():
+        fit = json.loads(history_path(path).read_text())
+    else:
+        fit = {"history": None, "fit_seconds": None}
+    return {"weights": path.name, "reused": history is None, "epochs": epochs, "seconds": timer.seconds, **fit}
+
+
+def training_sentence(training: dict[str, Any]) -> str:
+    """summary.md's account of :func:`train`'s record: epochs, time and final losses, and whether it was loaded."""
+    if training["history"] is None:
+        return f"Weights loaded from `{training['weights']}` (`--reuse`); their training history was not kept."
+    last = training["history"][-1]
+    text = (f"Trained for {training['epochs']} epochs in {training['fit_seconds']:.0f} s; final loss "
+            f"{last['loss']:.4f} on the training images, {last['val_loss']:.4f} on the test images")
+    return text + (f" (weights loaded from `{training['weights']}` with `--reuse`)." if training["reused"] else ".")
+
+
+def history_path(weights: Path) -> Path:
+    """The JSON file beside ``weights`` that keeps the history of the training that produced them."""
+    return weights.with_name(weights.name.removesuffix(".weights.h5") + ".history.json")
 
 
 # -- K-means on feature spaces -------------------------------------------------------------------

@@ -85,12 +85,10 @@ def train_lenet(model: keras.Model, data: runner.MnistSplits, directory: Path) -
     )
     path = learned.weights_path(directory, "lenet5", n=len(data.x_train), seed=FLAGS.seed, epochs=epochs,
                                 batch=FLAGS.batch_size)
-    test_images = networks.as_images(data.x_test)
-    record = learned.train(
+    return learned.train(
         model, path, FLAGS.reuse, networks.as_images(data.x_train), data.y_train, epochs=epochs,
-        batch_size=FLAGS.batch_size, validation_data=(test_images, data.y_test),
+        batch_size=FLAGS.batch_size, validation_data=(networks.as_images(data.x_test), data.y_test),
     )
-    return {**record, "epochs": epochs}
 
 
 def feature_spaces(model: keras.Model, data: runner.MnistSplits) -> list[learned.FeatureSpace]:
@@ -240,8 +238,6 @@ def summary_markdown(
     comparisons: Sequence[dict[str, Any]], data: runner.MnistSplits, command: str,
 ) -> str:
     """The summary.md text: setup, scores, elbow, comparison with the seed, figures."""
-    trained = (f"weights loaded from `{training['weights']}` (`--reuse`)" if training["reused"] else
-               f"trained for {training['epochs']} epochs in {training['seconds']:.0f} s")
     elbow_rows = [
         {"k": k, **{f"inertia/image, {LAYERS[key][1]}": curve["inertia"][i] / len(data.x_train)
                     for key, curve in curves.items()}}
@@ -257,8 +253,9 @@ def summary_markdown(
         "raw-pixel K-means (no labels) is shown for contrast.",
         "",
         f"LeNet-5, Adam {LEARNING_RATE:g}, sparse categorical cross-entropy, batch {FLAGS.batch_size}, seed "
-        f"{FLAGS.seed}, {trained} on {len(data.x_train):,} labelled training images; classification accuracy "
-        f"{accuracy['train']:.2%} (train), {accuracy['test']:.2%} (test). " + learned.kmeans_sentence(len(data.x_test)),
+        f"{FLAGS.seed}, {len(data.x_train):,} labelled training images. {learned.training_sentence(training)} "
+        f"Classification accuracy {accuracy['train']:.2%} (train), {accuracy['test']:.2%} (test). "
+        + learned.kmeans_sentence(len(data.x_test)),
         "",
         learned.scores_table(spaces, results, markdown=True),
         "",

@@ -4,9 +4,9 @@ Each study runs with ``--quick`` in its own process, as users run it, three
 times: once to train, once more with ``--reuse`` in the same directory (must load
 the saved weights and reproduce every score) and once from scratch elsewhere
 with the same seed (must reproduce every number). The two studies run side by
-side to share the two cores. The data are the real MNIST files when
-``TFKMEANS_DATA_DIR`` is set, otherwise synthetic IDX "digits"; checks that
-need real digits are skipped on the synthetic ones.
+side to share the two cores. The data are the real MNIST files when there are
+any (``conftest.data_dir``), otherwise synthetic IDX "digits"; checks that need
+real digits are skipped on the synthetic ones.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
-# Helpers and the data fixture shared with the other studies' tests (tests/ is on sys.path under pytest).
-from test_experiment_studies import assert_png
+# Helpers shared with the other studies' tests (tests/ is on sys.path under pytest; data_dir is in conftest).
+from test_experiment_studies import assert_png, check_seed_comparisons
 from test_experiments import EPS, REPO_ROOT
 
-from experiments import learned, plots, runner
+from experiments import learned, networks, plots, runner
 
 STUDIES = ("autoencoder", "lenet")
 #: Flags of every test run beside --quick: smaller batches than the defaults, so that the one quick epoch
@@ -81,9 +82,9 @@ def runs(data_dir, tmp_path_factory) -> dict:
 
 
 def without_seconds(value):
-    """``value`` with every ``seconds`` entry dropped (wall times differ from run to run)."""
+    """``value`` without its wall times (every ``*seconds`` entry): they differ from run to run."""
     if isinstance(value, dict):
-        return {key: without_seconds(item) for key, item in value.items() if key != "seconds"}
+        return {key: without_seconds(item) for key, item in value.items() if not key.endswith("seconds")}
     if isinstance(value, list):
         return [without_seconds(item) for item in value]
     return value
@@ -101,9 +102,9 @@ def check_common(run: dict, study: str, stages: set[str]) -> dict:
     training = metrics["training"]
     assert training["epochs"] == learned.QUICK_EPOCHS and (directory / training["weights"]).is_file()
     assert training["weights"].endswith(f"-n{n_train}-seed0-epochs1-batch{metrics['flags']['batch_size']}.weights.h5")
-    if not training["reused"]:
-        assert [row["epoch"] for row in training["history"]] == [1]
-        assert training["history"][0]["loss"] > 0 and training["history"][0]["val_loss"] > 0
+    assert learned.history_path(directory / training["weights"]).is_file()
+    assert [row["epoch"] for row in training["history"]] == [1] and training["fit_seconds"] > 0
+    assert training["history"][0]["loss"] > 0 and training["history"][0]["val_loss"] > 0
 
     for space, result in metrics["results"].items():
         for split in ("train", "test"):
@@ -120,10 +121,8 @@ def check_common(run: dict, study: str, stages: set[str]) -> dict:
     assert set(metrics["timings_s"]) == stages | {"load", "train", "kmeans", "figures", "total"}
     assert all(seconds > 0 for seconds in metrics["timings_s"].values())
     assert metrics["timings_s"]["total"] >= sum(s for name, s in metrics["timings_s"].items() if name != "total")
-    for entry in metrics["seed_comparisons"]:  # the common shape, citing the study's seed by title
-        assert tuple(entry) == runner.SEED_COMPARISON_KEYS and entry["source"] == runner.SEED_DOCUMENTS[study]
-        assert entry["quantity"] and entry["definition"] and entry["note"] and entry["ours"] is not None
-        assert all((directory / figure).is_file() for figure in entry["figures"])
+    check_seed_comparisons(metrics, directory)
+    assert {entry["source"] for entry in metrics["seed_comparisons"]} == {runner.SEED_DOCUMENTS[study]}
     for figure in metrics["figures"].values():
         assert_png(directory / figure)
     assert (directory / "summary.md").read_text().startswith("# ")
@@ -133,7 +132,7 @@ def check_common(run: dict, study: str, stages: set[str]) -> dict:
 # -- the autoencoder study (seed 004) ---------------------------------------------------------------
 
 
-def test_autoencoder_quick(runs, data_dir):  # noqa: F811
+def test_autoencoder_quick(runs, data_dir):
     run = runs["autoencoder", "first"]
     metrics = check_common(run, "autoencoder", {"encode"})
     assert set(metrics["results"]) == {"pixels", "codes"}
@@ -164,7 +163,7 @@ def test_autoencoder_quick(runs, data_dir):  # noqa: F811
 # -- the LeNet study (seed 002) ------------------------------------------------------------------------
 
 
-def test_lenet_quick(runs, data_dir):  # noqa: F811
+def test_lenet_quick(runs, data_dir):
     run = runs["lenet", "first"]
     metrics = check_common(run, "lenet", {"features", "elbow"})
     results = metrics["results"]
@@ -209,8 +208,11 @@ def test_lenet_quick(runs, data_dir):  # noqa: F811
 @pytest.mark.parametrize("study", STUDIES)
 def test_reuse_loads_the_weights_and_reproduces_the_scores(runs, study):
     first, reused = runs[study, "first"]["metrics"], runs[study, "reuse"]
-    assert reused["metrics"]["training"]["reused"] is True and reused["metrics"]["training"]["history"] is None
-    assert "(--reuse)" in reused["stderr"] and reused["metrics"]["training"]["weights"] == first["training"]["weights"]
+    training = reused["metrics"]["training"]
+    assert training["reused"] is True and "(--reuse)" in reused["stderr"]
+    # The first run's training, reported again from the file kept beside the weights.
+    for key in ("weights", "epochs", "history", "fit_seconds"):
+        assert training[key] == first["training"][key], key
     assert without_seconds(reused["metrics"]["results"]) == without_seconds(first["results"])
     assert reused["metrics"]["seed_comparisons"] == first["seed_comparisons"]
     assert "train" in first["timings_s"] and reused["metrics"]["timings_s"]["train"] < first["timings_s"]["train"]
@@ -234,6 +236,35 @@ def test_weights_path_names_the_training_setup(tmp_path):
     # Another setup, another file: --reuse never loads weights trained differently.
     assert learned.weights_path(tmp_path, "lenet5", n=2000, seed=3, epochs=1, batch=128) != path
     assert learned.weights_path(tmp_path, "net").name == "net.weights.h5"
+
+
+def test_train_keeps_the_history_beside_the_weights_for_reuse(tmp_path):
+    def compiled_model():
+        networks.seed_everything(0)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)], name="tiny")
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 3), dtype=np.float32), rng.random((64, 1), dtype=np.float32)
+    path = learned.weights_path(tmp_path, "tiny", epochs=2)
+    options = {"epochs": 2, "batch_size": 16, "validation_data": (x[:8], y[:8])}
+    trained = learned.train(compiled_model(), path, True, x, y, **options)  # nothing to reuse yet: trains
+    assert trained["reused"] is False and [row["epoch"] for row in trained["history"]] == [1, 2]
+    assert path.is_file() and learned.history_path(path) == tmp_path / "tiny-epochs2.history.json"
+
+    model = compiled_model()
+    loaded = learned.train(model, path, True, x, y, **options)
+    assert loaded["reused"] is True and loaded["epochs"] == 2
+    assert loaded["history"] == trained["history"] and loaded["fit_seconds"] == trained["fit_seconds"]
+    assert float(model.evaluate(x[:8], y[:8], verbose=0)) == pytest.approx(trained["history"][-1]["val_loss"])
+    assert "final loss" in learned.training_sentence(loaded) and "`--reuse`" in learned.training_sentence(loaded)
+    assert "`--reuse`" not in learned.training_sentence(trained)
+
+    learned.history_path(path).unlink()  # weights from before histories were kept
+    orphan = learned.train(compiled_model(), path, True, x, y, **options)
+    assert orphan["reused"] is True and orphan["history"] is None and orphan["fit_seconds"] is None
+    assert "history was not kept" in learned.training_sentence(orphan)
 
 
 def test_epoch_budget_caps_only_quick_runs():
