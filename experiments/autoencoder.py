@@ -220,20 +220,12 @@ def summary_markdown(
         f"{mse['test_mean_image']:.4f} on the test images). "
         + learned.kmeans_sentence(len(data.x_test)),
         "",
-        learned.scores_table(spaces, results, markdown=True),
-        "",
-        "Purity and mean cluster purity score each split with its own majority map; \"accuracy, training map\" "
-        "labels the test clusters with their majority training digit.",
-        "",
-        "## Comparison with the seed",
-        "",
-        *learned.comparison_lines(comparisons),
-        "",
-        "## Figures",
-        "",
-        "- `confusion_matrix.png`: true digit × cluster on the training images, pixels and codes side by side.",
-        "- `reconstructions.png`: one test image of each digit above its reconstruction.",
-        "- `centres.png`: the centres of K-means on pixels (top) and on codes, decoded to images (bottom).",
+        *learned.scores_section(spaces, results),
+        *learned.closing_sections(comparisons, [
+            "- `confusion_matrix.png`: true digit × cluster on the training images, pixels and codes side by side.",
+            "- `reconstructions.png`: one test image of each digit above its reconstruction.",
+            "- `centres.png`: the centres of K-means on pixels (top) and on codes, decoded to images (bottom).",
+        ]),
     ])
 
 

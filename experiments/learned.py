@@ -15,7 +15,7 @@ study calls it), so tests can import it beside other experiment modules.
   the training features of one :class:`FeatureSpace`, test features assigned to
   its centres, both scored.
 - :func:`scores_table`, :func:`training_sentence`, :func:`kmeans_sentence`,
-  :func:`comparison_lines`: pieces of summary.md.
+  :func:`scores_section`, :func:`closing_sections`: pieces of summary.md.
 - :class:`Stages`: the wall time of every stage, for metrics.json.
 """
 
@@ -35,9 +35,26 @@ from experiments import networks, runner
 from tfkmeans import KMeans, metrics
 
 __all__ = [
-    "QUICK_EPOCHS", "QUICK_N_INIT", "Clustering", "FeatureSpace", "Stages", "cluster_space", "cluster_spaces",
-    "comparison_lines", "define_flags", "epoch_budget", "history_path", "kmeans_options", "kmeans_sentence",
-    "load_data", "scores_table", "train", "training_sentence", "weights_path",
+    "QUICK_EPOCHS",
+    "QUICK_N_INIT",
+    "Clustering",
+    "FeatureSpace",
+    "Stages",
+    "closing_sections",
+    "cluster_space",
+    "cluster_spaces",
+    "comparison_lines",
+    "define_flags",
+    "epoch_budget",
+    "history_path",
+    "kmeans_options",
+    "kmeans_sentence",
+    "load_data",
+    "scores_section",
+    "scores_table",
+    "train",
+    "training_sentence",
+    "weights_path",
 ]
 
 #: Training epochs in ``--quick`` mode (at most).
@@ -314,6 +331,21 @@ def kmeans_sentence(n_test: int) -> str:
         f"({n_test:,}) assigned to the nearest centre."
         + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else "")
     )
+
+
+def scores_section(spaces: Sequence[FeatureSpace], results: Mapping[str, Clustering]) -> list[str]:
+    """summary.md's lines of :func:`scores_table` (Markdown) and what its accuracies mean."""
+    return [
+        scores_table(spaces, results, markdown=True),
+        "",
+        "Purity and mean cluster purity score each split with its own majority map; \"accuracy, training map\" "
+        "labels the test clusters with their majority training digit.",
+    ]
+
+
+def closing_sections(comparisons: Sequence[Mapping[str, Any]], figures: Sequence[str]) -> list[str]:
+    """summary.md's last lines: the comparison with the seed (:func:`comparison_lines`), then the figures."""
+    return ["", "## Comparison with the seed", "", *comparison_lines(comparisons), "", "## Figures", "", *figures]
 
 
 def comparison_lines(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:

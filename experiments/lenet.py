@@ -257,10 +257,8 @@ def summary_markdown(
         f"Classification accuracy {accuracy['train']:.2%} (train), {accuracy['test']:.2%} (test). "
         + learned.kmeans_sentence(len(data.x_test)),
         "",
-        learned.scores_table(spaces, results, markdown=True),
-        "",
-        "Mean cluster purity is the blog's \"accuracy\"; \"accuracy, training map\" labels the test clusters with "
-        "their majority training digit.",
+        *learned.scores_section(spaces, results),
+        "Mean cluster purity is the blog's \"accuracy\".",
         "",
         f"## Elbow (features trained with labels; n_init={curves['penultimate']['n_init']} per k)",
         "",
@@ -268,17 +266,12 @@ def summary_markdown(
         "",
         "Knee (point farthest from the chord, axes scaled to [0, 1]): "
         + ", ".join(f"{LAYERS[key][1]}: k={curve['knee']}" for key, curve in curves.items()) + ".",
-        "",
-        "## Comparison with the seed",
-        "",
-        *learned.comparison_lines(comparisons),
-        "",
-        "## Figures",
-        "",
-        "- `elbow.png`: inertia against k on the penultimate features and on the logits (both trained with "
-        "labels), as a share of the inertia at k=1; knees circled.",
-        f"- `cluster_grids.png`: {FLAGS.grid_side ** 2} random training images of every cluster of the "
-        "penultimate features (trained with labels).",
+        *learned.closing_sections(comparisons, [
+            "- `elbow.png`: inertia against k on the penultimate features and on the logits (both trained with "
+            "labels), as a share of the inertia at k=1; knees circled.",
+            f"- `cluster_grids.png`: {FLAGS.grid_side ** 2} random training images of every cluster of the "
+            "penultimate features (trained with labels).",
+        ]),
     ])
 
 
