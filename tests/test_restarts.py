@@ -107,3 +107,11 @@ def test_kmeans_n_init_logs_a_curve_per_run(mnist_subset, tmp_path):
     for r in range(3):
         values = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(f"kmeans/run_{r}/inertia")]
         assert all(b <= a * (1 + 1e-6) for a, b in zip(values, values[1:])), "Lloyd never raises the inertia"
+
+
+def test_restarts_of_a_single_cluster_find_the_mean():
+    # A k known to be 1 in the graph once failed tf.while_loop's shape check in runs_pass.
+    x = np.random.default_rng(0).random((50, 3))
+    km = KMeans(1, n_init=2, algorithm="lloyd", random_state=0, dtype="float64").fit(x)
+    np.testing.assert_allclose(km.cluster_centers_[0], x.mean(axis=0), rtol=1e-12)
+    assert km.inertia_ == pytest.approx(((x - x.mean(axis=0)) ** 2).sum(), rel=1e-12)

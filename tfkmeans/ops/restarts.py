@@ -125,6 +125,10 @@ def runs_pass(
         norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
         labels, mins = assign_runs(block, centers, distance, norms)
         sums, weights = runs_cluster_sums(block, block_weights, labels, n_clusters)
+        # The scatter branch of the sums loses the static number of clusters; the loop needs the
+        # totals' shape to stay what it entered with (a known k=1 failed the while_loop's check).
+        sums = tf.ensure_shape(sums, centers.shape)
+        weights = tf.ensure_shape(weights, centers.shape[:2])
         by_run = tf.transpose(mins)  # (runs, rows)
         distances, rows = tf.math.top_k(by_run, k=tf.minimum(n_clusters, size))
         run_of_row = tf.broadcast_to(tf.range(tf.shape(rows)[0])[:, None], tf.shape(rows))
