@@ -560,3 +560,173 @@ def test_float32_within_range_matches_float64_labels(blobs, scale):
     km64 = KMeans(3, init=x[:3], dtype="float64").fit(x)
     np.testing.assert_array_equal(km32.labels_, km64.labels_)
     assert km32.inertia_ == pytest.approx(km64.inertia_, rel=1e-4)
+
+
+# -- feature names (issue 13, item 14): scikit-learn's own estimators are the oracle ----------------------
+
+
+def _frame(x, columns):
+    import pandas as pd  # in the test extra
+
+    return pd.DataFrame(x, columns=columns)
+
+
+def _sklearn_twin(estimator):
+    """The scikit-learn estimator of the same name: its messages are the ones to match."""
+    import sklearn.cluster
+
+    return getattr(sklearn.cluster, estimator.__name__)
+
+
+def _outcome(call):
+    """What a call did: ('error', type, message), or ('warnings', [(category, message), ...])."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+        except (ValueError, TypeError) as error:
+            return ("error", type(error), str(error))
+    return ("warnings", sorted((w.category.__name__, str(w.message)) for w in caught if "feature names" in str(w.message)))
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_feature_names_in_are_remembered_and_forgotten_as_scikit_learn_does(blobs, estimator):
+    """A DataFrame fitted with columns a..f was predicted silently with its columns in another order."""
+    x = blobs[0][:300]
+    twin = _sklearn_twin(estimator)
+    for columns in (list("abcdef"), list(range(6))):  # string names are kept, integer ones are not
+        ours, theirs = estimator(3, random_state=0).fit(_frame(x, columns)), twin(3, random_state=0).fit(_frame(x, columns))
+        assert hasattr(ours, "feature_names_in_") == hasattr(theirs, "feature_names_in_")
+        if hasattr(theirs, "feature_names_in_"):
+            assert ours.feature_names_in_.dtype == object
+            np.testing.assert_array_equal(ours.feature_names_in_, theirs.feature_names_in_)
+    ours = estimator(3, random_state=0).fit(_frame(x, list("abcdef")))
+    ours.fit(x)  # a refit without names forgets the former ones
+    assert not hasattr(ours, "feature_names_in_")
+    ours.fit(_frame(x, list("abcdef")))
+    ours.fit(tf.data.Dataset.from_tensor_slices(x).batch(100))
+    assert not hasattr(ours, "feature_names_in_")
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("method", ["predict", "transform", "score"])
+def test_other_columns_give_scikit_learns_errors_and_warnings(blobs, estimator, method):
+    x = blobs[0][:300]
+    names = list("abcdef")
+    fitted_on = {"named": _frame(x, names), "unnamed": x}
+    queries = {
+        "same": _frame(x[:20], names),
+        "reordered": _frame(x[:20], names)[list("fedcba")],
+        "renamed": _frame(x[:20], list("abcdeg")),
+        "many renamed": _frame(x[:20], [f"z{i}" for i in range(6)]),
+        "fewer": _frame(x[:20, :5], names[:5]),
+        "numpy": x[:20],
+        "mixed names": _frame(x[:20], ["a", "b", "c", "d", "e", 5]),
+        "integer names": _frame(x[:20], list(range(6))),
+    }
+    for fit_name, data in fitted_on.items():
+        ours = estimator(3, random_state=0).fit(data)
+        theirs = _sklearn_twin(estimator)(3, random_state=0, n_init=1).fit(data)
+        for query_name, query in queries.items():
+            expected = _outcome(lambda: getattr(theirs, method)(query))
+            got = _outcome(lambda: getattr(ours, method)(query))
+            if expected[0] == "error" and got[0] == "error" and "feature names" not in expected[2]:
+                # Errors past the names (the feature count) are worded by each library.
+                assert got[1] is expected[1] and "features" in got[2], (fit_name, query_name, got)
+                continue
+            assert got == expected, (fit_name, query_name)
+    assert _outcome(lambda: getattr(ours, method)(queries["fewer"]))[0] == "error"
+
+
+def test_feature_name_warnings_point_at_the_caller(blobs):
+    km = KMeans(3, random_state=0).fit(_frame(blobs[0][:100], list("abcdef")))
+    with pytest.warns(UserWarning, match="X does not have valid feature names") as record:
+        km.predict(blobs[0][:5])
+    assert record[0].filename == __file__
+
+
+def test_partial_fit_remembers_the_first_calls_names(blobs):
+    x = blobs[0][:300]
+    km = MiniBatchKMeans(3, random_state=0).partial_fit(_frame(x[:100], list("abcdef")))
+    np.testing.assert_array_equal(km.feature_names_in_, list("abcdef"))
+    km.partial_fit(_frame(x[100:200], list("abcdef")))
+    with pytest.raises(ValueError, match="Feature names must be in the same order as they were in fit"):
+        km.partial_fit(_frame(x[100:200], list("abcdef"))[list("bacdef")])
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_get_feature_names_out_is_scikit_learns(blobs, estimator):
+    x = blobs[0][:300]
+    twin = _sklearn_twin(estimator)
+    for data in (x, _frame(x, list("abcdef"))):
+        ours, theirs = estimator(4, random_state=0).fit(data), twin(4, random_state=0, n_init=1).fit(data)
+        expected = theirs.get_feature_names_out()
+        got = ours.get_feature_names_out()
+        assert got.dtype == object and got.tolist() == expected.tolist()
+        assert got.tolist() == [f"{estimator.__name__.lower()}{i}" for i in range(4)]
+        for input_features in (list("abcdef"), list("abcdeg"), list("abc"), [f"x{i}" for i in range(6)]):
+            assert _outcome(lambda: ours.get_feature_names_out(input_features)) == _outcome(
+                lambda: theirs.get_feature_names_out(input_features)
+            ), input_features
+    with pytest.raises(tfkmeans_not_fitted()):
+        estimator(4).get_feature_names_out()
+
+
+def tfkmeans_not_fitted():
+    from tfkmeans import NotFittedError
+
+    return NotFittedError
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_set_output_pandas_gives_scikit_learns_frame(blobs, estimator):
+    import pandas as pd
+    from sklearn import config_context
+
+    x = blobs[0][:300]
+    frame = pd.DataFrame(x, columns=list("abcdef"), index=np.arange(1000, 1300))
+    km = estimator(4, init=x[:4], n_init=1).fit(frame)
+    plain = km.transform(frame)
+    assert isinstance(plain, np.ndarray)
+    assert km.set_output(transform="pandas") is km
+    out = km.transform(frame.iloc[10:20])
+    expected = pd.DataFrame(plain[10:20], index=frame.index[10:20], columns=km.get_feature_names_out())
+    pd.testing.assert_frame_equal(out, expected)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        assert km.transform(x[:3]).index.tolist() == [0, 1, 2]  # numpy input: a fresh index, as scikit-learn
+    assert isinstance(km.fit_transform(frame), pd.DataFrame)
+    assert isinstance(km.set_output(transform="default").transform(frame), np.ndarray)
+    with config_context(transform_output="pandas"):  # scikit-learn's global setting, when none was chosen
+        assert isinstance(estimator(4, init=x[:4], n_init=1).fit(frame).transform(frame), pd.DataFrame)
+        assert isinstance(km.transform(frame), np.ndarray)  # the estimator's own choice wins
+    with pytest.raises(ValueError, match=r"must be one of \['default', 'pandas'\] or None, got 'arrow'"):
+        km.set_output(transform="arrow")
+
+
+def test_column_transformer_names_and_values_match_scikit_learns(blobs):
+    import pandas as pd
+    from sklearn.cluster import KMeans as SklearnKMeans
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = blobs[0][:300]
+    frame = pd.DataFrame(x, columns=list("abcdef"))
+    init = StandardScaler().fit_transform(x[:, :4])[:3]
+
+    def pipeline(estimator):
+        columns = ColumnTransformer(
+            [("km", make_pipeline(StandardScaler(), estimator(3, init=init, n_init=1)), list("abcd")),
+             ("rest", "passthrough", ["e", "f"])]
+        )
+        return columns.set_output(transform="pandas").fit(frame)
+
+    ours, theirs = pipeline(KMeans), pipeline(SklearnKMeans)
+    assert ours.get_feature_names_out().tolist() == theirs.get_feature_names_out().tolist() == [
+        "km__kmeans0", "km__kmeans1", "km__kmeans2", "rest__e", "rest__f"
+    ]
+    got, expected = ours.transform(frame), theirs.transform(frame)
+    assert list(got.columns) == list(expected.columns)
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-5, atol=1e-5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
@@ -24,10 +25,12 @@ from tfkmeans._validation import (
     check_same_order_every_pass,
     check_weights_fit,
     draw_seed,
+    feature_names,
     finite_tensor,
     mean_if_far_from_zero,
     numeric_matrix,
     scaled_sample_weight,
+    stacklevel_outside_package,
     unpack_dataset,
 )
 from tfkmeans.exceptions import NotFittedError
@@ -38,6 +41,9 @@ if TYPE_CHECKING:  # scikit-learn is optional: __sklearn_tags__ imports it when 
     from tfkmeans.layers import KMeansLayer
 
 _DTYPES = {"float32": tf.float32, "float64": tf.float64}
+
+# Containers transform can return (set_output): scikit-learn's "default" (numpy) and "pandas".
+_OUTPUTS = ("default", "pandas")
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True, autograph=False)
@@ -247,8 +253,51 @@ class BaseKMeans(tf.Module):
             return _kmeans_plusplus_runs(x, sample_weight, self._n_clusters, seeds)[0]
         return tf.stack([self._initial_centers(x, sample_weight, rng) for rng in rngs])
 
+    def _check_feature_names(self, X: Any, *, reset: bool) -> None:
+        """Remember (``reset``) or check ``X``'s column names, as scikit-learn's ``_check_feature_names``.
+
+        On ``reset``, a data frame with string column names sets
+        ``feature_names_in_`` and other data remove it. Otherwise names that
+        differ from the fit's, or come in another order, are a ValueError
+        listing them, and names on one side only a UserWarning: scikit-learn's
+        messages, so that code checking them behaves alike.
+        """
+        names = feature_names(X)
+        if reset:
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_  # a fit without names must not keep another fit's
+            return
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is None and names is None:
+            return
+        estimator = type(self).__name__
+        if fitted is None or names is None:
+            message = (
+                f"X has feature names, but {estimator} was fitted without feature names" if fitted is None
+                else f"X does not have valid feature names, but {estimator} was fitted with feature names"
+            )
+            warnings.warn(message, UserWarning, stacklevel=stacklevel_outside_package())
+            return
+        if len(fitted) == len(names) and np.all(fitted == names):
+            return
+        unseen, missing = sorted(set(names) - set(fitted)), sorted(set(fitted) - set(names))
+
+        def listed(heading: str, values: list[str]) -> str:
+            shown = "".join(f"- {value}\n" for value in values[:5])
+            return f"{heading}:\n{shown}" + ("- ...\n" if len(values) > 5 else "") if values else ""
+
+        raise ValueError(
+            "The feature names should match those that were passed during fit.\n"
+            + listed("Feature names unseen at fit time", unseen)
+            + listed("Feature names seen at fit time, yet now missing", missing)
+            + ("" if unseen or missing else "Feature names must be in the same order as they were in fit.\n")
+        )
+
     def _validate_data(self, X: Any, *, reset: bool, shift: Optional[tf.Tensor] = None) -> tf.Tensor:
-        """Convert ``X`` (moved by ``-shift``); on ``reset`` remember its width, otherwise check it against the fit."""
+        """Convert ``X`` (moved by ``-shift``); on ``reset`` remember its width and column names, otherwise check them."""
+        self._check_feature_names(X, reset=reset)
         matrix = numeric_matrix(X, "X")
         if reset:
             self.n_features_in_ = int(matrix.shape[1])
@@ -285,6 +334,7 @@ class BaseKMeans(tf.Module):
             raise ValueError("sample_weight must be non-negative and positive somewhere.")
         check_weights_fit(None, float(moments.total_weight), self._tf_dtype)
         self.n_features_in_ = n_features
+        self._check_feature_names(dataset, reset=True)  # a dataset has no column names: forget a former fit's
         return batches, moments
 
     def _check_is_fitted(self) -> None:
@@ -349,6 +399,8 @@ class BaseKMeans(tf.Module):
         """Set the centres directly (as scikit-learn allows, e.g. before ``predict``), in the estimator's dtype."""
         matrix = numeric_matrix(centers, "cluster_centers_")
         self._set_centers(finite_tensor(matrix, self._tf_dtype, "cluster_centers_", None))
+        if int(matrix.shape[1]) != getattr(self, "n_features_in_", None) and hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_  # names of another width no longer describe the centres' features
         self.n_features_in_ = int(matrix.shape[1])
 
     def _set_centers(self, centers: tf.Tensor) -> None:
@@ -408,10 +460,86 @@ class BaseKMeans(tf.Module):
         self._check_eager("predict")
         return _compiled_predict(*self._inference_inputs(X), **self._inference_options()).numpy()
 
-    def transform(self, X: Any) -> np.ndarray:
-        """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``."""
+    def transform(self, X: Any) -> Any:
+        """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``.
+
+        A numpy array, or a pandas DataFrame with columns
+        :meth:`get_feature_names_out` (and ``X``'s index, if ``X`` is one) after
+        ``set_output(transform="pandas")`` or scikit-learn's
+        ``set_config(transform_output="pandas")``.
+        """
         self._check_eager("transform")
-        return _compiled_transform(*self._inference_inputs(X), **self._inference_options()).numpy()
+        distances = _compiled_transform(*self._inference_inputs(X), **self._inference_options()).numpy()
+        return self._output_container(distances, X)
+
+    def get_feature_names_out(self, input_features: Optional[Any] = None) -> np.ndarray:
+        """Names of the columns ``transform`` returns: the lower-case class name and the centre's index.
+
+        As scikit-learn's ``ClassNamePrefixFeaturesOutMixin``: ``kmeans0`` ...
+        ``kmeans{n_clusters - 1}`` for :class:`KMeans`, which is what
+        ``set_output`` and ``ColumnTransformer`` name the distances by.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked: it must equal ``feature_names_in_`` if the fit had
+            column names, and have ``n_features_in_`` entries.
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_clusters,)
+        """
+        self._check_is_fitted()
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            fitted = getattr(self, "feature_names_in_", None)
+            if fitted is not None and not np.array_equal(fitted, input_features):
+                raise ValueError("input_features is not equal to feature_names_in_")
+            if len(input_features) != self.n_features_in_:
+                raise ValueError(
+                    f"input_features should have length equal to number of features ({self.n_features_in_}), "
+                    f"got {len(input_features)}"
+                )
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(int(self.centers.shape[0]))], dtype=object)
+
+    def set_output(self, *, transform: Optional[str] = None) -> "BaseKMeans":
+        """Choose the container ``transform`` and ``fit_transform`` return, as scikit-learn's transformers.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas"} or None, default=None
+            "default": numpy arrays; "pandas": DataFrames (pandas must be
+            installed). None leaves the choice as it is; without a choice,
+            scikit-learn's global ``transform_output`` applies.
+
+        Returns
+        -------
+        self
+        """
+        if transform is None:
+            return self
+        if transform not in _OUTPUTS:
+            raise ValueError(f"set_output(transform=...) must be one of {list(_OUTPUTS)} or None, got {transform!r}.")
+        # scikit-learn's attribute: clone and its meta-estimators read and copy it.
+        self._sklearn_output_config = {"transform": transform}
+        return self
+
+    def _output_container(self, distances: np.ndarray, X: Any) -> Any:
+        """``distances`` in the container :meth:`set_output` (or scikit-learn's global configuration) chose."""
+        output = getattr(self, "_sklearn_output_config", {}).get("transform")
+        if output is None:
+            # Only code that imported scikit-learn can have configured it: no import here.
+            sklearn = sys.modules.get("sklearn")
+            output = sklearn.get_config().get("transform_output", "default") if sklearn is not None else "default"
+        if output == "default":
+            return distances
+        if output != "pandas":
+            raise ValueError(f"{type(self).__name__} can return {list(_OUTPUTS)} containers, not {output!r}.")
+        import pandas as pd  # only for code that asked for DataFrames
+
+        index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
+        return pd.DataFrame(distances, index=index, columns=self.get_feature_names_out())
 
     def score(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> float:
         """Opposite of the inertia of ``X`` under the fitted centres (higher is better).

@@ -195,6 +195,13 @@ class KMeans(BaseKMeans):
         Iterations run by the kept run.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of ``X`` in ``fit``, set only when ``X`` was a data frame
+        whose columns are all named by strings. Data predicted, transformed or
+        scored afterwards must have the same names in the same order (else a
+        ValueError), and data with names on one side only give a UserWarning,
+        as in scikit-learn. :meth:`get_feature_names_out` names
+        ``transform``'s columns.
 
     Examples
     --------
@@ -270,6 +277,7 @@ class KMeans(BaseKMeans):
         )
 
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
+        self._check_feature_names(X, reset=True)
         x, offset = as_centered_float_matrix(X, self._tf_dtype)
         n_samples, n_features = (int(d) for d in x.shape)
         self.n_features_in_ = n_features

@@ -220,6 +220,9 @@ class MiniBatchKMeans(BaseKMeans):
         Mini-batch steps run (``partial_fit`` adds one per call).
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a data frame given to ``fit`` (or the first
+        ``partial_fit``), checked as for :class:`tfkmeans.KMeans`.
 
     Examples
     --------
