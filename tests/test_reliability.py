@@ -730,3 +730,55 @@ def test_column_transformer_names_and_values_match_scikit_learns(blobs):
     got, expected = ours.transform(frame), theirs.transform(frame)
     assert list(got.columns) == list(expected.columns)
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-5, atol=1e-5)
+
+
+# -- verbose lines, TensorBoard runs, distinct clusters (issue 13, item 13) -------------------------------
+
+
+def _verbose_lines(capfd) -> list[tuple[int, int, str]]:
+    """(run, iteration, figures) of each 'tfkmeans: run r iteration i ...' line printed from a graph."""
+    import re
+
+    lines = []
+    for line in capfd.readouterr().err.splitlines():
+        match = re.match(r"tfkmeans: run (\d+) iteration (\d+) (.*)", line)
+        if match:
+            lines.append((int(match[1]), int(match[2]), match[3]))
+        else:
+            assert not line.startswith("tfkmeans: iteration"), line  # every Lloyd line carries its run
+    return lines
+
+
+def test_verbose_lines_carry_the_run_and_the_iteration_across_checkpoint_segments(tmp_path, capfd, monkeypatch):
+    """Lines restarted their count at every checkpoint segment ('iteration 1' every 3 iterations) and named no run."""
+    from conftest import Interrupted, interrupt_after
+    from sklearn.datasets import make_blobs
+
+    from tfkmeans import _kmeans
+
+    x, _ = make_blobs(600, centers=5, n_features=4, cluster_std=3, random_state=0)  # 11 and 13 iterations
+    params = dict(n_clusters=5, tol=0, max_iter=50, verbose=1, random_state=0, algorithm="lloyd")
+    capfd.readouterr()
+    whole = KMeans(**params).fit(x)
+    expected = _verbose_lines(capfd)
+    assert [(r, i) for r, i, _ in expected] == [(1, i) for i in range(1, whole.n_iter_ + 1)] and whole.n_iter_ > 6
+    # The same fit in segments of 3 iterations, killed after two and resumed: the same lines, once each.
+    restore = interrupt_after(monkeypatch, _kmeans, "_lloyd", calls=2)
+    with pytest.raises(Interrupted):
+        KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=3).fit(x)
+    restore()
+    before = _verbose_lines(capfd)
+    KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=3).fit(x)
+    after = _verbose_lines(capfd)
+    assert [i for _, i, _ in before] == [1, 2, 3, 4, 5, 6] and after[0][1] == 7
+    assert before + after == expected
+
+    # Several runs, one after another (checkpointed) or with Elkan's bounds: numbered 1 and 2, each from iteration 1.
+    runs = {}
+    for name, extra in (("segments", dict(checkpoint_dir=str(tmp_path / "two"), checkpoint_every=4)), ("elkan", {})):
+        KMeans(**{**params, "algorithm": "elkan" if name == "elkan" else "lloyd", "n_init": 2}, **extra).fit(x)
+        runs[name] = [(r, i) for r, i, _ in _verbose_lines(capfd)]
+    first = sum(1 for r, _ in runs["elkan"] if r == 1)
+    assert runs["segments"] == runs["elkan"] == [(1, i) for i in range(1, first + 1)] + [
+        (2, i) for i in range(1, len(runs["elkan"]) - first + 1)
+    ]

@@ -47,8 +47,9 @@ def stream_seed_sample_size(n_clusters: int) -> int:
 # this many bytes, whichever is larger.
 _AUTO_MAX_BOUNDS_BYTES = 2**30
 
-# run(initial_centers, tol, max_iter): one Lloyd fit (max_iter=0: just labels and inertia).
-_RunFn = Callable[[tf.Tensor, tf.Tensor, int], ops.LloydResult]
+# run(initial_centers, tol, max_iter, progress): one Lloyd fit (max_iter=0: just labels and inertia);
+# progress (_progress) numbers its verbose lines.
+_RunFn = Callable[[tf.Tensor, tf.Tensor, int, tf.Tensor], ops.LloydResult]
 # run_all(initial_centers of shape (runs, k, d), tol, max_iter): every run in one loop.
 _RunsFn = Callable[[tf.Tensor, tf.Tensor, int], ops.RunsResult]
 
@@ -67,6 +68,14 @@ class _FitPlan(NamedTuple):
     weight_scale: float = 1.0  # the runs see the sample weights divided by it (scaled_sample_weight)
 
 
+def _progress(run_index: int, done: int = 0) -> tf.Tensor:
+    """What verbose lines of run ``run_index`` (0-based) show: its number and the iterations it has done.
+
+    A tensor, so that each run and checkpoint segment reuses one compiled graph.
+    """
+    return tf.constant([run_index + 1, done], tf.int32)
+
+
 def _active_strategy() -> Optional[tf.distribute.Strategy]:
     """The ``tf.distribute`` strategy whose scope we are in, if it has several replicas."""
     if not tf.distribute.has_strategy():
@@ -78,10 +87,10 @@ def _active_strategy() -> Optional[tf.distribute.Strategy]:
 @tf.function(autograph=False)
 def _lloyd_stream_fit(
     batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
-    distance: str, chunk_size: int, verbose: bool,
+    progress: tf.Tensor, distance: str, chunk_size: int, verbose: bool,
 ) -> ops.LloydResult:
     """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
-    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
+    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose, progress)
     labels, total = ops.dataset_labels_and_inertia(batches, run.centers, distance, chunk_size)
     return ops.LloydResult(run.centers, labels, total, run.n_iter, run.converged, run.history)
 
@@ -122,7 +131,10 @@ class KMeans(BaseKMeans):
         when no label changes.
     verbose : int, default=0
         If non-zero, print inertia and centre shift at every iteration (from
-        inside the graph) and log each run.
+        inside the graph), as ``tfkmeans: run r iteration i ...`` with the run
+        number and the iteration counted from the run's start, across
+        checkpoint segments and resumes (runs iterated together print one line
+        per iteration for all of them), and log each run.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation; an int makes fits reproducible.
     copy_x : bool, default=True
@@ -288,11 +300,11 @@ class KMeans(BaseKMeans):
 
         use_bounds = self._single_runs_use_bounds(n_samples, n_features)
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
             if use_bounds:
                 return _lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
-                                      chunk_size=options["chunk_size"], verbose=options["verbose"])
-            return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options)
+                                      chunk_size=options["chunk_size"], verbose=options["verbose"], progress=progress)
+            return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options, progress=progress)
 
         def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
             # The distance block is rows × (runs·k): size the chunks for all runs' centres.
@@ -335,8 +347,10 @@ class KMeans(BaseKMeans):
         rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
         self._check_seed_rows(int(rows.shape[0]))
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
-            return _lloyd_stream_fit(batches, moments.batches, initial_centers, tf.constant(max_iter), tol, **options)
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
+            return _lloyd_stream_fit(
+                batches, moments.batches, initial_centers, tf.constant(max_iter), tol, progress, **options
+            )
 
         distributed_run = functools.partial(self._distributed_run, batches=batches)
         # The rows were drawn by weight: as seeds they count once each.
@@ -363,10 +377,10 @@ class KMeans(BaseKMeans):
 
         shards = (shard(x), shard(weights))
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
             iterations = _lloyd_distributed(
                 strategy, shards, initial_centers, tf.constant(max_iter), tol,
-                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
+                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose), progress=progress,
             )
             labels, total = _labels_and_inertia(x, iterations.centers, weights, distance, chunk_size)
             return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
@@ -383,10 +397,10 @@ class KMeans(BaseKMeans):
         distance, chunk_size = self.distance, self._chunk_size(self.n_features_in_)
         distributed = strategy.experimental_distribute_dataset(batches)
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
             iterations = _lloyd_distributed(
                 strategy, distributed, initial_centers, tf.constant(max_iter), tol,
-                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
+                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose), progress=progress,
             )
             labels, total = _dataset_labels_and_inertia(batches, iterations.centers, distance=distance, chunk_size=chunk_size)
             return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
@@ -419,11 +433,11 @@ class KMeans(BaseKMeans):
     ) -> ops.LloydResult:
         """One run to convergence; with a checkpoint, in segments of ``checkpoint_every`` iterations."""
         if checkpoint is None:
-            result = run(centers, tol, self._max_iter)
+            result = run(centers, tol, self._max_iter, _progress(run_index))
             self._log_history(run_index, result.history, first_iteration=1)
             return result
         while True:
-            result = run(centers, tol, min(self._checkpoint_every, self._max_iter - done))
+            result = run(centers, tol, min(self._checkpoint_every, self._max_iter - done), _progress(run_index, done))
             self._log_history(run_index, result.history, first_iteration=done + 1)
             done += int(result.n_iter)
             centers = result.centers
@@ -438,8 +452,8 @@ class KMeans(BaseKMeans):
         initial_centers = self._initial_centers_of_runs(plan.seed_points, plan.seed_weights, rngs)
         if plan.run_all is None:
             n_iter, inertia, histories, best_result = [], [], [], None
-            for centers in tf.unstack(initial_centers):
-                result = plan.run(centers, plan.tol, self._max_iter)
+            for run_index, centers in enumerate(tf.unstack(initial_centers)):
+                result = plan.run(centers, plan.tol, self._max_iter, _progress(run_index))
                 n_iter.append(int(result.n_iter))
                 inertia.append(float(result.inertia))
                 histories.append(result.history)
@@ -460,7 +474,7 @@ class KMeans(BaseKMeans):
             return best_result
         best = int(np.argmin(inertia))
         # Labels and exact inertia of the best run: one more pass, as a single run ends.
-        result = plan.run(runs.centers[best], plan.tol, 0)
+        result = plan.run(runs.centers[best], plan.tol, 0, _progress(best))
         return result._replace(
             n_iter=runs.n_iter[best], converged=runs.converged[best], history=histories[best]
         )
@@ -508,7 +522,7 @@ class KMeans(BaseKMeans):
             # .numpy(), not int(variable): under a MirroredStrategy the checkpoint's variables are mirrored.
             first_run, run_seeds = int(checkpoint.run_index.numpy()), checkpoint.run_seeds.numpy()
             if np.isfinite(checkpoint.best_inertia.numpy()):  # a finished run to beat
-                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0)._replace(n_iter=checkpoint.best_n_iter.numpy())
+                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0, _progress(first_run))._replace(n_iter=checkpoint.best_n_iter.numpy())
 
         for run_index in range(first_run, n_init):
             started = time.perf_counter()
