@@ -209,7 +209,7 @@ def test_tensorboard_curves_follow_the_iterations(blobs, tmp_path):
     x, _ = blobs
     km = KMeans(5, init=x[:5], tol=0.0, log_dir=str(tmp_path)).fit(x)
     inertia, shift = [], []
-    for path in tmp_path.glob("events.out.tfevents.*"):
+    for path in (tmp_path / "fit-1").glob("events.out.tfevents.*"):
         for record in tf.data.TFRecordDataset(str(path)):
             event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:

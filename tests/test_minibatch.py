@@ -459,7 +459,7 @@ def test_log_dir_records_both_inertias_at_every_step(blobs, tmp_path):
         5, batch_size=BATCH, max_iter=3, max_no_improvement=None, compute_labels=False, random_state=0,
         log_dir=str(tmp_path),
     ).fit(x)
-    curves = logged_curves(tmp_path)
+    curves = logged_curves(tmp_path / "fit-1")
     assert set(curves) == {"minibatch_kmeans/ewa_inertia", "minibatch_kmeans/batch_inertia"}
     steps, ewa = zip(*curves["minibatch_kmeans/ewa_inertia"])
     batch_steps, batch = zip(*curves["minibatch_kmeans/batch_inertia"])
@@ -479,7 +479,7 @@ def test_log_dir_of_a_streamed_fit(blobs, tmp_path):
     x, _ = blobs
     batches = tf.data.Dataset.from_tensor_slices(x).batch(BATCH)
     km = MiniBatchKMeans(5, max_iter=2, max_no_improvement=None, random_state=0, log_dir=str(tmp_path)).fit(batches)
-    curves = logged_curves(tmp_path)
+    curves = logged_curves(tmp_path / "fit-1")
     assert [step for step, _ in curves["minibatch_kmeans/batch_inertia"]] == list(range(1, km.n_steps_ + 1))
     assert km.n_steps_ == 30
     assert all(np.isfinite(value) and value > 0 for _, value in curves["minibatch_kmeans/ewa_inertia"])

@@ -782,3 +782,38 @@ def test_verbose_lines_carry_the_run_and_the_iteration_across_checkpoint_segment
     assert runs["segments"] == runs["elkan"] == [(1, i) for i in range(1, first + 1)] + [
         (2, i) for i in range(1, len(runs["elkan"]) - first + 1)
     ]
+
+
+def test_two_fits_into_one_log_dir_keep_their_curves_apart(blobs, tmp_path, monkeypatch):
+    """Both fits wrote steps 1, 2, ... under the same tags of one folder: TensorBoard showed them interleaved."""
+    from conftest import Interrupted, interrupt_after
+    from test_minibatch import logged_curves
+
+    from tfkmeans import _kmeans
+
+    x = blobs[0][:600]
+    logs = tmp_path / "logs"
+    first = KMeans(4, init=x[:4], tol=0, log_dir=str(logs)).fit(x)
+    second = KMeans(4, init=x[100:104], tol=0, log_dir=logs).fit(x)  # an os.PathLike too
+    for folder, fit in (("fit-1", first), ("fit-2", second)):
+        curve = logged_curves(logs / folder)["kmeans/run_0/inertia"]
+        assert [step for step, _ in curve] == list(range(1, fit.n_iter_ + 1))
+        assert curve[-1][1] == pytest.approx(fit.inertia_, rel=1e-4)
+    assert first.n_iter_ != second.n_iter_ or first.inertia_ != second.inertia_
+
+    # A killed checkpointed fit, another fit, then the resume: it goes on in its own folder, each step once.
+    params = dict(n_clusters=4, init=x[:4], tol=0, algorithm="lloyd", log_dir=str(logs))
+    restore = interrupt_after(monkeypatch, _kmeans, "_lloyd", calls=1)
+    with pytest.raises(Interrupted):
+        KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=2).fit(x)
+    restore()
+    KMeans(4, init=x[:4], log_dir=str(logs)).fit(x)
+    resumed = KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=2).fit(x)
+    assert sorted(path.name for path in logs.iterdir()) == ["fit-1", "fit-2", "fit-3", "fit-4"]
+    curve = logged_curves(logs / "fit-3")["kmeans/run_0/inertia"]
+    assert [step for step, _ in curve] == list(range(1, resumed.n_iter_ + 1)) and resumed.n_iter_ > 2
+    np.testing.assert_allclose([v for _, v in curve], [v for _, v in logged_curves(logs / "fit-1")["kmeans/run_0/inertia"]],
+                               rtol=1e-5)  # the same fit as the first one
+    # Another log_dir for the resume: a new folder there, not the old one.
+    KMeans(**params | {"log_dir": str(tmp_path / "elsewhere")}, checkpoint_dir=str(tmp_path / "ckpt")).fit(x)
+    assert [path.name for path in (tmp_path / "elsewhere").iterdir()] == ["fit-1"]

@@ -28,6 +28,7 @@ from tfkmeans._validation import (
     feature_names,
     finite_tensor,
     mean_if_far_from_zero,
+    new_log_folder,
     numeric_matrix,
     scaled_sample_weight,
     stacklevel_outside_package,
@@ -74,15 +75,16 @@ _compiled_transform = tf.function(_transform, reduce_retracing=True, autograph=F
 _compiled_score = tf.function(_score, reduce_retracing=True, autograph=False)
 
 
-@functools.lru_cache(maxsize=None)
-def _summary_writer(log_dir: str) -> tf.summary.SummaryWriter:
-    """One events file per log directory and process, however many fits and segments write there.
+# The writers of the latest fits; an evicted one is closed when collected (each write is flushed).
+@functools.lru_cache(maxsize=16)
+def _summary_writer(folder: str) -> tf.summary.SummaryWriter:
+    """One events file per fit's folder and process, however many segments write there.
 
     TensorBoard reads a directory's files in name order (creation second, then
     a per-process counter compared as text, so ``.10`` before ``.9``): with a
     writer per call, the points of later segments could be read first.
     """
-    return tf.summary.create_file_writer(log_dir)
+    return tf.summary.create_file_writer(folder)
 
 
 def _worker_count(strategy: tf.distribute.Strategy) -> int:
@@ -180,11 +182,15 @@ class BaseKMeans(tf.Module):
             )
 
     def _check_destinations(self) -> None:
-        """Before any work: ``checkpoint_every``, writable ``checkpoint_dir``/``log_dir`` (or None), one writing machine."""
+        """Before any work: ``checkpoint_every``, writable ``checkpoint_dir``/``log_dir`` (or None), one writing machine.
+
+        Starts the fit without a TensorBoard folder: the first write makes one
+        (:func:`new_log_folder`), unless a checkpoint has chosen it.
+        """
         if self.checkpoint_dir is not None:  # its parameter first: a refused fit creates no directory
             self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         check_destination(self.checkpoint_dir, "checkpoint_dir")
-        check_destination(self.log_dir, "log_dir")
+        self._log_dir, self._log_folder = check_destination(self.log_dir, "log_dir"), None
         strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
         if self.checkpoint_dir is not None and strategy is not None and _worker_count(strategy) > 1:
             raise ValueError(
@@ -370,16 +376,18 @@ class BaseKMeans(tf.Module):
         return ops.default_chunk_size(n_columns or self._n_clusters, n_features, self.distance)
 
     def _log_scalars(self, tags: Sequence[str], history: tf.Tensor, first_step: int) -> None:
-        """Write a history the fit's graph recorded to ``log_dir`` as TensorBoard scalars.
+        """Write a history the fit's graph recorded to the fit's folder in ``log_dir`` as TensorBoard scalars.
 
         Row ``i`` of ``history`` (shape ``(steps, len(tags))``) is logged at step
         ``first_step + i``, its column ``j`` under ``tags[j]``. Nothing is written
         without a ``log_dir``. Writing after the graph returns, not from inside
         it, keeps summary ops out of the compiled loop.
         """
-        if self.log_dir is None:
+        if self._log_dir is None:
             return
-        writer = _summary_writer(str(self.log_dir))
+        if self._log_folder is None:
+            self._log_folder = new_log_folder(self._log_dir)
+        writer = _summary_writer(self._log_folder)
         with writer.as_default():
             for offset, row in enumerate(history.numpy()):
                 for tag, value in zip(tags, row):

@@ -193,7 +193,12 @@ class KMeans(BaseKMeans):
         each assignment step, from the matmul distances) and
         ``kmeans/run_<i>/centre_shift`` are written there, one point per
         iteration. They are recorded inside the graph and written after each
-        run (or checkpoint segment), so logging never slows the loop.
+        run (or checkpoint segment), so logging never slows the loop. Each
+        fit writes into a folder of its own, ``log_dir/fit-<n>`` with ``n``
+        one more than the largest already there (TensorBoard shows each as a
+        run; two fits never mix their points), and a resumed checkpointed fit
+        goes on in the folder of the fit it resumes (recorded beside the
+        checkpoint), if ``log_dir`` is the same.
 
     Attributes
     ----------
@@ -418,13 +423,15 @@ class KMeans(BaseKMeans):
         checkpoint = FitCheckpoint(
             self.checkpoint_dir, self._n_clusters, self.n_features_in_, n_init, dtype, fingerprint, settings
         )
-        if checkpoint.restore():
+        resumed = checkpoint.restore()
+        if resumed:
             logging.info(
                 "KMeans: resuming from %s at run %d, iteration %d",
                 self.checkpoint_dir, int(checkpoint.run_index.numpy()) + 1, int(checkpoint.iterations.numpy()),
             )
         else:
             checkpoint.start(run_seeds)
+        self._log_folder = checkpoint.log_folder(self._log_dir, resumed)
         return checkpoint
 
     def _run_lloyd(

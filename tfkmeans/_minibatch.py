@@ -195,7 +195,8 @@ class MiniBatchKMeans(BaseKMeans):
         squared distance to the centres before its update. The step loop
         records them inside the graph and they are written when it returns
         (after every segment with ``checkpoint_dir``, so a resumed fit
-        continues the same curves): logging costs the loop nothing.
+        continues the same curves): logging costs the loop nothing. Each fit
+        writes into its own ``log_dir/fit-<n>``, as for :class:`tfkmeans.KMeans`.
         ``partial_fit`` does not log.
 
     Attributes
@@ -429,6 +430,8 @@ class MiniBatchKMeans(BaseKMeans):
         rng = check_random_state(self.random_state)
         checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, init_size, n_init, X, sample_weight)
         resumed = checkpoint is not None and checkpoint.restore()
+        if checkpoint is not None:
+            self._log_folder = checkpoint.log_folder(self._log_dir, resumed)
         if resumed:
             logging.info(
                 "MiniBatchKMeans: resuming from %s at step %d",

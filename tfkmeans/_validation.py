@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 import sys
 import warnings
 from typing import Any, Optional, Union
@@ -459,6 +460,33 @@ def check_destination(path: Any, name: str) -> Optional[str]:
     except (OSError, tf.errors.OpError) as error:
         raise ValueError(f"{name}={directory!r} is not a writable directory: {getattr(error, 'message', error)}") from None
     return directory
+
+
+def new_log_folder(log_dir: str) -> str:
+    """A new folder ``log_dir/fit-<n>`` for one fit's TensorBoard events: ``n`` is 1 + the largest one there.
+
+    Each fit writing its own run keeps two fits into one ``log_dir`` from
+    interleaving points under the same tags. On a local file system the folder
+    is created atomically (``os.mkdir``), so fits starting together in several
+    threads or processes get different numbers; ``tf.io.gfile`` has no such
+    operation for object stores (gs://, s3://), where two fits starting at the
+    same instant could share a folder.
+    """
+    taken = [int(match[1]) for name in tf.io.gfile.listdir(log_dir) if (match := re.fullmatch(r"fit-(\d+)/?", name))]
+    number = max(taken, default=0) + 1
+    while True:
+        folder = f"{log_dir.rstrip('/')}/fit-{number}"
+        if "://" in log_dir:
+            if not tf.io.gfile.exists(folder):
+                tf.io.gfile.makedirs(folder)
+                return folder
+        else:
+            try:
+                os.mkdir(folder)
+                return folder
+            except FileExistsError:  # taken since the listing, by another fit
+                pass
+        number += 1
 
 
 def check_random_state(random_state: RandomState) -> np.random.RandomState:
