@@ -817,3 +817,29 @@ def test_two_fits_into_one_log_dir_keep_their_curves_apart(blobs, tmp_path, monk
     # Another log_dir for the resume: a new folder there, not the old one.
     KMeans(**params | {"log_dir": str(tmp_path / "elsewhere")}, checkpoint_dir=str(tmp_path / "ckpt")).fit(x)
     assert [path.name for path in (tmp_path / "elsewhere").iterdir()] == ["fit-1"]
+
+
+@pytest.mark.parametrize("estimator, options", [
+    (KMeans, {}), (MiniBatchKMeans, {}), (MiniBatchKMeans, {"compute_labels": False}),
+])
+@pytest.mark.parametrize("as_dataset", [False, True])
+def test_fewer_distinct_points_than_clusters_warn_as_scikit_learns_kmeans(estimator, options, as_dataset):
+    """MiniBatchKMeans said nothing where KMeans (and scikit-learn's) give a ConvergenceWarning."""
+    import warnings
+
+    from sklearn.cluster import KMeans as SklearnKMeans
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
+    from tfkmeans import ConvergenceWarning
+
+    x = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
+    with pytest.warns(SklearnConvergenceWarning) as expected:
+        SklearnKMeans(3, random_state=0).fit(x)
+    data = tf.data.Dataset.from_tensor_slices(x).batch(10) if as_dataset else x
+    with pytest.warns(ConvergenceWarning) as got:
+        estimator(3, random_state=0, **options).fit(data)
+    assert [str(w.message) for w in got] == [str(w.message) for w in expected]
+    assert got[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as many distinct points as clusters: no warning
+        estimator(2, random_state=0, **options).fit(data)

@@ -34,7 +34,7 @@ from tfkmeans._validation import (
     stacklevel_outside_package,
     unpack_dataset,
 )
-from tfkmeans.exceptions import NotFittedError
+from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
 
 if TYPE_CHECKING:  # scikit-learn is optional: __sklearn_tags__ imports it when called
     from sklearn.utils import Tags
@@ -410,6 +410,23 @@ class BaseKMeans(tf.Module):
         if int(matrix.shape[1]) != getattr(self, "n_features_in_", None) and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_  # names of another width no longer describe the centres' features
         self.n_features_in_ = int(matrix.shape[1])
+
+    def _warn_if_fewer_distinct_clusters(self) -> None:
+        """scikit-learn's ConvergenceWarning after a fit that found fewer distinct clusters than ``n_clusters``.
+
+        Clusters are counted by the distinct values of ``labels_``, or without
+        labels (``MiniBatchKMeans(compute_labels=False)``) by the distinct
+        centres: with fewer distinct points than clusters, centres coincide.
+        """
+        labels = getattr(self, "labels_", None)
+        distinct = np.unique(labels).size if labels is not None else np.unique(self.centers.numpy(), axis=0).shape[0]
+        if distinct < self._n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self._n_clusters}). "
+                "Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=stacklevel_outside_package(),
+            )
 
     def _set_centers(self, centers: tf.Tensor) -> None:
         """Store centres in a variable (created on first fit or when the shape changes)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import time
-import warnings
 from typing import Any, Callable, NamedTuple, Optional, Union
 
 import numpy as np
@@ -22,7 +21,6 @@ from tfkmeans._validation import (
     far_from_zero,
     scaled_sample_weight,
 )
-from tfkmeans.exceptions import ConvergenceWarning
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 # No AutoGraph: the ops' control flow is explicit, and converting them cost seconds per trace.
@@ -552,12 +550,5 @@ class KMeans(BaseKMeans):
         self.labels_ = best.labels.numpy()
         self.inertia_ = float(best.inertia) * plan.weight_scale
         self.n_iter_ = int(best.n_iter)
-        distinct = np.unique(self.labels_).size
-        if distinct < self._n_clusters:
-            warnings.warn(
-                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self._n_clusters}). "
-                "Possibly due to duplicate points in X.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._warn_if_fewer_distinct_clusters()
         return self

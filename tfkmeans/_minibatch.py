@@ -130,7 +130,9 @@ class MiniBatchKMeans(BaseKMeans):
     compute_labels : bool, default=True
         Compute ``labels_`` and the exact ``inertia_`` on the full data once the
         steps are done (chunked assignment). If False, ``inertia_`` is estimated
-        from the smoothed batch inertia and ``labels_`` is not set.
+        from the smoothed batch inertia and ``labels_`` is not set. A fit
+        that ends with fewer distinct clusters (labels, or else centres) than
+        ``n_clusters`` gives a ``ConvergenceWarning``, as :class:`KMeans` does.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the batches and the reassignments; an int
         makes fits reproducible.
@@ -531,6 +533,7 @@ class MiniBatchKMeans(BaseKMeans):
         elif hasattr(self, "labels_"):
             del self.labels_  # labels of an earlier fit would not match these centres
         self._partial_fit_rng = None  # a later partial_fit starts its own stream from random_state
+        self._warn_if_fewer_distinct_clusters()
 
     def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> "MiniBatchKMeans":
         # Epochs may come in a new order each (a reshuffling pipeline is the usual way to draw batches).
