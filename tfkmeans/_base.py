@@ -2,7 +2,8 @@
 
 An estimator is a ``tf.Module``: once fitted, its centres live in the
 ``centers`` ``tf.Variable`` and ``tf.saved_model.save(model, path)`` exports
-compiled ``predict`` and ``transform`` functions with an input signature.
+compiled ``predict`` and ``transform`` functions of a rank-2 ``x`` in any float
+or common integer dtype (see ``BaseKMeans._trackable_children``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,26 @@ _mean_variance = tf.function(ops.data_mean_variance, reduce_retracing=True, auto
 
 def _predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
     return ops.nearest_centers(x, centers, distance, chunk_size).labels
+
+
+# Query dtypes the exported predict and transform take (converted to the centres' dtype).
+_EXPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.uint8, tf.int32, tf.int64)
+
+
+def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int) -> tf.Tensor:
+    """``x`` of the exported functions as ``(n_samples, n_features)`` in ``dtype``; an InvalidArgumentError otherwise.
+
+    The checks are graph ops (the exported graphs take any shape), so a bad
+    call fails in the call and leaves the function usable by every thread.
+    """
+    checks = [
+        tf.debugging.assert_rank(x, 2, message=f"x must be 2-D (n_samples, n_features={n_features})"),
+        tf.debugging.assert_equal(
+            tf.shape(x)[-1], n_features, message=f"x must have n_features={n_features} columns (the fitted centres')"
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.reshape(tf.cast(x, dtype), [-1, n_features])
 
 
 def _transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
@@ -442,21 +463,35 @@ class BaseKMeans(tf.Module):
         return {"distance": self.distance, "chunk_size": self._chunk_size(n_features, k)}
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
-        """For SavedModel, add ``predict`` and ``transform`` bound to ``centers`` with an input signature."""
+        """For SavedModel, add ``predict`` and ``transform`` bound to ``centers``, one graph per query dtype.
+
+        No input signature: a reloaded ``tf.function`` with one leaves its
+        lock held when a call's arguments do not bind (another dtype, a wrong
+        shape, a missing argument), and every other thread that calls it then
+        waits forever. Instead the functions accept ``x`` of any rank in each
+        of :data:`_EXPORTED_DTYPES` (converted to the centres' dtype in the
+        graph, its shape checked there) and any other arguments: a call that
+        matches no graph is a ValueError raised outside the lock.
+        """
         children = super()._trackable_children(save_type, **kwargs)
         if save_type == "savedmodel" and getattr(self, "centers", None) is not None:
             centers, options = self.centers, self._inference_options()
-            spec = tf.TensorSpec([None, centers.shape[1]], centers.dtype, name="x")
-
+            n_features = int(centers.shape[1])
             moved = mean_if_far_from_zero(centers) is not None  # as _inference_inputs decides
 
-            def about_centers(function: Callable[..., tf.Tensor]) -> Callable[[tf.Tensor], tf.Tensor]:
-                def exported(x: tf.Tensor) -> tf.Tensor:
+            def about_centers(function: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
+                def exported(x: Optional[tf.Tensor] = None, *args: Any, **kwargs: Any) -> tf.Tensor:
+                    del args, kwargs  # never traced with them: calls that pass them match no graph
+                    x = _exported_queries(x, centers.dtype, n_features)
                     if not moved:
                         return function(x, centers, **options)
                     origin = tf.reduce_mean(centers, axis=0)
                     return function(x - origin, centers - origin, **options)
-                return tf.function(exported, input_signature=[spec], autograph=False)
+
+                compiled = tf.function(exported, autograph=False)
+                for dtype in _EXPORTED_DTYPES:
+                    compiled.get_concrete_function(tf.TensorSpec(None, dtype, name="x"))
+                return compiled
 
             children["predict"] = about_centers(_predict)
             children["transform"] = about_centers(_transform)

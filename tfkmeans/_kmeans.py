@@ -218,6 +218,18 @@ class KMeans(BaseKMeans):
         as in scikit-learn. :meth:`get_feature_names_out` names
         ``transform``'s columns.
 
+    Notes
+    -----
+    Threads: once fitted, ``predict``, ``transform`` and ``score`` may be
+    called from many threads at once (they only read the centres); ``fit``
+    and ``set_params``/``set_output`` change the estimator and must not run
+    while another thread uses it. The ``predict`` and ``transform`` of a
+    reloaded SavedModel (``tf.saved_model.load``) serve any number of threads:
+    they take ``x`` of shape ``(n_samples, n_features)`` in float16, bfloat16,
+    float32, float64, uint8, int32 or int64 (numpy arrays and lists too) and
+    convert it in the graph; a call of another rank, width or dtype fails with
+    an ``InvalidArgumentError`` or ``ValueError`` in the calling thread only.
+
     Examples
     --------
     >>> import numpy as np

@@ -227,6 +227,12 @@ class MiniBatchKMeans(BaseKMeans):
         Column names of a data frame given to ``fit`` (or the first
         ``partial_fit``), checked as for :class:`tfkmeans.KMeans`.
 
+    Notes
+    -----
+    Threads and SavedModel export as for :class:`tfkmeans.KMeans`;
+    ``partial_fit`` changes the estimator like ``fit``, so it must not run
+    while another thread uses it.
+
     Examples
     --------
     >>> import numpy as np
