@@ -640,6 +640,20 @@ def test_other_columns_give_scikit_learns_errors_and_warnings(blobs, estimator, 
     assert _outcome(lambda: getattr(ours, method)(queries["fewer"]))[0] == "error"
 
 
+def test_pyarrow_tables_have_feature_names_as_in_scikit_learn(blobs):
+    import pyarrow as pa  # installed with tensorflow-datasets
+
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    x = blobs[0][:200]
+    table = pa.table({name: x[:, i] for i, name in enumerate("abcdef")})
+    reordered = table.select(list("bacdef"))
+    ours, theirs = KMeans(3, random_state=0).fit(table), SklearnKMeans(3, random_state=0, n_init=1).fit(table)
+    np.testing.assert_array_equal(ours.feature_names_in_, theirs.feature_names_in_)
+    assert _outcome(lambda: ours.predict(reordered)) == _outcome(lambda: theirs.predict(reordered))
+    assert _outcome(lambda: ours.predict(reordered))[0] == "error"
+
+
 def test_feature_name_warnings_point_at_the_caller(blobs):
     km = KMeans(3, random_state=0).fit(_frame(blobs[0][:100], list("abcdef")))
     with pytest.warns(UserWarning, match="X does not have valid feature names") as record:
