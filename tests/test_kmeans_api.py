@@ -191,7 +191,10 @@ def test_verbose_prints_iterations(blobs, capfd):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         KMeans(5, init=x[:5], max_iter=3, tol=0.0, verbose=1).fit(x)
-    assert capfd.readouterr().err.count("tfkmeans: iteration") == 3
+    printed = capfd.readouterr().err
+    assert [line for line in printed.splitlines() if line.startswith("tfkmeans:")] == [
+        line for i in (1, 2, 3) for line in printed.splitlines() if line.startswith(f"tfkmeans: run 1 iteration {i} ")
+    ] and printed.count("tfkmeans: run 1 iteration") == 3
 
 
 def test_single_cluster_is_the_weighted_mean(blobs):
@@ -206,7 +209,7 @@ def test_tensorboard_curves_follow_the_iterations(blobs, tmp_path):
     x, _ = blobs
     km = KMeans(5, init=x[:5], tol=0.0, log_dir=str(tmp_path)).fit(x)
     inertia, shift = [], []
-    for path in tmp_path.glob("events.out.tfevents.*"):
+    for path in (tmp_path / "fit-1").glob("events.out.tfevents.*"):
         for record in tf.data.TFRecordDataset(str(path)):
             event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:

@@ -14,7 +14,7 @@ from sklearn.cluster import MiniBatchKMeans as SkMiniBatchKMeans
 from sklearn.cluster import kmeans_plusplus
 from sklearn.datasets import make_blobs
 
-from tfkmeans import MiniBatchKMeans, NotFittedError, _minibatch, ops
+from tfkmeans import ConvergenceWarning, MiniBatchKMeans, NotFittedError, _minibatch, ops
 
 # Most fits share one batch size and dtype, so they reuse one compiled graph.
 BATCH = 100
@@ -136,8 +136,9 @@ def test_starved_centre_is_reassigned_and_nothing_is_nan():
     assert (km.counts_ > 0).all() and len(np.unique(km.labels_)) == 4
     assert km.inertia_ <= 1.05 * SkKMeans(4, n_init=10, random_state=0).fit(x).inertia_
 
-    # Without reassignment the lost centre stays where it was, with count 0, and still no NaN.
-    stuck = MiniBatchKMeans(4, init=init, batch_size=BATCH, reassignment_ratio=0.0, random_state=0).fit(x)
+    # Without reassignment the lost centre stays where it was, with count 0, and still no NaN: 3 clusters, as said.
+    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(3\) found smaller than n_clusters \(4\)"):
+        stuck = MiniBatchKMeans(4, init=init, batch_size=BATCH, reassignment_ratio=0.0, random_state=0).fit(x)
     np.testing.assert_array_equal(stuck.cluster_centers_[3], init[3])
     assert stuck.counts_[3] == 0 and stuck.n_reassigned_ == 0
     assert np.isfinite(stuck.cluster_centers_).all()
@@ -459,7 +460,7 @@ def test_log_dir_records_both_inertias_at_every_step(blobs, tmp_path):
         5, batch_size=BATCH, max_iter=3, max_no_improvement=None, compute_labels=False, random_state=0,
         log_dir=str(tmp_path),
     ).fit(x)
-    curves = logged_curves(tmp_path)
+    curves = logged_curves(tmp_path / "fit-1")
     assert set(curves) == {"minibatch_kmeans/ewa_inertia", "minibatch_kmeans/batch_inertia"}
     steps, ewa = zip(*curves["minibatch_kmeans/ewa_inertia"])
     batch_steps, batch = zip(*curves["minibatch_kmeans/batch_inertia"])
@@ -479,7 +480,7 @@ def test_log_dir_of_a_streamed_fit(blobs, tmp_path):
     x, _ = blobs
     batches = tf.data.Dataset.from_tensor_slices(x).batch(BATCH)
     km = MiniBatchKMeans(5, max_iter=2, max_no_improvement=None, random_state=0, log_dir=str(tmp_path)).fit(batches)
-    curves = logged_curves(tmp_path)
+    curves = logged_curves(tmp_path / "fit-1")
     assert [step for step, _ in curves["minibatch_kmeans/batch_inertia"]] == list(range(1, km.n_steps_ + 1))
     assert km.n_steps_ == 30
     assert all(np.isfinite(value) and value > 0 for _, value in curves["minibatch_kmeans/ewa_inertia"])

@@ -70,10 +70,14 @@ def test_resumed_fit_continues_the_tensorboard_curves(blobs, tmp_path, monkeypat
     with pytest.raises(Interrupted):
         MiniBatchKMeans(**resumable).fit(x)
     restore()
-    assert [step for step, _ in logged_curves(tmp_path / "run_log")["minibatch_kmeans/ewa_inertia"]] == list(range(1, 15))
+    assert [step for step, _ in logged_curves(tmp_path / "run_log" / "fit-1")["minibatch_kmeans/ewa_inertia"]] == list(
+        range(1, 15)
+    )
+    MiniBatchKMeans(**params, log_dir=str(tmp_path / "run_log")).fit(x)  # another fit in between: its own folder
     resumed = MiniBatchKMeans(**resumable).fit(x)
     assert_same_fit(resumed, reference)
-    expected, logged = logged_curves(tmp_path / "reference"), logged_curves(tmp_path / "run_log")
+    expected, logged = logged_curves(tmp_path / "reference" / "fit-1"), logged_curves(tmp_path / "run_log" / "fit-1")
+    assert sorted(path.name for path in (tmp_path / "run_log").iterdir()) == ["fit-1", "fit-2"]
     assert len(expected["minibatch_kmeans/batch_inertia"]) == reference.n_steps_ == 30
     for tag, curve in expected.items():
         assert [step for step, _ in logged[tag]] == [step for step, _ in curve]

@@ -560,3 +560,382 @@ def test_float32_within_range_matches_float64_labels(blobs, scale):
     km64 = KMeans(3, init=x[:3], dtype="float64").fit(x)
     np.testing.assert_array_equal(km32.labels_, km64.labels_)
     assert km32.inertia_ == pytest.approx(km64.inertia_, rel=1e-4)
+
+
+# -- feature names (issue 13, item 14): scikit-learn's own estimators are the oracle ----------------------
+
+
+def _frame(x, columns):
+    import pandas as pd  # in the test extra
+
+    return pd.DataFrame(x, columns=columns)
+
+
+def _sklearn_twin(estimator):
+    """The scikit-learn estimator of the same name: its messages are the ones to match."""
+    import sklearn.cluster
+
+    return getattr(sklearn.cluster, estimator.__name__)
+
+
+def _outcome(call):
+    """What a call did: ('error', type, message), or ('warnings', [(category, message), ...])."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+        except (ValueError, TypeError) as error:
+            return ("error", type(error), str(error))
+    return ("warnings", sorted((w.category.__name__, str(w.message)) for w in caught if "feature names" in str(w.message)))
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_feature_names_in_are_remembered_and_forgotten_as_scikit_learn_does(blobs, estimator):
+    """A DataFrame fitted with columns a..f was predicted silently with its columns in another order."""
+    x = blobs[0][:300]
+    twin = _sklearn_twin(estimator)
+    for columns in (list("abcdef"), list(range(6))):  # string names are kept, integer ones are not
+        ours, theirs = estimator(3, random_state=0).fit(_frame(x, columns)), twin(3, random_state=0).fit(_frame(x, columns))
+        assert hasattr(ours, "feature_names_in_") == hasattr(theirs, "feature_names_in_")
+        if hasattr(theirs, "feature_names_in_"):
+            assert ours.feature_names_in_.dtype == object
+            np.testing.assert_array_equal(ours.feature_names_in_, theirs.feature_names_in_)
+    ours = estimator(3, random_state=0).fit(_frame(x, list("abcdef")))
+    ours.fit(x)  # a refit without names forgets the former ones
+    assert not hasattr(ours, "feature_names_in_")
+    ours.fit(_frame(x, list("abcdef")))
+    ours.fit(tf.data.Dataset.from_tensor_slices(x).batch(100))
+    assert not hasattr(ours, "feature_names_in_")
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+@pytest.mark.parametrize("method", ["predict", "transform", "score"])
+def test_other_columns_give_scikit_learns_errors_and_warnings(blobs, estimator, method):
+    x = blobs[0][:300]
+    names = list("abcdef")
+    fitted_on = {"named": _frame(x, names), "unnamed": x}
+    queries = {
+        "same": _frame(x[:20], names),
+        "reordered": _frame(x[:20], names)[list("fedcba")],
+        "renamed": _frame(x[:20], list("abcdeg")),
+        "many renamed": _frame(x[:20], [f"z{i}" for i in range(6)]),
+        "fewer": _frame(x[:20, :5], names[:5]),
+        "numpy": x[:20],
+        "mixed names": _frame(x[:20], ["a", "b", "c", "d", "e", 5]),
+        "integer names": _frame(x[:20], list(range(6))),
+    }
+    for fit_name, data in fitted_on.items():
+        ours = estimator(3, random_state=0).fit(data)
+        theirs = _sklearn_twin(estimator)(3, random_state=0, n_init=1).fit(data)
+        for query_name, query in queries.items():
+            expected = _outcome(lambda: getattr(theirs, method)(query))
+            got = _outcome(lambda: getattr(ours, method)(query))
+            if expected[0] == "error" and got[0] == "error" and "feature names" not in expected[2]:
+                # Errors past the names (the feature count) are worded by each library.
+                assert got[1] is expected[1] and "features" in got[2], (fit_name, query_name, got)
+                continue
+            assert got == expected, (fit_name, query_name)
+    assert _outcome(lambda: getattr(ours, method)(queries["fewer"]))[0] == "error"
+
+
+def test_pyarrow_tables_have_feature_names_as_in_scikit_learn(blobs):
+    import pyarrow as pa  # installed with tensorflow-datasets
+
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    x = blobs[0][:200]
+    table = pa.table({name: x[:, i] for i, name in enumerate("abcdef")})
+    reordered = table.select(list("bacdef"))
+    ours, theirs = KMeans(3, random_state=0).fit(table), SklearnKMeans(3, random_state=0, n_init=1).fit(table)
+    np.testing.assert_array_equal(ours.feature_names_in_, theirs.feature_names_in_)
+    assert _outcome(lambda: ours.predict(reordered)) == _outcome(lambda: theirs.predict(reordered))
+    assert _outcome(lambda: ours.predict(reordered))[0] == "error"
+
+
+def test_feature_name_warnings_point_at_the_caller(blobs):
+    km = KMeans(3, random_state=0).fit(_frame(blobs[0][:100], list("abcdef")))
+    with pytest.warns(UserWarning, match="X does not have valid feature names") as record:
+        km.predict(blobs[0][:5])
+    assert record[0].filename == __file__
+
+
+def test_partial_fit_remembers_the_first_calls_names(blobs):
+    x = blobs[0][:300]
+    km = MiniBatchKMeans(3, random_state=0).partial_fit(_frame(x[:100], list("abcdef")))
+    np.testing.assert_array_equal(km.feature_names_in_, list("abcdef"))
+    km.partial_fit(_frame(x[100:200], list("abcdef")))
+    with pytest.raises(ValueError, match="Feature names must be in the same order as they were in fit"):
+        km.partial_fit(_frame(x[100:200], list("abcdef"))[list("bacdef")])
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_get_feature_names_out_is_scikit_learns(blobs, estimator):
+    x = blobs[0][:300]
+    twin = _sklearn_twin(estimator)
+    for data in (x, _frame(x, list("abcdef"))):
+        ours, theirs = estimator(4, random_state=0).fit(data), twin(4, random_state=0, n_init=1).fit(data)
+        expected = theirs.get_feature_names_out()
+        got = ours.get_feature_names_out()
+        assert got.dtype == object and got.tolist() == expected.tolist()
+        assert got.tolist() == [f"{estimator.__name__.lower()}{i}" for i in range(4)]
+        for input_features in (list("abcdef"), list("abcdeg"), list("abc"), [f"x{i}" for i in range(6)]):
+            assert _outcome(lambda: ours.get_feature_names_out(input_features)) == _outcome(
+                lambda: theirs.get_feature_names_out(input_features)
+            ), input_features
+    with pytest.raises(tfkmeans_not_fitted()):
+        estimator(4).get_feature_names_out()
+
+
+def tfkmeans_not_fitted():
+    from tfkmeans import NotFittedError
+
+    return NotFittedError
+
+
+@pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
+def test_set_output_pandas_gives_scikit_learns_frame(blobs, estimator):
+    import pandas as pd
+    from sklearn import config_context
+
+    x = blobs[0][:300]
+    frame = pd.DataFrame(x, columns=list("abcdef"), index=np.arange(1000, 1300))
+    km = estimator(4, init=x[:4], n_init=1).fit(frame)
+    plain = km.transform(frame)
+    assert isinstance(plain, np.ndarray)
+    assert km.set_output(transform="pandas") is km
+    out = km.transform(frame.iloc[10:20])
+    expected = pd.DataFrame(plain[10:20], index=frame.index[10:20], columns=km.get_feature_names_out())
+    pd.testing.assert_frame_equal(out, expected)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        assert km.transform(x[:3]).index.tolist() == [0, 1, 2]  # numpy input: a fresh index, as scikit-learn
+    assert isinstance(km.fit_transform(frame), pd.DataFrame)
+    assert isinstance(km.set_output(transform="default").transform(frame), np.ndarray)
+    with config_context(transform_output="pandas"):  # scikit-learn's global setting, when none was chosen
+        assert isinstance(estimator(4, init=x[:4], n_init=1).fit(frame).transform(frame), pd.DataFrame)
+        assert isinstance(km.transform(frame), np.ndarray)  # the estimator's own choice wins
+    with pytest.raises(ValueError, match=r"must be one of \['default', 'pandas'\] or None, got 'arrow'"):
+        km.set_output(transform="arrow")
+
+
+def test_column_transformer_names_and_values_match_scikit_learns(blobs):
+    import pandas as pd
+    from sklearn.cluster import KMeans as SklearnKMeans
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = blobs[0][:300]
+    frame = pd.DataFrame(x, columns=list("abcdef"))
+    init = StandardScaler().fit_transform(x[:, :4])[:3]
+
+    def pipeline(estimator):
+        columns = ColumnTransformer(
+            [("km", make_pipeline(StandardScaler(), estimator(3, init=init, n_init=1)), list("abcd")),
+             ("rest", "passthrough", ["e", "f"])]
+        )
+        return columns.set_output(transform="pandas").fit(frame)
+
+    ours, theirs = pipeline(KMeans), pipeline(SklearnKMeans)
+    assert ours.get_feature_names_out().tolist() == theirs.get_feature_names_out().tolist() == [
+        "km__kmeans0", "km__kmeans1", "km__kmeans2", "rest__e", "rest__f"
+    ]
+    got, expected = ours.transform(frame), theirs.transform(frame)
+    assert list(got.columns) == list(expected.columns)
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-5, atol=1e-5)
+
+
+# -- verbose lines, TensorBoard runs, distinct clusters (issue 13, item 13) -------------------------------
+
+
+def _verbose_lines(capfd) -> list[tuple[int, int, str]]:
+    """(run, iteration, figures) of each 'tfkmeans: run r iteration i ...' line printed from a graph."""
+    import re
+
+    lines = []
+    for line in capfd.readouterr().err.splitlines():
+        match = re.match(r"tfkmeans: run (\d+) iteration (\d+) (.*)", line)
+        if match:
+            lines.append((int(match[1]), int(match[2]), match[3]))
+        else:
+            assert not line.startswith("tfkmeans: iteration"), line  # every Lloyd line carries its run
+    return lines
+
+
+def test_verbose_lines_carry_the_run_and_the_iteration_across_checkpoint_segments(tmp_path, capfd, monkeypatch):
+    """Lines restarted their count at every checkpoint segment ('iteration 1' every 3 iterations) and named no run."""
+    from conftest import Interrupted, interrupt_after
+    from sklearn.datasets import make_blobs
+
+    from tfkmeans import _kmeans
+
+    x, _ = make_blobs(600, centers=5, n_features=4, cluster_std=3, random_state=0)  # 11 and 13 iterations
+    params = dict(n_clusters=5, tol=0, max_iter=50, verbose=1, random_state=0, algorithm="lloyd")
+    capfd.readouterr()
+    whole = KMeans(**params).fit(x)
+    expected = _verbose_lines(capfd)
+    assert [(r, i) for r, i, _ in expected] == [(1, i) for i in range(1, whole.n_iter_ + 1)] and whole.n_iter_ > 6
+    # The same fit in segments of 3 iterations, killed after two and resumed: the same lines, once each.
+    restore = interrupt_after(monkeypatch, _kmeans, "_lloyd", calls=2)
+    with pytest.raises(Interrupted):
+        KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=3).fit(x)
+    restore()
+    before = _verbose_lines(capfd)
+    KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=3).fit(x)
+    after = _verbose_lines(capfd)
+    assert [i for _, i, _ in before] == [1, 2, 3, 4, 5, 6] and after[0][1] == 7
+    assert before + after == expected
+
+    # Several runs, one after another (checkpointed) or with Elkan's bounds: numbered 1 and 2, each from iteration 1.
+    runs = {}
+    for name, extra in (("segments", dict(checkpoint_dir=str(tmp_path / "two"), checkpoint_every=4)), ("elkan", {})):
+        KMeans(**{**params, "algorithm": "elkan" if name == "elkan" else "lloyd", "n_init": 2}, **extra).fit(x)
+        runs[name] = [(r, i) for r, i, _ in _verbose_lines(capfd)]
+    first = sum(1 for r, _ in runs["elkan"] if r == 1)
+    assert runs["segments"] == runs["elkan"] == [(1, i) for i in range(1, first + 1)] + [
+        (2, i) for i in range(1, len(runs["elkan"]) - first + 1)
+    ]
+
+
+def test_two_fits_into_one_log_dir_keep_their_curves_apart(blobs, tmp_path, monkeypatch):
+    """Both fits wrote steps 1, 2, ... under the same tags of one folder: TensorBoard showed them interleaved."""
+    from conftest import Interrupted, interrupt_after
+    from test_minibatch import logged_curves
+
+    from tfkmeans import _kmeans
+
+    x = blobs[0][:600]
+    logs = tmp_path / "logs"
+    first = KMeans(4, init=x[:4], tol=0, log_dir=str(logs)).fit(x)
+    second = KMeans(4, init=x[100:104], tol=0, log_dir=logs).fit(x)  # an os.PathLike too
+    for folder, fit in (("fit-1", first), ("fit-2", second)):
+        curve = logged_curves(logs / folder)["kmeans/run_0/inertia"]
+        assert [step for step, _ in curve] == list(range(1, fit.n_iter_ + 1))
+        assert curve[-1][1] == pytest.approx(fit.inertia_, rel=1e-4)
+    assert first.n_iter_ != second.n_iter_ or first.inertia_ != second.inertia_
+
+    # A killed checkpointed fit, another fit, then the resume: it goes on in its own folder, each step once.
+    params = dict(n_clusters=4, init=x[:4], tol=0, algorithm="lloyd", log_dir=str(logs))
+    restore = interrupt_after(monkeypatch, _kmeans, "_lloyd", calls=1)
+    with pytest.raises(Interrupted):
+        KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=2).fit(x)
+    restore()
+    KMeans(4, init=x[:4], log_dir=str(logs)).fit(x)
+    resumed = KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=2).fit(x)
+    assert sorted(path.name for path in logs.iterdir()) == ["fit-1", "fit-2", "fit-3", "fit-4"]
+    curve = logged_curves(logs / "fit-3")["kmeans/run_0/inertia"]
+    assert [step for step, _ in curve] == list(range(1, resumed.n_iter_ + 1)) and resumed.n_iter_ > 2
+    np.testing.assert_allclose([v for _, v in curve], [v for _, v in logged_curves(logs / "fit-1")["kmeans/run_0/inertia"]],
+                               rtol=1e-5)  # the same fit as the first one
+    # Another log_dir for the resume: a new folder there, not the old one.
+    KMeans(**params | {"log_dir": str(tmp_path / "elsewhere")}, checkpoint_dir=str(tmp_path / "ckpt")).fit(x)
+    assert [path.name for path in (tmp_path / "elsewhere").iterdir()] == ["fit-1"]
+
+
+@pytest.mark.parametrize("estimator, options", [
+    (KMeans, {}), (MiniBatchKMeans, {}), (MiniBatchKMeans, {"compute_labels": False}),
+])
+@pytest.mark.parametrize("as_dataset", [False, True])
+def test_fewer_distinct_points_than_clusters_warn_as_scikit_learns_kmeans(estimator, options, as_dataset):
+    """MiniBatchKMeans said nothing where KMeans (and scikit-learn's) give a ConvergenceWarning."""
+    import warnings
+
+    from sklearn.cluster import KMeans as SklearnKMeans
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
+    from tfkmeans import ConvergenceWarning
+
+    x = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
+    with pytest.warns(SklearnConvergenceWarning) as expected:
+        SklearnKMeans(3, random_state=0).fit(x)
+    data = tf.data.Dataset.from_tensor_slices(x).batch(10) if as_dataset else x
+    with pytest.warns(ConvergenceWarning) as got:
+        estimator(3, random_state=0, **options).fit(data)
+    assert [str(w.message) for w in got] == [str(w.message) for w in expected]
+    assert got[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as many distinct points as clusters: no warning
+        estimator(2, random_state=0, **options).fit(data)
+
+
+# -- SavedModel functions and threads (issue 13, item 10) ---------------------------------------------------
+
+_SAVED_MODEL_THREADS = r"""
+import sys, threading
+import numpy as np, tensorflow as tf
+from tfkmeans import KMeans, MiniBatchKMeans
+
+estimator = {"KMeans": KMeans, "MiniBatchKMeans": MiniBatchKMeans}[sys.argv[2]]
+x = np.random.RandomState(0).normal(size=(300, 4)) * 10
+km = estimator(3, random_state=0).fit(x)
+tf.saved_model.save(km, sys.argv[1])
+restored = tf.saved_model.load(sys.argv[1])
+labels, distances = km.predict(x), km.transform(x)
+
+# Any float or integer dtype, numpy arrays and lists are converted in the graph.
+for queries in (x, x.astype(np.float32), x.tolist(), tf.constant(x, tf.float16)):
+    rounded = np.asarray(tf.cast(tf.cast(queries, tf.float16), tf.float64)) if tf.is_tensor(queries) else x
+    assert (restored.predict(queries).numpy() == km.predict(rounded)).all()
+np.testing.assert_allclose(restored.transform(x=x).numpy(), distances, rtol=1e-5, atol=1e-5)
+integers = np.round(x).astype(np.int32)
+assert (restored.predict(tf.constant(integers)).numpy() == km.predict(integers)).all()
+
+# Badly typed calls: each a clear error, in the calling thread only.
+bad_calls = {
+    "rank 1": (lambda: restored.predict(tf.constant(x[0])), "x must be 2-D"),
+    "rank 3": (lambda: restored.transform(tf.constant(x[None])), "x must be 2-D"),
+    "width": (lambda: restored.predict(x[:, :3]), "x must have n_features=4 columns"),
+    "string dtype": (lambda: restored.predict(tf.constant([["a"]])), "Could not find matching concrete function"),
+    "int8 dtype": (lambda: restored.transform(tf.constant(integers, tf.int8)), "Could not find matching concrete function"),
+    "no argument": (lambda: restored.predict(), "Could not find matching concrete function"),
+    "two arguments": (lambda: restored.predict(x, x), "Could not find matching concrete function"),
+    "unknown keyword": (lambda: restored.transform(y=x), "Could not find matching concrete function"),
+}
+for name, (call, message) in bad_calls.items():
+    try:
+        call()
+    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
+        assert message in str(error), (name, str(error)[:300])
+    else:
+        raise AssertionError(f"{name}: no error")
+
+# Then many threads at once, on both functions: each gets the estimator's answer.
+failures = []
+def serve(index):
+    try:
+        for _ in range(5):
+            if index % 2:
+                assert (restored.predict(tf.constant(x, tf.float32)).numpy() == labels).all()
+            else:
+                np.testing.assert_allclose(restored.transform(x).numpy(), distances, rtol=1e-5, atol=1e-5)
+    except Exception as error:  # reported by the main thread
+        failures.append(repr(error))
+threads = [threading.Thread(target=serve, args=(i,)) for i in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+assert not failures, failures
+print("served")
+"""
+
+
+@pytest.mark.parametrize("estimator", ["KMeans", "MiniBatchKMeans"])
+def test_reloaded_saved_model_serves_every_thread_after_bad_calls(tmp_path, estimator):
+    """One badly typed call to a reloaded model left TensorFlow's lock held: every other thread then hung."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    try:  # a subprocess with a timeout: a hang fails this test instead of stopping the suite
+        done = subprocess.run(
+            [sys.executable, "-c", _SAVED_MODEL_THREADS, str(tmp_path / "model"), estimator],
+            capture_output=True, text=True, timeout=120, env=env,
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"the reloaded model's threads hung after the bad calls:\n{expired.stdout}\n{expired.stderr}")
+    assert done.returncode == 0 and done.stdout.strip() == "served", done.stderr[-3000:]

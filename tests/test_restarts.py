@@ -98,7 +98,7 @@ def test_kmeans_n_init_logs_a_curve_per_run(mnist_subset, tmp_path):
 
     x, _ = mnist_subset
     km = KMeans(8, n_init=3, random_state=0, log_dir=str(tmp_path)).fit(x[:2000])
-    events = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+    events = EventAccumulator(str(tmp_path / "fit-1"), size_guidance={"tensors": 0})
     events.Reload()
     tags = set(events.Tags()["tensors"])
     assert {f"kmeans/run_{r}/inertia" for r in range(3)} <= tags

@@ -2,13 +2,15 @@
 
 An estimator is a ``tf.Module``: once fitted, its centres live in the
 ``centers`` ``tf.Variable`` and ``tf.saved_model.save(model, path)`` exports
-compiled ``predict`` and ``transform`` functions with an input signature.
+compiled ``predict`` and ``transform`` functions of a rank-2 ``x`` in any float
+or common integer dtype (see ``BaseKMeans._trackable_children``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
@@ -24,13 +26,16 @@ from tfkmeans._validation import (
     check_same_order_every_pass,
     check_weights_fit,
     draw_seed,
+    feature_names,
     finite_tensor,
     mean_if_far_from_zero,
+    new_log_folder,
     numeric_matrix,
     scaled_sample_weight,
+    stacklevel_outside_package,
     unpack_dataset,
 )
-from tfkmeans.exceptions import NotFittedError
+from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
 
 if TYPE_CHECKING:  # scikit-learn is optional: __sklearn_tags__ imports it when called
     from sklearn.utils import Tags
@@ -38,6 +43,9 @@ if TYPE_CHECKING:  # scikit-learn is optional: __sklearn_tags__ imports it when 
     from tfkmeans.layers import KMeansLayer
 
 _DTYPES = {"float32": tf.float32, "float64": tf.float64}
+
+# Containers transform can return (set_output): scikit-learn's "default" (numpy) and "pandas".
+_OUTPUTS = ("default", "pandas")
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 _kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True, autograph=False)
@@ -51,6 +59,26 @@ _mean_variance = tf.function(ops.data_mean_variance, reduce_retracing=True, auto
 
 def _predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
     return ops.nearest_centers(x, centers, distance, chunk_size).labels
+
+
+# Query dtypes the exported predict and transform take (converted to the centres' dtype).
+_EXPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.uint8, tf.int32, tf.int64)
+
+
+def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int) -> tf.Tensor:
+    """``x`` of the exported functions as ``(n_samples, n_features)`` in ``dtype``; an InvalidArgumentError otherwise.
+
+    The checks are graph ops (the exported graphs take any shape), so a bad
+    call fails in the call and leaves the function usable by every thread.
+    """
+    checks = [
+        tf.debugging.assert_rank(x, 2, message=f"x must be 2-D (n_samples, n_features={n_features})"),
+        tf.debugging.assert_equal(
+            tf.shape(x)[-1], n_features, message=f"x must have n_features={n_features} columns (the fitted centres')"
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.reshape(tf.cast(x, dtype), [-1, n_features])
 
 
 def _transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
@@ -68,15 +96,16 @@ _compiled_transform = tf.function(_transform, reduce_retracing=True, autograph=F
 _compiled_score = tf.function(_score, reduce_retracing=True, autograph=False)
 
 
-@functools.lru_cache(maxsize=None)
-def _summary_writer(log_dir: str) -> tf.summary.SummaryWriter:
-    """One events file per log directory and process, however many fits and segments write there.
+# The writers of the latest fits; an evicted one is closed when collected (each write is flushed).
+@functools.lru_cache(maxsize=16)
+def _summary_writer(folder: str) -> tf.summary.SummaryWriter:
+    """One events file per fit's folder and process, however many segments write there.
 
     TensorBoard reads a directory's files in name order (creation second, then
     a per-process counter compared as text, so ``.10`` before ``.9``): with a
     writer per call, the points of later segments could be read first.
     """
-    return tf.summary.create_file_writer(log_dir)
+    return tf.summary.create_file_writer(folder)
 
 
 def _worker_count(strategy: tf.distribute.Strategy) -> int:
@@ -174,11 +203,15 @@ class BaseKMeans(tf.Module):
             )
 
     def _check_destinations(self) -> None:
-        """Before any work: ``checkpoint_every``, writable ``checkpoint_dir``/``log_dir`` (or None), one writing machine."""
+        """Before any work: ``checkpoint_every``, writable ``checkpoint_dir``/``log_dir`` (or None), one writing machine.
+
+        Starts the fit without a TensorBoard folder: the first write makes one
+        (:func:`new_log_folder`), unless a checkpoint has chosen it.
+        """
         if self.checkpoint_dir is not None:  # its parameter first: a refused fit creates no directory
             self._checkpoint_every = check_positive_int(self.checkpoint_every, "checkpoint_every")
         check_destination(self.checkpoint_dir, "checkpoint_dir")
-        check_destination(self.log_dir, "log_dir")
+        self._log_dir, self._log_folder = check_destination(self.log_dir, "log_dir"), None
         strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
         if self.checkpoint_dir is not None and strategy is not None and _worker_count(strategy) > 1:
             raise ValueError(
@@ -247,8 +280,51 @@ class BaseKMeans(tf.Module):
             return _kmeans_plusplus_runs(x, sample_weight, self._n_clusters, seeds)[0]
         return tf.stack([self._initial_centers(x, sample_weight, rng) for rng in rngs])
 
+    def _check_feature_names(self, X: Any, *, reset: bool) -> None:
+        """Remember (``reset``) or check ``X``'s column names, as scikit-learn's ``_check_feature_names``.
+
+        On ``reset``, a data frame with string column names sets
+        ``feature_names_in_`` and other data remove it. Otherwise names that
+        differ from the fit's, or come in another order, are a ValueError
+        listing them, and names on one side only a UserWarning: scikit-learn's
+        messages, so that code checking them behaves alike.
+        """
+        names = feature_names(X)
+        if reset:
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_  # a fit without names must not keep another fit's
+            return
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is None and names is None:
+            return
+        estimator = type(self).__name__
+        if fitted is None or names is None:
+            message = (
+                f"X has feature names, but {estimator} was fitted without feature names" if fitted is None
+                else f"X does not have valid feature names, but {estimator} was fitted with feature names"
+            )
+            warnings.warn(message, UserWarning, stacklevel=stacklevel_outside_package())
+            return
+        if len(fitted) == len(names) and np.all(fitted == names):
+            return
+        unseen, missing = sorted(set(names) - set(fitted)), sorted(set(fitted) - set(names))
+
+        def listed(heading: str, values: list[str]) -> str:
+            shown = "".join(f"- {value}\n" for value in values[:5])
+            return f"{heading}:\n{shown}" + ("- ...\n" if len(values) > 5 else "") if values else ""
+
+        raise ValueError(
+            "The feature names should match those that were passed during fit.\n"
+            + listed("Feature names unseen at fit time", unseen)
+            + listed("Feature names seen at fit time, yet now missing", missing)
+            + ("" if unseen or missing else "Feature names must be in the same order as they were in fit.\n")
+        )
+
     def _validate_data(self, X: Any, *, reset: bool, shift: Optional[tf.Tensor] = None) -> tf.Tensor:
-        """Convert ``X`` (moved by ``-shift``); on ``reset`` remember its width, otherwise check it against the fit."""
+        """Convert ``X`` (moved by ``-shift``); on ``reset`` remember its width and column names, otherwise check them."""
+        self._check_feature_names(X, reset=reset)
         matrix = numeric_matrix(X, "X")
         if reset:
             self.n_features_in_ = int(matrix.shape[1])
@@ -285,6 +361,7 @@ class BaseKMeans(tf.Module):
             raise ValueError("sample_weight must be non-negative and positive somewhere.")
         check_weights_fit(None, float(moments.total_weight), self._tf_dtype)
         self.n_features_in_ = n_features
+        self._check_feature_names(dataset, reset=True)  # a dataset has no column names: forget a former fit's
         return batches, moments
 
     def _check_is_fitted(self) -> None:
@@ -320,16 +397,18 @@ class BaseKMeans(tf.Module):
         return ops.default_chunk_size(n_columns or self._n_clusters, n_features, self.distance)
 
     def _log_scalars(self, tags: Sequence[str], history: tf.Tensor, first_step: int) -> None:
-        """Write a history the fit's graph recorded to ``log_dir`` as TensorBoard scalars.
+        """Write a history the fit's graph recorded to the fit's folder in ``log_dir`` as TensorBoard scalars.
 
         Row ``i`` of ``history`` (shape ``(steps, len(tags))``) is logged at step
         ``first_step + i``, its column ``j`` under ``tags[j]``. Nothing is written
         without a ``log_dir``. Writing after the graph returns, not from inside
         it, keeps summary ops out of the compiled loop.
         """
-        if self.log_dir is None:
+        if self._log_dir is None:
             return
-        writer = _summary_writer(str(self.log_dir))
+        if self._log_folder is None:
+            self._log_folder = new_log_folder(self._log_dir)
+        writer = _summary_writer(self._log_folder)
         with writer.as_default():
             for offset, row in enumerate(history.numpy()):
                 for tag, value in zip(tags, row):
@@ -349,7 +428,26 @@ class BaseKMeans(tf.Module):
         """Set the centres directly (as scikit-learn allows, e.g. before ``predict``), in the estimator's dtype."""
         matrix = numeric_matrix(centers, "cluster_centers_")
         self._set_centers(finite_tensor(matrix, self._tf_dtype, "cluster_centers_", None))
+        if int(matrix.shape[1]) != getattr(self, "n_features_in_", None) and hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_  # names of another width no longer describe the centres' features
         self.n_features_in_ = int(matrix.shape[1])
+
+    def _warn_if_fewer_distinct_clusters(self) -> None:
+        """scikit-learn's ConvergenceWarning after a fit that found fewer distinct clusters than ``n_clusters``.
+
+        Clusters are counted by the distinct values of ``labels_``, or without
+        labels (``MiniBatchKMeans(compute_labels=False)``) by the distinct
+        centres: with fewer distinct points than clusters, centres coincide.
+        """
+        labels = getattr(self, "labels_", None)
+        distinct = np.unique(labels).size if labels is not None else np.unique(self.centers.numpy(), axis=0).shape[0]
+        if distinct < self._n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self._n_clusters}). "
+                "Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=stacklevel_outside_package(),
+            )
 
     def _set_centers(self, centers: tf.Tensor) -> None:
         """Store centres in a variable (created on first fit or when the shape changes)."""
@@ -365,21 +463,35 @@ class BaseKMeans(tf.Module):
         return {"distance": self.distance, "chunk_size": self._chunk_size(n_features, k)}
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
-        """For SavedModel, add ``predict`` and ``transform`` bound to ``centers`` with an input signature."""
+        """For SavedModel, add ``predict`` and ``transform`` bound to ``centers``, one graph per query dtype.
+
+        No input signature: a reloaded ``tf.function`` with one leaves its
+        lock held when a call's arguments do not bind (another dtype, a wrong
+        shape, a missing argument), and every other thread that calls it then
+        waits forever. Instead the functions accept ``x`` of any rank in each
+        of :data:`_EXPORTED_DTYPES` (converted to the centres' dtype in the
+        graph, its shape checked there) and any other arguments: a call that
+        matches no graph is a ValueError raised outside the lock.
+        """
         children = super()._trackable_children(save_type, **kwargs)
         if save_type == "savedmodel" and getattr(self, "centers", None) is not None:
             centers, options = self.centers, self._inference_options()
-            spec = tf.TensorSpec([None, centers.shape[1]], centers.dtype, name="x")
-
+            n_features = int(centers.shape[1])
             moved = mean_if_far_from_zero(centers) is not None  # as _inference_inputs decides
 
-            def about_centers(function: Callable[..., tf.Tensor]) -> Callable[[tf.Tensor], tf.Tensor]:
-                def exported(x: tf.Tensor) -> tf.Tensor:
+            def about_centers(function: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
+                def exported(x: Optional[tf.Tensor] = None, *args: Any, **kwargs: Any) -> tf.Tensor:
+                    del args, kwargs  # never traced with them: calls that pass them match no graph
+                    x = _exported_queries(x, centers.dtype, n_features)
                     if not moved:
                         return function(x, centers, **options)
                     origin = tf.reduce_mean(centers, axis=0)
                     return function(x - origin, centers - origin, **options)
-                return tf.function(exported, input_signature=[spec], autograph=False)
+
+                compiled = tf.function(exported, autograph=False)
+                for dtype in _EXPORTED_DTYPES:
+                    compiled.get_concrete_function(tf.TensorSpec(None, dtype, name="x"))
+                return compiled
 
             children["predict"] = about_centers(_predict)
             children["transform"] = about_centers(_transform)
@@ -408,10 +520,86 @@ class BaseKMeans(tf.Module):
         self._check_eager("predict")
         return _compiled_predict(*self._inference_inputs(X), **self._inference_options()).numpy()
 
-    def transform(self, X: Any) -> np.ndarray:
-        """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``."""
+    def transform(self, X: Any) -> Any:
+        """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``.
+
+        A numpy array, or a pandas DataFrame with columns
+        :meth:`get_feature_names_out` (and ``X``'s index, if ``X`` is one) after
+        ``set_output(transform="pandas")`` or scikit-learn's
+        ``set_config(transform_output="pandas")``.
+        """
         self._check_eager("transform")
-        return _compiled_transform(*self._inference_inputs(X), **self._inference_options()).numpy()
+        distances = _compiled_transform(*self._inference_inputs(X), **self._inference_options()).numpy()
+        return self._output_container(distances, X)
+
+    def get_feature_names_out(self, input_features: Optional[Any] = None) -> np.ndarray:
+        """Names of the columns ``transform`` returns: the lower-case class name and the centre's index.
+
+        As scikit-learn's ``ClassNamePrefixFeaturesOutMixin``: ``kmeans0`` ...
+        ``kmeans{n_clusters - 1}`` for :class:`KMeans`, which is what
+        ``set_output`` and ``ColumnTransformer`` name the distances by.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked: it must equal ``feature_names_in_`` if the fit had
+            column names, and have ``n_features_in_`` entries.
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_clusters,)
+        """
+        self._check_is_fitted()
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            fitted = getattr(self, "feature_names_in_", None)
+            if fitted is not None and not np.array_equal(fitted, input_features):
+                raise ValueError("input_features is not equal to feature_names_in_")
+            if len(input_features) != self.n_features_in_:
+                raise ValueError(
+                    f"input_features should have length equal to number of features ({self.n_features_in_}), "
+                    f"got {len(input_features)}"
+                )
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(int(self.centers.shape[0]))], dtype=object)
+
+    def set_output(self, *, transform: Optional[str] = None) -> "BaseKMeans":
+        """Choose the container ``transform`` and ``fit_transform`` return, as scikit-learn's transformers.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas"} or None, default=None
+            "default": numpy arrays; "pandas": DataFrames (pandas must be
+            installed). None leaves the choice as it is; without a choice,
+            scikit-learn's global ``transform_output`` applies.
+
+        Returns
+        -------
+        self
+        """
+        if transform is None:
+            return self
+        if transform not in _OUTPUTS:
+            raise ValueError(f"set_output(transform=...) must be one of {list(_OUTPUTS)} or None, got {transform!r}.")
+        # scikit-learn's attribute: clone and its meta-estimators read and copy it.
+        self._sklearn_output_config = {"transform": transform}
+        return self
+
+    def _output_container(self, distances: np.ndarray, X: Any) -> Any:
+        """``distances`` in the container :meth:`set_output` (or scikit-learn's global configuration) chose."""
+        output = getattr(self, "_sklearn_output_config", {}).get("transform")
+        if output is None:
+            # Only code that imported scikit-learn can have configured it: no import here.
+            sklearn = sys.modules.get("sklearn")
+            output = sklearn.get_config().get("transform_output", "default") if sklearn is not None else "default"
+        if output == "default":
+            return distances
+        if output != "pandas":
+            raise ValueError(f"{type(self).__name__} can return {list(_OUTPUTS)} containers, not {output!r}.")
+        import pandas as pd  # only for code that asked for DataFrames
+
+        index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
+        return pd.DataFrame(distances, index=index, columns=self.get_feature_names_out())
 
     def score(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> float:
         """Opposite of the inertia of ``X`` under the fitted centres (higher is better).

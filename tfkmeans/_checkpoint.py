@@ -28,6 +28,7 @@ from tfkmeans._validation import (
     RandomState,
     as_weighted_batches,
     check_random_state,
+    new_log_folder,
     numeric_matrix,
     scaled_sample_weight,
 )
@@ -41,6 +42,8 @@ _SEEDS_KEY = "run_seeds/.ATTRIBUTES/VARIABLE_VALUE"
 _CHECKSUM_CHUNK = 1 << 18
 # Stored for random_state=None, whose seed is not reproducible.
 _NO_SEED = -1
+# Beside the checkpoint: the fit's TensorBoard folder, where a resumed fit goes on logging.
+_LOG_FOLDER_FILE = "tensorboard_folder"
 
 
 class FitFingerprint(NamedTuple):
@@ -217,6 +220,26 @@ class _CompatibleCheckpoint:
         except (tf.errors.OpError, ValueError, AssertionError, IndexError) as error:
             raise ValueError(f"The checkpoint {latest} could not be restored (corrupt or incomplete): {error}") from None
         return True
+
+    def log_folder(self, log_dir: Optional[str], resumed: bool) -> Optional[str]:
+        """The fit's TensorBoard folder in ``log_dir`` (None without one), recorded beside the checkpoint.
+
+        A resumed fit continues in the folder of the fit it resumes, if that
+        was in the same ``log_dir``, so its curves go on where they stopped;
+        otherwise the fit gets a new folder (:func:`new_log_folder`).
+        """
+        if log_dir is None:
+            return None
+        record = f"{self.directory.rstrip('/')}/{_LOG_FOLDER_FILE}"
+        if resumed and tf.io.gfile.exists(record):
+            with tf.io.gfile.GFile(record) as file:
+                folder = file.read()
+            if folder.rsplit("/", 1)[0] == log_dir.rstrip("/") and tf.io.gfile.isdir(folder):
+                return folder
+        folder = new_log_folder(log_dir)
+        with tf.io.gfile.GFile(record, "w") as file:
+            file.write(folder)
+        return folder
 
     def _describe(
         self, reader: tf.train.CheckpointReader, shapes: dict[str, list[int]], dtypes: dict[str, tf.DType]

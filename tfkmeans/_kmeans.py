@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import time
-import warnings
 from typing import Any, Callable, NamedTuple, Optional, Union
 
 import numpy as np
@@ -22,7 +21,6 @@ from tfkmeans._validation import (
     far_from_zero,
     scaled_sample_weight,
 )
-from tfkmeans.exceptions import ConvergenceWarning
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 # No AutoGraph: the ops' control flow is explicit, and converting them cost seconds per trace.
@@ -47,8 +45,9 @@ def stream_seed_sample_size(n_clusters: int) -> int:
 # this many bytes, whichever is larger.
 _AUTO_MAX_BOUNDS_BYTES = 2**30
 
-# run(initial_centers, tol, max_iter): one Lloyd fit (max_iter=0: just labels and inertia).
-_RunFn = Callable[[tf.Tensor, tf.Tensor, int], ops.LloydResult]
+# run(initial_centers, tol, max_iter, progress): one Lloyd fit (max_iter=0: just labels and inertia);
+# progress (_progress) numbers its verbose lines.
+_RunFn = Callable[[tf.Tensor, tf.Tensor, int, tf.Tensor], ops.LloydResult]
 # run_all(initial_centers of shape (runs, k, d), tol, max_iter): every run in one loop.
 _RunsFn = Callable[[tf.Tensor, tf.Tensor, int], ops.RunsResult]
 
@@ -67,6 +66,14 @@ class _FitPlan(NamedTuple):
     weight_scale: float = 1.0  # the runs see the sample weights divided by it (scaled_sample_weight)
 
 
+def _progress(run_index: int, done: int = 0) -> tf.Tensor:
+    """What verbose lines of run ``run_index`` (0-based) show: its number and the iterations it has done.
+
+    A tensor, so that each run and checkpoint segment reuses one compiled graph.
+    """
+    return tf.constant([run_index + 1, done], tf.int32)
+
+
 def _active_strategy() -> Optional[tf.distribute.Strategy]:
     """The ``tf.distribute`` strategy whose scope we are in, if it has several replicas."""
     if not tf.distribute.has_strategy():
@@ -78,10 +85,10 @@ def _active_strategy() -> Optional[tf.distribute.Strategy]:
 @tf.function(autograph=False)
 def _lloyd_stream_fit(
     batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
-    distance: str, chunk_size: int, verbose: bool,
+    progress: tf.Tensor, distance: str, chunk_size: int, verbose: bool,
 ) -> ops.LloydResult:
     """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
-    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose)
+    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose, progress)
     labels, total = ops.dataset_labels_and_inertia(batches, run.centers, distance, chunk_size)
     return ops.LloydResult(run.centers, labels, total, run.n_iter, run.converged, run.history)
 
@@ -122,7 +129,10 @@ class KMeans(BaseKMeans):
         when no label changes.
     verbose : int, default=0
         If non-zero, print inertia and centre shift at every iteration (from
-        inside the graph) and log each run.
+        inside the graph), as ``tfkmeans: run r iteration i ...`` with the run
+        number and the iteration counted from the run's start, across
+        checkpoint segments and resumes (runs iterated together print one line
+        per iteration for all of them), and log each run.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation; an int makes fits reproducible.
     copy_x : bool, default=True
@@ -181,7 +191,12 @@ class KMeans(BaseKMeans):
         each assignment step, from the matmul distances) and
         ``kmeans/run_<i>/centre_shift`` are written there, one point per
         iteration. They are recorded inside the graph and written after each
-        run (or checkpoint segment), so logging never slows the loop.
+        run (or checkpoint segment), so logging never slows the loop. Each
+        fit writes into a folder of its own, ``log_dir/fit-<n>`` with ``n``
+        one more than the largest already there (TensorBoard shows each as a
+        run; two fits never mix their points), and a resumed checkpointed fit
+        goes on in the folder of the fit it resumes (recorded beside the
+        checkpoint), if ``log_dir`` is the same.
 
     Attributes
     ----------
@@ -195,6 +210,25 @@ class KMeans(BaseKMeans):
         Iterations run by the kept run.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of ``X`` in ``fit``, set only when ``X`` was a data frame
+        whose columns are all named by strings. Data predicted, transformed or
+        scored afterwards must have the same names in the same order (else a
+        ValueError), and data with names on one side only give a UserWarning,
+        as in scikit-learn. :meth:`get_feature_names_out` names
+        ``transform``'s columns.
+
+    Notes
+    -----
+    Threads: once fitted, ``predict``, ``transform`` and ``score`` may be
+    called from many threads at once (they only read the centres); ``fit``
+    and ``set_params``/``set_output`` change the estimator and must not run
+    while another thread uses it. The ``predict`` and ``transform`` of a
+    reloaded SavedModel (``tf.saved_model.load``) serve any number of threads:
+    they take ``x`` of shape ``(n_samples, n_features)`` in float16, bfloat16,
+    float32, float64, uint8, int32 or int64 (numpy arrays and lists too) and
+    convert it in the graph; a call of another rank, width or dtype fails with
+    an ``InvalidArgumentError`` or ``ValueError`` in the calling thread only.
 
     Examples
     --------
@@ -270,6 +304,7 @@ class KMeans(BaseKMeans):
         )
 
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
+        self._check_feature_names(X, reset=True)
         x, offset = as_centered_float_matrix(X, self._tf_dtype)
         n_samples, n_features = (int(d) for d in x.shape)
         self.n_features_in_ = n_features
@@ -280,11 +315,11 @@ class KMeans(BaseKMeans):
 
         use_bounds = self._single_runs_use_bounds(n_samples, n_features)
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
             if use_bounds:
                 return _lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
-                                      chunk_size=options["chunk_size"], verbose=options["verbose"])
-            return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options)
+                                      chunk_size=options["chunk_size"], verbose=options["verbose"], progress=progress)
+            return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options, progress=progress)
 
         def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
             # The distance block is rows × (runs·k): size the chunks for all runs' centres.
@@ -327,8 +362,10 @@ class KMeans(BaseKMeans):
         rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
         self._check_seed_rows(int(rows.shape[0]))
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
-            return _lloyd_stream_fit(batches, moments.batches, initial_centers, tf.constant(max_iter), tol, **options)
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
+            return _lloyd_stream_fit(
+                batches, moments.batches, initial_centers, tf.constant(max_iter), tol, progress, **options
+            )
 
         distributed_run = functools.partial(self._distributed_run, batches=batches)
         # The rows were drawn by weight: as seeds they count once each.
@@ -355,10 +392,10 @@ class KMeans(BaseKMeans):
 
         shards = (shard(x), shard(weights))
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
             iterations = _lloyd_distributed(
                 strategy, shards, initial_centers, tf.constant(max_iter), tol,
-                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
+                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose), progress=progress,
             )
             labels, total = _labels_and_inertia(x, iterations.centers, weights, distance, chunk_size)
             return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
@@ -375,10 +412,10 @@ class KMeans(BaseKMeans):
         distance, chunk_size = self.distance, self._chunk_size(self.n_features_in_)
         distributed = strategy.experimental_distribute_dataset(batches)
 
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.LloydResult:
+        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
             iterations = _lloyd_distributed(
                 strategy, distributed, initial_centers, tf.constant(max_iter), tol,
-                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose),
+                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose), progress=progress,
             )
             labels, total = _dataset_labels_and_inertia(batches, iterations.centers, distance=distance, chunk_size=chunk_size)
             return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
@@ -396,13 +433,15 @@ class KMeans(BaseKMeans):
         checkpoint = FitCheckpoint(
             self.checkpoint_dir, self._n_clusters, self.n_features_in_, n_init, dtype, fingerprint, settings
         )
-        if checkpoint.restore():
+        resumed = checkpoint.restore()
+        if resumed:
             logging.info(
                 "KMeans: resuming from %s at run %d, iteration %d",
                 self.checkpoint_dir, int(checkpoint.run_index.numpy()) + 1, int(checkpoint.iterations.numpy()),
             )
         else:
             checkpoint.start(run_seeds)
+        self._log_folder = checkpoint.log_folder(self._log_dir, resumed)
         return checkpoint
 
     def _run_lloyd(
@@ -411,11 +450,11 @@ class KMeans(BaseKMeans):
     ) -> ops.LloydResult:
         """One run to convergence; with a checkpoint, in segments of ``checkpoint_every`` iterations."""
         if checkpoint is None:
-            result = run(centers, tol, self._max_iter)
+            result = run(centers, tol, self._max_iter, _progress(run_index))
             self._log_history(run_index, result.history, first_iteration=1)
             return result
         while True:
-            result = run(centers, tol, min(self._checkpoint_every, self._max_iter - done))
+            result = run(centers, tol, min(self._checkpoint_every, self._max_iter - done), _progress(run_index, done))
             self._log_history(run_index, result.history, first_iteration=done + 1)
             done += int(result.n_iter)
             centers = result.centers
@@ -430,8 +469,8 @@ class KMeans(BaseKMeans):
         initial_centers = self._initial_centers_of_runs(plan.seed_points, plan.seed_weights, rngs)
         if plan.run_all is None:
             n_iter, inertia, histories, best_result = [], [], [], None
-            for centers in tf.unstack(initial_centers):
-                result = plan.run(centers, plan.tol, self._max_iter)
+            for run_index, centers in enumerate(tf.unstack(initial_centers)):
+                result = plan.run(centers, plan.tol, self._max_iter, _progress(run_index))
                 n_iter.append(int(result.n_iter))
                 inertia.append(float(result.inertia))
                 histories.append(result.history)
@@ -452,7 +491,7 @@ class KMeans(BaseKMeans):
             return best_result
         best = int(np.argmin(inertia))
         # Labels and exact inertia of the best run: one more pass, as a single run ends.
-        result = plan.run(runs.centers[best], plan.tol, 0)
+        result = plan.run(runs.centers[best], plan.tol, 0, _progress(best))
         return result._replace(
             n_iter=runs.n_iter[best], converged=runs.converged[best], history=histories[best]
         )
@@ -500,7 +539,7 @@ class KMeans(BaseKMeans):
             # .numpy(), not int(variable): under a MirroredStrategy the checkpoint's variables are mirrored.
             first_run, run_seeds = int(checkpoint.run_index.numpy()), checkpoint.run_seeds.numpy()
             if np.isfinite(checkpoint.best_inertia.numpy()):  # a finished run to beat
-                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0)._replace(n_iter=checkpoint.best_n_iter.numpy())
+                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0, _progress(first_run))._replace(n_iter=checkpoint.best_n_iter.numpy())
 
         for run_index in range(first_run, n_init):
             started = time.perf_counter()
@@ -523,12 +562,5 @@ class KMeans(BaseKMeans):
         self.labels_ = best.labels.numpy()
         self.inertia_ = float(best.inertia) * plan.weight_scale
         self.n_iter_ = int(best.n_iter)
-        distinct = np.unique(self.labels_).size
-        if distinct < self._n_clusters:
-            warnings.warn(
-                f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({self._n_clusters}). "
-                "Possibly due to duplicate points in X.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._warn_if_fewer_distinct_clusters()
         return self

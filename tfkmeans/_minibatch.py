@@ -130,7 +130,9 @@ class MiniBatchKMeans(BaseKMeans):
     compute_labels : bool, default=True
         Compute ``labels_`` and the exact ``inertia_`` on the full data once the
         steps are done (chunked assignment). If False, ``inertia_`` is estimated
-        from the smoothed batch inertia and ``labels_`` is not set.
+        from the smoothed batch inertia and ``labels_`` is not set. A fit
+        that ends with fewer distinct clusters (labels, or else centres) than
+        ``n_clusters`` gives a ``ConvergenceWarning``, as :class:`KMeans` does.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the batches and the reassignments; an int
         makes fits reproducible.
@@ -195,7 +197,8 @@ class MiniBatchKMeans(BaseKMeans):
         squared distance to the centres before its update. The step loop
         records them inside the graph and they are written when it returns
         (after every segment with ``checkpoint_dir``, so a resumed fit
-        continues the same curves): logging costs the loop nothing.
+        continues the same curves): logging costs the loop nothing. Each fit
+        writes into its own ``log_dir/fit-<n>``, as for :class:`tfkmeans.KMeans`.
         ``partial_fit`` does not log.
 
     Attributes
@@ -220,6 +223,15 @@ class MiniBatchKMeans(BaseKMeans):
         Mini-batch steps run (``partial_fit`` adds one per call).
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a data frame given to ``fit`` (or the first
+        ``partial_fit``), checked as for :class:`tfkmeans.KMeans`.
+
+    Notes
+    -----
+    Threads and SavedModel export as for :class:`tfkmeans.KMeans`;
+    ``partial_fit`` changes the estimator like ``fit``, so it must not run
+    while another thread uses it.
 
     Examples
     --------
@@ -426,6 +438,8 @@ class MiniBatchKMeans(BaseKMeans):
         rng = check_random_state(self.random_state)
         checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, init_size, n_init, X, sample_weight)
         resumed = checkpoint is not None and checkpoint.restore()
+        if checkpoint is not None:
+            self._log_folder = checkpoint.log_folder(self._log_dir, resumed)
         if resumed:
             logging.info(
                 "MiniBatchKMeans: resuming from %s at step %d",
@@ -525,6 +539,7 @@ class MiniBatchKMeans(BaseKMeans):
         elif hasattr(self, "labels_"):
             del self.labels_  # labels of an earlier fit would not match these centres
         self._partial_fit_rng = None  # a later partial_fit starts its own stream from random_state
+        self._warn_if_fewer_distinct_clusters()
 
     def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> "MiniBatchKMeans":
         # Epochs may come in a new order each (a reshuffling pipeline is the usual way to draw batches).

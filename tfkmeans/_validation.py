@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 import sys
 import warnings
 from typing import Any, Optional, Union
@@ -78,6 +79,41 @@ def mean_if_far_from_zero_else_zeros(points: tf.Tensor) -> tf.Tensor:
     instead, a move that changes no value."""
     mean, far = _mean_and_far_from_zero(points)
     return tf.where(far, mean, tf.zeros_like(mean))
+
+
+def feature_names(data: Any) -> Optional[np.ndarray]:
+    """The column names of a data frame whose columns are all named by strings, else None (scikit-learn's rule).
+
+    Data frames are recognised by their attributes, so that pandas (or polars,
+    pyarrow) is never imported here: a pyarrow ``Table``'s ``column_names``, else
+    ``columns``. Names that are not all strings (pandas' default integer
+    columns, say) give None, as in scikit-learn; a mix of strings and other
+    names is a TypeError, as there.
+    """
+    if isinstance(data, (np.ndarray, tf.Tensor, tf.Variable, tf.data.Dataset)):
+        return None
+    columns = getattr(data, "column_names", None)
+    if columns is None:
+        columns = getattr(data, "columns", None)
+    if columns is None or isinstance(columns, str):
+        return None
+    try:
+        names = np.asarray(list(columns), dtype=object)
+    except TypeError:  # not an iterable of names
+        return None
+    if names.ndim != 1 or names.size == 0:
+        return None
+    types = sorted({type(name).__qualname__ for name in names})
+    if len(types) > 1 and "str" in types:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {types} as feature name / column name types. "
+            "If you want feature names to be stored and validated, you must convert "
+            "them all to strings, by using X.columns = X.columns.astype(str) for "
+            "example. Otherwise you can remove feature / column names from your input "
+            "data, or convert them all to a non-string data type."
+        )
+    return names if types == ["str"] else None
 
 
 def numeric_matrix(data: Any, name: str) -> Union[np.ndarray, tf.Tensor]:
@@ -294,11 +330,11 @@ def _warn_if_fixed_size_batches(shape: tf.TensorShape, name: str) -> None:
             f"{name}: the dataset's elements of shape {tuple(shape)} are read as batches of {shape[0]} rows each. "
             "If each element is one sample (an image, say), batch the dataset first: dataset.batch(n).",
             UserWarning,
-            stacklevel=_stacklevel_outside_package(),
+            stacklevel=stacklevel_outside_package(),
         )
 
 
-def _stacklevel_outside_package() -> int:
+def stacklevel_outside_package() -> int:
     """The ``stacklevel`` at which the caller's warning points at the first frame outside tfkmeans."""
     frame, level = sys._getframe(1), 1
     while frame is not None and (frame.f_globals.get("__name__", "") + ".").startswith("tfkmeans."):
@@ -424,6 +460,33 @@ def check_destination(path: Any, name: str) -> Optional[str]:
     except (OSError, tf.errors.OpError) as error:
         raise ValueError(f"{name}={directory!r} is not a writable directory: {getattr(error, 'message', error)}") from None
     return directory
+
+
+def new_log_folder(log_dir: str) -> str:
+    """A new folder ``log_dir/fit-<n>`` for one fit's TensorBoard events: ``n`` is 1 + the largest one there.
+
+    Each fit writing its own run keeps two fits into one ``log_dir`` from
+    interleaving points under the same tags. On a local file system the folder
+    is created atomically (``os.mkdir``), so fits starting together in several
+    threads or processes get different numbers; ``tf.io.gfile`` has no such
+    operation for object stores (gs://, s3://), where two fits starting at the
+    same instant could share a folder.
+    """
+    taken = [int(match[1]) for name in tf.io.gfile.listdir(log_dir) if (match := re.fullmatch(r"fit-(\d+)/?", name))]
+    number = max(taken, default=0) + 1
+    while True:
+        folder = f"{log_dir.rstrip('/')}/fit-{number}"
+        if "://" in log_dir:
+            if not tf.io.gfile.exists(folder):
+                tf.io.gfile.makedirs(folder)
+                return folder
+        else:
+            try:
+                os.mkdir(folder)
+                return folder
+            except FileExistsError:  # taken since the listing, by another fit
+                pass
+        number += 1
 
 
 def check_random_state(random_state: RandomState) -> np.random.RandomState:

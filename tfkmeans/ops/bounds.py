@@ -33,6 +33,7 @@ from tfkmeans.ops.lloyd_algorithm import (
     LloydResult,
     cluster_sums,
     in_memory_pass,
+    print_iteration,
     relocate_empty_clusters,
     update_centers,
 )
@@ -287,6 +288,7 @@ def lloyd_bounded(
     tol: tf.Tensor,
     chunk_size: int = 4096,
     verbose: bool = False,
+    progress: Optional[tf.Tensor] = None,
 ) -> LloydResult:
     """Lloyd's algorithm with Elkan's bounds, as one graph; same contract as :func:`tfkmeans.ops.lloyd`.
 
@@ -329,8 +331,8 @@ def lloyd_bounded(
         shift = tf.reduce_sum(tf.square(new_centers - centers))
         assigned_inertia = tf.cast(assignment_inertia(x_sq_total, bounds, centers), centers.dtype)
         if verbose:
-            tf.print("tfkmeans: iteration", iteration + 1, "inertia", assigned_inertia, "centre shift", shift,
-                     "share of points measured", tf.cast(measured, centers.dtype) / n_rows)
+            print_iteration(progress, iteration, "inertia", assigned_inertia, "centre shift", shift,
+                            "share of points measured", tf.cast(measured, centers.dtype) / n_rows)
         history = history.write(iteration, tf.stack([assigned_inertia, shift]))
         return iteration + 1, new_centers, centers, bounds, empty, shift <= tol, history
 

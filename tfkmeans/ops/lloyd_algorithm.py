@@ -9,7 +9,7 @@ when the total squared centre shift is at most ``tol``.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import tensorflow as tf
 
@@ -209,12 +209,27 @@ def add_totals(totals: PassTotals, more: PassTotals) -> PassTotals:
     )
 
 
+def print_iteration(progress: Optional[tf.Tensor], iteration: tf.Tensor, *figures: Any) -> None:
+    """One verbose line from inside a Lloyd loop: ``tfkmeans: run r iteration i`` and ``figures``.
+
+    ``progress`` is ``(run number, iterations done before this graph call)``
+    (int32, shape ``(2,)``): a fit that runs in checkpoint segments, or one run
+    after another, numbers every line by its run and its iteration since the
+    run's start. Without it the line shows the loop's own count.
+    """
+    if progress is None:
+        tf.print("tfkmeans: iteration", iteration + 1, *figures)
+    else:
+        tf.print("tfkmeans: run", progress[0], "iteration", progress[1] + iteration + 1, *figures)
+
+
 def lloyd_iterations(
     data_pass: Callable[[tf.Tensor], PassTotals],
     initial_centers: tf.Tensor,
     max_iter: tf.Tensor,
     tol: tf.Tensor,
     verbose: bool = False,
+    progress: Optional[tf.Tensor] = None,
 ) -> Iterations:
     """Lloyd updates inside one ``tf.while_loop``.
 
@@ -234,7 +249,7 @@ def lloyd_iterations(
         new_centers = update_centers(sums, weights, centers)
         shift = tf.reduce_sum(tf.square(new_centers - centers))
         if verbose:
-            tf.print("tfkmeans: iteration", iteration + 1, "inertia", totals.inertia, "centre shift", shift)
+            print_iteration(progress, iteration, "inertia", totals.inertia, "centre shift", shift)
         history = history.write(iteration, tf.stack([totals.inertia, shift]))
         return iteration + 1, new_centers, shift <= tol, history
 
@@ -294,17 +309,20 @@ def lloyd(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
+    progress: Optional[tf.Tensor] = None,
 ) -> LloydResult:
     """Lloyd's algorithm on an in-memory matrix, as one graph.
 
     ``tol`` is absolute (scikit-learn scales the user's ``tol`` by the mean
     feature variance before it gets here). ``max_iter`` and ``tol`` are tensors
-    so that changing them does not retrace the graph.
+    so that changing them does not retrace the graph; so is ``progress``, the
+    run number and iterations already done that ``verbose`` lines show
+    (:func:`print_iteration`).
     """
     x_sq_norms = data_squared_norms(x) if distance == "matmul" else None
     run = lloyd_iterations(
         lambda c: in_memory_pass(x, sample_weight, c, distance, chunk_size, x_sq_norms),
-        initial_centers, max_iter, tol, verbose,
+        initial_centers, max_iter, tol, verbose, progress,
     )
     # labels_ must agree with the final centres (scikit-learn's last E-step).
     labels, total = labels_and_inertia(x, run.centers, sample_weight, distance, chunk_size, x_sq_norms)

@@ -8,7 +8,7 @@ k-slot buffer of relocation candidates with ``Dataset.reduce``, inside the graph
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
@@ -116,6 +116,7 @@ def lloyd_stream(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
+    progress: Optional[tf.Tensor] = None,
 ) -> Iterations:
     """Full-batch Lloyd over a dataset read once per iteration.
 
@@ -126,7 +127,7 @@ def lloyd_stream(
     stream = iter(batches.repeat())
     return lloyd_iterations(
         lambda centers: dataset_pass(stream, n_batches, centers, distance, chunk_size),
-        initial_centers, max_iter, tol, verbose,
+        initial_centers, max_iter, tol, verbose, progress,
     )
 
 
