@@ -1,6 +1,6 @@
 """Out-of-core K-means: ten times MNIST train, clustered from shards on disk with bounded memory.
 
-``python -m benchmarks.out_of_core --work_dir=/tmp/mnist10x`` writes 600,000
+``python -m benchmarks.out_of_core --work_dir=runs/mnist10x`` writes 600,000
 images (the 60,000 training images shifted by -2..+2 pixels) as raw uint8
 shards, then fits ``KMeans.fit(dataset)`` on a ``tf.data`` pipeline reading
 them, and reports time per iteration and the process's peak resident memory.
@@ -23,7 +23,7 @@ from tfkmeans import KMeans
 from tfkmeans.datasets import load_mnist
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("work_dir", "/tmp/tfkmeans_mnist10x", "Where the shards are written (about 470 MB).")
+flags.DEFINE_string("work_dir", "runs/mnist10x", "Where the shards are written (about 470 MB; runs/ is not tracked).")
 flags.DEFINE_string("data_dir", None, "MNIST IDX directory (default: $TFKMEANS_DATA_DIR, then tfds).")
 flags.DEFINE_integer("k", 10, "Number of clusters.")
 flags.DEFINE_integer("max_iter", 300, "Maximum Lloyd iterations.")

@@ -13,7 +13,7 @@ Usage::
 
     python -m experiments.all                    # runs/<name>/, REPORT.md   (make experiments)
     python -m experiments.all --quick            # runs/quick/<name>/, runs/quick/REPORT.md
-    python -m experiments.all --only=confusion,tsne --report=/tmp/REPORT.md
+    python -m experiments.all --only=confusion,tsne --report=runs/REPORT-partial.md
     python -m experiments.all --skip=restarts
 
 ``--quick``, ``--seed`` and ``--data_dir`` are passed through to every experiment.
