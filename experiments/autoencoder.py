@@ -66,7 +66,7 @@ def train_autoencoder(views: networks.Autoencoder, data: runner.MnistSplits, dir
     """
     epochs = learned.epoch_budget(FLAGS.epochs, FLAGS.quick)
     views.autoencoder.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse")
-    path = learned.weights_path(
+    path = networks.weights_path(
         directory, "autoencoder", code=FLAGS.code_dim, n=len(data.x_train), seed=FLAGS.seed,
         epochs=epochs, batch=FLAGS.batch_size,
     )

@@ -50,7 +50,7 @@ import keras
 import numpy as np
 from absl import flags, logging
 
-from experiments import learned, networks, plots, runner
+from experiments import networks, plots, runner
 from tfkmeans import KMeans, metrics
 
 FLAGS = flags.FLAGS
@@ -128,7 +128,7 @@ class CodesSnapshot(keras.callbacks.Callback):
 
 def autoencoder_weights(directory: Path, n_train: int, seed: int, epochs: int) -> Path:
     """Where the autoencoder's weights are cached; the name records the training setup."""
-    return learned.weights_path(directory, "autoencoder", n=n_train, seed=seed, epochs=epochs, batch=FLAGS.batch_size)
+    return networks.weights_path(directory, "autoencoder", n=n_train, seed=seed, epochs=epochs, batch=FLAGS.batch_size)
 
 
 def pretrain_autoencoder(
@@ -210,7 +210,7 @@ def self_train(
     for index in range(rounds):
         with runner.timed(f"seed {seed}: self-training round {index + 1}") as timer:
             networks.fit_or_load(
-                cnn, learned.weights_path(directory, "cnn", n=len(images), seed=seed, ae_epochs=FLAGS.ae_epochs,
+                cnn, networks.weights_path(directory, "cnn", n=len(images), seed=seed, ae_epochs=FLAGS.ae_epochs,
                                           round=index + 1, epochs=epochs), FLAGS.reuse,
                 images, clusters, batch_size=128, epochs=epochs, shuffle=True, verbose=2,
             )

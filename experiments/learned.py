@@ -10,7 +10,7 @@ study calls it), so tests can import it beside other experiment modules.
   ``--n_init``, ``--max_iter``; :func:`load_data` loads MNIST and seeds everything.
 - :func:`train`: :func:`experiments.networks.fit_or_load` with one progress line
   per epoch, weights kept under a name that records the training setup
-  (:func:`weights_path`), so ``--reuse`` never loads another setup's weights.
+  (:func:`experiments.networks.weights_path`), so ``--reuse`` never loads another setup's weights.
 - :func:`cluster_space` (:func:`cluster_spaces` for several): K-means fitted on
   the training features of one :class:`FeatureSpace`, test features assigned to
   its centres, both scored.
@@ -54,7 +54,6 @@ __all__ = [
     "scores_table",
     "train",
     "training_sentence",
-    "weights_path",
 ]
 
 #: Training epochs in ``--quick`` mode (at most).
@@ -141,22 +140,6 @@ def load_data(stages: Stages) -> runner.MnistSplits:
 # -- training ----------------------------------------------------------------------------------
 
 
-def weights_path(directory: str | Path, name: str, **setup: Any) -> Path:
-    """Where a network's weights are kept: ``<directory>/<name>-<key><value>-....weights.h5``.
-
-    The training setup is part of the file name so that ``--reuse`` loads only
-    weights trained the same way (a quick run's weights are never taken for a
-    full run's, nor one seed's for another's).
-
-    Examples
-    --------
-    >>> weights_path("runs/lenet", "lenet5", n=60000, seed=0, epochs=2).as_posix()
-    'runs/lenet/lenet5-n60000-seed0-epochs2.weights.h5'
-    """
-    tag = "-".join(f"{key}{value}" for key, value in setup.items())
-    return Path(directory) / (f"{name}-{tag}.weights.h5" if tag else f"{name}.weights.h5")
-
-
 def train(
     model: keras.Model,
     path: Path,
@@ -175,7 +158,7 @@ def train(
     model : keras.Model
         Compiled.
     path : Path
-        Weights file (see :func:`weights_path`).
+        Weights file (see :func:`experiments.networks.weights_path`).
     reuse : bool
         Load ``path`` instead of training when it exists.
     x, y : ndarray

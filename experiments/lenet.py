@@ -83,7 +83,7 @@ def train_lenet(model: keras.Model, data: runner.MnistSplits, directory: Path) -
         optimizer=keras.optimizers.Adam(LEARNING_RATE),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
     )
-    path = learned.weights_path(directory, "lenet5", n=len(data.x_train), seed=FLAGS.seed, epochs=epochs,
+    path = networks.weights_path(directory, "lenet5", n=len(data.x_train), seed=FLAGS.seed, epochs=epochs,
                                 batch=FLAGS.batch_size)
     return learned.train(
         model, path, FLAGS.reuse, networks.as_images(data.x_train), data.y_train, epochs=epochs,

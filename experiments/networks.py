@@ -18,7 +18,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-__all__ = ["Autoencoder", "augmentation", "dense_autoencoder", "fit_or_load", "lenet5", "seed_everything", "small_cnn"]
+__all__ = [
+    "Autoencoder", "augmentation", "dense_autoencoder", "fit_or_load", "lenet5", "seed_everything", "small_cnn",
+    "weights_path",
+]
 
 IMAGE_SHAPE = (28, 28, 1)
 N_PIXELS = 784
@@ -128,6 +131,22 @@ def small_cnn(n_classes: int = 10, *, augment: bool = False) -> keras.Model:
         ],
         name="small_cnn",
     )
+
+
+def weights_path(directory: str | Path, name: str, **setup: Any) -> Path:
+    """Where a network's weights are kept: ``<directory>/<name>-<key><value>-....weights.h5``.
+
+    The training setup is part of the file name so that ``--reuse`` loads only
+    weights trained the same way (a quick run's weights are never taken for a
+    full run's, nor one seed's for another's).
+
+    Examples
+    --------
+    >>> weights_path("runs/lenet", "lenet5", n=60000, seed=0, epochs=2).as_posix()
+    'runs/lenet/lenet5-n60000-seed0-epochs2.weights.h5'
+    """
+    tag = "-".join(f"{key}{value}" for key, value in setup.items())
+    return Path(directory) / (f"{name}-{tag}.weights.h5" if tag else f"{name}.weights.h5")
 
 
 def fit_or_load(

@@ -231,11 +231,11 @@ def test_same_seed_same_numbers(runs, study):
 
 
 def test_weights_path_names_the_training_setup(tmp_path):
-    path = learned.weights_path(tmp_path, "lenet5", n=60000, seed=3, epochs=2, batch=128)
+    path = networks.weights_path(tmp_path, "lenet5", n=60000, seed=3, epochs=2, batch=128)
     assert path == tmp_path / "lenet5-n60000-seed3-epochs2-batch128.weights.h5"
     # Another setup, another file: --reuse never loads weights trained differently.
-    assert learned.weights_path(tmp_path, "lenet5", n=2000, seed=3, epochs=1, batch=128) != path
-    assert learned.weights_path(tmp_path, "net").name == "net.weights.h5"
+    assert networks.weights_path(tmp_path, "lenet5", n=2000, seed=3, epochs=1, batch=128) != path
+    assert networks.weights_path(tmp_path, "net").name == "net.weights.h5"
 
 
 def test_train_keeps_the_history_beside_the_weights_for_reuse(tmp_path):
@@ -247,7 +247,7 @@ def test_train_keeps_the_history_beside_the_weights_for_reuse(tmp_path):
 
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 3), dtype=np.float32), rng.random((64, 1), dtype=np.float32)
-    path = learned.weights_path(tmp_path, "tiny", epochs=2)
+    path = networks.weights_path(tmp_path, "tiny", epochs=2)
     options = {"epochs": 2, "batch_size": 16, "validation_data": (x[:8], y[:8])}
     trained = learned.train(compiled_model(), path, True, x, y, **options)  # nothing to reuse yet: trains
     assert trained["reused"] is False and [row["epoch"] for row in trained["history"]] == [1, 2]
