@@ -87,7 +87,8 @@ def results_table(summaries: dict[str, Any], best: float) -> str:
         fit, steps, inertia = m["fit_s"], m["steps"], m["inertia"]
         per_step = f"{m['ms_per_step'].median:.2f}" if m["ms_per_step"] else "–"
         rows.append([
-            name, f"{fit.median:.3f} [{fit.min:.3f}–{fit.max:.3f}]", harness.ratio(fit.median, summaries[reference]["fit_s"].median),
+            name, f"{fit.median:.3f} [{fit.min:.3f}–{fit.max:.3f}]",
+            harness.ratio(fit.median, summaries[reference]["fit_s"].median),
             f"{steps.median:.0f} [{steps.min:.0f}–{steps.max:.0f}]", per_step, f"{inertia.median:,.0f}",
             f"{100 * (inertia.median / best - 1):+.2f} %",
         ])
@@ -102,7 +103,7 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
     harness.check_methods(values.methods, MINIBATCH)
     for target in values.targets:
         if target != "minibatch_quality" or "tfkmeans" not in values.methods:
-            raise harness.UsageError(f"benchmarks.minibatch reports only 'minibatch_quality' (with tfkmeans)")
+            raise harness.UsageError("benchmarks.minibatch reports only 'minibatch_quality' (with tfkmeans)")
     warnings.simplefilter("ignore")
     machine = harness.machine_info()
     x = harness.load_train(values)
@@ -110,8 +111,9 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
     summaries = measure(values, x, repeats)
     rows = []
     if values.targets:
-        gap = 100 * (summaries["tfkmeans"]["inertia"].median / values.best_inertia - 1)
-        figure = f"median final inertia {summaries['tfkmeans']['inertia'].median:,.0f} against {values.best_inertia:,.0f}"
+        median = summaries["tfkmeans"]["inertia"].median
+        gap = 100 * (median / values.best_inertia - 1)
+        figure = f"median final inertia {median:,.0f} against {values.best_inertia:,.0f}"
         rows.append(harness.TargetRow("minibatch_quality", figure, f"{gap:+.2f} %", gap <= QUALITY_BOUND_PCT))
     method = (
         f"{x.shape[0]:,} × {x.shape[1]} float32, k={values.k}, `batch_size={values.batch_size}`, "

@@ -144,7 +144,8 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
     )
     table += (f"\n\nPeak RSS of the process after the streamed fits: {peak / 1e6:,.0f} MB "
               f"(before them, TensorFlow and the libraries loaded: {rss_before / 1e6:,.0f} MB); "
-              f"the data: {n * IMAGE_BYTES / 1e6:,.0f} MB as uint8 shards, {4 * n * IMAGE_BYTES / 1e6:,.0f} MB as float32.")
+              f"the data: {n * IMAGE_BYTES / 1e6:,.0f} MB as uint8 shards, "
+              f"{4 * n * IMAGE_BYTES / 1e6:,.0f} MB as float32.")
     targets = []
     if "streamed_pass" in values.targets:
         figure = (f"s per pass: streamed {streamed['slope_s']['median']:.3f}, "

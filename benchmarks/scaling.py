@@ -2,8 +2,8 @@
 
 Data: MNIST train (float32, 784 features). N=60,000 is the training set, smaller
 N its first rows, and a multiple j × 60,000 (up to 600,000) the training images
-shifted by each of the first j pixel shifts of :mod:`benchmarks.out_of_core`
-(``SHIFTS``): the same 600,000 images as its shards, held in memory here.
+shifted by each of the first j pixel shifts of :mod:`benchmarks._mnist10x`
+(``SHIFTS``): the same 600,000 images as the out-of-core shards, held in memory here.
 
 For every (N, k) all methods start from the same centres: k distinct rows of
 the data drawn with ``--seed`` (k-means++ for k=1000 on 600,000 points would
@@ -23,9 +23,9 @@ its iteration) sets ``m`` so its long fit takes about ``--fit_seconds`` (between
 ``--cell_seconds`` (between ``--min_repeats`` and ``--repeats``): the study
 adapts to the load of a shared machine. Each timed pair follows an untimed
 1-iteration fit of the same method, so both timed fits find its memory
-already faulted in: at N=600,000 a fit after another method's pays seconds
-of first-touch page faults for its copies of X, which would land in T(1)
-only and bias the slope low.
+already faulted in: at large N a fit after another method's pays first-touch
+page faults for its copies of X, which would land in T(1) only and bias the
+slope low.
 
 **Peak memory** of a fit is measured in a fresh subprocess per (method, N, k):
 after loading the data and importing every library the process's resident
@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -197,7 +198,7 @@ def plot(results: dict[str, Any], title: str, path: Path) -> None:
             memory_ax.plot([c["n"] for c in probed], np.maximum(copies, 0.01), **style)
     sizes = np.array(sorted({c["n"] for c in results["cells"]}), float)
     memory_ax.axhline(1.0, color="black", linewidth=1, linestyle=(0, (1, 3)))
-    memory_ax.annotate("one copy of X", (sizes[0], 1.0), fontsize=8, ha="left", va="bottom")
+    memory_ax.annotate("one copy of X", (sizes[-1], 1.0), fontsize=8, ha="right", va="top")
     for k in ks:
         # An unchunked N × k × D distance tensor is k copies of X, at every N.
         memory_ax.axhline(k, color="0.6", linewidth=1, linestyle=styles[k][1])
@@ -225,7 +226,8 @@ def plot(results: dict[str, Any], title: str, path: Path) -> None:
 
 
 def figure_title(d: int, machine: dict[str, Any]) -> str:
-    return f"K-means scaling on MNIST (D={d}, float32), {machine['usable_cpus']} cores, commit {harness.short_commit(machine)}"
+    cores, commit = machine["usable_cpus"], harness.short_commit(machine)
+    return f"K-means scaling on MNIST (D={d}, float32), {cores} cores, commit {commit}"
 
 
 def main(values: flags.FlagValues, argv: list[str]) -> None:
@@ -274,7 +276,13 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         "in MB and in copies of X. Methods: "
         + "; ".join(f"`{name}`: {m.description}" for name, m in methods(chosen).items()) + "."
     )
-    harness.publish(values, "benchmarks.scaling", argv, machine, method, markdown_table(results), (), results)
+    table = markdown_table(results)
+    if values.figure and values.bench_file:
+        # The figure is linked from the section its run writes, so the two always come from one run.
+        link = os.path.relpath(values.figure, Path(values.bench_file).resolve().parent)
+        alt = "Time per iteration, per point × centre, and extra peak memory in copies of X, against N"
+        table += f"\n\n![{alt}]({link})"
+    harness.publish(values, "benchmarks.scaling", argv, machine, method, table, (), results)
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +150,4 @@ def test_quick_run_rewrites_only_its_section_and_target_rows(script, tmp_path):
     assert (tmp_path / "out.json").exists()
     if script == "scaling":
         assert (tmp_path / "scaling.png").stat().st_size > 0
+        assert section.rstrip().endswith("(scaling.png)")
