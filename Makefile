@@ -32,7 +32,7 @@ experiments: $(BIN)/.installed-experiments
 # Every benchmark at one commit: each script writes its table (and its target rows) into BENCHMARKS.md.
 # BENCH_ALGORITHMS names the tfkmeans algorithms timed at k=1,000 on MNIST, BENCH_LARGE_ALGORITHMS those
 # at 600,000 x 1,000 (Elkan's n x k bounds alone would be 2.4 GB there); BENCH_FLAGS is appended to every
-# command (e.g. BENCH_FLAGS="--quick --bench_file=/tmp/BENCHMARKS.md" for a smoke run).
+# command (e.g. BENCH_FLAGS="--quick --bench_file=COPY.md", COPY.md a copy of BENCHMARKS.md, for a smoke run).
 BENCH_ALGORITHMS ?= auto,lloyd,elkan
 BENCH_LARGE_ALGORITHMS ?= auto,lloyd
 BENCH_FLAGS ?=
