@@ -123,13 +123,13 @@ def measure_k(x: np.ndarray, k: int, values: flags.FlagValues, repeats: int) -> 
 
 
 def results_table(results: dict[int, dict[str, harness.Summary]]) -> str:
-    rows = []
-    for k, by_variant in results.items():
-        base = by_variant.get("fp32_tf")
-        for name, s in by_variant.items():
-            rows.append([f"{k:,}", name, harness.ms(s.median), harness.ms(s.min),
-                         harness.ratio(s.median, base.median) if base else "–"])
-    return harness.markdown_table(["k", "variant", "ms, median", "min", "× fp32_tf (medians)"], rows)
+    """One row per k, one column per variant: ms per pass, median / minimum."""
+    variants = list(next(iter(results.values())))
+    rows = [
+        [f"{k:,}", *(f"{harness.ms(s.median)} / {harness.ms(s.min)}" for s in by_variant.values())]
+        for k, by_variant in results.items()
+    ]
+    return harness.markdown_table(["k", *(f"{name}, ms" for name in variants)], rows)
 
 
 def main(values: flags.FlagValues, argv: list[str]) -> None:

@@ -79,19 +79,18 @@ def reference_method(names: Sequence[str]) -> str | None:
 
 
 def results_table(records: dict[int, Any], reference: str | None) -> str:
+    """One row per k: each method's seconds (median / minimum, and × the reference) and median potential."""
+    names = list(next(iter(records.values())))
     rows = []
     for k, by_method in records.items():
         ref = by_method.get(reference)
-        for name, m in by_method.items():
-            rows.append([
-                f"{k:,}", name, f"{m['seconds'].median:.2f}", f"{m['seconds'].min:.2f}",
-                harness.ratio(m["seconds"].median, ref["seconds"].median) if ref else "–",
-                harness.ratio(m["seconds"].min, ref["seconds"].min) if ref else "–",
-                f"{m['potential'].median:,.0f}",
-            ])
-    return harness.markdown_table(
-        ["k", "method", "s, median", "min", f"× {reference} (medians)", "(minima)", "potential, median"], rows
-    )
+        cells = []
+        for m in by_method.values():
+            times = f"{m['seconds'].median:.2f} / {m['seconds'].min:.2f}"
+            cells.append(f"{times} ({harness.ratio(m['seconds'].median, ref['seconds'].median)}×)" if ref else times)
+        rows.append([f"{k:,}", *cells, *(f"{m['potential'].median:,.0f}" for m in by_method.values())])
+    header = [f"{name}, s (× {reference})" for name in names] + [f"{name} potential" for name in names]
+    return harness.markdown_table(["k", *header], rows)
 
 
 def main(values: flags.FlagValues, argv: list[str]) -> None:
