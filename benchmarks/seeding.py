@@ -89,7 +89,8 @@ def results_table(records: dict[int, Any], reference: str | None) -> str:
             times = f"{m['seconds'].median:.2f} / {m['seconds'].min:.2f}"
             cells.append(f"{times} ({harness.ratio(m['seconds'].median, ref['seconds'].median)}×)" if ref else times)
         rows.append([f"{k:,}", *cells, *(f"{m['potential'].median:,.0f}" for m in by_method.values())])
-    header = [f"{name}, s (× {reference})" for name in names] + [f"{name} potential" for name in names]
+    header = [f"{name}, s median / min (× {reference})" for name in names]
+    header += [f"{name} potential" for name in names]
     return harness.markdown_table(["k", *header], rows)
 
 
