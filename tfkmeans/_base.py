@@ -18,22 +18,22 @@ import numpy as np
 import tensorflow as tf
 
 from tfkmeans import ops
-from tfkmeans._validation import (
-    as_weighted_batches,
-    check_non_negative_number,
-    check_destination,
-    check_positive_int,
-    check_same_order_every_pass,
+from tfkmeans._data import (
     check_weights_fit,
-    draw_seed,
     feature_names,
     finite_tensor,
     mean_if_far_from_zero,
-    new_log_folder,
     numeric_matrix,
     scaled_sample_weight,
+)
+from tfkmeans._datasets import as_weighted_batches, check_same_order_every_pass, unpack_dataset
+from tfkmeans._params import (
+    check_destination,
+    check_non_negative_number,
+    check_positive_int,
+    draw_seed,
+    new_log_folder,
     stacklevel_outside_package,
-    unpack_dataset,
 )
 from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
 

@@ -24,14 +24,9 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 import tensorflow as tf
 
-from tfkmeans._validation import (
-    RandomState,
-    as_weighted_batches,
-    check_random_state,
-    new_log_folder,
-    numeric_matrix,
-    scaled_sample_weight,
-)
+from tfkmeans._data import numeric_matrix, scaled_sample_weight
+from tfkmeans._datasets import as_weighted_batches
+from tfkmeans._params import check_random_state, new_log_folder, RandomState
 from tfkmeans.ops.minibatch import MiniBatchState, minibatch_initial_state
 
 _CENTERS_KEY = "centers/.ATTRIBUTES/VARIABLE_VALUE"

@@ -13,14 +13,8 @@ from absl import logging
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
-from tfkmeans._validation import (
-    RandomState,
-    as_centered_float_matrix,
-    check_random_state,
-    draw_seed,
-    far_from_zero,
-    scaled_sample_weight,
-)
+from tfkmeans._data import as_centered_float_matrix, far_from_zero, scaled_sample_weight
+from tfkmeans._params import check_random_state, draw_seed, RandomState
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 # No AutoGraph: the ops' control flow is explicit, and converting them cost seconds per trace.

@@ -14,17 +14,16 @@ from absl import logging
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import MiniBatchCheckpoint, describe_init, fit_fingerprint
-from tfkmeans._validation import (
-    RandomState,
-    INT32_MAX,
+from tfkmeans._data import check_sample_weight, scaled_sample_weight
+from tfkmeans._datasets import unpack_dataset
+from tfkmeans._params import (
     check_int,
     check_non_negative_number,
     check_positive_int,
     check_random_state,
-    check_sample_weight,
     draw_seed,
-    scaled_sample_weight,
-    unpack_dataset,
+    INT32_MAX,
+    RandomState,
 )
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
