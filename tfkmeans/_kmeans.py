@@ -13,8 +13,8 @@ from absl import logging
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
-from tfkmeans._data import as_centered_float_matrix, far_from_zero, scaled_sample_weight
-from tfkmeans._params import check_random_state, draw_seed, RandomState
+from tfkmeans._data import scaled_sample_weight
+from tfkmeans._params import RandomState, check_random_state, draw_seed
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
 # No AutoGraph: the ops' control flow is explicit, and converting them cost seconds per trace.
@@ -56,7 +56,7 @@ class _FitPlan(NamedTuple):
     distributed_run: Callable[[tf.distribute.Strategy], _RunFn]  # ``run`` spread over a strategy's replicas
     in_memory: bool = False  # restarts can then be seeded together
     run_all: Optional[_RunsFn] = None  # every run in one loop (Lloyd); None: one by one
-    offset: Optional[tf.Tensor] = None  # the runs see the data moved by -offset (centred)
+    origin: Optional[tf.Tensor] = None  # the runs see the data moved by -origin (centred)
     weight_scale: float = 1.0  # the runs see the sample weights divided by it (scaled_sample_weight)
 
 
@@ -298,10 +298,8 @@ class KMeans(BaseKMeans):
         )
 
     def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
-        self._check_feature_names(X, reset=True)
-        x, offset = as_centered_float_matrix(X, self._tf_dtype)
+        x, origin = self._fit_matrix(X)
         n_samples, n_features = (int(d) for d in x.shape)
-        self.n_features_in_ = n_features
         self._check_common_params(n_samples)
         self._check_tol()
         weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
@@ -324,7 +322,7 @@ class KMeans(BaseKMeans):
         # 0.78x the time of Lloyd's iterations for all runs together.
         distributed_run = functools.partial(self._replicated_run, x=x, weights=weights)
         return _FitPlan(
-            x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all, offset,
+            x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all, origin,
             weight_scale,
         )
 
@@ -339,18 +337,11 @@ class KMeans(BaseKMeans):
         ``deterministic=False`` transformation is refused before any pass;
         random ops inside ``map`` cannot be detected and remain the caller's care.
         """
-        batches, moments = self._stream_batches(dataset, sample_weight)
+        batches, moments, origin = self._fit_batches(dataset, sample_weight)
         n_samples, n_features = int(moments.rows), self.n_features_in_
         self._check_common_params(n_samples)
         self._check_tol()
-        variance = ops.mean_variance(moments)
-        tol = tf.cast(variance * self._tol, self._tf_dtype)
-        # Data far from the origin are moved to their mean, as in memory (as_centered_float_matrix).
-        mean = moments.sums / tf.cast(moments.rows, tf.float64)
-        offset = None
-        if far_from_zero(mean, variance * n_features):
-            offset = tf.cast(mean, self._tf_dtype)
-            batches = batches.map(lambda x, w: (x - offset, w))
+        tol = tf.cast(ops.mean_variance(moments) * self._tol, self._tf_dtype)
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
         seed_size = min(n_samples, stream_seed_sample_size(self._n_clusters))
         rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
@@ -363,7 +354,7 @@ class KMeans(BaseKMeans):
 
         distributed_run = functools.partial(self._distributed_run, batches=batches)
         # The rows were drawn by weight: as seeds they count once each.
-        return _FitPlan(rows, tf.ones(tf.shape(rows)[:1], rows.dtype), tol, run, distributed_run, offset=offset)
+        return _FitPlan(rows, tf.ones(tf.shape(rows)[:1], rows.dtype), tol, run, distributed_run, origin=origin)
 
     def _replicated_run(self, strategy: tf.distribute.Strategy, x: tf.Tensor, weights: tf.Tensor) -> _RunFn:
         """Lloyd iterations over in-memory data split once into one contiguous shard per replica.
@@ -417,12 +408,13 @@ class KMeans(BaseKMeans):
         return run
 
     def _open_checkpoint(
-        self, n_init: int, run_seeds: np.ndarray, dtype: tf.DType, X: Any, sample_weight: Optional[Any]
+        self, n_init: int, run_seeds: np.ndarray, dtype: tf.DType, X: Any, sample_weight: Optional[Any],
+        origin: Optional[tf.Tensor],
     ) -> Optional[FitCheckpoint]:
         """The fit's checkpoint, restored if the directory holds one of this fit (``X`` as fit received it), else started."""
         if self.checkpoint_dir is None:
             return None
-        fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
+        fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state, origin)
         settings = {"init": describe_init(self.init, dtype), "max_iter": self._max_iter, "tol": self._tol}
         checkpoint = FitCheckpoint(
             self.checkpoint_dir, self._n_clusters, self.n_features_in_, n_init, dtype, fingerprint, settings
@@ -525,7 +517,7 @@ class KMeans(BaseKMeans):
         n_init = self._resolved_n_init()
         # One seed per run, drawn up front, so a resumed fit replays the same runs.
         run_seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=n_init)
-        checkpoint = self._open_checkpoint(n_init, run_seeds, plan.seed_points.dtype, X, sample_weight)
+        checkpoint = self._open_checkpoint(n_init, run_seeds, plan.seed_points.dtype, X, sample_weight, plan.origin)
         first_run, best = 0, None
         if checkpoint is None and strategy is None and plan.in_memory and n_init > 1:
             first_run, best = n_init, self._run_seeded_together(plan, run_seeds)
@@ -541,7 +533,7 @@ class KMeans(BaseKMeans):
                 centers, done = tf.identity(checkpoint.centers), int(checkpoint.iterations.numpy())
             else:
                 run_rng = np.random.RandomState(run_seeds[run_index])
-                centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng, plan.offset), 0
+                centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng, plan.origin), 0
             result = self._run_lloyd(run, centers, plan.tol, done, checkpoint, run_index)
             logging.log_if(
                 logging.INFO, "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s", self.verbose or n_init > 1,
@@ -552,7 +544,7 @@ class KMeans(BaseKMeans):
             if checkpoint is not None:
                 checkpoint.save_finished_run(run_index, best.centers, float(best.inertia), int(best.n_iter))
 
-        self._set_centers(best.centers if plan.offset is None else best.centers + plan.offset)
+        self._store_centers(best.centers, plan.origin)
         self.labels_ = best.labels.numpy()
         self.inertia_ = float(best.inertia) * plan.weight_scale
         self.n_iter_ = int(best.n_iter)
