@@ -75,8 +75,13 @@ def _predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -
 _EXPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.uint8, tf.int32, tf.int64)
 
 
-def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int) -> tf.Tensor:
-    """``x`` of the exported functions as ``(n_samples, n_features)`` in ``dtype``; an InvalidArgumentError otherwise.
+def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int, origin: Optional[tf.Variable]) -> tf.Tensor:
+    """``x`` of the exported functions as ``(n_samples, n_features)`` in ``dtype``, moved by ``-origin`` if given;
+    an InvalidArgumentError if it has another rank or width.
+
+    The move is made in float64 before rounding to ``dtype``, as
+    :meth:`BaseKMeans._query_matrix` moves numpy queries, so that float64
+    queries far from zero keep the bits float32 would drop.
 
     The checks are graph ops (the exported graphs take any shape), so a bad
     call fails in the call and leaves the function usable by every thread.
@@ -88,7 +93,10 @@ def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int) -> tf.Tens
         ),
     ]
     with tf.control_dependencies(checks):
-        return tf.reshape(tf.cast(x, dtype), [-1, n_features])
+        rows = tf.reshape(x, [-1, n_features])
+    if origin is None:
+        return tf.cast(rows, dtype)
+    return tf.cast(tf.cast(rows, tf.float64) - tf.cast(origin, tf.float64), dtype)
 
 
 def _transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
@@ -546,10 +554,10 @@ class BaseKMeans(tf.Module):
             def about_centers(function: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
                 def exported(x: Optional[tf.Tensor] = None, *args: Any, **kwargs: Any) -> tf.Tensor:
                     del args, kwargs  # never traced with them: calls that pass them match no graph
-                    x = _exported_queries(x, centers.dtype, n_features)
                     if not moved:
-                        return function(x, centers, **options)
-                    return function(x - origin, centers - origin, **options)
+                        return function(_exported_queries(x, centers.dtype, n_features, None), centers, **options)
+                    x = _exported_queries(x, centers.dtype, n_features, origin)
+                    return function(x, centers - origin, **options)
 
                 compiled = tf.function(exported, autograph=False)
                 for dtype in _EXPORTED_DTYPES:

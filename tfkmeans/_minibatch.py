@@ -164,6 +164,10 @@ class MiniBatchKMeans(BaseKMeans):
         Distance formulation, as for :class:`tfkmeans.KMeans`.
     dtype : {'float32', 'float64'}, default='float32'
         Precision of the computation and of the fitted centres and counts.
+        Data far from the origin are moved to their mean as in
+        :class:`tfkmeans.KMeans` (for a dataset, the mean of the pass that
+        measures it; for ``partial_fit``, of the first call's rows, kept for
+        every later call).
     chunk_size : int or None, default=None
         Rows assigned at once (in a batch and in the final labelling pass).
     checkpoint_dir : str or None, default=None
@@ -203,7 +207,10 @@ class MiniBatchKMeans(BaseKMeans):
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-        Centres (a copy of the ``centers`` ``tf.Variable``).
+        Centres (a copy of the ``centers`` ``tf.Variable``), in the coordinates of ``X``.
+    origin : tf.Variable of shape (n_features,)
+        Where the fit moved data far from zero (their mean), zeros if it moved
+        nothing; queries are moved by it before distances are measured.
     counts_ : ndarray of shape (n_clusters,)
         Total sample weight each centre has absorbed (a copy of the ``counts``
         ``tf.Variable``; also available as scikit-learn's private name ``_counts``).
