@@ -126,7 +126,7 @@ def _aligned_tensor(array: np.ndarray, dtype: tf.DType, shift: Optional[np.ndarr
 
     ``tf.convert_to_tensor`` peaks at twice the array's size, and its allocator
     keeps the freed half; one numpy copy handed over by DLPack needs the array's
-    size once and is freed with the tensor (MNIST×4: 1.0× instead of 2.04×).
+    size once and is freed with the tensor.
     """
     itemsize = dtype.size
     raw = np.empty(array.size * itemsize + _TF_ALIGNMENT, np.uint8)

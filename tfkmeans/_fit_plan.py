@@ -16,7 +16,7 @@ import tensorflow as tf
 from tfkmeans import ops
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-# No AutoGraph: the ops' control flow is explicit, and converting them cost seconds per trace.
+# No AutoGraph: the ops' control flow is explicit, and converting it would only slow every trace.
 _lloyd = tf.function(ops.lloyd, reduce_retracing=True, autograph=False)
 _lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True, autograph=False)
 _lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True, autograph=False)

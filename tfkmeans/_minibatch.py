@@ -17,13 +17,13 @@ from tfkmeans._checkpoint import MiniBatchCheckpoint, describe_init, fit_fingerp
 from tfkmeans._data import check_sample_weight, scaled_sample_weight
 from tfkmeans._datasets import unpack_dataset
 from tfkmeans._params import (
+    INT32_MAX,
+    RandomState,
     check_int,
     check_non_negative_number,
     check_positive_int,
     check_random_state,
     draw_seed,
-    INT32_MAX,
-    RandomState,
 )
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.

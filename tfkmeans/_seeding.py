@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tfkmeans._base import _kmeans_plusplus
 from tfkmeans._data import as_float_matrix, scaled_sample_weight
-from tfkmeans._params import check_positive_int, check_random_state, draw_seed, RandomState
+from tfkmeans._params import RandomState, check_positive_int, check_random_state, draw_seed
 
 
 def kmeans_plusplus(

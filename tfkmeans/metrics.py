@@ -37,7 +37,7 @@ from scipy.optimize import linear_sum_assignment
 
 from tfkmeans import ops
 from tfkmeans._data import as_float_matrix, check_sample_weight
-from tfkmeans._params import check_positive_int, check_random_state, RandomState
+from tfkmeans._params import RandomState, check_positive_int, check_random_state
 from tfkmeans.ops.chunking import fold_chunks, row_slice
 
 __all__ = [
