@@ -543,21 +543,21 @@ class BaseKMeans(tf.Module):
         waits forever. Instead the functions accept ``x`` of any rank in each
         of :data:`_EXPORTED_DTYPES` (converted to the centres' dtype in the
         graph, its shape checked there) and any other arguments: a call that
-        matches no graph is a ValueError raised outside the lock.
+        matches no graph is a ValueError raised outside the lock. Queries are
+        moved by ``origin`` as :meth:`predict` moves them.
         """
         children = super()._trackable_children(save_type, **kwargs)
         if save_type == "savedmodel" and getattr(self, "centers", None) is not None:
-            centers, origin, options = self.centers, self.origin, self._inference_options()
+            centers, options = self.centers, self._inference_options()
             n_features = int(centers.shape[1])
-            moved = self._shift() is not None  # as _query_matrix decides
+            # The variable, read at every call, where _query_matrix moves queries; None where it moves nothing.
+            origin = self.origin if self._shift() is not None else None
 
             def about_centers(function: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
                 def exported(x: Optional[tf.Tensor] = None, *args: Any, **kwargs: Any) -> tf.Tensor:
                     del args, kwargs  # never traced with them: calls that pass them match no graph
-                    if not moved:
-                        return function(_exported_queries(x, centers.dtype, n_features, None), centers, **options)
                     x = _exported_queries(x, centers.dtype, n_features, origin)
-                    return function(x, centers - origin, **options)
+                    return function(x, centers if origin is None else centers - origin, **options)
 
                 compiled = tf.function(exported, autograph=False)
                 for dtype in _EXPORTED_DTYPES:
