@@ -41,7 +41,7 @@ def test_bad_training_data(data, error, message):
 @pytest.mark.parametrize("target", [tf.float32, tf.float64])
 def test_arrays_are_copied_once_into_aligned_tensors(dtype, target):
     """Values converted exactly, images flattened, the tensor independent of the caller's array."""
-    from tfkmeans._validation import as_float_matrix
+    from tfkmeans._data import as_float_matrix
 
     data = (np.random.default_rng(0).random((9, 4, 3)) * 200).astype(dtype)
     tensor = as_float_matrix(data[:, :, ::-1], target)  # a non-contiguous view
@@ -54,7 +54,7 @@ def test_arrays_are_copied_once_into_aligned_tensors(dtype, target):
 
 def test_finite_data_whose_sum_overflows_is_accepted():
     """The finiteness check sums the data first; an overflowing sum of finite values is not an error."""
-    from tfkmeans._validation import as_float_matrix
+    from tfkmeans._data import as_float_matrix
 
     # float64: float32 data this large are refused for their scale (check_float32_scale), not for infinity.
     data = np.full((4, 3), 1e308, np.float64)

@@ -1,9 +1,17 @@
-"""What every tfkmeans estimator shares: parameters, validation, predict/transform/score, export.
+"""What every tfkmeans estimator shares: parameters, data preparation, predict/transform/score, export.
 
 An estimator is a ``tf.Module``: once fitted, its centres live in the
 ``centers`` ``tf.Variable`` and ``tf.saved_model.save(model, path)`` exports
 compiled ``predict`` and ``transform`` functions of a rank-2 ``x`` in any float
 or common integer dtype (see ``BaseKMeans._trackable_children``).
+
+Data far from zero lose their distances in float32 (``||x||²`` swamps
+``2x·c``), so every fit moves its data to an origin near them (their mean) and
+keeps that origin in the ``origin`` ``tf.Variable`` (zeros when the data were
+not moved); predict, transform, score, later ``partial_fit`` steps and the
+exported functions move their queries by the same origin. ``cluster_centers_``
+and ``centers`` are always in the caller's coordinates. The methods under
+"data preparation" are the only place this happens.
 """
 
 from __future__ import annotations
@@ -18,22 +26,24 @@ import numpy as np
 import tensorflow as tf
 
 from tfkmeans import ops
-from tfkmeans._validation import (
-    as_weighted_batches,
-    check_non_negative_number,
-    check_destination,
-    check_positive_int,
-    check_same_order_every_pass,
+from tfkmeans._data import (
+    as_centered_float_matrix,
     check_weights_fit,
-    draw_seed,
+    far_from_zero,
     feature_names,
     finite_tensor,
     mean_if_far_from_zero,
-    new_log_folder,
     numeric_matrix,
     scaled_sample_weight,
+)
+from tfkmeans._datasets import as_weighted_batches, check_same_order_every_pass, unpack_dataset
+from tfkmeans._params import (
+    check_destination,
+    check_non_negative_number,
+    check_positive_int,
+    draw_seed,
+    new_log_folder,
     stacklevel_outside_package,
-    unpack_dataset,
 )
 from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
 
@@ -65,8 +75,13 @@ def _predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -
 _EXPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.uint8, tf.int32, tf.int64)
 
 
-def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int) -> tf.Tensor:
-    """``x`` of the exported functions as ``(n_samples, n_features)`` in ``dtype``; an InvalidArgumentError otherwise.
+def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int, origin: Optional[tf.Variable]) -> tf.Tensor:
+    """``x`` of the exported functions as ``(n_samples, n_features)`` in ``dtype``, moved by ``-origin`` if given;
+    an InvalidArgumentError if it has another rank or width.
+
+    The move is made in float64 before rounding to ``dtype``, as
+    :meth:`BaseKMeans._query_matrix` moves numpy queries, so that float64
+    queries far from zero keep the bits float32 would drop.
 
     The checks are graph ops (the exported graphs take any shape), so a bad
     call fails in the call and leaves the function usable by every thread.
@@ -78,7 +93,10 @@ def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int) -> tf.Tens
         ),
     ]
     with tf.control_dependencies(checks):
-        return tf.reshape(tf.cast(x, dtype), [-1, n_features])
+        rows = tf.reshape(x, [-1, n_features])
+    if origin is None:
+        return tf.cast(rows, dtype)
+    return tf.cast(tf.cast(rows, tf.float64) - tf.cast(origin, tf.float64), dtype)
 
 
 def _transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
@@ -249,11 +267,11 @@ class BaseKMeans(tf.Module):
         return n_init
 
     def _initial_centers(
-        self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState, offset: Optional[tf.Tensor] = None
+        self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState, origin: Optional[tf.Tensor] = None
     ) -> tf.Tensor:
         """Centres to start from, as ``init`` asks, computed on ``x``.
 
-        ``x`` may have been moved by ``-offset`` (centred); an explicit init
+        ``x`` may have been moved by ``-origin`` (centred); an explicit init
         array is moved with it. A callable init sees ``x`` as it is, as
         scikit-learn's sees its centred X.
         """
@@ -265,7 +283,7 @@ class BaseKMeans(tf.Module):
         expected = (self._n_clusters, int(x.shape[1]))
         if tuple(chosen.shape) != expected:
             raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(chosen.shape)}.")
-        return finite_tensor(chosen, x.dtype, "init", None if callable(self.init) else offset)
+        return finite_tensor(chosen, x.dtype, "init", None if callable(self.init) else origin)
 
     def _initial_centers_of_runs(
         self, x: tf.Tensor, sample_weight: tf.Tensor, rngs: list[np.random.RandomState]
@@ -322,24 +340,72 @@ class BaseKMeans(tf.Module):
             + ("" if unseen or missing else "Feature names must be in the same order as they were in fit.\n")
         )
 
-    def _validate_data(self, X: Any, *, reset: bool, shift: Optional[tf.Tensor] = None) -> tf.Tensor:
-        """Convert ``X`` (moved by ``-shift``); on ``reset`` remember its width and column names, otherwise check them."""
-        self._check_feature_names(X, reset=reset)
+    # -- data preparation: convert, move data far from zero to an origin near them, move queries alike --
+
+    def _fit_matrix(self, X: Any) -> tuple[tf.Tensor, Optional[tf.Tensor]]:
+        """Training data in memory, in the fit's dtype and moved by ``-origin``; that origin, or None if not moved.
+
+        The origin is the data's mean when they lie far from zero
+        (:func:`~tfkmeans._data.as_centered_float_matrix`). Remembers ``X``'s
+        width and column names.
+        """
+        self._check_feature_names(X, reset=True)
+        x, origin = as_centered_float_matrix(X, self._tf_dtype)
+        self.n_features_in_ = int(x.shape[1])
+        return x, origin
+
+    def _query_matrix(self, X: Any) -> tf.Tensor:
+        """Data for a fitted estimator (predict, transform, score, a later ``partial_fit`` step), moved by its origin.
+
+        ``X``'s width and column names are checked against the fit's.
+        """
+        self._check_feature_names(X, reset=False)
         matrix = numeric_matrix(X, "X")
-        if reset:
-            self.n_features_in_ = int(matrix.shape[1])
-        elif matrix.shape[1] != self.n_features_in_:
+        if matrix.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {matrix.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
                 "as input (the number it was fitted with)."
             )
-        return finite_tensor(matrix, self._tf_dtype if reset else self.centers.dtype, "X", shift)
+        return finite_tensor(matrix, self.centers.dtype, "X", self._shift())
 
-    def _stream_batches(
+    def _shift(self) -> Optional[tf.Tensor]:
+        """The origin the fitted estimator moves data to, or None where it moves nothing (a zero origin)."""
+        origin = getattr(self, "origin", None)
+        if origin is None:
+            return None
+        origin = tf.convert_to_tensor(origin)
+        return origin if bool(tf.reduce_any(origin != 0)) else None
+
+    def _centers_about_origin(self) -> tf.Tensor:
+        """The centres in the coordinates the fit computed them in: moved by the origin's opposite.
+
+        A tensor, never the variable itself: with reduce_retracing, a graph traced for
+        the variable of one fit was reused for another fit's of a different shape.
+        """
+        centers, shift = tf.convert_to_tensor(self.centers), self._shift()
+        return centers if shift is None else centers - shift
+
+    def _store_centers(self, centers: tf.Tensor, origin: Optional[tf.Tensor]) -> None:
+        """Keep centres computed about ``origin`` (None: not moved) in the caller's coordinates, and the origin."""
+        self._set_centers(centers if origin is None else centers + origin)
+        self._set_origin(origin)
+
+    def _set_origin(self, origin: Optional[tf.Tensor]) -> None:
+        """Store the origin queries are moved by (None: zeros, no move) in the ``origin`` variable."""
+        origin = tf.zeros(self.centers.shape[1:], self.centers.dtype) if origin is None else tf.cast(origin, self.centers.dtype)
+        existing = getattr(self, "origin", None)
+        if existing is not None and existing.shape == origin.shape and existing.dtype == origin.dtype:
+            existing.assign(origin)
+        else:
+            self.origin = tf.Variable(origin, trainable=False, name="origin")
+
+    def _fit_batches(
         self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096, same_order_every_pass: bool = True
-    ) -> tuple[tf.data.Dataset, ops.DatasetMoments]:
-        """A dataset as validated ``(x, sample_weight)`` batches, and its moments (one pass).
+    ) -> tuple[tf.data.Dataset, ops.DatasetMoments, Optional[tf.Tensor]]:
+        """A dataset as validated ``(x, sample_weight)`` batches moved by ``-origin``, its moments (one pass), the origin.
 
+        The origin is the data's mean when they lie far from zero, as for
+        :meth:`_fit_matrix`, and None otherwise (the batches are not moved).
         Sets ``n_features_in_``; rank-1 elements (single rows) are batched by ``batch_size``.
         A dataset that never ends is refused, and with ``same_order_every_pass``
         one that reshuffles between passes (:func:`check_same_order_every_pass`).
@@ -362,7 +428,11 @@ class BaseKMeans(tf.Module):
         check_weights_fit(None, float(moments.total_weight), self._tf_dtype)
         self.n_features_in_ = n_features
         self._check_feature_names(dataset, reset=True)  # a dataset has no column names: forget a former fit's
-        return batches, moments
+        mean = moments.sums / tf.cast(moments.rows, tf.float64)
+        if not far_from_zero(mean, ops.mean_variance(moments) * n_features):
+            return batches, moments, None
+        origin = tf.cast(mean, self._tf_dtype)
+        return batches.map(lambda x, w: (x - origin, w)), moments, origin
 
     def _check_is_fitted(self) -> None:
         if getattr(self, "centers", None) is None:
@@ -427,7 +497,9 @@ class BaseKMeans(tf.Module):
     def cluster_centers_(self, centers: Any) -> None:
         """Set the centres directly (as scikit-learn allows, e.g. before ``predict``), in the estimator's dtype."""
         matrix = numeric_matrix(centers, "cluster_centers_")
-        self._set_centers(finite_tensor(matrix, self._tf_dtype, "cluster_centers_", None))
+        centers = finite_tensor(matrix, self._tf_dtype, "cluster_centers_", None)
+        self._set_centers(centers)
+        self._set_origin(mean_if_far_from_zero(centers))  # no data to take it from: the centres' mean
         if int(matrix.shape[1]) != getattr(self, "n_features_in_", None) and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_  # names of another width no longer describe the centres' features
         self.n_features_in_ = int(matrix.shape[1])
@@ -471,22 +543,21 @@ class BaseKMeans(tf.Module):
         waits forever. Instead the functions accept ``x`` of any rank in each
         of :data:`_EXPORTED_DTYPES` (converted to the centres' dtype in the
         graph, its shape checked there) and any other arguments: a call that
-        matches no graph is a ValueError raised outside the lock.
+        matches no graph is a ValueError raised outside the lock. Queries are
+        moved by ``origin`` as :meth:`predict` moves them.
         """
         children = super()._trackable_children(save_type, **kwargs)
         if save_type == "savedmodel" and getattr(self, "centers", None) is not None:
             centers, options = self.centers, self._inference_options()
             n_features = int(centers.shape[1])
-            moved = mean_if_far_from_zero(centers) is not None  # as _inference_inputs decides
+            # The variable, read at every call, where _query_matrix moves queries; None where it moves nothing.
+            origin = self.origin if self._shift() is not None else None
 
             def about_centers(function: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
                 def exported(x: Optional[tf.Tensor] = None, *args: Any, **kwargs: Any) -> tf.Tensor:
                     del args, kwargs  # never traced with them: calls that pass them match no graph
-                    x = _exported_queries(x, centers.dtype, n_features)
-                    if not moved:
-                        return function(x, centers, **options)
-                    origin = tf.reduce_mean(centers, axis=0)
-                    return function(x - origin, centers - origin, **options)
+                    x = _exported_queries(x, centers.dtype, n_features, origin)
+                    return function(x, centers if origin is None else centers - origin, **options)
 
                 compiled = tf.function(exported, autograph=False)
                 for dtype in _EXPORTED_DTYPES:
@@ -498,20 +569,10 @@ class BaseKMeans(tf.Module):
         return children
 
     def _inference_inputs(self, X: Any) -> tuple[tf.Tensor, tf.Tensor]:
-        """Validated ``X`` and the centres, moved so that the centres' mean is the origin if it is far from it.
-
-        Distances do not change, but in float32 they would drown in ``||x||²``
-        for data far from the origin (fit centres such data for the same reason).
-        """
+        """Validated ``X`` and the centres, both moved by the fit's origin: distances as the fit measured them."""
         self._check_is_fitted()
         self._check_pass_params()
-        # A tensor, never the variable itself: with reduce_retracing, a graph traced for
-        # the variable of one fit was reused for another fit's of a different shape.
-        centers = tf.convert_to_tensor(self.centers)
-        origin = mean_if_far_from_zero(centers)
-        if origin is None:
-            return self._validate_data(X, reset=False), centers
-        return self._validate_data(X, reset=False, shift=origin), centers - origin
+        return self._query_matrix(X), self._centers_about_origin()
 
     # -- inference -------------------------------------------------------------------------
 

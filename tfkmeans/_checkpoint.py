@@ -4,7 +4,8 @@ What is saved is all a fit needs to continue exactly where it stopped: the
 seeds drawn for every run (the RNG state that matters), which run and
 iteration it reached, the current centres and the best finished run so far.
 Beside it is a :class:`FitFingerprint` of the fit's inputs (checksums of the
-data and sample weights, and a seed drawn from ``random_state``): a directory
+data and sample weights, the origin the data were moved to, and a seed drawn
+from ``random_state``): the saved centres are about that origin, and a directory
 written by a fit of another shape, other data or another seed is refused,
 never half-used.
 
@@ -24,21 +25,16 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 import tensorflow as tf
 
-from tfkmeans._validation import (
-    RandomState,
-    as_weighted_batches,
-    check_random_state,
-    new_log_folder,
-    numeric_matrix,
-    scaled_sample_weight,
-)
+from tfkmeans._data import numeric_matrix, scaled_sample_weight
+from tfkmeans._datasets import as_weighted_batches
+from tfkmeans._params import RandomState, check_random_state, new_log_folder
 from tfkmeans.ops.minibatch import MiniBatchState, minibatch_initial_state
 
 _CENTERS_KEY = "centers/.ATTRIBUTES/VARIABLE_VALUE"
 _SEEDS_KEY = "run_seeds/.ATTRIBUTES/VARIABLE_VALUE"
 
 # Elements (not rows) converted to float64 at once: the checksums never hold an
-# n x d temporary, and a chunk (2 MiB) stays in cache between its passes.
+# n x d temporary, and a chunk stays in cache between its passes.
 _CHECKSUM_CHUNK = 1 << 18
 # Stored for random_state=None, whose seed is not reproducible.
 _NO_SEED = -1
@@ -53,9 +49,12 @@ class FitFingerprint(NamedTuple):
     x_checksum: tuple[float, float, float, float]
     weight_checksum: tuple[float, float, float]
     seed: Optional[int]
+    origin: tuple[float, ...]  # where the fit moved the data (the centres saved are about it); () if not moved
 
 
-def fit_fingerprint(X: Any, sample_weight: Any, dtype: tf.DType, random_state: RandomState) -> FitFingerprint:
+def fit_fingerprint(
+    X: Any, sample_weight: Any, dtype: tf.DType, random_state: RandomState, origin: Optional[tf.Tensor] = None
+) -> FitFingerprint:
     """Fingerprint of a fit's inputs, as the estimator receives them, for :class:`_CompatibleCheckpoint`.
 
     Parameters
@@ -70,6 +69,8 @@ def fit_fingerprint(X: Any, sample_weight: Any, dtype: tf.DType, random_state: R
         the same data given in another dtype or container fingerprint alike.
     random_state : None, int, numpy RandomState or Generator
         The estimator's ``random_state``; it is not advanced.
+    origin : tf.Tensor of shape (n_features,) or None
+        Where the fit moved ``X`` (None: not moved); the checkpoint's centres are about it.
 
     Returns
     -------
@@ -77,8 +78,9 @@ def fit_fingerprint(X: Any, sample_weight: Any, dtype: tf.DType, random_state: R
         ``n_samples``; float64 checksums of ``X`` (sum, sum of squares, and
         sums weighted by row and by column position, so that reordered rows
         or features differ) and of the sample weights (sum, sum of squares,
-        row-position-weighted sum); and a seed drawn from a copy of
-        ``random_state``, or None for ``random_state=None``.
+        row-position-weighted sum); a seed drawn from a copy of
+        ``random_state``, or None for ``random_state=None``; and the origin's
+        coordinates (empty if the data were not moved).
     """
     checksum = _Checksum()
     if isinstance(X, tf.data.Dataset):
@@ -92,7 +94,8 @@ def fit_fingerprint(X: Any, sample_weight: Any, dtype: tf.DType, random_state: R
     if random_state is not None:
         # A copy: drawing from the estimator's own RandomState or Generator would change the fit.
         seed = int(check_random_state(copy.deepcopy(random_state)).randint(0, 2**31 - 1))
-    return FitFingerprint(checksum.rows, checksum.x_checksum(), checksum.weight_checksum(), seed)
+    moved_to = () if origin is None else tuple(float(value) for value in tf.reshape(origin, [-1]).numpy())
+    return FitFingerprint(checksum.rows, checksum.x_checksum(), checksum.weight_checksum(), seed, moved_to)
 
 
 def describe_init(init: Any, dtype: tf.DType) -> str:
@@ -164,7 +167,7 @@ def _key(name: str) -> str:
 
 
 _FINGERPRINT_KEYS = tuple(
-    _key(name) for name in ("n_samples", "x_checksum", "weight_checksum", "random_seed", "settings")
+    _key(name) for name in ("n_samples", "x_checksum", "weight_checksum", "random_seed", "settings", "origin")
 )
 
 
@@ -194,6 +197,7 @@ class _CompatibleCheckpoint:
             "n_samples": fingerprint.n_samples,
             "X checksum": fingerprint.x_checksum,
             "sample_weight checksum": fingerprint.weight_checksum,
+            "origin": fingerprint.origin,
         }
         if fingerprint.seed is not None:  # random_state=None takes the seeds of whichever fit it resumes
             self._expected["seed from random_state"] = fingerprint.seed
@@ -205,6 +209,7 @@ class _CompatibleCheckpoint:
             weight_checksum=tf.Variable(fingerprint.weight_checksum, dtype=tf.float64, trainable=False),
             random_seed=tf.Variable(seed, dtype=tf.int64, trainable=False),
             settings=tf.Variable(settings_json, dtype=tf.string, trainable=False),
+            origin=tf.Variable(fingerprint.origin, dtype=tf.float64, shape=[len(fingerprint.origin)], trainable=False),
         )
         self._checkpoint = tf.train.Checkpoint(**variables)
         self._manager = tf.train.CheckpointManager(self._checkpoint, self.directory, max_to_keep=2)
@@ -256,6 +261,7 @@ class _CompatibleCheckpoint:
             "X checksum": tuple(reader.get_tensor(_key("x_checksum")).tolist()),
             "sample_weight checksum": tuple(reader.get_tensor(_key("weight_checksum")).tolist()),
             "seed from random_state": None if seed == _NO_SEED else seed,
+            "origin": tuple(reader.get_tensor(_key("origin")).tolist()),
             **json.loads(reader.get_tensor(_key("settings")).decode()),
         }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import tensorflow as tf
@@ -13,65 +13,24 @@ from absl import logging
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
-from tfkmeans._validation import (
-    RandomState,
-    as_centered_float_matrix,
-    check_random_state,
-    draw_seed,
-    far_from_zero,
-    scaled_sample_weight,
+from tfkmeans._data import scaled_sample_weight
+from tfkmeans._fit_plan import (
+    FitPlan,
+    LoopOptions,
+    RunFn,
+    in_memory_plan,
+    progress,
+    stream_plan,
+    stream_seed_sample_size,
 )
+from tfkmeans._params import RandomState, check_random_state, draw_seed
 
-# Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-# No AutoGraph: the ops' control flow is explicit, and converting them cost seconds per trace.
-_lloyd = tf.function(ops.lloyd, reduce_retracing=True, autograph=False)
-_lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True, autograph=False)
-_lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True, autograph=False)
+# Compiled once per dataset structure; later fits reuse the graph.
 _reservoir_sample = tf.function(ops.reservoir_sample, autograph=False)
-_lloyd_distributed = tf.function(ops.lloyd_distributed, autograph=False)
-_labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True, autograph=False)
-_dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia, autograph=False)
-
-
-def stream_seed_sample_size(n_clusters: int) -> int:
-    """Rows sampled from a streamed dataset to choose the initial centres from.
-
-    30 per cluster (at least 10,000) is ample for k-means++ and keeps the
-    sample small next to a batch: 31 MB for MNIST-sized rows and k <= 333.
-    """
-    return max(10_000, 30 * n_clusters)
 
 # algorithm='auto' keeps Elkan's bounds (n × k floats) up to the size of the data or
 # this many bytes, whichever is larger.
 _AUTO_MAX_BOUNDS_BYTES = 2**30
-
-# run(initial_centers, tol, max_iter, progress): one Lloyd fit (max_iter=0: just labels and inertia);
-# progress (_progress) numbers its verbose lines.
-_RunFn = Callable[[tf.Tensor, tf.Tensor, int, tf.Tensor], ops.LloydResult]
-# run_all(initial_centers of shape (runs, k, d), tol, max_iter): every run in one loop.
-_RunsFn = Callable[[tf.Tensor, tf.Tensor, int], ops.RunsResult]
-
-
-class _FitPlan(NamedTuple):
-    """What fit needs from the data, however it is stored."""
-
-    seed_points: tf.Tensor  # rows to choose initial centres from
-    seed_weights: tf.Tensor
-    tol: tf.Tensor  # absolute tolerance
-    run: _RunFn
-    distributed_run: Callable[[tf.distribute.Strategy], _RunFn]  # ``run`` spread over a strategy's replicas
-    in_memory: bool = False  # restarts can then be seeded together
-    run_all: Optional[_RunsFn] = None  # every run in one loop (Lloyd); None: one by one
-    offset: Optional[tf.Tensor] = None  # the runs see the data moved by -offset (centred)
-    weight_scale: float = 1.0  # the runs see the sample weights divided by it (scaled_sample_weight)
-
-
-def _progress(run_index: int, done: int = 0) -> tf.Tensor:
-    """What verbose lines of run ``run_index`` (0-based) show: its number and the iterations it has done.
-
-    A tensor, so that each run and checkpoint segment reuses one compiled graph.
-    """
-    return tf.constant([run_index + 1, done], tf.int32)
 
 
 def _active_strategy() -> Optional[tf.distribute.Strategy]:
@@ -80,17 +39,6 @@ def _active_strategy() -> Optional[tf.distribute.Strategy]:
         return None
     strategy = tf.distribute.get_strategy()
     return strategy if strategy.num_replicas_in_sync > 1 else None
-
-
-@tf.function(autograph=False)
-def _lloyd_stream_fit(
-    batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
-    progress: tf.Tensor, distance: str, chunk_size: int, verbose: bool,
-) -> ops.LloydResult:
-    """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
-    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose, progress)
-    labels, total = ops.dataset_labels_and_inertia(batches, run.centers, distance, chunk_size)
-    return ops.LloydResult(run.centers, labels, total, run.n_iter, run.converged, run.history)
 
 
 class KMeans(BaseKMeans):
@@ -116,10 +64,11 @@ class KMeans(BaseKMeans):
         kept. 'auto' means 1 for 'k-means++' or an array, 10 for 'random' or a
         callable. Runs on in-memory data are seeded together (k-means++ in
         shared passes). With Lloyd's iterations ('lloyd', or 'auto' when the
-        bounds do not fit) they are also iterated together: each pass over the data serves every run (one matrix
-        product against all runs' centres), and each run ends exactly where
-        it would alone; with Elkan's bounds they are iterated one by one,
-        which measured faster still. With ``checkpoint_dir``, a dataset or a
+        bounds do not fit) they are also iterated together: each pass over
+        the data serves every run (one matrix product against all runs'
+        centres), and each run ends exactly where it would alone; with Elkan's
+        bounds they are iterated one by one, as their iterations get cheap
+        once the bounds settle. With ``checkpoint_dir``, a dataset or a
         ``tf.distribute`` strategy, they run one after the other.
     max_iter : int, default=300
         Maximum Lloyd iterations per run.
@@ -163,12 +112,14 @@ class KMeans(BaseKMeans):
     dtype : {'float32', 'float64'}, default='float32'
         Precision of the computation and of the fitted centres. Data far
         from the origin (squared mean norm above their total variance) are
-        centred on a copy before Lloyd's iterations, as scikit-learn does, and
-        predict/transform/score move queries next to the centres, so float32
-        keeps the distances of, e.g., points at 10,000 ± 0.1.
+        moved to their mean on a copy before Lloyd's iterations, as
+        scikit-learn centres them; the fit keeps that mean in ``origin`` and
+        predict/transform/score (and the exported SavedModel) move queries
+        by it, so float32 keeps the distances of, e.g., points at 10,000 ± 0.1.
     chunk_size : int or None, default=None
-        Rows processed at once; None picks a size that keeps the per-chunk
-        intermediate near 16 MiB.
+        Rows processed at once; None picks a size that bounds the per-chunk
+        intermediate (``rows × n_clusters`` distances for 'matmul', at most
+        2,048 rows; ``rows × n_clusters × n_features`` differences for 'expand').
     checkpoint_dir : str or None, default=None
         Created if missing; ``fit`` refuses an unwritable directory or an
         empty string with a ``ValueError`` before any work (as for ``log_dir``).
@@ -201,7 +152,10 @@ class KMeans(BaseKMeans):
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-        Centres (a copy of the ``centers`` ``tf.Variable``).
+        Centres (a copy of the ``centers`` ``tf.Variable``), in the coordinates of ``X``.
+    origin : tf.Variable of shape (n_features,)
+        Where the fit moved data far from zero (their mean), zeros if it moved
+        nothing; queries are moved by it before distances are measured.
     labels_ : ndarray of shape (n_samples,)
         Nearest centre of each training sample under ``cluster_centers_``.
     inertia_ : float
@@ -303,132 +257,51 @@ class KMeans(BaseKMeans):
             n_samples * n_features * self._tf_dtype.size, _AUTO_MAX_BOUNDS_BYTES
         )
 
-    def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> _FitPlan:
-        self._check_feature_names(X, reset=True)
-        x, offset = as_centered_float_matrix(X, self._tf_dtype)
+    def _loop_options(self, n_features: int) -> LoopOptions:
+        return LoopOptions(self.distance, self._chunk_size(n_features), bool(self.verbose))
+
+    def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> FitPlan:
+        x, origin = self._fit_matrix(X)
         n_samples, n_features = (int(d) for d in x.shape)
-        self.n_features_in_ = n_features
         self._check_common_params(n_samples)
         self._check_tol()
         weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
-        options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
-
-        use_bounds = self._single_runs_use_bounds(n_samples, n_features)
-
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-            if use_bounds:
-                return _lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
-                                      chunk_size=options["chunk_size"], verbose=options["verbose"], progress=progress)
-            return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options, progress=progress)
-
-        def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
-            # The distance block is rows × (runs·k): size the chunks for all runs' centres.
-            chunk_size = self._chunk_size(n_features, int(initial_centers.shape[0]) * self._n_clusters)
-            return _lloyd_runs(x, weights, initial_centers, tf.constant(max_iter), tol, **{**options, "chunk_size": chunk_size})
-
-        # Restarts with bounds go one by one: on MNIST (k=10, n_init=10) that took
-        # 0.78x the time of Lloyd's iterations for all runs together.
-        distributed_run = functools.partial(self._replicated_run, x=x, weights=weights)
-        return _FitPlan(
-            x, weights, self._absolute_tol(x), run, distributed_run, True, None if use_bounds else run_all, offset,
-            weight_scale,
+        return in_memory_plan(
+            x, weights, self._absolute_tol(x), self._loop_options(n_features),
+            use_bounds=self._single_runs_use_bounds(n_samples, n_features),
+            runs_chunk_size=functools.partial(self._chunk_size, n_features), origin=origin, weight_scale=weight_scale,
         )
 
-    def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> _FitPlan:
+    def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> FitPlan:
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
 
         Initial centres are chosen (k-means++ or random) from a random sample
-        of :func:`stream_seed_sample_size` rows, drawn by weight in one pass
-        (rows of zero weight are never drawn). The dataset must yield the same
-        rows in the same order on every pass (shuffle once, not on each
-        iteration): a dataset that never ends, a reshuffling ``shuffle`` or a
-        ``deterministic=False`` transformation is refused before any pass;
-        random ops inside ``map`` cannot be detected and remain the caller's care.
+        of :func:`~tfkmeans._fit_plan.stream_seed_sample_size` rows, drawn by
+        weight in one pass (rows of zero weight are never drawn). The dataset
+        must yield the same rows in the same order on every pass (shuffle once,
+        not on each iteration): a dataset that never ends, a reshuffling
+        ``shuffle`` or a ``deterministic=False`` transformation is refused
+        before any pass; random ops inside ``map`` cannot be detected and
+        remain the caller's care.
         """
-        batches, moments = self._stream_batches(dataset, sample_weight)
-        n_samples, n_features = int(moments.rows), self.n_features_in_
+        batches, moments, origin = self._fit_batches(dataset, sample_weight)
+        n_samples = int(moments.rows)
         self._check_common_params(n_samples)
         self._check_tol()
-        variance = ops.mean_variance(moments)
-        tol = tf.cast(variance * self._tol, self._tf_dtype)
-        # Data far from the origin are moved to their mean, as in memory (as_centered_float_matrix).
-        mean = moments.sums / tf.cast(moments.rows, tf.float64)
-        offset = None
-        if far_from_zero(mean, variance * n_features):
-            offset = tf.cast(mean, self._tf_dtype)
-            batches = batches.map(lambda x, w: (x - offset, w))
-        options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
+        tol = tf.cast(ops.mean_variance(moments) * self._tol, self._tf_dtype)
         seed_size = min(n_samples, stream_seed_sample_size(self._n_clusters))
         rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
         self._check_seed_rows(int(rows.shape[0]))
-
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-            return _lloyd_stream_fit(
-                batches, moments.batches, initial_centers, tf.constant(max_iter), tol, progress, **options
-            )
-
-        distributed_run = functools.partial(self._distributed_run, batches=batches)
-        # The rows were drawn by weight: as seeds they count once each.
-        return _FitPlan(rows, tf.ones(tf.shape(rows)[:1], rows.dtype), tol, run, distributed_run, offset=offset)
-
-    def _replicated_run(self, strategy: tf.distribute.Strategy, x: tf.Tensor, weights: tf.Tensor) -> _RunFn:
-        """Lloyd iterations over in-memory data split once into one contiguous shard per replica.
-
-        The shards are placed on the replicas' devices when the fit starts and
-        every pass reads them there (no dataset iterator per pass: on MNIST with
-        2 CPU replicas 27 ms per pass against 50–90 ms through a distributed
-        dataset, BENCHMARKS.md). The final labels and inertia take one
-        ordinary pass over ``x``.
-        """
-        distance, chunk_size = self.distance, self._chunk_size(self.n_features_in_)
-        shard_size = -(-int(x.shape[0]) // strategy.num_replicas_in_sync)
-
-        def shard(values: tf.Tensor) -> tf.distribute.DistributedValues:
-            def replica_share(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
-                start = context.replica_id_in_sync_group * shard_size
-                return tf.identity(values[start:start + shard_size])  # a copy on the replica's device
-
-            return strategy.experimental_distribute_values_from_function(replica_share)
-
-        shards = (shard(x), shard(weights))
-
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-            iterations = _lloyd_distributed(
-                strategy, shards, initial_centers, tf.constant(max_iter), tol,
-                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose), progress=progress,
-            )
-            labels, total = _labels_and_inertia(x, iterations.centers, weights, distance, chunk_size)
-            return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
-
-        return run
-
-    def _distributed_run(self, strategy: tf.distribute.Strategy, batches: tf.data.Dataset) -> _RunFn:
-        """Lloyd iterations spread over the strategy's replicas (and workers).
-
-        Every replica assigns its share of each global batch; totals are summed
-        across replicas, so all of them apply the same update. The final labels
-        and inertia take one more, ordinary pass.
-        """
-        distance, chunk_size = self.distance, self._chunk_size(self.n_features_in_)
-        distributed = strategy.experimental_distribute_dataset(batches)
-
-        def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-            iterations = _lloyd_distributed(
-                strategy, distributed, initial_centers, tf.constant(max_iter), tol,
-                distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose), progress=progress,
-            )
-            labels, total = _dataset_labels_and_inertia(batches, iterations.centers, distance=distance, chunk_size=chunk_size)
-            return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
-
-        return run
+        return stream_plan(batches, moments.batches, rows, tol, self._loop_options(self.n_features_in_), origin)
 
     def _open_checkpoint(
-        self, n_init: int, run_seeds: np.ndarray, dtype: tf.DType, X: Any, sample_weight: Optional[Any]
+        self, n_init: int, run_seeds: np.ndarray, dtype: tf.DType, X: Any, sample_weight: Optional[Any],
+        origin: Optional[tf.Tensor],
     ) -> Optional[FitCheckpoint]:
         """The fit's checkpoint, restored if the directory holds one of this fit (``X`` as fit received it), else started."""
         if self.checkpoint_dir is None:
             return None
-        fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
+        fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state, origin)
         settings = {"init": describe_init(self.init, dtype), "max_iter": self._max_iter, "tol": self._tol}
         checkpoint = FitCheckpoint(
             self.checkpoint_dir, self._n_clusters, self.n_features_in_, n_init, dtype, fingerprint, settings
@@ -445,16 +318,16 @@ class KMeans(BaseKMeans):
         return checkpoint
 
     def _run_lloyd(
-        self, run: _RunFn, centers: tf.Tensor, tol: tf.Tensor, done: int,
+        self, run: RunFn, centers: tf.Tensor, tol: tf.Tensor, done: int,
         checkpoint: Optional[FitCheckpoint], run_index: int,
     ) -> ops.LloydResult:
         """One run to convergence; with a checkpoint, in segments of ``checkpoint_every`` iterations."""
         if checkpoint is None:
-            result = run(centers, tol, self._max_iter, _progress(run_index))
+            result = run(centers, tol, self._max_iter, progress(run_index))
             self._log_history(run_index, result.history, first_iteration=1)
             return result
         while True:
-            result = run(centers, tol, min(self._checkpoint_every, self._max_iter - done), _progress(run_index, done))
+            result = run(centers, tol, min(self._checkpoint_every, self._max_iter - done), progress(run_index, done))
             self._log_history(run_index, result.history, first_iteration=done + 1)
             done += int(result.n_iter)
             centers = result.centers
@@ -462,7 +335,7 @@ class KMeans(BaseKMeans):
             if bool(result.converged) or done >= self._max_iter:
                 return result._replace(n_iter=tf.constant(done))
 
-    def _run_seeded_together(self, plan: _FitPlan, run_seeds: np.ndarray) -> ops.LloydResult:
+    def _run_seeded_together(self, plan: FitPlan, run_seeds: np.ndarray) -> ops.LloydResult:
         """Every run seeded together, then iterated in one compiled loop (or one by one with bounds); the best run."""
         started = time.perf_counter()
         rngs = [np.random.RandomState(seed) for seed in run_seeds]
@@ -470,7 +343,7 @@ class KMeans(BaseKMeans):
         if plan.run_all is None:
             n_iter, inertia, histories, best_result = [], [], [], None
             for run_index, centers in enumerate(tf.unstack(initial_centers)):
-                result = plan.run(centers, plan.tol, self._max_iter, _progress(run_index))
+                result = plan.run(centers, plan.tol, self._max_iter, progress(run_index))
                 n_iter.append(int(result.n_iter))
                 inertia.append(float(result.inertia))
                 histories.append(result.history)
@@ -491,7 +364,7 @@ class KMeans(BaseKMeans):
             return best_result
         best = int(np.argmin(inertia))
         # Labels and exact inertia of the best run: one more pass, as a single run ends.
-        result = plan.run(runs.centers[best], plan.tol, 0, _progress(best))
+        result = plan.run(runs.centers[best], plan.tol, 0, progress(best))
         return result._replace(
             n_iter=runs.n_iter[best], converged=runs.converged[best], history=histories[best]
         )
@@ -531,7 +404,7 @@ class KMeans(BaseKMeans):
         n_init = self._resolved_n_init()
         # One seed per run, drawn up front, so a resumed fit replays the same runs.
         run_seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=n_init)
-        checkpoint = self._open_checkpoint(n_init, run_seeds, plan.seed_points.dtype, X, sample_weight)
+        checkpoint = self._open_checkpoint(n_init, run_seeds, plan.seed_points.dtype, X, sample_weight, plan.origin)
         first_run, best = 0, None
         if checkpoint is None and strategy is None and plan.in_memory and n_init > 1:
             first_run, best = n_init, self._run_seeded_together(plan, run_seeds)
@@ -539,7 +412,7 @@ class KMeans(BaseKMeans):
             # .numpy(), not int(variable): under a MirroredStrategy the checkpoint's variables are mirrored.
             first_run, run_seeds = int(checkpoint.run_index.numpy()), checkpoint.run_seeds.numpy()
             if np.isfinite(checkpoint.best_inertia.numpy()):  # a finished run to beat
-                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0, _progress(first_run))._replace(n_iter=checkpoint.best_n_iter.numpy())
+                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0, progress(first_run))._replace(n_iter=checkpoint.best_n_iter.numpy())
 
         for run_index in range(first_run, n_init):
             started = time.perf_counter()
@@ -547,7 +420,7 @@ class KMeans(BaseKMeans):
                 centers, done = tf.identity(checkpoint.centers), int(checkpoint.iterations.numpy())
             else:
                 run_rng = np.random.RandomState(run_seeds[run_index])
-                centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng, plan.offset), 0
+                centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng, plan.origin), 0
             result = self._run_lloyd(run, centers, plan.tol, done, checkpoint, run_index)
             logging.log_if(
                 logging.INFO, "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s", self.verbose or n_init > 1,
@@ -558,7 +431,7 @@ class KMeans(BaseKMeans):
             if checkpoint is not None:
                 checkpoint.save_finished_run(run_index, best.centers, float(best.inertia), int(best.n_iter))
 
-        self._set_centers(best.centers if plan.offset is None else best.centers + plan.offset)
+        self._store_centers(best.centers, plan.origin)
         self.labels_ = best.labels.numpy()
         self.inertia_ = float(best.inertia) * plan.weight_scale
         self.n_iter_ = int(best.n_iter)

@@ -14,17 +14,16 @@ from absl import logging
 from tfkmeans import ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import MiniBatchCheckpoint, describe_init, fit_fingerprint
-from tfkmeans._validation import (
-    RandomState,
+from tfkmeans._data import check_sample_weight, scaled_sample_weight
+from tfkmeans._datasets import unpack_dataset
+from tfkmeans._params import (
     INT32_MAX,
+    RandomState,
     check_int,
     check_non_negative_number,
     check_positive_int,
     check_random_state,
-    check_sample_weight,
     draw_seed,
-    scaled_sample_weight,
-    unpack_dataset,
 )
 
 # Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
@@ -165,6 +164,10 @@ class MiniBatchKMeans(BaseKMeans):
         Distance formulation, as for :class:`tfkmeans.KMeans`.
     dtype : {'float32', 'float64'}, default='float32'
         Precision of the computation and of the fitted centres and counts.
+        Data far from the origin are moved to their mean as in
+        :class:`tfkmeans.KMeans` (for a dataset, the mean of the pass that
+        measures it; for ``partial_fit``, of the first call's rows, kept for
+        every later call).
     chunk_size : int or None, default=None
         Rows assigned at once (in a batch and in the final labelling pass).
     checkpoint_dir : str or None, default=None
@@ -204,7 +207,10 @@ class MiniBatchKMeans(BaseKMeans):
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-        Centres (a copy of the ``centers`` ``tf.Variable``).
+        Centres (a copy of the ``centers`` ``tf.Variable``), in the coordinates of ``X``.
+    origin : tf.Variable of shape (n_features,)
+        Where the fit moved data far from zero (their mean), zeros if it moved
+        nothing; queries are moved by it before distances are measured.
     counts_ : ndarray of shape (n_clusters,)
         Total sample weight each centre has absorbed (a copy of the ``counts``
         ``tf.Variable``; also available as scikit-learn's private name ``_counts``).
@@ -355,28 +361,32 @@ class MiniBatchKMeans(BaseKMeans):
         """Store centres; centres set directly (``cluster_centers_ = C``) start with zero counts."""
         counts = getattr(self, "counts", None)
         if counts is None or counts.shape[0] != centers.shape[0] or counts.dtype != centers.dtype:
-            self._set_state(centers, tf.zeros([centers.shape[0]], centers.dtype), 0)
+            self._set_state(centers, tf.zeros([centers.shape[0]], centers.dtype), 0, None)
             self.n_steps_, self.n_reassigned_ = getattr(self, "n_steps_", 0), getattr(self, "n_reassigned_", 0)
         else:
             super()._set_centers(centers)
 
-    def _set_state(self, centers: tf.Tensor, counts: tf.Tensor, samples_since_reassign: int) -> None:
-        super()._set_centers(centers)
+    def _set_state(
+        self, centers: tf.Tensor, counts: tf.Tensor, samples_since_reassign: int, origin: Optional[tf.Tensor]
+    ) -> None:
+        """Keep the step state: centres computed about ``origin`` (None: not moved), counts, reassignment counter."""
         existing = getattr(self, "counts", None)
         if existing is not None and existing.shape == counts.shape and existing.dtype == counts.dtype:
             existing.assign(counts)
         else:
             self.counts = tf.Variable(counts, trainable=False, name="cluster_counts")
         self._samples_since_reassign = int(samples_since_reassign)
+        self._store_centers(centers, origin)  # after the counts, which _set_centers compares the centres with
 
     def _best_initial_centers(
         self, x: tf.Tensor, weights: tf.Tensor, rng: np.random.RandomState, init_size: int, n_init: int,
-        same_subset: bool = False,
+        origin: Optional[tf.Tensor], same_subset: bool = False,
     ) -> tf.Tensor:
         """scikit-learn's scheme: each candidate on its own random subset, scored on a common one.
 
-        With ``same_subset`` (a streamed dataset, where ``x`` is already the
-        subset), every candidate is computed and scored on ``x`` itself.
+        ``x`` has been moved by ``-origin`` (None: not moved), and the centres
+        are about it. With ``same_subset`` (a streamed dataset, where ``x`` is
+        already the subset), every candidate is computed and scored on ``x`` itself.
         """
         distance, chunk_size = self.distance, self._chunk_size(int(x.shape[1]))
         positive = np.flatnonzero(weights.numpy() > 0)
@@ -387,7 +397,7 @@ class MiniBatchKMeans(BaseKMeans):
         for run in range(n_init):
             started = time.perf_counter()
             x_init, w_init = (x, weights) if same_subset else _draw_rows(x, weights, positive, init_size, rng)
-            centers = self._initial_centers(x_init, w_init, rng)
+            centers = self._initial_centers(x_init, w_init, rng, origin)
             if n_init == 1:
                 return centers
             inertia = float(_labels_and_inertia(x_valid, centers, w_valid, distance, chunk_size)[1])
@@ -430,13 +440,13 @@ class MiniBatchKMeans(BaseKMeans):
         self._check_destinations()
         if isinstance(X, tf.data.Dataset):
             return self._fit_dataset(X, sample_weight)
-        x = self._validate_data(X, reset=True)
+        x, origin = self._fit_matrix(X)
         n_samples, n_features = (int(d) for d in x.shape)
         batch_size, init_size = self._check_params(n_samples)
         weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
         n_init = self._resolved_n_init()
         rng = check_random_state(self.random_state)
-        checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, init_size, n_init, X, sample_weight)
+        checkpoint = self._open_checkpoint(n_features, x.dtype, batch_size, init_size, n_init, X, sample_weight, origin)
         resumed = checkpoint is not None and checkpoint.restore()
         if checkpoint is not None:
             self._log_folder = checkpoint.log_folder(self._log_dir, resumed)
@@ -448,7 +458,7 @@ class MiniBatchKMeans(BaseKMeans):
             # The seed and initial centres come from the checkpoint: no initialisation is recomputed.
             centers, seed = tf.identity(checkpoint.initial_centers), tf.identity(checkpoint.batch_seed)
         else:
-            centers = self._best_initial_centers(x, weights, rng, init_size, n_init)
+            centers = self._best_initial_centers(x, weights, rng, init_size, n_init, origin)
             seed = draw_seed(rng)
         ratio, max_no_improvement = self._graph_params(x.dtype)
         started = time.perf_counter()
@@ -470,7 +480,7 @@ class MiniBatchKMeans(BaseKMeans):
                 checkpoint, resumed, x, weights, centers, n_steps, seed, ratio, self._absolute_tol(x),
                 max_no_improvement, options,
             )
-        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples), weight_scale)
+        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples), origin, weight_scale)
         logging.log_if(
             logging.INFO, "MiniBatchKMeans: %d steps (%d epochs), inertia %.6g, %.2f s", bool(self.verbose),
             self.n_steps_, self.n_iter_, self.inertia_, time.perf_counter() - started,
@@ -479,12 +489,12 @@ class MiniBatchKMeans(BaseKMeans):
 
     def _open_checkpoint(
         self, n_features: int, dtype: tf.DType, batch_size: int, init_size: int, n_init: int, X: Any,
-        sample_weight: Optional[Any],
+        sample_weight: Optional[Any], origin: Optional[tf.Tensor],
     ) -> Optional[MiniBatchCheckpoint]:
         """The checkpoint of this fit (``X`` as fit received it) in ``checkpoint_dir``, not yet restored; None without one."""
         if self.checkpoint_dir is None:
             return None
-        fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state)
+        fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state, origin)
         # A resume reuses the stored initial centres and step state: every parameter they came from must match.
         settings = {
             "init": describe_init(self.init, dtype), "n_init": n_init, "init_size": init_size, "max_iter": self._max_iter,
@@ -526,10 +536,13 @@ class MiniBatchKMeans(BaseKMeans):
             labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.reduce_sum(weights)
         return ops.MiniBatchResult(state, labels, total, tf.concat(histories, 0))
 
-    def _store_fit(self, result: ops.MiniBatchResult, n_iter: int, weight_scale: float = 1.0) -> None:
-        """Keep a fit's outcome; its inertia was computed with the sample weights divided by ``weight_scale``."""
+    def _store_fit(
+        self, result: ops.MiniBatchResult, n_iter: int, origin: Optional[tf.Tensor], weight_scale: float = 1.0
+    ) -> None:
+        """Keep a fit's outcome: its centres are about ``origin`` (None: not moved), and its inertia was computed
+        with the sample weights divided by ``weight_scale``."""
         state = result.state
-        self._set_state(state.centers, state.counts, int(state.samples_since_reassign))
+        self._set_state(state.centers, state.counts, int(state.samples_since_reassign), origin)
         self.n_steps_ = int(state.step)
         self.n_iter_ = int(n_iter)
         self.inertia_ = float(result.inertia) * weight_scale
@@ -543,7 +556,7 @@ class MiniBatchKMeans(BaseKMeans):
 
     def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> "MiniBatchKMeans":
         # Epochs may come in a new order each (a reshuffling pipeline is the usual way to draw batches).
-        batches, moments = self._stream_batches(
+        batches, moments, origin = self._fit_batches(
             dataset, sample_weight, check_positive_int(self.batch_size, "batch_size"), same_order_every_pass=False
         )
         n_samples = int(moments.rows)
@@ -556,7 +569,7 @@ class MiniBatchKMeans(BaseKMeans):
         pool = _reservoir_sample(batches, init_size, draw_seed(rng))
         self._check_seed_rows(int(pool.shape[0]))
         pool_weights = tf.ones(tf.shape(pool)[:1], dtype)  # sampled by weight already
-        centers = self._best_initial_centers(pool, pool_weights, rng, init_size, n_init, same_subset=True)
+        centers = self._best_initial_centers(pool, pool_weights, rng, init_size, n_init, origin, same_subset=True)
         tol = tf.cast(ops.mean_variance(moments) * self._tol, dtype)
         ratio, max_no_improvement = self._graph_params(dtype)
         result = _fit_stream(
@@ -565,7 +578,7 @@ class MiniBatchKMeans(BaseKMeans):
             bool(self.compute_labels), bool(self.verbose),
         )
         self._log_steps(result.history, first_step=1)
-        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples))
+        self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples), origin)
         return self
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "MiniBatchKMeans":
@@ -594,7 +607,8 @@ class MiniBatchKMeans(BaseKMeans):
         self._check_eager("partial_fit")
         fitted = getattr(self, "centers", None) is not None
         X, sample_weight = unpack_dataset(X, sample_weight)
-        x = self._validate_data(X, reset=not fitted)
+        # The first call fixes the origin (and the estimator keeps it); later calls move their rows by it.
+        x, origin = self._fit_matrix(X) if not fitted else (self._query_matrix(X), self._shift())
         rows = int(x.shape[0])
         weights = check_sample_weight(sample_weight, rows, x.dtype)
         if getattr(self, "_partial_fit_rng", None) is None:
@@ -603,8 +617,8 @@ class MiniBatchKMeans(BaseKMeans):
         if not fitted:
             _, init_size = self._check_params(rows)
             positive = np.flatnonzero(weights.numpy() > 0)
-            centers = self._initial_centers(*_draw_rows(x, weights, positive, init_size, rng), rng)
-            self._set_state(centers, tf.zeros([self._n_clusters], x.dtype), 0)
+            centers = self._initial_centers(*_draw_rows(x, weights, positive, init_size, rng), rng, origin)
+            self._set_state(centers, tf.zeros([self._n_clusters], x.dtype), 0, origin)
             self.n_steps_ = 0
             self.n_reassigned_ = 0
         else:
@@ -612,19 +626,19 @@ class MiniBatchKMeans(BaseKMeans):
             self._check_step_params()
         ratio = tf.constant(self._reassignment_ratio, x.dtype)
         state = ops.minibatch_initial_state(
-            self.centers.value(), self.counts.value(), self._samples_since_reassign, self.n_steps_
+            self._centers_about_origin(), self.counts.value(), self._samples_since_reassign, self.n_steps_
         )
         state = _step(
             state, x, weights, draw_seed(rng), tf.constant(rows), ratio, tf.zeros([], x.dtype),
             tf.constant(ops.NO_PLATEAU_STOP, tf.int32), distance=self.distance,
             chunk_size=self._chunk_size(int(x.shape[1])), verbose=bool(self.verbose),
         )
-        self._set_state(state.centers, state.counts, int(state.samples_since_reassign))
+        self._set_state(state.centers, state.counts, int(state.samples_since_reassign), origin)
         self.n_steps_ += 1
         self.n_reassigned_ += int(state.n_reassigned)
         if self.compute_labels:
             labels, inertia = _labels_and_inertia(
-                x, self.centers.value(), weights, self.distance, self._chunk_size(int(x.shape[1]))
+                x, self._centers_about_origin(), weights, self.distance, self._chunk_size(int(x.shape[1]))
             )
             self.labels_, self.inertia_ = labels.numpy(), float(inertia)
         return self

@@ -8,14 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfkmeans._base import _kmeans_plusplus
-from tfkmeans._validation import (
-    RandomState,
-    as_float_matrix,
-    check_positive_int,
-    check_random_state,
-    draw_seed,
-    scaled_sample_weight,
-)
+from tfkmeans._data import as_float_matrix, scaled_sample_weight
+from tfkmeans._params import RandomState, check_positive_int, check_random_state, draw_seed
 
 
 def kmeans_plusplus(

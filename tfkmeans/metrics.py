@@ -36,13 +36,8 @@ from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 
 from tfkmeans import ops
-from tfkmeans._validation import (
-    RandomState,
-    as_float_matrix,
-    check_positive_int,
-    check_random_state,
-    check_sample_weight,
-)
+from tfkmeans._data import as_float_matrix, check_sample_weight
+from tfkmeans._params import RandomState, check_positive_int, check_random_state
 from tfkmeans.ops.chunking import fold_chunks, row_slice
 
 __all__ = [

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfkmeans._validation import check_positive_int, finite_tensor, mean_if_far_from_zero_else_zeros, numeric_matrix
+from tfkmeans._data import finite_tensor, mean_if_far_from_zero_else_zeros, numeric_matrix
+from tfkmeans._params import check_positive_int
 from tfkmeans.exceptions import NotFittedError
 
 
