@@ -70,7 +70,7 @@ def fp32_tf_pass(x: Any, centers: Any, chunk_size: int, segment_sum: Callable[..
     """Float32 Lloyd pass in a TensorFlow loop, sums only: one-hot GEMM up to 32 clusters, else ``segment_sum``."""
     import tensorflow as tf
 
-    from tfkmeans.ops.chunking import fold_chunks, row_slice
+    from tfkmeans.ops._chunking import fold_chunks, row_slice
 
     n_clusters = centers.shape[0]
     center_norms = tf.reduce_sum(tf.square(centers), axis=1)
@@ -147,6 +147,7 @@ def measure_k(x: np.ndarray, k: int) -> dict[str, Any]:
     from sklearn.cluster import kmeans_plusplus
 
     from tfkmeans import ops
+    from tfkmeans.ops._lloyd import in_memory_pass
 
     chunk = FLAGS.chunk_size
     n = x.shape[0]
@@ -162,7 +163,7 @@ def measure_k(x: np.ndarray, k: int) -> dict[str, Any]:
     scaled = tf.constant(centers)
     weights = tf.ones([n])
     x_norms = ops.squared_norms(xt)
-    body = tf.function(lambda c: ops.in_memory_pass(xt, weights, c, "matmul", chunk, x_norms).sums)
+    body = tf.function(lambda c: in_memory_pass(xt, weights, c, "matmul", chunk, x_norms).sums)
     xla = tf.function(lambda c: fp32_xla_pass(x_padded, tf.constant(n), c, chunk)[0], jit_compile=True)
     gemm = tf.function(lambda a, b: gemm_pass(a, b, chunk), jit_compile=True)
     plain = tf.function(lambda c: fp32_tf_pass(xt, c, chunk, tf.math.unsorted_segment_sum))

@@ -307,13 +307,16 @@ def single_passes(x: np.ndarray, init: np.ndarray, repeats: int) -> dict[str, di
     import tensorflow as tf
 
     from tfkmeans import ops
+    from tfkmeans.ops._chunking import default_chunk_size
+    from tfkmeans.ops._distances import data_squared_norms
+    from tfkmeans.ops._lloyd import in_memory_pass
 
-    chunk = ops.default_chunk_size(len(init), x.shape[1], "matmul")
+    chunk = default_chunk_size(len(init), x.shape[1], "matmul")
     xt, ct = tf.constant(x), tf.constant(init)
     weights = tf.ones([x.shape[0]], xt.dtype)
-    norms = tf.function(ops.data_squared_norms)
+    norms = tf.function(data_squared_norms)
     x_norms = norms(xt)
-    lloyd_pass = tf.function(lambda x, w, c, n: ops.in_memory_pass(x, w, c, "matmul", chunk, n).sums)
+    lloyd_pass = tf.function(lambda x, w, c, n: in_memory_pass(x, w, c, "matmul", chunk, n).sums)
     finish = tf.function(lambda x, c, w, n: ops.labels_and_inertia(x, c, w, "matmul", chunk, n))
     labels, _ = finish(xt, ct, weights, x_norms)
     exact_inertia = tf.function(lambda x, c, l, w: ops.inertia(x, c, l, w, chunk))

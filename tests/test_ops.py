@@ -13,16 +13,17 @@ import pytest
 import tensorflow as tf
 
 from tfkmeans import ops
+from tfkmeans.ops import _chunking, _distances, _lloyd, _statistics
 
 RNG = np.random.default_rng(0)
 
 
-@pytest.mark.parametrize("name", sorted(ops.DISTANCES))
+@pytest.mark.parametrize("name", sorted(_distances.DISTANCES))
 def test_distance_forms_match_numpy(name):
     x = RNG.normal(size=(37, 9))
     c = RNG.normal(size=(5, 9))
     expected = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
-    got = ops.get_distance(name)(tf.constant(x), tf.constant(c), None).numpy()
+    got = _distances.get_distance(name)(tf.constant(x), tf.constant(c), None).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
@@ -31,32 +32,46 @@ def test_results_do_not_depend_on_chunk_size(chunk_size):
     x = tf.constant(RNG.normal(size=(257, 4)))
     c = tf.constant(RNG.normal(size=(6, 4)))
     w = tf.ones([257], tf.float64)
-    whole = ops.assign_and_accumulate(x, w, c, chunk_size=10_000)
-    chunked = ops.assign_and_accumulate(x, w, c, chunk_size=chunk_size)
-    np.testing.assert_array_equal(chunked.labels.numpy(), whole.labels.numpy())
+    whole = _lloyd.in_memory_pass(x, w, c, chunk_size=10_000)
+    chunked = _lloyd.in_memory_pass(x, w, c, chunk_size=chunk_size)
+    labels = ops.nearest_centers(x, c, chunk_size=chunk_size).labels.numpy()
+    np.testing.assert_array_equal(labels, ops.nearest_centers(x, c, chunk_size=10_000).labels.numpy())
+    np.testing.assert_allclose(float(chunked.inertia), float(whole.inertia), rtol=1e-12)
     np.testing.assert_allclose(chunked.sums.numpy(), whole.sums.numpy(), rtol=1e-12)
     np.testing.assert_array_equal(chunked.weights.numpy(), whole.weights.numpy())
     assert int(tf.reduce_sum(chunked.weights)) == 257
     dense = ops.squared_distances(x, c, chunk_size=chunk_size).numpy()
     assert dense.shape == (257, 6)
-    np.testing.assert_array_equal(dense.argmin(1), whole.labels.numpy())
+    np.testing.assert_array_equal(dense.argmin(1), labels)
 
 
 def test_fold_chunks_visits_every_row_once():
     def body(start, size, total, count):
         return total + tf.reduce_sum(tf.range(start, start + size)), count + 1
 
-    total, count = ops.fold_chunks(tf.constant(103), 10, body, (tf.constant(0), tf.constant(0)))
+    total, count = _chunking.fold_chunks(tf.constant(103), 10, body, (tf.constant(0), tf.constant(0)))
     assert int(total) == sum(range(103)) and int(count) == 11
+
+
+def test_map_chunks_concatenates_pieces_in_row_order_and_folds_the_state():
+    def body(start, size, count):
+        rows = tf.range(start, start + size)
+        return (rows * 2, tf.fill([size], size)), (count + 1,)
+
+    (doubled, sizes), (count,) = _chunking.map_chunks(
+        tf.constant(23), 10, body, [tf.TensorSpec([None], tf.int32)] * 2, (tf.constant(0),)
+    )
+    assert doubled.numpy().tolist() == [2 * i for i in range(23)]
+    assert sizes.numpy().tolist() == [10] * 20 + [3] * 3 and int(count) == 3
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 1000])
 def test_data_mean_variance_matches_numpy(chunk_size):
     x = np.random.default_rng(0).normal(size=(150, 6)) * [1, 2, 3, 4, 5, 6] + 1000.0
     expected = np.var(x, axis=0).mean()
-    assert float(ops.data_mean_variance(tf.constant(x), chunk_size)) == pytest.approx(expected, rel=1e-12)
+    assert float(_statistics.data_mean_variance(tf.constant(x), chunk_size)) == pytest.approx(expected, rel=1e-12)
     # float32 with a large offset: two passes keep the deviations, not a difference of huge squares.
-    assert float(ops.data_mean_variance(tf.constant(x, tf.float32), chunk_size)) == pytest.approx(expected, rel=1e-4)
+    assert float(_statistics.data_mean_variance(tf.constant(x, tf.float32), chunk_size)) == pytest.approx(expected, rel=1e-4)
 
 
 def test_exact_inertia_uses_weights():
@@ -71,9 +86,9 @@ def test_relocation_moves_the_farthest_point_and_keeps_totals():
     x = tf.constant([[0.0], [1.0], [9.0]], tf.float64)
     w = tf.ones([3], tf.float64)
     centers = tf.constant([[0.0], [100.0]], tf.float64)
-    totals = ops.in_memory_pass(x, w, centers)
+    totals = _lloyd.in_memory_pass(x, w, centers)
     assert totals.weights.numpy().tolist() == [3.0, 0.0]
-    sums, weights = ops.relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
+    sums, weights = _lloyd.relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
     assert weights.numpy().tolist() == [2.0, 1.0]
     np.testing.assert_array_equal(sums.numpy(), [[1.0], [9.0]])
     np.testing.assert_array_equal(ops.update_centers(sums, weights, centers).numpy(), [[0.5], [9.0]])
@@ -83,12 +98,12 @@ def test_keep_farthest_over_a_stream_equals_global_top_k():
     points = RNG.normal(size=(100, 2))
     distances = RNG.uniform(size=100)
     labels = RNG.integers(0, 5, size=100).astype(np.int32)
-    buffer = ops.no_candidates(5, 2, tf.float64)
+    buffer = _lloyd.no_candidates(5, 2, tf.float64)
     for start in range(0, 100, 13):  # uneven batches, the last one short
         block = slice(start, start + 13)
-        buffer = ops.keep_farthest(
+        buffer = _lloyd.keep_farthest(
             buffer,
-            ops.Candidates(
+            _lloyd.Candidates(
                 tf.constant(points[block]), tf.ones([len(points[block])], tf.float64),
                 tf.constant(labels[block]), tf.constant(distances[block]),
             ),

@@ -32,7 +32,7 @@ from tfkmeans._validation import (
     numeric_matrix,
     scaled_sample_weight,
 )
-from tfkmeans.ops.minibatch import MiniBatchState, minibatch_initial_state
+from tfkmeans.ops._minibatch import MiniBatchState, minibatch_initial_state
 
 _CENTERS_KEY = "centers/.ATTRIBUTES/VARIABLE_VALUE"
 _SEEDS_KEY = "run_seeds/.ATTRIBUTES/VARIABLE_VALUE"

@@ -10,9 +10,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfkmeans import ops
+from tfkmeans import _compiled, ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
+from tfkmeans.ops._statistics import mean_variance
 from tfkmeans._validation import (
     RandomState,
     as_centered_float_matrix,
@@ -21,17 +22,6 @@ from tfkmeans._validation import (
     far_from_zero,
     scaled_sample_weight,
 )
-
-# Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-# No AutoGraph: the ops' control flow is explicit, and converting them cost seconds per trace.
-_lloyd = tf.function(ops.lloyd, reduce_retracing=True, autograph=False)
-_lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True, autograph=False)
-_lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True, autograph=False)
-_reservoir_sample = tf.function(ops.reservoir_sample, autograph=False)
-_lloyd_distributed = tf.function(ops.lloyd_distributed, autograph=False)
-_labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True, autograph=False)
-_dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia, autograph=False)
-
 
 def stream_seed_sample_size(n_clusters: int) -> int:
     """Rows sampled from a streamed dataset to choose the initial centres from.
@@ -80,17 +70,6 @@ def _active_strategy() -> Optional[tf.distribute.Strategy]:
         return None
     strategy = tf.distribute.get_strategy()
     return strategy if strategy.num_replicas_in_sync > 1 else None
-
-
-@tf.function(autograph=False)
-def _lloyd_stream_fit(
-    batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
-    progress: tf.Tensor, distance: str, chunk_size: int, verbose: bool,
-) -> ops.LloydResult:
-    """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
-    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose, progress)
-    labels, total = ops.dataset_labels_and_inertia(batches, run.centers, distance, chunk_size)
-    return ops.LloydResult(run.centers, labels, total, run.n_iter, run.converged, run.history)
 
 
 class KMeans(BaseKMeans):
@@ -317,14 +296,14 @@ class KMeans(BaseKMeans):
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
             if use_bounds:
-                return _lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
+                return _compiled.lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
                                       chunk_size=options["chunk_size"], verbose=options["verbose"], progress=progress)
-            return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options, progress=progress)
+            return _compiled.lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options, progress=progress)
 
         def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
             # The distance block is rows × (runs·k): size the chunks for all runs' centres.
             chunk_size = self._chunk_size(n_features, int(initial_centers.shape[0]) * self._n_clusters)
-            return _lloyd_runs(x, weights, initial_centers, tf.constant(max_iter), tol, **{**options, "chunk_size": chunk_size})
+            return _compiled.lloyd_runs(x, weights, initial_centers, tf.constant(max_iter), tol, **{**options, "chunk_size": chunk_size})
 
         # Restarts with bounds go one by one: on MNIST (k=10, n_init=10) that took
         # 0.78x the time of Lloyd's iterations for all runs together.
@@ -349,7 +328,7 @@ class KMeans(BaseKMeans):
         n_samples, n_features = int(moments.rows), self.n_features_in_
         self._check_common_params(n_samples)
         self._check_tol()
-        variance = ops.mean_variance(moments)
+        variance = mean_variance(moments)
         tol = tf.cast(variance * self._tol, self._tf_dtype)
         # Data far from the origin are moved to their mean, as in memory (as_centered_float_matrix).
         mean = moments.sums / tf.cast(moments.rows, tf.float64)
@@ -359,11 +338,11 @@ class KMeans(BaseKMeans):
             batches = batches.map(lambda x, w: (x - offset, w))
         options = dict(distance=self.distance, chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose))
         seed_size = min(n_samples, stream_seed_sample_size(self._n_clusters))
-        rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
+        rows = _compiled.reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
         self._check_seed_rows(int(rows.shape[0]))
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-            return _lloyd_stream_fit(
+            return _compiled.lloyd_stream_fit(
                 batches, moments.batches, initial_centers, tf.constant(max_iter), tol, progress, **options
             )
 
@@ -393,12 +372,11 @@ class KMeans(BaseKMeans):
         shards = (shard(x), shard(weights))
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-            iterations = _lloyd_distributed(
+            iterations = _compiled.lloyd_distributed(
                 strategy, shards, initial_centers, tf.constant(max_iter), tol,
                 distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose), progress=progress,
             )
-            labels, total = _labels_and_inertia(x, iterations.centers, weights, distance, chunk_size)
-            return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
+            return _compiled.lloyd_result(iterations, x, weights, distance, chunk_size)
 
         return run
 
@@ -413,12 +391,11 @@ class KMeans(BaseKMeans):
         distributed = strategy.experimental_distribute_dataset(batches)
 
         def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-            iterations = _lloyd_distributed(
+            iterations = _compiled.lloyd_distributed(
                 strategy, distributed, initial_centers, tf.constant(max_iter), tol,
                 distance=distance, chunk_size=chunk_size, verbose=bool(self.verbose), progress=progress,
             )
-            labels, total = _dataset_labels_and_inertia(batches, iterations.centers, distance=distance, chunk_size=chunk_size)
-            return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
+            return _compiled.lloyd_result(iterations, batches, None, distance, chunk_size)
 
         return run
 
