@@ -206,7 +206,7 @@ class BaseKMeans(tf.Module):
 
     def _absolute_tol(self, x: tf.Tensor) -> tf.Tensor:
         """scikit-learn's tolerance: ``tol`` times the mean per-feature variance of ``x``."""
-        return _compiled.mean_variance(x) * self._tol if self._tol > 0 else tf.zeros([], x.dtype)
+        return _compiled.data_mean_variance(x) * self._tol if self._tol > 0 else tf.zeros([], x.dtype)
 
     def _resolved_n_init(self) -> int:
         if self.n_init == "auto":

@@ -26,7 +26,7 @@ def _compiled(fn: Callable, reduce_retracing: bool = True) -> tf.types.experimen
 kmeans_plusplus = _compiled(ops.kmeans_plusplus)
 kmeans_plusplus_runs = _compiled(_seeding.kmeans_plusplus_runs)
 random_points = _compiled(ops.random_points)
-mean_variance = _compiled(_statistics.data_mean_variance)
+data_mean_variance = _compiled(_statistics.data_mean_variance)
 dataset_moments = _compiled(_statistics.dataset_moments, reduce_retracing=False)
 reservoir_sample = _compiled(_sampling.reservoir_sample, reduce_retracing=False)
 

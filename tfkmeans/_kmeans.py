@@ -13,7 +13,6 @@ from absl import logging
 from tfkmeans import _compiled, ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
-from tfkmeans.ops._statistics import mean_variance
 from tfkmeans._validation import (
     RandomState,
     as_centered_float_matrix,
@@ -22,6 +21,7 @@ from tfkmeans._validation import (
     far_from_zero,
     scaled_sample_weight,
 )
+from tfkmeans.ops._statistics import mean_variance
 
 def stream_seed_sample_size(n_clusters: int) -> int:
     """Rows sampled from a streamed dataset to choose the initial centres from.

@@ -14,8 +14,6 @@ from absl import logging
 from tfkmeans import _compiled, ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import MiniBatchCheckpoint, describe_init, fit_fingerprint
-from tfkmeans.ops._minibatch import NO_PLATEAU_STOP
-from tfkmeans.ops._statistics import mean_variance
 from tfkmeans._validation import (
     RandomState,
     INT32_MAX,
@@ -28,6 +26,8 @@ from tfkmeans._validation import (
     scaled_sample_weight,
     unpack_dataset,
 )
+from tfkmeans.ops._minibatch import NO_PLATEAU_STOP
+from tfkmeans.ops._statistics import mean_variance
 
 
 def _draw_rows(

@@ -2,9 +2,10 @@
 
 Each point keeps an upper bound on the distance to its own centre and a lower
 bound on its distance to every centre (``n × k`` floats). When the centres
-move, the upper bound grows by its centre's move and each lower bound shrinks by that centre's move (triangle inequality). A point
-whose upper bound stays below every other centre's lower bound keeps its label
-without a distance computation. The others are re-measured with the GEMM,
+move, the upper bound grows by its centre's move and each lower bound shrinks
+by that centre's move (triangle inequality). A point whose upper bound stays
+below every other centre's lower bound keeps its label without a distance
+computation. The others are re-measured with the GEMM,
 which also makes their bounds exact again: gathered a chunk at a time when they
 are few, in one chunked pass over all the data when they are many. Cluster sums
 are updated from the points that changed cluster only, so a re-measuring
