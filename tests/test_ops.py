@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -13,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from tfkmeans import ops
-from tfkmeans.ops import _chunking, _distances, _lloyd, _statistics
+from tfkmeans.ops import _assignment, _chunking, _distances, _lloyd, _statistics
 
 RNG = np.random.default_rng(0)
 
@@ -63,6 +65,36 @@ def test_map_chunks_concatenates_pieces_in_row_order_and_folds_the_state():
     )
     assert doubled.numpy().tolist() == [2 * i for i in range(23)]
     assert sizes.numpy().tolist() == [10] * 20 + [3] * 3 and int(count) == 3
+
+
+def test_final_assignment_of_a_dataset_equals_that_of_the_matrix():
+    x = tf.constant(RNG.normal(size=(103, 3)))
+    w = tf.constant(RNG.uniform(0.5, 2.0, size=103))
+    centers = x[:4]
+    labels, total = _assignment.final_assignment(x, centers, w, chunk_size=16)
+    batches = tf.data.Dataset.from_tensor_slices((x, w)).batch(25)
+    streamed_labels, streamed_total = _assignment.final_assignment(batches, centers, chunk_size=16)
+    np.testing.assert_array_equal(streamed_labels.numpy(), labels.numpy())
+    assert float(streamed_total) == pytest.approx(float(total), rel=1e-12)
+    expected = np.sum(w.numpy() * np.min(((x.numpy()[:, None] - centers.numpy()[None]) ** 2).sum(-1), axis=1))
+    assert float(total) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="carries its own sample weights"):
+        _assignment.final_assignment(batches, centers, w)
+
+
+def test_public_ops_are_sorted_and_no_module_imports_a_private_name_from_another():
+    assert ops.__all__ == sorted(ops.__all__) and all(hasattr(ops, name) for name in ops.__all__)
+    package = pathlib.Path(ops.__file__).parents[1]
+    private_imports = [
+        f"{path.relative_to(package.parent)}: {node.module}.{alias.name}"
+        for path in package.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfkmeans")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+        and not (node.module == "tfkmeans" or node.module.endswith(".ops"))  # private modules, not names
+    ]
+    assert private_imports == []
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 1000])

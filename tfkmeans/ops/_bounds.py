@@ -32,9 +32,11 @@ from tfkmeans.ops._lloyd import (
     ONE_HOT_MAX_CLUSTERS,
     LloydResult,
     cluster_sums,
+    empty_history,
     in_memory_pass,
     print_iteration,
     relocate_empty_clusters,
+    stacked_history,
     update_centers,
 )
 
@@ -302,7 +304,7 @@ def lloyd_bounded(
     x_norms = tf.sqrt(x_sq_norms)
     x_sq_total = tf.reduce_sum(tf.cast(x_sq_norms, tf.float64) * tf.cast(sample_weight, tf.float64))
     n_rows = tf.cast(tf.shape(x)[0], initial_centers.dtype)
-    history = tf.TensorArray(initial_centers.dtype, size=0, dynamic_size=True, element_shape=[2])
+    history = empty_history(initial_centers.dtype)
 
     def relocated_centers(centers):
         totals = in_memory_pass(x, sample_weight, centers, "matmul", chunk_size, x_sq_norms)
@@ -346,4 +348,4 @@ def lloyd_bounded(
     # labels_ must agree with the final centres (scikit-learn's last E-step).
     labels = assign(centers, previous_centers, bounds, rebuild)[0].labels
     total = inertia(x, centers, labels, sample_weight, chunk_size)
-    return LloydResult(centers, labels, total, n_iter, converged, tf.reshape(history.stack(), [-1, 2]))
+    return LloydResult(centers, labels, total, n_iter, converged, stacked_history(history))

@@ -181,6 +181,16 @@ def print_iteration(progress: Optional[tf.Tensor], iteration: tf.Tensor, *figure
         tf.print("tfkmeans: run", progress[0], "iteration", progress[1] + iteration + 1, *figures)
 
 
+def empty_history(dtype: tf.DType) -> tf.TensorArray:
+    """Room for two scalars per iteration (or step) of a loop: cheap beside a pass, and curves without leaving the graph."""
+    return tf.TensorArray(dtype, size=0, dynamic_size=True, element_shape=[2])
+
+
+def stacked_history(history: tf.TensorArray) -> tf.Tensor:
+    """The ``(iterations, 2)`` rows of an :func:`empty_history` once filled: ``(0, 2)``, not ``(0,)``, when none ran."""
+    return tf.reshape(history.stack(), [-1, 2])
+
+
 def lloyd_iterations(
     data_pass: Callable[[tf.Tensor], PassTotals],
     initial_centers: tf.Tensor,
@@ -199,7 +209,7 @@ def lloyd_iterations(
     iteration and lets the caller log curves without leaving the graph.
     """
     tol = tf.cast(tol, initial_centers.dtype)
-    history = tf.TensorArray(initial_centers.dtype, size=0, dynamic_size=True, element_shape=[2])
+    history = empty_history(initial_centers.dtype)
 
     def body(iteration, centers, _done, history):
         totals = data_pass(centers)
@@ -216,7 +226,7 @@ def lloyd_iterations(
         body,
         (tf.constant(0), initial_centers, tf.constant(False), history),
     )
-    return Iterations(centers, n_iter, converged, tf.reshape(history.stack(), [-1, 2]))
+    return Iterations(centers, n_iter, converged, stacked_history(history))
 
 
 def in_memory_pass(

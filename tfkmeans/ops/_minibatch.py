@@ -42,7 +42,7 @@ from typing import NamedTuple, Optional
 import tensorflow as tf
 
 from tfkmeans.ops._assignment import final_assignment
-from tfkmeans.ops._lloyd import in_memory_pass
+from tfkmeans.ops._lloyd import empty_history, in_memory_pass, stacked_history
 from tfkmeans.ops._sampling import sample_by_weight
 
 # max_no_improvement=None (never stop on a plateau) is passed to the graph as this.
@@ -72,18 +72,9 @@ class MiniBatchResult(NamedTuple):
     history: tf.Tensor  # (steps run, 2): after each step of this call, its ewa_inertia and batch_inertia
 
 
-def _empty_history(dtype: tf.DType) -> tf.TensorArray:
-    """Room for one ``[ewa_inertia, batch_inertia]`` row per step: two scalars, cheap beside a step."""
-    return tf.TensorArray(dtype, size=0, dynamic_size=True, element_shape=[2])
-
-
 def _record_step(history: tf.TensorArray, first_step: tf.Tensor, state: MiniBatchState) -> tf.TensorArray:
     """``history`` with the row of the step that produced ``state``, in a loop that began at ``first_step``."""
     return history.write(state.step - first_step - 1, tf.stack([state.ewa_inertia, state.batch_inertia]))
-
-
-def _stacked(history: tf.TensorArray) -> tf.Tensor:
-    return tf.reshape(history.stack(), [-1, 2])  # (0, 2), not (0,), when no step ran
 
 
 def minibatch_initial_state(
@@ -335,10 +326,10 @@ def minibatch_kmeans_resume(
     state, history = tf.while_loop(
         lambda state, _history: (state.step < tf.cast(n_steps, tf.int32)) & tf.logical_not(state.converged),
         body,
-        (state, _empty_history(x.dtype)),
+        (state, empty_history(x.dtype)),
     )
     return minibatch_result(
-        state, _stacked(history), x, tf.reduce_sum(sample_weight), compute_labels, distance, chunk_size, sample_weight
+        state, stacked_history(history), x, tf.reduce_sum(sample_weight), compute_labels, distance, chunk_size, sample_weight
     )
 
 
@@ -406,6 +397,6 @@ def minibatch_kmeans_stream(
     state, history, _ = tf.while_loop(
         lambda state, _history, exhausted: tf.logical_not(exhausted | state.converged),
         body,
-        (initial, _empty_history(initial.centers.dtype), tf.constant(False)),
+        (initial, empty_history(initial.centers.dtype), tf.constant(False)),
     )
-    return state, _stacked(history)
+    return state, stacked_history(history)
