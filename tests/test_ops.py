@@ -73,7 +73,9 @@ def test_final_assignment_of_a_dataset_equals_that_of_the_matrix():
     centers = x[:4]
     labels, total = _assignment.final_assignment(x, centers, w, chunk_size=16)
     batches = tf.data.Dataset.from_tensor_slices((x, w)).batch(25)
-    streamed_labels, streamed_total = _assignment.final_assignment(batches, centers, chunk_size=16)
+    # Dataset.reduce over a TensorArray runs in a graph, as the estimators call it.
+    in_graph = tf.function(_assignment.final_assignment, autograph=False)
+    streamed_labels, streamed_total = in_graph(batches, centers, chunk_size=16)
     np.testing.assert_array_equal(streamed_labels.numpy(), labels.numpy())
     assert float(streamed_total) == pytest.approx(float(total), rel=1e-12)
     expected = np.sum(w.numpy() * np.min(((x.numpy()[:, None] - centers.numpy()[None]) ** 2).sum(-1), axis=1))

@@ -137,9 +137,10 @@ def update_centers(sums: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor) -> t
 class PassTotals(NamedTuple):
     """What one Lloyd pass over all the data must yield, however the data is stored.
 
-    Every Lloyd loop folds its passes into these (in memory, streamed,
-    distributed, several runs at once: then each field has a leading runs axis
-    and ``candidates`` names rows, see :class:`FarthestRows`).
+    Lloyd's loops fold their passes into these: in memory, streamed,
+    distributed, and several runs at once (then each field has a leading runs
+    axis and ``candidates`` names rows: ``_restarts.FarthestRows``). Elkan's
+    bounds keep running totals of another kind (``_bounds.Totals``).
     """
 
     sums: tf.Tensor  # (k, d)

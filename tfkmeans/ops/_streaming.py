@@ -2,7 +2,7 @@
 
 Memory is bounded by one batch (and one chunk within it), never by the number
 of rows: each pass folds batch totals into per-cluster sums, weights and a
-k-slot buffer of relocation candidates with ``Dataset.reduce``, inside the graph.
+k-slot buffer of relocation candidates in a ``tf.while_loop`` inside the graph.
 """
 
 from __future__ import annotations
