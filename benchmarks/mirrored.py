@@ -1,38 +1,46 @@
 """Milliseconds per Lloyd iteration under ``tf.distribute.MirroredStrategy`` on CPU, against no strategy.
 
-The CPU is split into ``--replicas`` logical devices (before TensorFlow starts),
-and ``KMeans(k, init=X[:k], max_iter=n, tol=0, algorithm='lloyd')`` is fitted on
-MNIST train inside the strategy's scope and, in the same process, without
-one. Per iteration: the slope ``(T(n) - T(1)) / (n - 1)`` of whole fits, median
-over ``--repeats`` pairs, each method after one untimed warm-up pair (which
-traces its graphs). Both fits must run all ``n`` iterations and reach the
-same labels.
+The CPU is split into ``--replicas`` logical devices (before TensorFlow's
+runtime starts; in a process where it has already started, the devices it
+has are used and the table says how many), and ``KMeans(k, init=X[:k],
+max_iter=n, tol=0, algorithm='lloyd')`` is fitted on MNIST train inside the
+strategy's scope and, in the same process, without one. Per iteration: the
+slope ``(T(n) - T(1)) / (n - 1)`` between medians of whole fits over
+``--repeats`` pairs, after one untimed warm-up pair (which traces the graphs).
+Both fits must run all n iterations and reach the same labels.
 
 Usage::
 
-    python -m benchmarks.mirrored --markdown
-    python -m benchmarks.mirrored --iters=21 --repeats=5 --output=runs/bench/mirrored.json
+    python -m benchmarks.mirrored
+    python -m benchmarks.mirrored --iters=21 --repeats=5 --bench_file=
 """
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
-from absl import app, flags
+from absl import flags, logging
 
-from benchmarks._timing import machine_info, source_revision, summarize, timed, write_results
+from benchmarks import _harness as harness
 
-FLAGS = flags.FLAGS
-flags.DEFINE_integer("k", 10, "Number of clusters.")
-flags.DEFINE_integer("iters", 21, "Lloyd iterations of the long timed fit (at least 2).")
-flags.DEFINE_integer("repeats", 5, "Timed (1-iteration, n-iteration) pairs per setting.")
-flags.DEFINE_integer("replicas", 2, "Logical CPU devices, one replica each.")
-flags.DEFINE_string("data_dir", None, "MNIST directory; default: $TFKMEANS_DATA_DIR or tensorflow-datasets.")
-flags.DEFINE_string("output", None, "Write the measurements and the machine record to this JSON file.")
-flags.DEFINE_bool("markdown", False, "Print the results as a markdown table.")
+FLAGS = harness.new_flags("mirrored", repeats=5)
+flags.DEFINE_integer("k", 10, "Number of clusters.", flag_values=FLAGS)
+flags.DEFINE_integer("iters", 21, "Lloyd iterations of the long timed fit (at least 2).", flag_values=FLAGS)
+flags.DEFINE_integer("replicas", 2, "Logical CPU devices, one replica each.", flag_values=FLAGS)
+
+
+def logical_cpus(replicas: int) -> list[str]:
+    """Names of ``replicas`` logical CPU devices, or of those the already started runtime has."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+    except RuntimeError:
+        logging.warning("TensorFlow's runtime had started: using its %d logical CPU devices",
+                        len(tf.config.list_logical_devices("CPU")))
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
 def measure(x: np.ndarray, init: np.ndarray, strategy: Any, n_iter: int, repeats: int) -> dict[str, Any]:
@@ -47,67 +55,69 @@ def measure(x: np.ndarray, init: np.ndarray, strategy: Any, n_iter: int, repeats
             return km.fit(x)
 
     fit(1), fit(n_iter)  # traces the graphs
-    firsts, longs, slopes = [], [], []
+    firsts, longs = [], []
     for _ in range(repeats):
-        first, _ = timed(fit, 1)
-        long, km = timed(fit, n_iter)
+        first, _ = harness.timed(fit, 1)
+        long, km = harness.timed(fit, n_iter)
         if km.n_iter_ != n_iter:
             raise RuntimeError(f"the fit ran {km.n_iter_} iterations instead of {n_iter}")
-        firsts.append(first), longs.append(long), slopes.append((long - first) / (n_iter - 1))
+        firsts.append(first), longs.append(long)
     return {
-        "slope_ms": {"median": 1e3 * summarize(slopes).median, "min": 1e3 * min(slopes), "max": 1e3 * max(slopes)},
-        "fit_1_ms": 1e3 * summarize(firsts).median,
-        "fit_n_ms": 1e3 * summarize(longs).median,
+        "slope_s": harness.slope_per_iteration(firsts, longs, n_iter),
+        "fit_n_s": harness.summarize(longs).median,
         "labels": km.labels_,
         "inertia": km.inertia_,
     }
 
 
-def markdown_table(results: dict[str, Any]) -> str:
+def results_table(settings: dict[str, Any], n_iter: int) -> str:
+    reference = settings["no strategy"]["slope_s"]["median"]
     rows = [
-        "| setting | ms/iter, median slope (min–max) | whole fit of n iterations, ms (median) | × no strategy | inertia |",
-        "|---|---|---|---|---|",
+        [name, f"{harness.ms(m['slope_s']['median'])} / {harness.ms(m['slope_s']['min'])}", harness.ms(m["fit_n_s"]),
+         harness.ratio(m["slope_s"]["median"], reference), f"{m['inertia']:,.1f}"]
+        for name, m in settings.items()
     ]
-    reference = results["settings"]["no strategy"]["slope_ms"]["median"]
-    for name, m in results["settings"].items():
-        slope = m["slope_ms"]
-        rows.append(
-            f"| {name} | {slope['median']:.1f} ({slope['min']:.1f}–{slope['max']:.1f}) | {m['fit_n_ms']:.0f} "
-            f"| {slope['median'] / reference:.1f} | {m['inertia']:,.1f} |"
-        )
-    return "\n".join(rows)
+    return harness.markdown_table(
+        ["setting", "ms/iter, slope (medians / minima)", f"whole {n_iter}-iteration fit, ms (median)",
+         "× no strategy", "inertia"],
+        rows,
+    )
 
 
-def main(argv: Sequence[str]) -> None:
-    del argv
-    if FLAGS.iters < 2:
-        raise app.UsageError("--iters must be at least 2 (the slope needs two points).")
+def main(values: flags.FlagValues, argv: list[str]) -> None:
+    iters = min(values.iters, 3) if values.quick else values.iters
+    if iters < 2:
+        raise harness.UsageError("--iters must be at least 2 (the slope needs two points).")
+    if values.targets:
+        raise harness.UsageError("benchmarks.mirrored reports no target")
+    devices = logical_cpus(values.replicas)
     import tensorflow as tf
 
-    # Logical devices must be configured before anything initialises the runtime.
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.replicas)
-    from tfkmeans.datasets import load_mnist
-
-    x, _ = load_mnist("train", data_dir=FLAGS.data_dir)
-    init = x[: FLAGS.k].copy()
-    strategy = tf.distribute.MirroredStrategy([device.name for device in tf.config.list_logical_devices("CPU")])
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    machine = harness.machine_info()
+    x = harness.load_train(values)
+    init = x[: values.k].copy()
+    repeats = harness.repeats(values)
+    strategy = tf.distribute.MirroredStrategy(devices)
     settings = {
-        f"MirroredStrategy, {FLAGS.replicas} CPU replicas": measure(x, init, strategy, FLAGS.iters, FLAGS.repeats),
-        "no strategy": measure(x, init, None, FLAGS.iters, FLAGS.repeats),
+        f"MirroredStrategy, {len(devices)} CPU replicas": measure(x, init, strategy, iters, repeats),
+        "no strategy": measure(x, init, None, iters, repeats),
     }
     labels = [m.pop("labels") for m in settings.values()]
     if not np.array_equal(labels[0], labels[1]):
         raise RuntimeError("the fits under the strategy and without one ended with different labels")
-    results = {
-        "started": started,
-        "config": {"k": FLAGS.k, "iters": FLAGS.iters, "repeats": FLAGS.repeats, "replicas": FLAGS.replicas},
-        "machine": {**machine_info(["tensorflow", "numpy", "tfkmeans"]), "tfkmeans_source": source_revision("tfkmeans")},
-        "settings": settings,
-    }
-    write_results(results, FLAGS.output, markdown_table(results) if FLAGS.markdown else None)
+    method = (
+        f"{x.shape[0]:,} × {x.shape[1]} float32, `KMeans({values.k}, init=X[:{values.k}], tol=0, "
+        f"algorithm='lloyd')` under `MirroredStrategy` over {len(devices)} logical CPU devices and without a "
+        f"strategy, in one process; slope between the medians of fits of 1 and {iters} iterations, {repeats} "
+        "pairs after a warm-up; labels checked equal."
+    )
+    harness.publish(values, "benchmarks.mirrored", argv, machine, method, results_table(settings, iters), (), settings)
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    """Run with ``argv`` (default: the command line)."""
+    harness.run(main, FLAGS, argv)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli()

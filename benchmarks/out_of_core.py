@@ -1,105 +1,173 @@
-"""Out-of-core K-means: ten times MNIST train, clustered from shards on disk with bounded memory.
+"""Out-of-core K-means: ten times MNIST train streamed from shards on disk, against the same rows in memory.
 
-``python -m benchmarks.out_of_core --work_dir=runs/mnist10x`` writes 600,000
-images (the 60,000 training images shifted by -2..+2 pixels) as raw uint8
-shards, then fits ``KMeans.fit(dataset)`` on a ``tf.data`` pipeline reading
-them, and reports time per iteration and the process's peak resident memory.
-The data (470 MB as uint8, 1.9 GB as float32) never sits in memory at once.
+The 60,000 training images under ten pixel shifts (:mod:`benchmarks._mnist10x`)
+are written to ``--work_dir`` as raw uint8 shards (470 MB; 1.9 GB as float32),
+then ``KMeans(k, init=C, max_iter=n, tol=0, algorithm='lloyd').fit(dataset)``
+runs on a ``tf.data`` pipeline reading them. A pass costs the slope between
+fits of 1 and n iterations (medians of ``--repeats`` pairs after a warm-up
+pair). The process's peak resident memory (``ru_maxrss``) is read after the
+streamed fits, before anything loads the data into memory; then the same rows
+are loaded as one float32 array and the same fits timed in memory.
+
+Usage::
+
+    python -m benchmarks.out_of_core --targets=streamed_pass,streamed_memory
+    python -m benchmarks.out_of_core --work_dir=runs/mnist10x --iters=10 --bench_file=
 """
 
 from __future__ import annotations
 
-import json
 import resource
-import time
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
-import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags, logging
 
+from benchmarks import _harness as harness
 from benchmarks._mnist10x import SHIFTS
-from tfkmeans import KMeans
-from tfkmeans.datasets import load_mnist
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("work_dir", "runs/mnist10x", "Where the shards are written (about 470 MB; runs/ is not tracked).")
-flags.DEFINE_string("data_dir", None, "MNIST IDX directory (default: $TFKMEANS_DATA_DIR, then tfds).")
-flags.DEFINE_integer("k", 10, "Number of clusters.")
-flags.DEFINE_integer("max_iter", 300, "Maximum Lloyd iterations.")
-flags.DEFINE_integer("batch_size", 2048, "Rows per batch read from disk (peak memory grows with it).")
-flags.DEFINE_string("output", None, "Optional JSON file for the results.")
+FLAGS = harness.new_flags("out_of_core", repeats=3)
+flags.DEFINE_string("work_dir", "runs/mnist10x", "Where the shards are written (runs/ is not tracked).",
+                    flag_values=FLAGS)
+flags.DEFINE_integer("k", 10, "Number of clusters.", flag_values=FLAGS)
+flags.DEFINE_integer("iters", 10, "Iterations of the long timed fit (at least 2).", flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", 2048, "Rows per batch read from disk (peak memory grows with it).",
+                     flag_values=FLAGS)
 
 IMAGE_BYTES = 28 * 28
-IMAGES_PER_RECORD = 100  # divides 60,000
+IMAGES_PER_RECORD = 100  # divides 60,000 and the quick shards' rows
+#: The memory target: peak resident set of the streamed fit, in bytes.
+PEAK_RSS_BOUND = 10**9
+PASS_RATIO_BOUND = 2.0
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_bytes() -> int:
+    """This process's peak resident set so far (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def write_shards(work_dir: Path, data_dir: str | None) -> list[str]:
-    """One raw uint8 shard per shift: 60,000 records of 784 bytes each."""
+def write_shards(work_dir: Path, data_dir: str | None, rows: int, n_shards: int) -> list[Path]:
+    """One raw uint8 shard per shift of the first ``rows`` training images, reused when already written."""
+    from tfkmeans.datasets import load_mnist
+
     work_dir.mkdir(parents=True, exist_ok=True)
     images = None
     paths = []
-    for index, (dy, dx) in enumerate(SHIFTS):
-        path = work_dir / f"shard-{index:02d}.u8"
-        if not path.exists() or path.stat().st_size != 60_000 * IMAGE_BYTES:
+    for index, shift in enumerate(SHIFTS[:n_shards]):
+        path = work_dir / f"shard-{rows}-{index:02d}.u8"
+        if not path.exists() or path.stat().st_size != rows * IMAGE_BYTES:
             if images is None:
                 images, _ = load_mnist("train", data_dir, flatten=False, normalize=False)
-            shifted = np.roll(np.roll(images, dy, axis=1), dx, axis=2)
-            shifted.tofile(path)
-        paths.append(str(path))
+            np.roll(images[:rows], shift, axis=(1, 2)).tofile(path)
+        paths.append(path)
     return paths
 
 
-def shard_dataset(paths: list[str], batch_size: int) -> tf.data.Dataset:
+def shard_dataset(paths: Sequence[Path], batch_size: int) -> Any:
     """Batches of float32 pixels in [0, 1], decoded from the raw shards in the pipeline.
 
     Records hold ``IMAGES_PER_RECORD`` images: tf.data's cost is per element, so
     one element per image would cost more than the clustering itself.
 
     The buffering is fixed: two decoded batches prefetched, nothing else.
-    tf.data's autotuning (on by default) would parallelise the decoding, add
-    a prefetch after the estimator's own map and grow both buffers against a
-    budget of half the machine's RAM; TensorFlow's CPU allocator keeps every
-    page it has touched, so that cost 0.15-0.45 GB of peak RSS, more than the
-    fit's own working set, for no measurable speed-up on two cores.
+    tf.data's autotuning would parallelise the decoding and grow its buffers
+    against a budget of half the machine's RAM, and TensorFlow's CPU allocator
+    keeps every page it has touched: peak memory would grow with no gain in
+    speed on a few cores.
     """
-    records = tf.data.FixedLengthRecordDataset(paths, IMAGE_BYTES * IMAGES_PER_RECORD, buffer_size=1 << 20)
-    decode = lambda raw: tf.reshape(tf.cast(tf.io.decode_raw(raw, tf.uint8), tf.float32) / 255.0, [-1, IMAGE_BYTES])  # noqa: E731
+    import tensorflow as tf
+
+    records = tf.data.FixedLengthRecordDataset([str(p) for p in paths], IMAGE_BYTES * IMAGES_PER_RECORD,
+                                               buffer_size=1 << 20)
+
+    def decode(raw: tf.Tensor) -> tf.Tensor:
+        return tf.reshape(tf.cast(tf.io.decode_raw(raw, tf.uint8), tf.float32) / 255.0, [-1, IMAGE_BYTES])
+
     options = tf.data.Options()
     options.autotune.enabled = False
     return records.batch(max(1, batch_size // IMAGES_PER_RECORD)).map(decode).prefetch(2).with_options(options)
 
 
-def main(argv: list[str]) -> None:
-    del argv
-    paths = write_shards(Path(FLAGS.work_dir), FLAGS.data_dir)
-    dataset = shard_dataset(paths, FLAGS.batch_size)
-    before_fit = peak_rss_mb()
-    started = time.perf_counter()
-    km = KMeans(FLAGS.k, max_iter=FLAGS.max_iter, random_state=0).fit(dataset)
-    seconds = time.perf_counter() - started
-    result = {
-        "rows": int(km.labels_.size),
-        "k": FLAGS.k,
-        "batch_size": FLAGS.batch_size,
-        "iterations": km.n_iter_,
-        "inertia": km.inertia_,
-        "fit_seconds": round(seconds, 2),
-        # Passes: moments, seeding sample, one per iteration, final labels.
-        "seconds_per_pass": round(seconds / (km.n_iter_ + 3), 3),
-        "peak_rss_mb_before_fit": round(before_fit, 1),  # TensorFlow alone is ~590-670 MB
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "shards_mb": round(sum(Path(p).stat().st_size for p in paths) / 2**20, 1),
-    }
-    logging.info("out-of-core fit: %s", result)
-    print(json.dumps(result, indent=2))
-    if FLAGS.output:
-        Path(FLAGS.output).write_text(json.dumps(result, indent=2))
+def in_memory(paths: Sequence[Path]) -> np.ndarray:
+    """The shards' rows as one float32 array, in the dataset's order."""
+    return np.concatenate([np.fromfile(p, np.uint8).reshape(-1, IMAGE_BYTES) for p in paths]).astype(np.float32) / 255
+
+
+def pass_seconds(data: Any, init: np.ndarray, iters: int, repeats: int) -> dict[str, Any]:
+    """Seconds per Lloyd pass over ``data``: the slope between fits of 1 and ``iters`` iterations."""
+    from tfkmeans import KMeans
+
+    def fit(max_iter: int) -> KMeans:
+        return KMeans(len(init), init=init, max_iter=max_iter, tol=0, algorithm="lloyd").fit(data)
+
+    fit(1), fit(iters)  # traces the graphs
+    firsts, longs = [], []
+    for _ in range(repeats):
+        firsts.append(harness.timed(fit, 1)[0])
+        long, km = harness.timed(fit, iters)
+        if km.n_iter_ != iters:
+            raise RuntimeError(f"the fit ran {km.n_iter_} iterations instead of {iters}")
+        longs.append(long)
+    return {"slope_s": harness.slope_per_iteration(firsts, longs, iters), "fit_s": harness.summarize(longs),
+            "inertia": km.inertia_}
+
+
+def main(values: flags.FlagValues, argv: list[str]) -> None:
+    iters = min(values.iters, 3) if values.quick else values.iters
+    if iters < 2:
+        raise harness.UsageError("--iters must be at least 2 (the slope needs two points).")
+    unknown = set(values.targets) - {"streamed_pass", "streamed_memory"}
+    if unknown:
+        raise harness.UsageError(f"benchmarks.out_of_core reports none of the targets {sorted(unknown)}")
+    machine = harness.machine_info()
+    rows, n_shards = (harness.QUICK_ROWS, 2) if values.quick else (60_000, len(SHIFTS))
+    paths = write_shards(Path(values.work_dir), values.data_dir, rows, n_shards)
+    first = np.fromfile(paths[0], np.uint8).reshape(-1, IMAGE_BYTES)
+    init = first[np.sort(np.random.default_rng(values.seed).choice(rows, values.k, replace=False))] / np.float32(255)
+    repeats = harness.repeats(values)
+
+    rss_before = peak_rss_bytes()
+    streamed = pass_seconds(shard_dataset(paths, values.batch_size), init, iters, repeats)
+    peak = peak_rss_bytes()
+    logging.info("streamed: %s, peak RSS %.0f MB", streamed["slope_s"], peak / 1e6)
+    memory = pass_seconds(in_memory(paths), init, iters, repeats)
+    ratio = streamed["slope_s"]["median"] / memory["slope_s"]["median"]
+
+    n = rows * n_shards
+    table = harness.markdown_table(
+        ["data", "s per pass, slope (medians / minima)", f"whole {iters}-iteration fit, s (median)", "× in memory",
+         "inertia"],
+        [[name, f"{m['slope_s']['median']:.3f} / {m['slope_s']['min']:.3f}", f"{m['fit_s'].median:.2f}",
+          harness.ratio(m["slope_s"]["median"], memory["slope_s"]["median"]), f"{m['inertia']:,.0f}"]
+         for name, m in (("streamed from uint8 shards (tf.data)", streamed), ("in memory (float32 array)", memory))],
+    )
+    table += (f"\n\nPeak RSS of the process after the streamed fits: {peak / 1e6:,.0f} MB "
+              f"(before them, TensorFlow and the libraries loaded: {rss_before / 1e6:,.0f} MB); "
+              f"the data: {n * IMAGE_BYTES / 1e6:,.0f} MB as uint8 shards, "
+              f"{4 * n * IMAGE_BYTES / 1e6:,.0f} MB as float32.")
+    targets = []
+    if "streamed_pass" in values.targets:
+        figure = (f"s per pass: streamed {streamed['slope_s']['median']:.3f}, "
+                  f"in memory {memory['slope_s']['median']:.3f} ({n:,} rows)")
+        targets.append(harness.TargetRow("streamed_pass", figure, f"{ratio:.2f}× in memory", ratio <= PASS_RATIO_BOUND))
+    if "streamed_memory" in values.targets:
+        targets.append(harness.TargetRow("streamed_memory", f"peak RSS {peak / 1e6:,.0f} MB ({n:,} rows)",
+                                         f"{peak / PEAK_RSS_BOUND:.2f}× 1 GB", peak < PEAK_RSS_BOUND))
+    method = (
+        f"{n:,} × {IMAGE_BYTES} (MNIST train under {n_shards} pixel shifts) as raw uint8 shards, read by `tf.data` "
+        f"in batches of {values.batch_size:,} rows (two prefetched, autotuning off); `KMeans({values.k}, init=C, "
+        f"tol=0, algorithm='lloyd')` from {values.k} random rows, fits of 1 and {iters} iterations, {repeats} pairs "
+        "after a warm-up, streamed first (peak RSS read then), then on the same rows in memory."
+    )
+    harness.publish(values, "benchmarks.out_of_core", argv, machine, method, table, targets,
+                    {"streamed": streamed, "in_memory": memory, "peak_rss_bytes": peak, "rss_before": rss_before})
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    """Run with ``argv`` (default: the command line)."""
+    harness.run(main, FLAGS, argv)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli()

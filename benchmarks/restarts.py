@@ -1,152 +1,123 @@
-"""Whole fits with restarts on MNIST train: ``KMeans(k, n_init=10).fit(X)`` against scikit-learn and FAISS.
+"""Whole fits on MNIST train, end to end: ``KMeans(k, n_init=10).fit(X)`` and fits to convergence, against peers.
 
-Each library is called the way a user would, with its defaults (k-means++
-seeding, ``tol=1e-4`` where it has one), and timed end to end. Restarts are
-independent; tfkmeans's default (``algorithm='auto'``) seeds them together
-(k-means++ in shared passes) and iterates them one by one with Elkan's
-bounds. ``tfkmeans_lloyd`` forces ``algorithm='lloyd'``, which also iterates
-them together, so each pass over the data serves every run.
-``tfkmeans_one_by_one`` fits the same runs as ``n_init`` separate
-``KMeans(n_init=1)`` fits replaying the same seeds (each seeded alone).
-``tfkmeans_elkan`` and ``sklearn_elkan`` use each library's
-``algorithm='elkan'``. With ``--n_init=1`` the table
-compares single fits to convergence.
+Each library is called the way a user would, with its defaults (its own
+k-means++ seeding, ``tol=1e-4`` where it has one), and timed end to end.
+tfkmeans's default (``algorithm='auto'``) seeds its restarts together and
+iterates them with bounds; ``tfkmeans_<algorithm>`` forces an algorithm
+(``tfkmeans_lloyd`` iterates every run in shared passes), and
+``tfkmeans_one_by_one`` fits the same runs as separate ``KMeans(n_init=1)``
+fits replaying the same seeds. FAISS runs its defaults (random initial
+centres, 25 iterations, ``nredo=n_init``). With ``--n_init=1`` the table
+compares single fits to convergence; fits then differ in length between
+libraries, since each seeds itself.
 
 Methods are timed round-robin, ``--repeats`` times, each repeat with a new
-``random_state`` shared by all of them; every method also gets one untimed
-warm-up fit first (tfkmeans traces its graphs there). The final inertia of
-each fit is recomputed the same way for all (float64, exact differences), so
-the table compares the quality reached as well as the time.
+``random_state`` shared by all of them, after one untimed warm-up fit each
+(tfkmeans traces its graphs there). The final inertia of each fit is
+recomputed the same way for all (float64, exact differences).
 
 Usage::
 
-    python -m benchmarks.restarts --markdown
-    python -m benchmarks.restarts --k=10 --n_init=10 --repeats=3 --output=runs/bench/restarts.json
+    python -m benchmarks.restarts --section=restarts --targets=restarts
+    python -m benchmarks.restarts --k=100 --n_init=1 --peers=sklearn --section=k100 --targets=k100_convergence
 """
 
 from __future__ import annotations
 
-import datetime
-import functools
-from collections.abc import Sequence
-from typing import Any, Callable
+import warnings
+from typing import Any, Sequence
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
-from benchmarks._timing import check_methods, machine_info, source_revision, summarize_series, timed, write_results
+from benchmarks import _harness as harness
+from benchmarks._peers import Method, exact_inertia, methods
 
-FLAGS = flags.FLAGS
-flags.DEFINE_integer("k", 10, "Number of clusters.")
-flags.DEFINE_integer("n_init", 10, "Restarts per fit.")
-flags.DEFINE_integer("repeats", 3, "Timed fits per method (round-robin, one random_state per repeat).")
-flags.DEFINE_list("methods", ["tfkmeans", "tfkmeans_one_by_one", "sklearn", "faiss"], "Methods to time.")
-flags.DEFINE_string("data_dir", None, "MNIST directory; default: $TFKMEANS_DATA_DIR or tensorflow-datasets.")
-flags.DEFINE_string("output", None, "Write all measurements and the machine record to this JSON file.")
-flags.DEFINE_bool("markdown", False, "Print the results as a markdown table.")
+FLAGS = harness.new_flags("restarts", repeats=3)
+flags.DEFINE_integer("k", 10, "Number of clusters.", flag_values=FLAGS)
+flags.DEFINE_integer("n_init", 10, "Restarts per fit.", flag_values=FLAGS)
+flags.DEFINE_list("algorithms", ["auto", "lloyd"], "tfkmeans KMeans algorithms to time ('auto': the default).",
+                  flag_values=FLAGS)
+flags.DEFINE_list("peers", ["tfkmeans_one_by_one", "sklearn", "faiss"], "Other methods to time (benchmarks._peers).",
+                  flag_values=FLAGS)
 
-# fit(x, k, n_init, seed) -> centres
-FitFn = Callable[[np.ndarray, int, int, int], np.ndarray]
-
-
-def _tfkmeans(x: np.ndarray, k: int, n_init: int, seed: int, algorithm: str = "auto") -> np.ndarray:
-    from tfkmeans import KMeans
-
-    return KMeans(k, n_init=n_init, random_state=seed, algorithm=algorithm).fit(x).cluster_centers_
+#: Targets this script reports, with the bound on tfkmeans ÷ scikit-learn (median seconds per fit).
+TARGET_BOUNDS = {"restarts": 0.15, "k100_convergence": 0.15}
 
 
-def _tfkmeans_one_by_one(x: np.ndarray, k: int, n_init: int, seed: int) -> np.ndarray:
-    from tfkmeans import KMeans
-
-    rng = np.random.RandomState(seed)  # the seeds KMeans(n_init=n_init, random_state=seed) draws
-    fits = [KMeans(k, n_init=1, random_state=rng).fit(x) for _ in range(n_init)]
-    return min(fits, key=lambda km: km.inertia_).cluster_centers_
-
-
-def _sklearn(x: np.ndarray, k: int, n_init: int, seed: int, algorithm: str = "lloyd") -> np.ndarray:
-    from sklearn.cluster import KMeans
-
-    return KMeans(k, n_init=n_init, random_state=seed, algorithm=algorithm).fit(x).cluster_centers_
-
-
-def _faiss(x: np.ndarray, k: int, n_init: int, seed: int) -> np.ndarray:
-    import faiss
-
-    # FAISS's defaults: random initial centres, 25 iterations, no tolerance; all points used.
-    km = faiss.Kmeans(x.shape[1], k, nredo=n_init, seed=seed, max_points_per_centroid=10**7)
-    km.train(x)
-    return km.centroids
-
-
-METHODS: dict[str, FitFn] = {
-    "tfkmeans": _tfkmeans,
-    "tfkmeans_one_by_one": _tfkmeans_one_by_one,
-    "tfkmeans_lloyd": functools.partial(_tfkmeans, algorithm="lloyd"),
-    "tfkmeans_elkan": functools.partial(_tfkmeans, algorithm="elkan"),
-    "sklearn": _sklearn,
-    "sklearn_elkan": functools.partial(_sklearn, algorithm="elkan"),
-    "faiss": _faiss,
-}
-
-
-def exact_inertia(x: np.ndarray, centers: np.ndarray) -> float:
-    """Inertia of ``x`` under its nearest of ``centers``, in float64 from exact differences."""
-    from tfkmeans import metrics
-
-    centers64 = centers.astype(np.float64)
-    labels = np.argmin(
-        (x.astype(np.float64) ** 2).sum(1)[:, None] - 2 * x @ centers64.T + (centers64**2).sum(1)[None], axis=1
-    )
-    return metrics.inertia(x.astype(np.float64), labels, centers64)
-
-
-def measure(methods: dict[str, FitFn], x: np.ndarray, k: int, n_init: int, repeats: int) -> dict[str, Any]:
-    for name, fit in methods.items():
+def measure(methods_: dict[str, Method], x: np.ndarray, k: int, n_init: int, repeats: int) -> dict[str, Any]:
+    """Seconds and final inertia of every method's fits, round-robin, one ``random_state`` per repeat."""
+    for name, method in methods_.items():
         logging.info("warm-up: %s", name)
-        fit(x[:5000], k, n_init, 0)
-    records: dict[str, dict[str, list]] = {name: {"seconds": [], "inertia": []} for name in methods}
+        method.fit(x, k, n_init=n_init, seed=repeats)  # same shapes as the timed fits: nothing left to trace
+    records: dict[str, dict[str, list]] = {name: {"seconds": [], "inertia": []} for name in methods_}
     for repeat in range(repeats):
-        for name, fit in methods.items():
-            seconds, centers = timed(fit, x, k, n_init, repeat)
+        for name, method in methods_.items():
+            seconds, fit = harness.timed(method.fit, x, k, n_init=n_init, seed=repeat)
             records[name]["seconds"].append(seconds)
-            records[name]["inertia"].append(exact_inertia(x, centers))
+            records[name]["inertia"].append(exact_inertia(x, fit.centers))
             logging.info("repeat %d %s: %.2f s, inertia %.1f", repeat, name, seconds, records[name]["inertia"][-1])
-    return records
-
-
-def markdown_table(results: dict[str, Any]) -> str:
-    methods, reference = results["methods"], results["reference_method"]
-    ref = methods[reference]
-    lines = [
-        f"| method | seconds per fit, median | min | × {reference} (medians) | × {reference} (minima) | best inertia | median inertia |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, m in methods.items():
-        lines.append(
-            f"| {name} | {m['seconds'].median:.2f} | {m['seconds'].min:.2f} | {m['seconds'].median / ref['seconds'].median:.2f} "
-            f"| {m['seconds'].min / ref['seconds'].min:.2f} | {min(m['inertia_all']):,.1f} | {m['inertia'].median:,.1f} |"
-        )
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str]) -> None:
-    del argv
-    check_methods(FLAGS.methods, METHODS)
-    from tfkmeans.datasets import load_mnist
-
-    x, _ = load_mnist("train", data_dir=FLAGS.data_dir)
-    started = datetime.datetime.now(datetime.timezone.utc)
-    records = measure({name: METHODS[name] for name in FLAGS.methods}, x, FLAGS.k, FLAGS.n_init, FLAGS.repeats)
-    results = {
-        "started_utc": started.isoformat(timespec="seconds"),
-        "config": {"k": FLAGS.k, "n_init": FLAGS.n_init, "repeats": FLAGS.repeats},
-        "reference_method": "sklearn" if "sklearn" in records else FLAGS.methods[0],
-        "methods": {name: summarize_series(r) for name, r in records.items()},
-        "machine": machine_info(["tensorflow", "numpy", "sklearn", "faiss"]),
-        "tfkmeans": source_revision("tfkmeans"),
+    return {
+        name: {"seconds": harness.summarize(r["seconds"]), "inertia": harness.summarize(r["inertia"]), "raw": r}
+        for name, r in records.items()
     }
-    write_results(results, FLAGS.output, markdown_table(results) if FLAGS.markdown else None)
+
+
+def results_table(summaries: dict[str, Any], reference: str) -> str:
+    ref = summaries[reference]["seconds"]
+    rows = [
+        [name, f"{m['seconds'].median:.2f}", f"{m['seconds'].min:.2f}", harness.ratio(m["seconds"].median, ref.median),
+         harness.ratio(m["seconds"].min, ref.min), f"{m['inertia'].min:,.1f}", f"{m['inertia'].median:,.1f}"]
+        for name, m in summaries.items()
+    ]
+    return harness.markdown_table(
+        ["method", "s per fit, median", "min", f"× {reference} (medians)", f"× {reference} (minima)", "best inertia",
+         "median inertia"],
+        rows,
+    )
+
+
+def target_rows(names: Sequence[str], summaries: dict[str, Any], n_init: int) -> list[harness.TargetRow]:
+    rows = []
+    for name in names:
+        ours, sklearn = summaries["tfkmeans"], summaries["sklearn"]
+        value = ours["seconds"].median / sklearn["seconds"].median
+        same_or_lower = ours["inertia"].median <= sklearn["inertia"].median * (1 + 1e-6)
+        figure = (f"s per fit (median): default {ours['seconds'].median:.2f}, scikit-learn "
+                  f"{sklearn['seconds'].median:.2f}; median inertia {ours['inertia'].median:,.0f} against "
+                  f"{sklearn['inertia'].median:,.0f}")
+        met = value <= TARGET_BOUNDS[name] and (same_or_lower or n_init == 1)
+        rows.append(harness.TargetRow(name, figure, f"{value:.2f}× scikit-learn", met))
+    return rows
+
+
+def main(values: flags.FlagValues, argv: list[str]) -> None:
+    chosen = methods(values.peers, values.algorithms)
+    for target in values.targets:
+        if target not in TARGET_BOUNDS:
+            raise harness.UsageError(f"benchmarks.restarts reports none of the target {target!r}")
+        if not {"tfkmeans", "sklearn"} <= chosen.keys():
+            raise harness.UsageError(f"target {target!r} needs the methods tfkmeans and sklearn")
+    warnings.simplefilter("ignore")
+    machine = harness.machine_info()
+    x = harness.load_train(values)
+    repeats = harness.repeats(values)
+    summaries = measure(chosen, x, values.k, values.n_init, repeats)
+    reference = "sklearn" if "sklearn" in summaries else next(iter(summaries))
+    method = (
+        f"{x.shape[0]:,} × {x.shape[1]} float32, k={values.k}, `n_init={values.n_init}`, each library's defaults "
+        f"and own seeding; whole `fit` timed, {repeats} repeats round-robin (repeat r: `random_state=r`) after a "
+        "warm-up; inertia recomputed in float64. Methods: "
+        + "; ".join(f"`{name}`: {m.description}" for name, m in chosen.items()) + "."
+    )
+    harness.publish(values, "benchmarks.restarts", argv, machine, method, results_table(summaries, reference),
+                    target_rows(values.targets, summaries, values.n_init), summaries)
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    """Run with ``argv`` (default: the command line)."""
+    harness.run(main, FLAGS, argv)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks._timing import slope_per_iteration
+from benchmarks._harness import slope_per_iteration
 from benchmarks._mnist10x import SHIFTS, load_points
-from benchmarks._scaling_parts import initial_centres, iters_run, markdown_table, status_kib, within
+from benchmarks._scaling_parts import copies_of_data, initial_centres, iters_run, markdown_table, status_kib, within
 
 STATUS = """Name:\tpython
 VmPeak:\t 2616776 kB
@@ -73,6 +73,12 @@ def test_iters_run_is_the_long_fits_count_when_every_repeat_agrees():
     assert iters_run([[1, 1]]) is None  # no slope from one point
 
 
+def test_extra_memory_is_shown_in_copies_of_the_float32_data():
+    data_mb = 600_000 * 784 * 4 / 2**20
+    assert copies_of_data(data_mb, 600_000, 784) == pytest.approx(1.0)
+    assert copies_of_data(2014.0, 600_000, 784) == pytest.approx(2014.0 / 1794.43, rel=1e-5)
+
+
 def test_markdown_table_row():
     results = {
         "config": {"methods": ["tfkmeans", "sklearn", "faiss"], "n_features": 784},
@@ -83,10 +89,12 @@ def test_markdown_table_row():
                 "sklearn": {"ms_per_iter": {"median": 50.0, "min": 40.0}, "iters_run": 9},
                 "faiss": {"ms_per_iter": None, "iters_run": None},
             },
-            "memory": {"tfkmeans": {"extra_mb": 400.4}, "sklearn": {"extra_mb": 180.0}, "faiss": {"extra_mb": 8.0}},
+            "memory": {"tfkmeans": {"extra_mb": 400.4}, "sklearn": {"extra_mb": 180.0}},
         }],
     }
     row = markdown_table(results).splitlines()[2]
+    # 60,000 × 784 float32 is 179.4 MB: 400.4 MB is 2.23 copies of it; faiss was not probed.
     assert row == (
-        "| 60,000 | 100 | 12 × 3 | 1,234.6 / 1,000.0 | 50.0 / 40.0 (m=9) | m varied | 400 | 180 | 8 | 179 | 17,944 |"
+        "| 60,000 | 100 | 12 × 3 | 1,234.6 / 1,000.0 | 50.0 / 40.0 (m=9) | m varied | 400 (2.23) | 180 (1.00) | – "
+        "| 179 | 17,944 |"
     )
