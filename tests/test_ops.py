@@ -220,10 +220,9 @@ def _run_memory_probe(script: str) -> dict:
 def test_in_memory_fit_holds_one_copy_of_the_data():
     """A fit's extra peak memory is about one copy of X (sklearn's copy_x), not two.
 
-    The numpy→tensor conversion once peaked at 2× X and the tolerance's variance
-    held an ``n × d`` temporary: 2.1× X in all (2026-11-30); now 1.00× (Lloyd)
-    and 1.09× (Elkan's bounds). Graphs are traced on a slice first, and the
-    high-water mark is reset (clear_refs) before each measured fit.
+    Guards against a numpy→tensor conversion that holds two copies and a
+    variance that holds an ``n × d`` temporary. Graphs are traced on a slice
+    first, and the high-water mark is reset (clear_refs) before each measured fit.
     """
     script = textwrap.dedent(
         """
