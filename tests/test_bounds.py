@@ -7,6 +7,7 @@ from sklearn.cluster import kmeans_plusplus
 from test_kmeans_oracle import assert_same_clustering, fit_both
 
 from tfkmeans import KMeans, ops
+from tfkmeans.ops import _bounds
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -87,16 +88,16 @@ def test_refresh_re_measures_only_unsettled_points(mnist_subset, path):
     weights = tf.constant(np.random.default_rng(0).uniform(0.5, 2.0, size=x.shape[0]))
     norms = ops.squared_norms(x)
     centers = tf.constant(x[:10])
-    bounds = ops.bounds.full_bounds(x, weights, centers, norms, 1024)
+    bounds = _bounds.full_bounds(x, weights, centers, norms, 1024)
     # A small move in random directions (0.03 per centre, pixel norms are about 9):
     # the bounds settle all but a few percent of the points, and a few change cluster.
     directions = np.random.default_rng(1).normal(size=centers.shape)
     moved = centers + 0.03 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
     # dense_share 0 measures every point in one chunked pass; 1 never does.
-    refreshed, measured = ops.bounds.refresh_bounds(
+    refreshed, measured = _bounds.refresh_bounds(
         x, weights, norms, tf.sqrt(norms), bounds, centers, moved, 1024, dense_share=1.0 if path == "gathered" else 0.0
     )
-    exact = ops.bounds.full_bounds(x, weights, moved, norms, 1024)
+    exact = _bounds.full_bounds(x, weights, moved, norms, 1024)
     if path == "gathered":
         assert 0 < int(measured) < 0.1 * x.shape[0]
     else:

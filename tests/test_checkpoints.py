@@ -11,13 +11,13 @@ from conftest import Interrupted, interrupt_after
 from sklearn.datasets import make_blobs
 
 from tfkmeans import KMeans
-from tfkmeans import _checkpoint, _fit_plan
+from tfkmeans import _checkpoint, _compiled
 from tfkmeans._checkpoint import fit_fingerprint
 
 
 # The compiled function each algorithm runs a checkpointed fit with ('auto' picks
 # Lloyd there, whose resumed fits are bit-exact).
-RUN_FUNCTIONS = [("lloyd", "_lloyd"), ("auto", "_lloyd"), ("elkan", "_lloyd_bounded")]
+RUN_FUNCTIONS = [("lloyd", "lloyd"), ("auto", "lloyd"), ("elkan", "lloyd_bounded")]
 
 
 @pytest.mark.parametrize("algorithm, compiled_name", RUN_FUNCTIONS)
@@ -32,7 +32,7 @@ def test_resumed_fit_reaches_the_uninterrupted_result(mnist_subset, tmp_path, mo
     reference = KMeans(**params, checkpoint_dir=str(tmp_path / "uninterrupted"), checkpoint_every=1000).fit(x)
     assert reference.n_iter_ > 8, "the fit must span several checkpoints"
 
-    restore = interrupt_after(monkeypatch, _fit_plan, compiled_name, calls=2 * n_init)
+    restore = interrupt_after(monkeypatch, _compiled, compiled_name, calls=2 * n_init)
     with pytest.raises(Interrupted):
         KMeans(**params, checkpoint_dir=str(tmp_path), checkpoint_every=3).fit(x)
     restore()
@@ -55,8 +55,8 @@ def test_finished_checkpoint_returns_the_fit_without_iterating(blobs, tmp_path, 
     options = dict(random_state=0, checkpoint_dir=str(tmp_path), checkpoint_every=2, algorithm=algorithm)
     first = KMeans(5, **options).fit(x)
     calls = []
-    compiled = getattr(_fit_plan, compiled_name)
-    monkeypatch.setattr(_fit_plan, compiled_name, lambda *a, **k: calls.append(k) or compiled(*a, **k))
+    compiled = getattr(_compiled, compiled_name)
+    monkeypatch.setattr(_compiled, compiled_name, lambda *a, **k: calls.append(k) or compiled(*a, **k))
     again = KMeans(5, **options).fit(x)
     np.testing.assert_array_equal(again.cluster_centers_, first.cluster_centers_)
     assert again.n_iter_ == first.n_iter_ and again.inertia_ == pytest.approx(first.inertia_)
@@ -101,7 +101,7 @@ def test_streamed_fit_resumes_too(blobs, tmp_path, monkeypatch):
     params = dict(n_clusters=5, init=x[:5], tol=0.0, dtype="float64")
     reference = KMeans(**params).fit(dataset)
     assert reference.n_iter_ > 4
-    restore = interrupt_after(monkeypatch, _fit_plan, "_lloyd_stream_fit", calls=2)
+    restore = interrupt_after(monkeypatch, _compiled, "lloyd_stream_fit", calls=2)
     with pytest.raises(Interrupted):
         KMeans(**params, checkpoint_dir=str(tmp_path), checkpoint_every=2).fit(dataset)
     restore()
@@ -179,8 +179,8 @@ def test_same_data_in_another_form_resumes(blobs, tmp_path, monkeypatch, as_give
     x, _ = blobs
     first = KMeans(5, random_state=0, checkpoint_dir=str(tmp_path)).fit(x)
     calls = []
-    compiled = _fit_plan._lloyd
-    monkeypatch.setattr(_fit_plan, "_lloyd", lambda *a, **k: calls.append(a[3]) or compiled(*a, **k))
+    compiled = _compiled.lloyd
+    monkeypatch.setattr(_compiled, "lloyd", lambda *a, **k: calls.append(a[3]) or compiled(*a, **k))
     again = KMeans(5, random_state=0, checkpoint_dir=str(tmp_path)).fit(as_given(x))
     assert [int(max_iter) for max_iter in calls] == [0]  # the finished fit was resumed, not refitted
     # Equal up to the float32 rounding of whatever fit computes from X itself (e.g. its mean).

@@ -11,7 +11,7 @@ import tensorflow as tf
 from sklearn.base import clone
 
 from tfkmeans import ConvergenceWarning, KMeans
-from tfkmeans import _fit_plan, ops
+from tfkmeans import _compiled, ops
 
 
 def test_fitted_attributes_and_methods(blobs):
@@ -165,18 +165,18 @@ def test_pickle_round_trip(blobs):
     assert restored.inertia_ == km.inertia_ and restored.get_params() == km.get_params()
 
 
-@pytest.mark.parametrize("algorithm, compiled_name", [("lloyd", "_lloyd"), ("auto", "_lloyd_bounded")])
+@pytest.mark.parametrize("algorithm, compiled_name", [("lloyd", "lloyd"), ("auto", "lloyd_bounded")])
 def test_whole_fit_is_one_graph_call_whatever_max_iter(blobs, monkeypatch, algorithm, compiled_name):
     """The Lloyd loop runs in the graph: one call per run, no retracing when max_iter changes."""
     x, _ = blobs
     calls = []
-    compiled = getattr(_fit_plan, compiled_name)
+    compiled = getattr(_compiled, compiled_name)
 
     def counting(*args, **kwargs):
         calls.append(1)
         return compiled(*args, **kwargs)
 
-    monkeypatch.setattr(_fit_plan, compiled_name, counting)
+    monkeypatch.setattr(_compiled, compiled_name, counting)
     KMeans(5, init=x[:5], max_iter=3, tol=0.0, algorithm=algorithm).fit(x)
     traces = compiled.experimental_get_tracing_count()
     for max_iter in (10, 100):

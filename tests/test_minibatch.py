@@ -14,7 +14,8 @@ from sklearn.cluster import MiniBatchKMeans as SkMiniBatchKMeans
 from sklearn.cluster import kmeans_plusplus
 from sklearn.datasets import make_blobs
 
-from tfkmeans import ConvergenceWarning, MiniBatchKMeans, NotFittedError, _minibatch, ops
+from tfkmeans import ConvergenceWarning, MiniBatchKMeans, NotFittedError, _compiled, ops
+from tfkmeans.ops._minibatch import NO_PLATEAU_STOP, reassign_starved_centers
 
 # Most fits share one batch size and dtype, so they reuse one compiled graph.
 BATCH = 100
@@ -27,7 +28,7 @@ def _step_args(**overrides):
         n_samples=tf.constant(1000),
         reassignment_ratio=tf.constant(0.01, tf.float64),
         tol=tf.constant(0.0, tf.float64),
-        max_no_improvement=tf.constant(ops.NO_PLATEAU_STOP),
+        max_no_improvement=tf.constant(NO_PLATEAU_STOP),
     )
     args.update(overrides)
     return args
@@ -104,7 +105,7 @@ def test_reassign_starved_centers_moves_lowest_counts_onto_distinct_rows():
     counts = tf.constant([100.0, 0.5, 80.0, 0.0])
     ratio, seed = tf.constant(0.01, tf.float64), tf.constant([1, 1], tf.int64)
     weights = tf.ones([6], tf.float64)
-    new_centers, new_counts, moved = ops.reassign_starved_centers(x, weights, centers, counts, ratio, seed)
+    new_centers, new_counts, moved = reassign_starved_centers(x, weights, centers, counts, ratio, seed)
     new_centers = new_centers.numpy()
     assert int(moved) == 2
     np.testing.assert_array_equal(new_centers[[0, 2]], centers.numpy()[[0, 2]])
@@ -115,7 +116,7 @@ def test_reassign_starved_centers_moves_lowest_counts_onto_distinct_rows():
 
     # At most half the batch moves, lowest count first; zero-weight rows are avoided.
     weights = tf.constant([0.0, 1.0], tf.float64)
-    new_centers, new_counts, moved = ops.reassign_starved_centers(x[:2], weights, centers, counts, ratio, seed)
+    new_centers, new_counts, moved = reassign_starved_centers(x[:2], weights, centers, counts, ratio, seed)
     assert int(moved) == 1
     np.testing.assert_array_equal(new_centers.numpy()[3], x.numpy()[1])
     np.testing.assert_array_equal(new_centers.numpy()[1], centers.numpy()[1])
@@ -422,7 +423,7 @@ def test_whole_fit_is_one_graph_call_whatever_max_iter(blobs, monkeypatch):
     """The step loop runs in the graph: one call per fit, no retracing when max_iter changes."""
     x, _ = blobs
     calls = []
-    compiled = _minibatch._fit_in_memory
+    compiled = _compiled.minibatch_kmeans
 
     def counting(*args, **kwargs):
         calls.append(1)
@@ -431,8 +432,8 @@ def test_whole_fit_is_one_graph_call_whatever_max_iter(blobs, monkeypatch):
     def no_python_steps(*args, **kwargs):
         raise AssertionError("fit must not call the single-step graph")
 
-    monkeypatch.setattr(_minibatch, "_fit_in_memory", counting)
-    monkeypatch.setattr(_minibatch, "_step", no_python_steps)
+    monkeypatch.setattr(_compiled, "minibatch_kmeans", counting)
+    monkeypatch.setattr(_compiled, "minibatch_step", no_python_steps)
     params = dict(init=x[:5], batch_size=BATCH, max_no_improvement=None, random_state=0)
     MiniBatchKMeans(5, max_iter=1, **params).fit(x)
     traces = compiled.experimental_get_tracing_count()

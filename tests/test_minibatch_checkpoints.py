@@ -9,7 +9,7 @@ from conftest import Interrupted, interrupt_after
 from test_minibatch import logged_curves
 
 from tfkmeans import KMeans, MiniBatchKMeans
-from tfkmeans import _minibatch
+from tfkmeans import _compiled
 
 
 def assert_same_fit(fit, reference):
@@ -44,7 +44,7 @@ def test_resumed_fit_reaches_the_uninterrupted_result(blobs, tmp_path, monkeypat
     assert_same_fit(direct.fit(x, sample_weight=weights), reference)
 
     segments = 2 if every > 1 else reference.n_steps_ - 1
-    restore = interrupt_after(monkeypatch, _minibatch, "_fit_segment", calls=segments)
+    restore = interrupt_after(monkeypatch, _compiled, "minibatch_kmeans_resume", calls=segments)
     run = str(tmp_path / "run")
     with pytest.raises(Interrupted):
         MiniBatchKMeans(**params, checkpoint_dir=run, checkpoint_every=every).fit(x, sample_weight=weights)
@@ -66,7 +66,7 @@ def test_resumed_fit_continues_the_tensorboard_curves(blobs, tmp_path, monkeypat
     params = dict(n_clusters=5, batch_size=100, max_iter=2, max_no_improvement=None, random_state=0)
     reference = MiniBatchKMeans(**params, log_dir=str(tmp_path / "reference")).fit(x)
     resumable = dict(params, checkpoint_dir=str(tmp_path / "run"), checkpoint_every=7, log_dir=str(tmp_path / "run_log"))
-    restore = interrupt_after(monkeypatch, _minibatch, "_fit_segment", calls=2)
+    restore = interrupt_after(monkeypatch, _compiled, "minibatch_kmeans_resume", calls=2)
     with pytest.raises(Interrupted):
         MiniBatchKMeans(**resumable).fit(x)
     restore()
@@ -89,7 +89,7 @@ def test_finished_checkpoint_runs_no_step(blobs, tmp_path, monkeypatch):
     x, _ = blobs
     params = dict(n_clusters=5, batch_size=100, max_iter=1, random_state=0, checkpoint_dir=str(tmp_path))
     first = MiniBatchKMeans(**params).fit(x)
-    monkeypatch.setattr(_minibatch, "_fit_segment", lambda *a, **k: pytest.fail("a step ran again"))
+    monkeypatch.setattr(_compiled, "minibatch_kmeans_resume", lambda *a, **k: pytest.fail("a step ran again"))
     again = MiniBatchKMeans(**params).fit(x)
     assert_same_fit(again, first)
 
@@ -177,7 +177,7 @@ def test_unseeded_fit_resumes(blobs, tmp_path, monkeypatch):
     x, _ = blobs
     params = dict(n_clusters=5, batch_size=100, max_iter=1, checkpoint_dir=str(tmp_path))
     first = MiniBatchKMeans(**params).fit(x)
-    monkeypatch.setattr(_minibatch, "_fit_segment", lambda *a, **k: pytest.fail("a step ran again"))
+    monkeypatch.setattr(_compiled, "minibatch_kmeans_resume", lambda *a, **k: pytest.fail("a step ran again"))
     assert_same_fit(MiniBatchKMeans(**params).fit(x), first)
     with pytest.raises(ValueError, match=r"seed from random_state=None \(this fit: \d+\)"):
         MiniBatchKMeans(**params, random_state=0).fit(x)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -13,16 +15,17 @@ import pytest
 import tensorflow as tf
 
 from tfkmeans import ops
+from tfkmeans.ops import _assignment, _chunking, _distances, _lloyd, _statistics
 
 RNG = np.random.default_rng(0)
 
 
-@pytest.mark.parametrize("name", sorted(ops.DISTANCES))
+@pytest.mark.parametrize("name", sorted(_distances.DISTANCES))
 def test_distance_forms_match_numpy(name):
     x = RNG.normal(size=(37, 9))
     c = RNG.normal(size=(5, 9))
     expected = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
-    got = ops.get_distance(name)(tf.constant(x), tf.constant(c), None).numpy()
+    got = _distances.get_distance(name)(tf.constant(x), tf.constant(c), None).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
@@ -31,32 +34,78 @@ def test_results_do_not_depend_on_chunk_size(chunk_size):
     x = tf.constant(RNG.normal(size=(257, 4)))
     c = tf.constant(RNG.normal(size=(6, 4)))
     w = tf.ones([257], tf.float64)
-    whole = ops.assign_and_accumulate(x, w, c, chunk_size=10_000)
-    chunked = ops.assign_and_accumulate(x, w, c, chunk_size=chunk_size)
-    np.testing.assert_array_equal(chunked.labels.numpy(), whole.labels.numpy())
+    whole = _lloyd.in_memory_pass(x, w, c, chunk_size=10_000)
+    chunked = _lloyd.in_memory_pass(x, w, c, chunk_size=chunk_size)
+    labels = ops.nearest_centers(x, c, chunk_size=chunk_size).labels.numpy()
+    np.testing.assert_array_equal(labels, ops.nearest_centers(x, c, chunk_size=10_000).labels.numpy())
+    np.testing.assert_allclose(float(chunked.inertia), float(whole.inertia), rtol=1e-12)
     np.testing.assert_allclose(chunked.sums.numpy(), whole.sums.numpy(), rtol=1e-12)
     np.testing.assert_array_equal(chunked.weights.numpy(), whole.weights.numpy())
     assert int(tf.reduce_sum(chunked.weights)) == 257
     dense = ops.squared_distances(x, c, chunk_size=chunk_size).numpy()
     assert dense.shape == (257, 6)
-    np.testing.assert_array_equal(dense.argmin(1), whole.labels.numpy())
+    np.testing.assert_array_equal(dense.argmin(1), labels)
 
 
 def test_fold_chunks_visits_every_row_once():
     def body(start, size, total, count):
         return total + tf.reduce_sum(tf.range(start, start + size)), count + 1
 
-    total, count = ops.fold_chunks(tf.constant(103), 10, body, (tf.constant(0), tf.constant(0)))
+    total, count = _chunking.fold_chunks(tf.constant(103), 10, body, (tf.constant(0), tf.constant(0)))
     assert int(total) == sum(range(103)) and int(count) == 11
+
+
+def test_map_chunks_concatenates_pieces_in_row_order_and_folds_the_state():
+    def body(start, size, count):
+        rows = tf.range(start, start + size)
+        return (rows * 2, tf.fill([size], size)), (count + 1,)
+
+    (doubled, sizes), (count,) = _chunking.map_chunks(
+        tf.constant(23), 10, body, [tf.TensorSpec([None], tf.int32)] * 2, (tf.constant(0),)
+    )
+    assert doubled.numpy().tolist() == [2 * i for i in range(23)]
+    assert sizes.numpy().tolist() == [10] * 20 + [3] * 3 and int(count) == 3
+
+
+def test_final_assignment_of_a_dataset_equals_that_of_the_matrix():
+    x = tf.constant(RNG.normal(size=(103, 3)))
+    w = tf.constant(RNG.uniform(0.5, 2.0, size=103))
+    centers = x[:4]
+    labels, total = _assignment.final_assignment(x, centers, w, chunk_size=16)
+    batches = tf.data.Dataset.from_tensor_slices((x, w)).batch(25)
+    # Dataset.reduce over a TensorArray runs in a graph, as the estimators call it.
+    in_graph = tf.function(_assignment.final_assignment, autograph=False)
+    streamed_labels, streamed_total = in_graph(batches, centers, chunk_size=16)
+    np.testing.assert_array_equal(streamed_labels.numpy(), labels.numpy())
+    assert float(streamed_total) == pytest.approx(float(total), rel=1e-12)
+    expected = np.sum(w.numpy() * np.min(((x.numpy()[:, None] - centers.numpy()[None]) ** 2).sum(-1), axis=1))
+    assert float(total) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="carries its own sample weights"):
+        _assignment.final_assignment(batches, centers, w)
+
+
+def test_public_ops_are_sorted_and_no_module_imports_a_private_name_from_another():
+    assert ops.__all__ == sorted(ops.__all__) and all(hasattr(ops, name) for name in ops.__all__)
+    package = pathlib.Path(ops.__file__).parents[1]
+    private_imports = [
+        f"{path.relative_to(package.parent)}: {node.module}.{alias.name}"
+        for path in package.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfkmeans")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+        and not (node.module == "tfkmeans" or node.module.endswith(".ops"))  # private modules, not names
+    ]
+    assert private_imports == []
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 1000])
 def test_data_mean_variance_matches_numpy(chunk_size):
     x = np.random.default_rng(0).normal(size=(150, 6)) * [1, 2, 3, 4, 5, 6] + 1000.0
     expected = np.var(x, axis=0).mean()
-    assert float(ops.data_mean_variance(tf.constant(x), chunk_size)) == pytest.approx(expected, rel=1e-12)
+    assert float(_statistics.data_mean_variance(tf.constant(x), chunk_size)) == pytest.approx(expected, rel=1e-12)
     # float32 with a large offset: two passes keep the deviations, not a difference of huge squares.
-    assert float(ops.data_mean_variance(tf.constant(x, tf.float32), chunk_size)) == pytest.approx(expected, rel=1e-4)
+    assert float(_statistics.data_mean_variance(tf.constant(x, tf.float32), chunk_size)) == pytest.approx(expected, rel=1e-4)
 
 
 def test_exact_inertia_uses_weights():
@@ -71,9 +120,9 @@ def test_relocation_moves_the_farthest_point_and_keeps_totals():
     x = tf.constant([[0.0], [1.0], [9.0]], tf.float64)
     w = tf.ones([3], tf.float64)
     centers = tf.constant([[0.0], [100.0]], tf.float64)
-    totals = ops.in_memory_pass(x, w, centers)
+    totals = _lloyd.in_memory_pass(x, w, centers)
     assert totals.weights.numpy().tolist() == [3.0, 0.0]
-    sums, weights = ops.relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
+    sums, weights = _lloyd.relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
     assert weights.numpy().tolist() == [2.0, 1.0]
     np.testing.assert_array_equal(sums.numpy(), [[1.0], [9.0]])
     np.testing.assert_array_equal(ops.update_centers(sums, weights, centers).numpy(), [[0.5], [9.0]])
@@ -83,12 +132,12 @@ def test_keep_farthest_over_a_stream_equals_global_top_k():
     points = RNG.normal(size=(100, 2))
     distances = RNG.uniform(size=100)
     labels = RNG.integers(0, 5, size=100).astype(np.int32)
-    buffer = ops.no_candidates(5, 2, tf.float64)
+    buffer = _lloyd.no_candidates(5, 2, tf.float64)
     for start in range(0, 100, 13):  # uneven batches, the last one short
         block = slice(start, start + 13)
-        buffer = ops.keep_farthest(
+        buffer = _lloyd.keep_farthest(
             buffer,
-            ops.Candidates(
+            _lloyd.Candidates(
                 tf.constant(points[block]), tf.ones([len(points[block])], tf.float64),
                 tf.constant(labels[block]), tf.constant(distances[block]),
             ),
@@ -171,10 +220,9 @@ def _run_memory_probe(script: str) -> dict:
 def test_in_memory_fit_holds_one_copy_of_the_data():
     """A fit's extra peak memory is about one copy of X (sklearn's copy_x), not two.
 
-    The numpy→tensor conversion once peaked at 2× X and the tolerance's variance
-    held an ``n × d`` temporary: 2.1× X in all (2026-11-30); now 1.00× (Lloyd)
-    and 1.09× (Elkan's bounds). Graphs are traced on a slice first, and the
-    high-water mark is reset (clear_refs) before each measured fit.
+    Guards against a numpy→tensor conversion that holds two copies and a
+    variance that holds an ``n × d`` temporary. Graphs are traced on a slice
+    first, and the high-water mark is reset (clear_refs) before each measured fit.
     """
     script = textwrap.dedent(
         """

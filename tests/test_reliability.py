@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tfkmeans import KMeans, MiniBatchKMeans, kmeans_plusplus, ops
-from tfkmeans._base import _kmeans_plusplus_runs
+from tfkmeans import _compiled
 
 
 def test_kmeans_plusplus_runs_graph_serves_another_number_of_runs(blobs):
@@ -14,7 +14,7 @@ def test_kmeans_plusplus_runs_graph_serves_another_number_of_runs(blobs):
     weights = tf.ones([400], tf.float32)
     for seeds in ([[1, 2], [3, 4]], [[5, 6], [7, 8], [9, 10]], [[11, 12], [13, 14], [15, 16], [17, 18]]):
         seeds = tf.constant(seeds, tf.int64)
-        centers, indices = _kmeans_plusplus_runs(x, weights, 5, seeds)
+        centers, indices = _compiled.kmeans_plusplus_runs(x, weights, 5, seeds)
         for r in range(len(seeds)):
             _, single = ops.kmeans_plusplus(x, weights, 5, seeds[r])
             np.testing.assert_array_equal(indices[r].numpy(), single.numpy())
@@ -412,24 +412,24 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from sklearn.datasets import make_blobs
 from tfkmeans import KMeans
-import tfkmeans._fit_plan as _fit_plan
+import tfkmeans._compiled as _compiled
 x, _ = make_blobs(n_samples=1000, centers=5, n_features=4, cluster_std=3.0, random_state=1)
 params = dict(n_clusters=5, init=x[:5], dtype="float64", tol=0.0, max_iter=12)
 reference = KMeans(**params).fit(x)
 strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
-compiled, calls = _fit_plan._lloyd_distributed, []
+compiled, calls = _compiled.lloyd_distributed, []
 def interrupted(*args, **kwargs):
     if len(calls) == 1:
         raise KeyboardInterrupt
     calls.append(1)
     return compiled(*args, **kwargs)
 with strategy.scope():
-    _fit_plan._lloyd_distributed = interrupted
+    _compiled.lloyd_distributed = interrupted
     try:
         KMeans(**params, checkpoint_dir=sys.argv[2], checkpoint_every=2).fit(x)
     except KeyboardInterrupt:
         pass
-    _fit_plan._lloyd_distributed = compiled
+    _compiled.lloyd_distributed = compiled
     resumed = KMeans(**params, checkpoint_dir=sys.argv[2], checkpoint_every=2).fit(x)
 json.dump({"reference": reference.cluster_centers_.tolist(), "resumed": resumed.cluster_centers_.tolist(),
            "n_iter": [reference.n_iter_, resumed.n_iter_], "segments": len(calls)}, open(sys.argv[1], "w"))
@@ -767,7 +767,7 @@ def test_verbose_lines_carry_the_run_and_the_iteration_across_checkpoint_segment
     from conftest import Interrupted, interrupt_after
     from sklearn.datasets import make_blobs
 
-    from tfkmeans import _fit_plan
+    from tfkmeans import _compiled
 
     x, _ = make_blobs(600, centers=5, n_features=4, cluster_std=3, random_state=0)  # 11 and 13 iterations
     params = dict(n_clusters=5, tol=0, max_iter=50, verbose=1, random_state=0, algorithm="lloyd")
@@ -776,7 +776,7 @@ def test_verbose_lines_carry_the_run_and_the_iteration_across_checkpoint_segment
     expected = _verbose_lines(capfd)
     assert [(r, i) for r, i, _ in expected] == [(1, i) for i in range(1, whole.n_iter_ + 1)] and whole.n_iter_ > 6
     # The same fit in segments of 3 iterations, killed after two and resumed: the same lines, once each.
-    restore = interrupt_after(monkeypatch, _fit_plan, "_lloyd", calls=2)
+    restore = interrupt_after(monkeypatch, _compiled, "lloyd", calls=2)
     with pytest.raises(Interrupted):
         KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=3).fit(x)
     restore()
@@ -802,7 +802,7 @@ def test_two_fits_into_one_log_dir_keep_their_curves_apart(blobs, tmp_path, monk
     from conftest import Interrupted, interrupt_after
     from test_minibatch import logged_curves
 
-    from tfkmeans import _fit_plan
+    from tfkmeans import _compiled
 
     x = blobs[0][:600]
     logs = tmp_path / "logs"
@@ -816,7 +816,7 @@ def test_two_fits_into_one_log_dir_keep_their_curves_apart(blobs, tmp_path, monk
 
     # A killed checkpointed fit, another fit, then the resume: it goes on in its own folder, each step once.
     params = dict(n_clusters=4, init=x[:4], tol=0, algorithm="lloyd", log_dir=str(logs))
-    restore = interrupt_after(monkeypatch, _fit_plan, "_lloyd", calls=1)
+    restore = interrupt_after(monkeypatch, _compiled, "lloyd", calls=1)
     with pytest.raises(Interrupted):
         KMeans(**params, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=2).fit(x)
     restore()

@@ -1,10 +1,12 @@
-"""Restarts run together (ops.lloyd_runs, ops.kmeans_plusplus_runs) end exactly where single runs do."""
+"""Restarts run together (ops.lloyd_runs, kmeans_plusplus_runs) end exactly where single runs do."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfkmeans import KMeans, ops
+from tfkmeans.ops._chunking import default_chunk_size
+from tfkmeans.ops._seeding import kmeans_plusplus_runs
 
 
 def _single_and_batched(x, initial_centers, tol, max_iter=100):
@@ -13,11 +15,11 @@ def _single_and_batched(x, initial_centers, tol, max_iter=100):
     k = initial_centers.shape[1]
     batched = ops.lloyd_runs(
         x, weights, tf.constant(initial_centers), tf.constant(max_iter), tf.constant(tol, x.dtype),
-        chunk_size=ops.default_chunk_size(k * len(initial_centers), x.shape[1], "matmul"),
+        chunk_size=default_chunk_size(k * len(initial_centers), x.shape[1], "matmul"),
     )
     singles = [
         ops.lloyd(x, weights, tf.constant(c), tf.constant(max_iter), tf.constant(tol, x.dtype),
-                  chunk_size=ops.default_chunk_size(k, x.shape[1], "matmul"))
+                  chunk_size=default_chunk_size(k, x.shape[1], "matmul"))
         for c in initial_centers
     ]
     return batched, singles
@@ -70,7 +72,7 @@ def test_kmeans_plusplus_runs_pick_what_single_runs_pick(mnist_subset):
     x = tf.constant(x[:4000])
     weights = tf.constant(np.random.RandomState(0).uniform(0.5, 2.0, 4000).astype(np.float32))
     seeds = tf.constant([[3, 1], [8, 2], [13, 5]], tf.int64)
-    centers, indices = ops.kmeans_plusplus_runs(x, weights, 12, seeds)
+    centers, indices = kmeans_plusplus_runs(x, weights, 12, seeds)
     assert centers.shape == (3, 12, 784) and indices.shape == (3, 12)
     for r in range(3):
         single_centers, single_indices = ops.kmeans_plusplus(x, weights, 12, seeds[r])

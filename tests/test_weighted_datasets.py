@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfkmeans import KMeans, MiniBatchKMeans, ops
+from tfkmeans import KMeans, MiniBatchKMeans
+from tfkmeans.ops._sampling import reservoir_sample
 from tfkmeans.exceptions import ConvergenceWarning
 
 BLOB_CENTERS = np.array([[100.0, 100.0], [110.0, 100.0], [100.0, 110.0]])
@@ -38,7 +39,7 @@ def _assert_on_the_blobs(centers):
 def test_reservoir_sample_returns_only_rows_of_positive_weight():
     x, weights = _blobs_after_zero_weight_rows()
     batches = tf.data.Dataset.from_tensor_slices((x, weights)).batch(10)
-    rows = ops.reservoir_sample(batches, 30, tf.constant([1, 2], tf.int64)).numpy()
+    rows = reservoir_sample(batches, 30, tf.constant([1, 2], tf.int64)).numpy()
     # 30 slots, 12 rows of positive weight: just those 12, no zero filler rows.
     np.testing.assert_array_equal(np.sort(rows, axis=0), np.sort(x[40:], axis=0))
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfkmeans import ops
+from tfkmeans import _compiled
 from tfkmeans._data import (
     as_centered_float_matrix,
     check_weights_fit,
@@ -46,6 +46,9 @@ from tfkmeans._params import (
     stacklevel_outside_package,
 )
 from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
+from tfkmeans.ops._chunking import default_chunk_size
+from tfkmeans.ops._distances import get_distance
+from tfkmeans.ops._statistics import DatasetMoments, mean_variance
 
 if TYPE_CHECKING:  # scikit-learn is optional: __sklearn_tags__ imports it when called
     from sklearn.utils import Tags
@@ -56,20 +59,6 @@ _DTYPES = {"float32": tf.float32, "float64": tf.float64}
 
 # Containers transform can return (set_output): scikit-learn's "default" (numpy) and "pandas".
 _OUTPUTS = ("default", "pandas")
-
-# Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-_kmeans_plusplus = tf.function(ops.kmeans_plusplus, reduce_retracing=True, autograph=False)
-_kmeans_plusplus_runs = tf.function(ops.kmeans_plusplus_runs, reduce_retracing=True, autograph=False)
-_random_points = tf.function(ops.random_points, reduce_retracing=True, autograph=False)
-_dataset_moments = tf.function(ops.dataset_moments, autograph=False)
-
-
-_mean_variance = tf.function(ops.data_mean_variance, reduce_retracing=True, autograph=False)
-
-
-def _predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
-    return ops.nearest_centers(x, centers, distance, chunk_size).labels
-
 
 # Query dtypes the exported predict and transform take (converted to the centres' dtype).
 _EXPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.uint8, tf.int32, tf.int64)
@@ -97,21 +86,6 @@ def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int, origin: Op
     if origin is None:
         return tf.cast(rows, dtype)
     return tf.cast(tf.cast(rows, tf.float64) - tf.cast(origin, tf.float64), dtype)
-
-
-def _transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
-    return tf.sqrt(ops.squared_distances(x, centers, distance, chunk_size))
-
-
-def _score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
-    return -ops.labels_and_inertia(x, centers, sample_weight, distance, chunk_size)[1]
-
-
-# Shared by every estimator instance (centres are an argument), so many models
-# in one process trace each graph once per shape, not once per model.
-_compiled_predict = tf.function(_predict, reduce_retracing=True, autograph=False)
-_compiled_transform = tf.function(_transform, reduce_retracing=True, autograph=False)
-_compiled_score = tf.function(_score, reduce_retracing=True, autograph=False)
 
 
 # The writers of the latest fits; an evicted one is closed when collected (each write is flushed).
@@ -191,7 +165,7 @@ class BaseKMeans(tf.Module):
         """Parameters of every pass over data (fit, partial_fit, predict): set_params may change them."""
         if self.chunk_size is not None:
             check_positive_int(self.chunk_size, "chunk_size")
-        ops.get_distance(self.distance)
+        get_distance(self.distance)
 
     def _check_common_params(self, n_samples: int) -> None:
         """Validate the parameters every fit has; keep ``n_clusters`` and ``max_iter`` as Python ints for the graphs."""
@@ -250,7 +224,7 @@ class BaseKMeans(tf.Module):
 
     def _absolute_tol(self, x: tf.Tensor) -> tf.Tensor:
         """scikit-learn's tolerance: ``tol`` times the mean per-feature variance of ``x``."""
-        return _mean_variance(x) * self._tol if self._tol > 0 else tf.zeros([], x.dtype)
+        return _compiled.data_mean_variance(x) * self._tol if self._tol > 0 else tf.zeros([], x.dtype)
 
     def _resolved_n_init(self) -> int:
         if self.n_init == "auto":
@@ -276,9 +250,9 @@ class BaseKMeans(tf.Module):
         scikit-learn's sees its centred X.
         """
         if isinstance(self.init, str) and self.init == "k-means++":
-            return _kmeans_plusplus(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
+            return _compiled.kmeans_plusplus(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
         if isinstance(self.init, str):
-            return _random_points(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
+            return _compiled.random_points(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
         chosen = numeric_matrix(self.init(x.numpy(), self._n_clusters, rng) if callable(self.init) else self.init, "init")
         expected = (self._n_clusters, int(x.shape[1]))
         if tuple(chosen.shape) != expected:
@@ -295,7 +269,7 @@ class BaseKMeans(tf.Module):
         """
         if isinstance(self.init, str) and self.init == "k-means++":
             seeds = tf.stack([draw_seed(rng) for rng in rngs])
-            return _kmeans_plusplus_runs(x, sample_weight, self._n_clusters, seeds)[0]
+            return _compiled.kmeans_plusplus_runs(x, sample_weight, self._n_clusters, seeds)[0]
         return tf.stack([self._initial_centers(x, sample_weight, rng) for rng in rngs])
 
     def _check_feature_names(self, X: Any, *, reset: bool) -> None:
@@ -401,7 +375,7 @@ class BaseKMeans(tf.Module):
 
     def _fit_batches(
         self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096, same_order_every_pass: bool = True
-    ) -> tuple[tf.data.Dataset, ops.DatasetMoments, Optional[tf.Tensor]]:
+    ) -> tuple[tf.data.Dataset, DatasetMoments, Optional[tf.Tensor]]:
         """A dataset as validated ``(x, sample_weight)`` batches moved by ``-origin``, its moments (one pass), the origin.
 
         The origin is the data's mean when they lie far from zero, as for
@@ -415,7 +389,7 @@ class BaseKMeans(tf.Module):
         if same_order_every_pass:
             check_same_order_every_pass(dataset, "X")
         batches = as_weighted_batches(dataset, self._tf_dtype, batch_size)
-        moments = _dataset_moments(batches)
+        moments = _compiled.dataset_moments(batches)
         n_samples, n_features = int(moments.rows), int(batches.element_spec[0].shape[-1])
         if n_samples == 0:
             raise ValueError("X is empty: the dataset yielded no rows.")
@@ -429,7 +403,7 @@ class BaseKMeans(tf.Module):
         self.n_features_in_ = n_features
         self._check_feature_names(dataset, reset=True)  # a dataset has no column names: forget a former fit's
         mean = moments.sums / tf.cast(moments.rows, tf.float64)
-        if not far_from_zero(mean, ops.mean_variance(moments) * n_features):
+        if not far_from_zero(mean, mean_variance(moments) * n_features):
             return batches, moments, None
         origin = tf.cast(mean, self._tf_dtype)
         return batches.map(lambda x, w: (x - origin, w)), moments, origin
@@ -464,7 +438,7 @@ class BaseKMeans(tf.Module):
         """Rows per chunk: ``chunk_size``, else a size for distance blocks ``n_columns`` wide (default: the clusters)."""
         if self.chunk_size is not None:
             return check_positive_int(self.chunk_size, "chunk_size")
-        return ops.default_chunk_size(n_columns or self._n_clusters, n_features, self.distance)
+        return default_chunk_size(n_columns or self._n_clusters, n_features, self.distance)
 
     def _log_scalars(self, tags: Sequence[str], history: tf.Tensor, first_step: int) -> None:
         """Write a history the fit's graph recorded to the fit's folder in ``log_dir`` as TensorBoard scalars.
@@ -564,8 +538,8 @@ class BaseKMeans(tf.Module):
                     compiled.get_concrete_function(tf.TensorSpec(None, dtype, name="x"))
                 return compiled
 
-            children["predict"] = about_centers(_predict)
-            children["transform"] = about_centers(_transform)
+            children["predict"] = about_centers(_compiled.predict.python_function)
+            children["transform"] = about_centers(_compiled.transform.python_function)
         return children
 
     def _inference_inputs(self, X: Any) -> tuple[tf.Tensor, tf.Tensor]:
@@ -579,7 +553,7 @@ class BaseKMeans(tf.Module):
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre for each sample, shape ``(n_samples,)``."""
         self._check_eager("predict")
-        return _compiled_predict(*self._inference_inputs(X), **self._inference_options()).numpy()
+        return _compiled.predict(*self._inference_inputs(X), **self._inference_options()).numpy()
 
     def transform(self, X: Any) -> Any:
         """Euclidean distance from each sample to every centre, shape ``(n_samples, n_clusters)``.
@@ -590,7 +564,7 @@ class BaseKMeans(tf.Module):
         ``set_config(transform_output="pandas")``.
         """
         self._check_eager("transform")
-        distances = _compiled_transform(*self._inference_inputs(X), **self._inference_options()).numpy()
+        distances = _compiled.transform(*self._inference_inputs(X), **self._inference_options()).numpy()
         return self._output_container(distances, X)
 
     def get_feature_names_out(self, input_features: Optional[Any] = None) -> np.ndarray:
@@ -684,7 +658,7 @@ class BaseKMeans(tf.Module):
         X, sample_weight = unpack_dataset(X, sample_weight)
         x, centers = self._inference_inputs(X)
         weights, weight_scale = scaled_sample_weight(sample_weight, int(x.shape[0]), x.dtype)
-        return float(_compiled_score(x, weights, centers, **self._inference_options())) * weight_scale
+        return float(_compiled.score(x, weights, centers, **self._inference_options())) * weight_scale
 
     def to_layer(self, output_mode: str = "labels", **kwargs: Any) -> KMeansLayer:
         """This fitted estimator's ``predict`` (or ``transform``, by ``output_mode``) as a Keras layer.

@@ -28,7 +28,7 @@ import tensorflow as tf
 from tfkmeans._data import numeric_matrix, scaled_sample_weight
 from tfkmeans._datasets import as_weighted_batches
 from tfkmeans._params import RandomState, check_random_state, new_log_folder
-from tfkmeans.ops.minibatch import MiniBatchState, minibatch_initial_state
+from tfkmeans.ops._minibatch import MiniBatchState, minibatch_initial_state
 
 _CENTERS_KEY = "centers/.ATTRIBUTES/VARIABLE_VALUE"
 _SEEDS_KEY = "run_seeds/.ATTRIBUTES/VARIABLE_VALUE"

@@ -13,16 +13,7 @@ from typing import Callable, NamedTuple, Optional
 
 import tensorflow as tf
 
-from tfkmeans import ops
-
-# Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-# No AutoGraph: the ops' control flow is explicit, and converting it would only slow every trace.
-_lloyd = tf.function(ops.lloyd, reduce_retracing=True, autograph=False)
-_lloyd_runs = tf.function(ops.lloyd_runs, reduce_retracing=True, autograph=False)
-_lloyd_bounded = tf.function(ops.lloyd_bounded, reduce_retracing=True, autograph=False)
-_lloyd_distributed = tf.function(ops.lloyd_distributed, autograph=False)
-_labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True, autograph=False)
-_dataset_labels_and_inertia = tf.function(ops.dataset_labels_and_inertia, autograph=False)
+from tfkmeans import _compiled, ops
 
 # run(initial_centers, tol, max_iter, progress): one Lloyd fit (max_iter=0: just labels and inertia);
 # progress (:func:`progress`) numbers its verbose lines.
@@ -83,14 +74,14 @@ def in_memory_plan(
 
     def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
         if use_bounds:
-            return _lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
-                                  chunk_size=options.chunk_size, verbose=options.verbose, progress=progress)
-        return _lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options._asdict(), progress=progress)
+            return _compiled.lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
+                                           chunk_size=options.chunk_size, verbose=options.verbose, progress=progress)
+        return _compiled.lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options._asdict(), progress=progress)
 
     def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
         # The distance block is rows × (runs·k): size the chunks for all runs' centres.
         chunk_size = runs_chunk_size(int(initial_centers.shape[0]) * int(initial_centers.shape[1]))
-        return _lloyd_runs(
+        return _compiled.lloyd_runs(
             x, weights, initial_centers, tf.constant(max_iter), tol, **options._replace(chunk_size=chunk_size)._asdict()
         )
 
@@ -101,17 +92,6 @@ def in_memory_plan(
     return FitPlan(x, weights, tol, run, distributed_run, True, None if use_bounds else run_all, origin, weight_scale)
 
 
-@tf.function(autograph=False)
-def _lloyd_stream_fit(
-    batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
-    progress: tf.Tensor, distance: str, chunk_size: int, verbose: bool,
-) -> ops.LloydResult:
-    """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
-    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose, progress)
-    labels, total = ops.dataset_labels_and_inertia(batches, run.centers, distance, chunk_size)
-    return ops.LloydResult(run.centers, labels, total, run.n_iter, run.converged, run.history)
-
-
 def stream_plan(
     batches: tf.data.Dataset, n_batches: tf.Tensor, seed_rows: tf.Tensor, tol: tf.Tensor, options: LoopOptions,
     origin: Optional[tf.Tensor],
@@ -120,7 +100,7 @@ def stream_plan(
     iteration; initial centres come from ``seed_rows``, drawn by weight (so they count once each)."""
 
     def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-        return _lloyd_stream_fit(
+        return _compiled.lloyd_stream_fit(
             batches, n_batches, initial_centers, tf.constant(max_iter), tol, progress, **options._asdict()
         )
 
@@ -150,11 +130,10 @@ def replicated_run(strategy: tf.distribute.Strategy, x: tf.Tensor, weights: tf.T
     shards = (shard(x), shard(weights))
 
     def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-        iterations = _lloyd_distributed(
+        iterations = _compiled.lloyd_distributed(
             strategy, shards, initial_centers, tf.constant(max_iter), tol, **options._asdict(), progress=progress
         )
-        labels, total = _labels_and_inertia(x, iterations.centers, weights, options.distance, options.chunk_size)
-        return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
+        return _compiled.lloyd_result(iterations, x, weights, options.distance, options.chunk_size)
 
     return run
 
@@ -169,12 +148,9 @@ def dataset_distributed_run(strategy: tf.distribute.Strategy, batches: tf.data.D
     distributed = strategy.experimental_distribute_dataset(batches)
 
     def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-        iterations = _lloyd_distributed(
+        iterations = _compiled.lloyd_distributed(
             strategy, distributed, initial_centers, tf.constant(max_iter), tol, **options._asdict(), progress=progress
         )
-        labels, total = _dataset_labels_and_inertia(
-            batches, iterations.centers, distance=options.distance, chunk_size=options.chunk_size
-        )
-        return ops.LloydResult(iterations.centers, labels, total, *iterations[1:])
+        return _compiled.lloyd_result(iterations, batches, None, options.distance, options.chunk_size)
 
     return run

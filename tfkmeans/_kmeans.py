@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfkmeans import ops
+from tfkmeans import _compiled, ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import FitCheckpoint, describe_init, fit_fingerprint
 from tfkmeans._data import scaled_sample_weight
@@ -24,9 +24,7 @@ from tfkmeans._fit_plan import (
     stream_seed_sample_size,
 )
 from tfkmeans._params import RandomState, check_random_state, draw_seed
-
-# Compiled once per dataset structure; later fits reuse the graph.
-_reservoir_sample = tf.function(ops.reservoir_sample, autograph=False)
+from tfkmeans.ops._statistics import mean_variance
 
 # algorithm='auto' keeps Elkan's bounds (n × k floats) up to the size of the data or
 # this many bytes, whichever is larger.
@@ -288,9 +286,9 @@ class KMeans(BaseKMeans):
         n_samples = int(moments.rows)
         self._check_common_params(n_samples)
         self._check_tol()
-        tol = tf.cast(ops.mean_variance(moments) * self._tol, self._tf_dtype)
+        tol = tf.cast(mean_variance(moments) * self._tol, self._tf_dtype)
         seed_size = min(n_samples, stream_seed_sample_size(self._n_clusters))
-        rows = _reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
+        rows = _compiled.reservoir_sample(batches, seed_size, draw_seed(check_random_state(self.random_state)))
         self._check_seed_rows(int(rows.shape[0]))
         return stream_plan(batches, moments.batches, rows, tol, self._loop_options(self.n_features_in_), origin)
 

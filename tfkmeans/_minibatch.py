@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfkmeans import ops
+from tfkmeans import _compiled, ops
 from tfkmeans._base import BaseKMeans
 from tfkmeans._checkpoint import MiniBatchCheckpoint, describe_init, fit_fingerprint
 from tfkmeans._data import check_sample_weight, scaled_sample_weight
@@ -25,44 +25,8 @@ from tfkmeans._params import (
     check_random_state,
     draw_seed,
 )
-
-# Compiled once per (shape, dtype, static argument) combination; later fits reuse the graphs.
-_fit_in_memory = tf.function(ops.minibatch_kmeans, reduce_retracing=True, autograph=False)
-# A checkpointed fit runs the same step loop in segments, each resuming from the last state.
-_fit_segment = tf.function(ops.minibatch_kmeans_resume, reduce_retracing=True, autograph=False)
-_step = tf.function(ops.minibatch_step, reduce_retracing=True, autograph=False)
-_labels_and_inertia = tf.function(ops.labels_and_inertia, reduce_retracing=True, autograph=False)
-
-
-_reservoir_sample = tf.function(ops.reservoir_sample, autograph=False)
-
-
-@tf.function(autograph=False)
-def _fit_stream(
-    train: tf.data.Dataset,
-    once: tf.data.Dataset,
-    initial_centers: tf.Tensor,
-    n_samples: tf.Tensor,
-    total_weight: tf.Tensor,
-    seed: tf.Tensor,
-    reassignment_ratio: tf.Tensor,
-    tol: tf.Tensor,
-    max_no_improvement: tf.Tensor,
-    distance: str,
-    chunk_size: int,
-    compute_labels: bool,
-    verbose: bool,
-) -> ops.MiniBatchResult:
-    """Steps over ``train`` (the epochs, one step per batch), then labels over ``once``: one call."""
-    state, history = ops.minibatch_kmeans_stream(
-        train, initial_centers, n_samples, seed, reassignment_ratio, tol, max_no_improvement,
-        distance, chunk_size, verbose,
-    )
-    if compute_labels:
-        labels, total = ops.dataset_labels_and_inertia(once, state.centers, distance, chunk_size)
-    else:
-        labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.cast(total_weight, state.centers.dtype)
-    return ops.MiniBatchResult(state, labels, total, history)
+from tfkmeans.ops._minibatch import NO_PLATEAU_STOP
+from tfkmeans.ops._statistics import mean_variance
 
 
 def _draw_rows(
@@ -341,7 +305,7 @@ class MiniBatchKMeans(BaseKMeans):
 
     def _graph_params(self, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
         """reassignment_ratio and max_no_improvement as tensors (changing them does not retrace)."""
-        mni = ops.NO_PLATEAU_STOP if self._max_no_improvement is None else self._max_no_improvement
+        mni = NO_PLATEAU_STOP if self._max_no_improvement is None else self._max_no_improvement
         return tf.constant(self._reassignment_ratio, dtype), tf.constant(mni, tf.int32)
 
     # -- fitted state ----------------------------------------------------------------------------
@@ -400,7 +364,7 @@ class MiniBatchKMeans(BaseKMeans):
             centers = self._initial_centers(x_init, w_init, rng, origin)
             if n_init == 1:
                 return centers
-            inertia = float(_labels_and_inertia(x_valid, centers, w_valid, distance, chunk_size)[1])
+            inertia = float(_compiled.labels_and_inertia(x_valid, centers, w_valid, distance, chunk_size)[1])
             logging.log_if(
                 logging.INFO, "MiniBatchKMeans init %d/%d: inertia %.6g on %d validation rows, %.2f s",
                 bool(self.verbose), run + 1, n_init, inertia, int(x_valid.shape[0]), time.perf_counter() - started,
@@ -470,7 +434,7 @@ class MiniBatchKMeans(BaseKMeans):
             chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose),
         )
         if checkpoint is None:
-            result = _fit_in_memory(
+            result = _compiled.minibatch_kmeans(
                 x, weights, centers, tf.constant(n_steps), seed, ratio, self._absolute_tol(x), max_no_improvement,
                 compute_labels=bool(self.compute_labels), **options,
             )
@@ -522,7 +486,7 @@ class MiniBatchKMeans(BaseKMeans):
         histories = [tf.zeros([0, 2], x.dtype)]
         while int(state.step) < n_steps and not bool(state.converged):
             first_step, limit = int(state.step) + 1, min(n_steps, int(state.step) + self._checkpoint_every)
-            segment = _fit_segment(
+            segment = _compiled.minibatch_kmeans_resume(
                 x, weights, state, tf.constant(limit), seed, ratio, tol, max_no_improvement,
                 compute_labels=False, **options,
             )
@@ -530,11 +494,10 @@ class MiniBatchKMeans(BaseKMeans):
             checkpoint.save(state)
             self._log_steps(segment.history, first_step)
             histories.append(segment.history)
-        if self.compute_labels:
-            labels, total = _labels_and_inertia(x, state.centers, weights, options["distance"], options["chunk_size"])
-        else:
-            labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.reduce_sum(weights)
-        return ops.MiniBatchResult(state, labels, total, tf.concat(histories, 0))
+        return _compiled.minibatch_result(
+            state, tf.concat(histories, 0), x, tf.reduce_sum(weights), self.compute_labels,
+            options["distance"], options["chunk_size"], weights,
+        )
 
     def _store_fit(
         self, result: ops.MiniBatchResult, n_iter: int, origin: Optional[tf.Tensor], weight_scale: float = 1.0
@@ -566,13 +529,13 @@ class MiniBatchKMeans(BaseKMeans):
         rng = check_random_state(self.random_state)
 
         # The initial centres come from init_size rows sampled by weight in one pass.
-        pool = _reservoir_sample(batches, init_size, draw_seed(rng))
+        pool = _compiled.reservoir_sample(batches, init_size, draw_seed(rng))
         self._check_seed_rows(int(pool.shape[0]))
         pool_weights = tf.ones(tf.shape(pool)[:1], dtype)  # sampled by weight already
         centers = self._best_initial_centers(pool, pool_weights, rng, init_size, n_init, origin, same_subset=True)
-        tol = tf.cast(ops.mean_variance(moments) * self._tol, dtype)
+        tol = tf.cast(mean_variance(moments) * self._tol, dtype)
         ratio, max_no_improvement = self._graph_params(dtype)
-        result = _fit_stream(
+        result = _compiled.minibatch_stream_fit(
             batches.repeat(self._max_iter), batches, centers, tf.constant(n_samples, tf.int64), moments.total_weight,
             draw_seed(rng), ratio, tol, max_no_improvement, self.distance, self._chunk_size(self.n_features_in_),
             bool(self.compute_labels), bool(self.verbose),
@@ -628,16 +591,16 @@ class MiniBatchKMeans(BaseKMeans):
         state = ops.minibatch_initial_state(
             self._centers_about_origin(), self.counts.value(), self._samples_since_reassign, self.n_steps_
         )
-        state = _step(
+        state = _compiled.minibatch_step(
             state, x, weights, draw_seed(rng), tf.constant(rows), ratio, tf.zeros([], x.dtype),
-            tf.constant(ops.NO_PLATEAU_STOP, tf.int32), distance=self.distance,
+            tf.constant(NO_PLATEAU_STOP, tf.int32), distance=self.distance,
             chunk_size=self._chunk_size(int(x.shape[1])), verbose=bool(self.verbose),
         )
         self._set_state(state.centers, state.counts, int(state.samples_since_reassign), origin)
         self.n_steps_ += 1
         self.n_reassigned_ += int(state.n_reassigned)
         if self.compute_labels:
-            labels, inertia = _labels_and_inertia(
+            labels, inertia = _compiled.labels_and_inertia(
                 x, self._centers_about_origin(), weights, self.distance, self._chunk_size(int(x.shape[1]))
             )
             self.labels_, self.inertia_ = labels.numpy(), float(inertia)

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
-from tfkmeans._base import _kmeans_plusplus
+from tfkmeans import _compiled
 from tfkmeans._data import as_float_matrix, scaled_sample_weight
 from tfkmeans._params import RandomState, check_positive_int, check_random_state, draw_seed
 
@@ -71,5 +71,5 @@ def kmeans_plusplus(
         raise ValueError(f"x_squared_norms must have shape ({n_samples},), got {np.shape(x_squared_norms)}.")
     weights, _ = scaled_sample_weight(sample_weight, n_samples, x.dtype)
     seed = draw_seed(check_random_state(random_state))
-    centers, indices = _kmeans_plusplus(x, weights, n_clusters, seed, n_local_trials)
+    centers, indices = _compiled.kmeans_plusplus(x, weights, n_clusters, seed, n_local_trials)
     return centers.numpy(), indices.numpy()

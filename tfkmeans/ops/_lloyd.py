@@ -13,18 +13,9 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.assignment import assign_block, labels_and_inertia
-from tfkmeans.ops.chunking import fold_chunks, row_slice
-from tfkmeans.ops.distances import data_squared_norms, get_distance
-
-
-class ClusterTotals(NamedTuple):
-    """What one pass yields: assignment plus weighted per-cluster sums."""
-
-    labels: tf.Tensor  # (n,) int32
-    min_sq_distances: tf.Tensor  # (n,)
-    sums: tf.Tensor  # (k, d) weighted sums of the points in each cluster
-    weights: tf.Tensor  # (k,) total sample weight in each cluster
+from tfkmeans.ops._assignment import assign_block, final_assignment
+from tfkmeans.ops._chunking import fold_chunks, optional_row_slice, row_slice
+from tfkmeans.ops._distances import data_squared_norms, get_distance
 
 
 class LloydResult(NamedTuple):
@@ -46,15 +37,14 @@ class Iterations(NamedTuple):
 
 
 # Up to this many clusters a one-hot matmul (2·rows·k·d flops, at GEMM speed) sums a
-# chunk faster than TF's scatter-add (rows·d flops, poorly vectorised). Measured on
-# MNIST, 2-core AVX-512: one-hot is 2-9x faster at k <= 32, the two are even near
-# k = 64-100, and beyond that the one-hot product would double the GEMM work.
+# chunk faster than TF's scatter-add (rows·d flops, poorly vectorised); the two
+# break even somewhat above it, and beyond that the one-hot product would double
+# the GEMM work.
 ONE_HOT_MAX_CLUSTERS = 32
 
-# TF's own scatter-add kernel is slow on CPU; the same op compiled by XLA made the
-# whole Lloyd pass 0.40-0.56x as long at k = 100 and 0.71-0.86x at k = 1000
-# (benchmarks/kernels.py, BENCHMARKS.md "Kernel variants"). Summation order
-# differs, so sums may differ in the last bits; precision is the same.
+# TF's own scatter-add kernel is slow on CPU; the same op compiled by XLA makes the
+# whole Lloyd pass markedly shorter at large k (benchmarks/kernels.py). Summation
+# order differs, so sums may differ in the last bits; precision is the same.
 segment_sum = tf.function(tf.math.unsorted_segment_sum, jit_compile=True, autograph=False)
 
 
@@ -74,43 +64,6 @@ def cluster_sums(
         )
 
     return tf.cond(n_clusters <= ONE_HOT_MAX_CLUSTERS, by_matmul, by_scatter)
-
-
-def assign_and_accumulate(
-    x: tf.Tensor,
-    sample_weight: tf.Tensor,
-    centers: tf.Tensor,
-    distance: str = "matmul",
-    chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
-) -> ClusterTotals:
-    """One fused pass: nearest centres and weighted cluster sums, chunk by chunk."""
-    distance_fn = get_distance(distance)
-    n_clusters = tf.shape(centers)[0]
-    labels = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
-    mins = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
-
-    def body(start, size, index, labels, mins, sums, weights):
-        block = row_slice(x, start, size)
-        norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
-        assigned = assign_block(block, centers, distance_fn, norms)
-        block_weights = row_slice(sample_weight, start, size)
-        block_sums, block_cluster_weights = cluster_sums(block, block_weights, assigned.labels, n_clusters)
-        # tf.cond forgets static shapes; the loop needs them to stay fixed.
-        block_sums = tf.ensure_shape(block_sums, centers.shape)
-        block_cluster_weights = tf.ensure_shape(block_cluster_weights, centers.shape[:1])
-        return (
-            index + 1,
-            labels.write(index, assigned.labels),
-            mins.write(index, assigned.min_sq_distances),
-            sums + block_sums,
-            weights + block_cluster_weights,
-        )
-
-    initial = (tf.constant(0), labels, mins, tf.zeros_like(centers), tf.zeros([n_clusters], x.dtype))
-    _, labels, mins, sums, weights = fold_chunks(tf.shape(x)[0], chunk_size, body, initial)
-    rows = x.shape[:1]
-    return ClusterTotals(tf.ensure_shape(labels.concat(), rows), tf.ensure_shape(mins.concat(), rows), sums, weights)
 
 
 class Candidates(NamedTuple):
@@ -182,7 +135,13 @@ def update_centers(sums: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor) -> t
 
 
 class PassTotals(NamedTuple):
-    """What one Lloyd pass over all the data must yield, however the data is stored."""
+    """What one Lloyd pass over all the data must yield, however the data is stored.
+
+    Lloyd's loops fold their passes into these: in memory, streamed,
+    distributed, and several runs at once (then each field has a leading runs
+    axis and ``candidates`` names rows: ``_restarts.FarthestRows``). Elkan's
+    bounds keep running totals of another kind (``_bounds.Totals``).
+    """
 
     sums: tf.Tensor  # (k, d)
     weights: tf.Tensor  # (k,)
@@ -223,6 +182,16 @@ def print_iteration(progress: Optional[tf.Tensor], iteration: tf.Tensor, *figure
         tf.print("tfkmeans: run", progress[0], "iteration", progress[1] + iteration + 1, *figures)
 
 
+def empty_history(dtype: tf.DType) -> tf.TensorArray:
+    """Room for two scalars per iteration (or step) of a loop: cheap beside a pass, and curves without leaving the graph."""
+    return tf.TensorArray(dtype, size=0, dynamic_size=True, element_shape=[2])
+
+
+def stacked_history(history: tf.TensorArray) -> tf.Tensor:
+    """The ``(iterations, 2)`` rows of an :func:`empty_history` once filled: ``(0, 2)``, not ``(0,)``, when none ran."""
+    return tf.reshape(history.stack(), [-1, 2])
+
+
 def lloyd_iterations(
     data_pass: Callable[[tf.Tensor], PassTotals],
     initial_centers: tf.Tensor,
@@ -241,7 +210,7 @@ def lloyd_iterations(
     iteration and lets the caller log curves without leaving the graph.
     """
     tol = tf.cast(tol, initial_centers.dtype)
-    history = tf.TensorArray(initial_centers.dtype, size=0, dynamic_size=True, element_shape=[2])
+    history = empty_history(initial_centers.dtype)
 
     def body(iteration, centers, _done, history):
         totals = data_pass(centers)
@@ -258,7 +227,7 @@ def lloyd_iterations(
         body,
         (tf.constant(0), initial_centers, tf.constant(False), history),
     )
-    return Iterations(centers, n_iter, converged, tf.reshape(history.stack(), [-1, 2]))
+    return Iterations(centers, n_iter, converged, stacked_history(history))
 
 
 def in_memory_pass(
@@ -272,8 +241,9 @@ def in_memory_pass(
     """One fused pass over an in-memory matrix, chunk by chunk.
 
     Nothing of size ``n`` is written: each chunk adds its cluster sums and
-    offers its k farthest points as relocation candidates (measured 2 ms of a
-    15 ms MNIST iteration saved against keeping every label and distance).
+    offers its k farthest points as relocation candidates, which is cheaper
+    than keeping every label and distance. ``inertia`` is the weighted sum of
+    the assignment's (clipped, matmul) squared distances.
     """
     distance_fn = get_distance(distance)
     n_clusters, n_features = tf.unstack(tf.shape(centers))
@@ -281,7 +251,7 @@ def in_memory_pass(
     def body(start, size, totals):
         block = row_slice(x, start, size)
         block_weights = row_slice(sample_weight, start, size)
-        norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
+        norms = optional_row_slice(x_sq_norms, start, size)
         assigned = assign_block(block, centers, distance_fn, norms)
         sums, weights = cluster_sums(block, block_weights, assigned.labels, tf.shape(centers)[0])
         farthest = keep_farthest(
@@ -324,6 +294,21 @@ def lloyd(
         lambda c: in_memory_pass(x, sample_weight, c, distance, chunk_size, x_sq_norms),
         initial_centers, max_iter, tol, verbose, progress,
     )
-    # labels_ must agree with the final centres (scikit-learn's last E-step).
-    labels, total = labels_and_inertia(x, run.centers, sample_weight, distance, chunk_size, x_sq_norms)
-    return LloydResult(run.centers, labels, total, run.n_iter, run.converged, run.history)
+    return lloyd_result(run, x, sample_weight, distance, chunk_size, x_sq_norms)
+
+
+def lloyd_result(
+    iterations: Iterations,
+    data: tf.Tensor | tf.data.Dataset,
+    sample_weight: Optional[tf.Tensor] = None,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+    x_sq_norms: Optional[tf.Tensor] = None,
+) -> LloydResult:
+    """Lloyd iterations completed with the labels and exact inertia of ``data`` under their final centres.
+
+    ``labels_`` must agree with the final centres (scikit-learn's last E-step);
+    ``data`` is as for :func:`tfkmeans.ops._assignment.final_assignment`.
+    """
+    labels, total = final_assignment(data, iterations.centers, sample_weight, distance, chunk_size, x_sq_norms)
+    return LloydResult(iterations.centers, labels, total, iterations.n_iter, iterations.converged, iterations.history)

@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.chunking import _BLOCK_ELEMENTS, fold_chunks, row_slice
+from tfkmeans.ops._chunking import BLOCK_ELEMENTS, fold_chunks, map_chunks, row_slice
 
 DistanceFn = Callable[[tf.Tensor, tf.Tensor, Optional[tf.Tensor]], tf.Tensor]
 
@@ -31,15 +31,13 @@ def data_squared_norms(x: tf.Tensor, chunk_size: int = 2048) -> tf.Tensor:
     """:func:`squared_norms` of a whole data matrix, a chunk of rows at a time.
 
     The squares of one chunk stay in cache instead of filling an ``n × d``
-    temporary: on MNIST 11 ms against 20–25 ms.
+    temporary, which is faster.
     """
-    norms = tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
-
-    def body(start, size, index, norms):
-        return index + 1, norms.write(index, squared_norms(row_slice(x, start, size)))
-
-    _, norms = fold_chunks(tf.shape(x)[0], chunk_size, body, (tf.constant(0), norms))
-    return tf.ensure_shape(norms.concat(), x.shape[:1])
+    (norms,), _ = map_chunks(
+        tf.shape(x)[0], chunk_size, lambda start, size: ((squared_norms(row_slice(x, start, size)),), ()),
+        [tf.TensorSpec([None], x.dtype)],
+    )
+    return tf.ensure_shape(norms, x.shape[:1])
 
 
 def matmul_squared_distances(
@@ -87,7 +85,7 @@ def refine_near_distances(x: tf.Tensor, centers: tf.Tensor, squared: tf.Tensor) 
     """
     scale = squared_norms(x)[:, None] + squared_norms(centers)[None, :]
     near = tf.where(squared < _CANCELLATION_RATIO * scale)
-    pairs_per_chunk = max(1, _BLOCK_ELEMENTS // max(1, centers.shape[1] or 1))
+    pairs_per_chunk = max(1, BLOCK_ELEMENTS // max(1, centers.shape[1] or 1))
 
     def body(start, size, refined):
         pairs = tf.slice(near, [start, 0], [size, 2])

@@ -41,9 +41,9 @@ from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.assignment import labels_and_inertia
-from tfkmeans.ops.lloyd_algorithm import assign_and_accumulate
-from tfkmeans.ops.seeding import _sample_by_weight
+from tfkmeans.ops._assignment import final_assignment
+from tfkmeans.ops._lloyd import empty_history, in_memory_pass, stacked_history
+from tfkmeans.ops._sampling import sample_by_weight
 
 # max_no_improvement=None (never stop on a plateau) is passed to the graph as this.
 NO_PLATEAU_STOP = 2**31 - 1
@@ -72,18 +72,9 @@ class MiniBatchResult(NamedTuple):
     history: tf.Tensor  # (steps run, 2): after each step of this call, its ewa_inertia and batch_inertia
 
 
-def _empty_history(dtype: tf.DType) -> tf.TensorArray:
-    """Room for one ``[ewa_inertia, batch_inertia]`` row per step: two scalars, cheap beside a step."""
-    return tf.TensorArray(dtype, size=0, dynamic_size=True, element_shape=[2])
-
-
 def _record_step(history: tf.TensorArray, first_step: tf.Tensor, state: MiniBatchState) -> tf.TensorArray:
     """``history`` with the row of the step that produced ``state``, in a loop that began at ``first_step``."""
     return history.write(state.step - first_step - 1, tf.stack([state.ewa_inertia, state.batch_inertia]))
-
-
-def _stacked(history: tf.TensorArray) -> tf.Tensor:
-    return tf.reshape(history.stack(), [-1, 2])  # (0, 2), not (0,), when no step ran
 
 
 def minibatch_initial_state(
@@ -194,7 +185,7 @@ def minibatch_step(
     reassignment_ratio, tol, max_no_improvement : scalars; ``tol`` is absolute
         (already scaled by the data variance), ``tol <= 0`` disables it, and
         :data:`NO_PLATEAU_STOP` disables the plateau test.
-    distance, chunk_size, x_sq_norms : as for :func:`assign_and_accumulate`
+    distance, chunk_size, x_sq_norms : as for :func:`tfkmeans.ops.labels_and_inertia`
     verbose : print the step's figures from the graph
     """
     dtype = x.dtype
@@ -206,12 +197,9 @@ def minibatch_step(
     due = tf.reduce_any(state.counts <= 0) | (seen >= 10 * tf.cast(n_clusters, tf.int64))
     seen = tf.where(due, tf.zeros_like(seen), seen)
 
-    # 2-3. Assign and update. assign_and_accumulate's chunk loop rejects centres of static
-    # shape (1, d) (its tf.cond drops the static row count, and while_loop then sees a
-    # shape change), so it gets a dynamic row count; the static shape is restored below.
-    dynamic_centers = tf.compat.v1.placeholder_with_default(state.centers, [None, state.centers.shape[1]])
-    totals = assign_and_accumulate(x, sample_weight, dynamic_centers, distance, chunk_size, x_sq_norms)
-    batch_inertia = tf.reduce_sum(totals.min_sq_distances * sample_weight) / tf.cast(rows, dtype)
+    # 2-3. Assign and update: the batch is one Lloyd pass (its candidates go unused).
+    totals = in_memory_pass(x, sample_weight, state.centers, distance, chunk_size, x_sq_norms)
+    batch_inertia = totals.inertia / tf.cast(rows, dtype)
     centers, counts = update_centers_online(state.centers, state.counts, totals.sums, totals.weights)
 
     # 4. Reassign starved centres.
@@ -324,7 +312,7 @@ def minibatch_kmeans_resume(
         step_seed = tf.random.experimental.stateless_fold_in(seed, state.step)
         draw_seed = tf.random.experimental.stateless_fold_in(step_seed, 0)
         if weighted:  # as one run of the seeding's sampler, drawing from fold_in(step_seed, 0) = draw_seed
-            indices = _sample_by_weight(cumulative[None], batch_size, step_seed[None], 0)[0]
+            indices = sample_by_weight(cumulative[None], batch_size, step_seed[None], 0)[0]
         else:
             indices = tf.random.stateless_uniform([batch_size], draw_seed, minval=0, maxval=n, dtype=tf.int32)
         # Norms of the batch rows are computed per batch: precomputing them for all
@@ -338,13 +326,34 @@ def minibatch_kmeans_resume(
     state, history = tf.while_loop(
         lambda state, _history: (state.step < tf.cast(n_steps, tf.int32)) & tf.logical_not(state.converged),
         body,
-        (state, _empty_history(x.dtype)),
+        (state, empty_history(x.dtype)),
     )
+    return minibatch_result(
+        state, stacked_history(history), x, tf.reduce_sum(sample_weight), compute_labels, distance, chunk_size, sample_weight
+    )
+
+
+def minibatch_result(
+    state: MiniBatchState,
+    history: tf.Tensor,
+    data: tf.Tensor | tf.data.Dataset,
+    total_weight: tf.Tensor,
+    compute_labels: bool,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
+    sample_weight: Optional[tf.Tensor] = None,
+) -> MiniBatchResult:
+    """A mini-batch fit's result: with ``compute_labels`` the labels and exact inertia of ``data``.
+
+    Without ``compute_labels`` no pass is made: the labels are empty and the
+    inertia is estimated as ``ewa_inertia · total_weight``. ``data`` and
+    ``sample_weight`` are as for :func:`tfkmeans.ops._assignment.final_assignment`.
+    """
     if compute_labels:
-        labels, total = labels_and_inertia(x, state.centers, sample_weight, distance, chunk_size)
+        labels, total = final_assignment(data, state.centers, sample_weight, distance, chunk_size)
     else:
-        labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.reduce_sum(sample_weight)
-    return MiniBatchResult(state, labels, total, _stacked(history))
+        labels, total = tf.zeros([0], tf.int32), state.ewa_inertia * tf.cast(total_weight, state.centers.dtype)
+    return MiniBatchResult(state, labels, total, history)
 
 
 def minibatch_kmeans_stream(
@@ -388,6 +397,6 @@ def minibatch_kmeans_stream(
     state, history, _ = tf.while_loop(
         lambda state, _history, exhausted: tf.logical_not(exhausted | state.converged),
         body,
-        (initial, _empty_history(initial.centers.dtype), tf.constant(False)),
+        (initial, empty_history(initial.centers.dtype), tf.constant(False)),
     )
-    return state, _stacked(history)
+    return state, stacked_history(history)

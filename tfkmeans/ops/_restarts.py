@@ -13,11 +13,12 @@ from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.chunking import fold_chunks, row_slice
-from tfkmeans.ops.distances import data_squared_norms, get_distance
-from tfkmeans.ops.lloyd_algorithm import (
+from tfkmeans.ops._chunking import fold_chunks, optional_row_slice, row_slice
+from tfkmeans.ops._distances import data_squared_norms, get_distance
+from tfkmeans.ops._lloyd import (
     ONE_HOT_MAX_CLUSTERS,
     Candidates,
+    PassTotals,
     relocate_empty_clusters,
     segment_sum,
     update_centers,
@@ -40,13 +41,6 @@ class FarthestRows(NamedTuple):
     distances: tf.Tensor  # (runs, m), -inf for unused slots
     rows: tf.Tensor  # (runs, m) int32, row indices into the data
     labels: tf.Tensor  # (runs, m) int32, the cluster each row was assigned to
-
-
-class RunsTotals(NamedTuple):
-    sums: tf.Tensor  # (runs, k, d)
-    weights: tf.Tensor  # (runs, k)
-    inertia: tf.Tensor  # (runs,)
-    farthest: FarthestRows
 
 
 def assign_runs(
@@ -94,9 +88,10 @@ def keep_farthest_rows(current: FarthestRows, new: FarthestRows) -> FarthestRows
     return FarthestRows(*(tf.gather(part, best, batch_dims=1) for part in merged))
 
 
-def no_runs_totals(centers: tf.Tensor) -> RunsTotals:
+def no_runs_totals(centers: tf.Tensor) -> PassTotals:
+    """The totals of every run before any data: :class:`PassTotals` with a leading runs axis."""
     n_runs, n_clusters = tf.shape(centers)[0], tf.shape(centers)[1]
-    return RunsTotals(
+    return PassTotals(
         tf.zeros_like(centers),
         tf.zeros([n_runs, n_clusters], centers.dtype),
         tf.zeros([n_runs], centers.dtype),
@@ -115,14 +110,18 @@ def runs_pass(
     distance: str = "matmul",
     chunk_size: int = 4096,
     x_sq_norms: Optional[tf.Tensor] = None,
-) -> RunsTotals:
-    """One fused pass over ``x`` for every run: cluster sums, weights, inertia, farthest rows."""
+) -> PassTotals:
+    """One fused pass over ``x`` for every run: cluster sums, weights, inertia, farthest rows.
+
+    The :class:`PassTotals` of every run stacked on a leading axis; the
+    candidates are :class:`FarthestRows` (row indices, not copies of the rows).
+    """
     n_clusters = tf.shape(centers)[1]
 
     def body(start, size, totals):
         block = row_slice(x, start, size)
         block_weights = row_slice(sample_weight, start, size)
-        norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
+        norms = optional_row_slice(x_sq_norms, start, size)
         labels, mins = assign_runs(block, centers, distance, norms)
         sums, weights = runs_cluster_sums(block, block_weights, labels, n_clusters)
         # The scatter branch of the sums loses the static number of clusters; the loop needs the
@@ -133,11 +132,11 @@ def runs_pass(
         distances, rows = tf.math.top_k(by_run, k=tf.minimum(n_clusters, size))
         run_of_row = tf.broadcast_to(tf.range(tf.shape(rows)[0])[:, None], tf.shape(rows))
         farthest = FarthestRows(distances, rows + start, tf.gather_nd(labels, tf.stack([rows, run_of_row], axis=-1)))
-        return (RunsTotals(
+        return (PassTotals(
             totals.sums + sums,
             totals.weights + weights,
             totals.inertia + tf.reduce_sum(by_run * block_weights, axis=1),
-            keep_farthest_rows(totals.farthest, farthest),
+            keep_farthest_rows(totals.candidates, farthest),
         ),)
 
     (totals,) = fold_chunks(tf.shape(x)[0], chunk_size, body, (no_runs_totals(centers),))
@@ -155,7 +154,7 @@ def runs_inertia(
     """Every run's inertia ``(runs,)`` under its centres: assignment only, no sums."""
 
     def body(start, size, total):
-        norms = None if x_sq_norms is None else row_slice(x_sq_norms, start, size)
+        norms = optional_row_slice(x_sq_norms, start, size)
         _, mins = assign_runs(row_slice(x, start, size), centers, distance, norms)
         return (total + tf.reduce_sum(mins * row_slice(sample_weight, start, size)[:, None], axis=0),)
 
@@ -163,7 +162,7 @@ def runs_inertia(
     return total
 
 
-def relocate_runs_empty_clusters(x: tf.Tensor, sample_weight: tf.Tensor, totals: RunsTotals) -> tuple[tf.Tensor, tf.Tensor]:
+def relocate_runs_empty_clusters(x: tf.Tensor, sample_weight: tf.Tensor, totals: PassTotals) -> tuple[tf.Tensor, tf.Tensor]:
     """Each run's empty clusters re-seeded from its farthest rows (see ``relocate_empty_clusters``)."""
 
     def relocate_run(run):
@@ -175,7 +174,7 @@ def relocate_runs_empty_clusters(x: tf.Tensor, sample_weight: tf.Tensor, totals:
 
     def relocate_all():
         return tf.map_fn(
-            relocate_run, (totals.sums, totals.weights, totals.farthest),
+            relocate_run, (totals.sums, totals.weights, totals.candidates),
             fn_output_signature=(totals.sums.dtype, totals.weights.dtype),
         )
 

@@ -11,32 +11,13 @@ from typing import Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.distances import data_squared_norms, matmul_squared_distances
+from tfkmeans.ops._distances import data_squared_norms, matmul_squared_distances
+from tfkmeans.ops._sampling import sample_by_weight, weighted_keys
 
 
 def default_local_trials(n_clusters: int) -> int:
     """scikit-learn's choice: ``2 + floor(ln k)`` candidates per new centre."""
     return 2 + int(math.log(n_clusters))
-
-
-def _sample_by_weight(cumulative: tf.Tensor, n_samples: int, seeds: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-    """Per run, indices drawn with probability proportional to the increments of ``cumulative``.
-
-    ``cumulative`` is ``(runs, n)``; run ``r`` draws ``n_samples`` indices from
-    its own stream ``fold_in(seeds[r], step)``, so a run's draws do not depend
-    on how many runs share the call.
-    """
-    # map_fn, not a Python loop over the runs: their number may be unknown when a
-    # graph traced for one n_init is relaxed to serve another.
-    uniforms = tf.map_fn(
-        lambda seed: tf.random.stateless_uniform(
-            [n_samples], tf.random.experimental.stateless_fold_in(seed, step), dtype=cumulative.dtype
-        ),
-        seeds,
-        fn_output_signature=cumulative.dtype,
-    )
-    indices = tf.searchsorted(cumulative, uniforms * cumulative[:, -1:], side="left", out_type=tf.int32)
-    return tf.minimum(indices, tf.shape(cumulative)[1] - 1)
 
 
 def kmeans_plusplus_runs(
@@ -75,7 +56,7 @@ def kmeans_plusplus_runs(
         """Cumulative ``weight × D²`` over the points, per run: ``(runs, n)``."""
         return tf.cumsum(tf.cast(distances, tf.float64) * weight64, axis=1)
 
-    first = _sample_by_weight(tf.tile(tf.cumsum(weight64)[None], [n_runs, 1]), 1, seeds, 0)
+    first = sample_by_weight(tf.tile(tf.cumsum(weight64)[None], [n_runs, 1]), 1, seeds, 0)
     closest = distances_to(first)[:, :, 0]
     # (runs, k) filled one column per step: transposing a stacked integer TensorArray would
     # make oneDNN log an error line (it has no integer transpose) and fall back to Eigen.
@@ -89,7 +70,7 @@ def kmeans_plusplus_runs(
 
     def add_center(c, chosen, closest):
         cumulative = potentials(closest)
-        candidates = _sample_by_weight(cumulative, n_local_trials, seeds, c)  # (runs, trials)
+        candidates = sample_by_weight(cumulative, n_local_trials, seeds, c)  # (runs, trials)
         trial = tf.minimum(closest[:, :, None], distances_to(candidates))  # (runs, n, trials)
         trial_potential = tf.reduce_sum(tf.cast(trial, tf.float64) * weight64[:, None], axis=1)
         best = tf.argmin(trial_potential, axis=1, output_type=tf.int32)  # (runs,)
@@ -130,8 +111,5 @@ def random_points(
     Efraimidis–Spirakis keys ``log(u) / w``: the top k are a weighted sample
     without replacement; zero-weight rows are never picked while others remain.
     """
-    u = tf.random.stateless_uniform(tf.shape(sample_weight), seed, minval=1e-30, maxval=1.0, dtype=tf.float64)
-    weight64 = tf.cast(sample_weight, tf.float64)
-    keys = tf.where(weight64 > 0, tf.math.log(u) / weight64, tf.constant(-math.inf, tf.float64))
-    _, indices = tf.math.top_k(keys, k=n_clusters)
+    _, indices = tf.math.top_k(weighted_keys(sample_weight, seed), k=n_clusters)
     return tf.gather(x, indices), indices

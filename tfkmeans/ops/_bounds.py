@@ -1,11 +1,11 @@
 """Lloyd's iterations with Elkan's distance bounds: the same labels, most points never re-measured.
 
 Each point keeps an upper bound on the distance to its own centre and a lower
-bound on its distance to every centre (``n × k`` floats: 2.4 MB for MNIST with
-k = 10). When the centres move, the upper bound grows by its centre's move and
-each lower bound shrinks by that centre's move (triangle inequality). A point
-whose upper bound stays below every other centre's lower bound keeps its label
-without a distance computation. The others are re-measured with the GEMM,
+bound on its distance to every centre (``n × k`` floats). When the centres
+move, the upper bound grows by its centre's move and each lower bound shrinks
+by that centre's move (triangle inequality). A point whose upper bound stays
+below every other centre's lower bound keeps its label without a distance
+computation. The others are re-measured with the GEMM,
 which also makes their bounds exact again: gathered a chunk at a time when they
 are few, in one chunked pass over all the data when they are many. Cluster sums
 are updated from the points that changed cluster only, so a re-measuring
@@ -25,35 +25,42 @@ from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
-from tfkmeans.ops.assignment import inertia
-from tfkmeans.ops.chunking import fold_chunks, row_slice
-from tfkmeans.ops.distances import data_squared_norms, matmul_squared_distances
-from tfkmeans.ops.lloyd_algorithm import (
+from tfkmeans.ops._assignment import inertia
+from tfkmeans.ops._chunking import map_chunks, row_slice
+from tfkmeans.ops._distances import data_squared_norms, matmul_squared_distances
+from tfkmeans.ops._lloyd import (
     ONE_HOT_MAX_CLUSTERS,
     LloydResult,
     cluster_sums,
+    empty_history,
     in_memory_pass,
     print_iteration,
     relocate_empty_clusters,
+    stacked_history,
     update_centers,
 )
 
 # Rounding error allowed for a float32 squared distance ``||x||² - 2x·c + ||c||²``,
 # relative to ``(||x|| + ||c||)²``: about sqrt(d)·2⁻²⁴ ≈ 2e-6 for d = 784. 1e-4
-# is a wide safety factor; on MNIST it re-measures 0.15% more points than 0. It
+# is a wide safety factor that re-measures only a small share more points than 0. It
 # also absorbs the rounding of the bounds' own updates (half an ulp, ≈ 1.2e-7
 # of the squared margin per iteration a point goes unmeasured while centres
 # move): several hundred such iterations.
 ROUNDING_MARGIN = 1e-4
 
 # Above this share of unsettled points, one chunked pass over all of them beats
-# gathering them: on MNIST (k = 10) a gathered point costs about twice a point of
-# the full pass (copy, then GEMM), and the two break even near half the points.
+# gathering them: a gathered point costs about twice a point of the full pass
+# (copy, then GEMM), so the two break even near half the points.
 DENSE_SHARE = 0.45
 
 
 class Totals(NamedTuple):
-    """Per cluster: running totals of its points, or their change."""
+    """Per cluster: running totals of its points, or their change.
+
+    Not :class:`PassTotals`: the bounds keep float64 totals across iterations and
+    update them by the points that change cluster, which needs exact member
+    counts rather than an inertia and relocation candidates.
+    """
 
     sums: tf.Tensor  # (k, d) float64, weighted sums of the points
     weights: tf.Tensor  # (k,) float64, their total weight
@@ -158,18 +165,14 @@ def _measure_pass(
     longer.
     """
     n_clusters = tf.shape(centers)[0]
-    arrays = [
-        tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None]),
-        tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False, element_shape=[None]),
-        tf.TensorArray(x.dtype, size=0, dynamic_size=True, infer_shape=False, element_shape=[None, None]),
-    ]
+    outputs = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], x.dtype), tf.TensorSpec([None, None], x.dtype)]
 
     def part(values, start, size):
         if rows is None:
             return row_slice(values, start, size)
         return tf.gather(values, row_slice(rows, start, size))
 
-    def body(start, size, index, labels, nearest, distances, *totals):
+    def body(start, size, *totals):
         block = part(x, start, size)
         block_weights = part(sample_weight, start, size)
         measured = _measure(block, centers, part(x_sq_norms, start, size))
@@ -178,15 +181,13 @@ def _measure_pass(
             block_totals = Totals(tf.cast(block_sums, tf.float64), *_counted(block_weights, measured.labels, n_clusters))
         else:
             block_totals = _moved_totals(block, block_weights, part(previous_labels, start, size), measured.labels, n_clusters)
-        written = (array.write(index, value) for array, value in zip((labels, nearest, distances), measured))
         # tf.cond in the sums forgets static shapes; the loop needs them fixed.
-        added = (tf.ensure_shape(total + more, total.shape) for total, more in zip(totals, block_totals))
-        return (index + 1, *written, *added)
+        added = [tf.ensure_shape(total + more, total.shape) for total, more in zip(totals, block_totals)]
+        return measured, added
 
-    initial = (tf.constant(0), *arrays, *_no_totals(centers))
     n_measured = tf.shape(x)[0] if rows is None else tf.shape(rows)[0]
-    _, labels, nearest, distances, *totals = fold_chunks(n_measured, chunk_size, body, initial)
-    return Measured(labels.concat(), nearest.concat(), distances.concat()), Totals(*totals)
+    pieces, totals = map_chunks(n_measured, chunk_size, body, outputs, _no_totals(centers))
+    return Measured(*pieces), Totals(*totals)
 
 
 def _no_totals(centers: tf.Tensor) -> Totals:
@@ -212,9 +213,8 @@ def loosen_bounds(
 
     Returns the upper bounds ``(n,)``, lower bounds ``(n, k)`` and a boolean
     ``(n,)`` mask of the points to re-measure. Compiled by XLA, the element-wise
-    ``n × k`` steps fuse into one loop (on MNIST 0.8 ms against TensorFlow's
-    1.5–2.2 ms at k = 10, 35 against 49 ms at k = 1000), at the price of one
-    compilation (0.1–0.6 s) per new data shape.
+    ``n × k`` steps fuse into one loop instead of several passes over ``n × k``
+    temporaries, at the price of one compilation per new data shape.
     """
     shift = tf.norm(centers - old_centers, axis=1)
     upper = upper + tf.gather(shift, labels)
@@ -304,7 +304,7 @@ def lloyd_bounded(
     x_norms = tf.sqrt(x_sq_norms)
     x_sq_total = tf.reduce_sum(tf.cast(x_sq_norms, tf.float64) * tf.cast(sample_weight, tf.float64))
     n_rows = tf.cast(tf.shape(x)[0], initial_centers.dtype)
-    history = tf.TensorArray(initial_centers.dtype, size=0, dynamic_size=True, element_shape=[2])
+    history = empty_history(initial_centers.dtype)
 
     def relocated_centers(centers):
         totals = in_memory_pass(x, sample_weight, centers, "matmul", chunk_size, x_sq_norms)
@@ -348,4 +348,4 @@ def lloyd_bounded(
     # labels_ must agree with the final centres (scikit-learn's last E-step).
     labels = assign(centers, previous_centers, bounds, rebuild)[0].labels
     total = inertia(x, centers, labels, sample_weight, chunk_size)
-    return LloydResult(centers, labels, total, n_iter, converged, tf.reshape(history.stack(), [-1, 2]))
+    return LloydResult(centers, labels, total, n_iter, converged, stacked_history(history))

@@ -1,0 +1,102 @@
+"""The compiled graphs the estimators and metrics call: one ``tf.function`` per op, one trace cache.
+
+Every wrapper is shared by all estimator instances (centres and data are
+arguments), so many models in one process trace each graph once per input
+signature, not once per model or per module. ``autograph=False``: the ops'
+control flow is explicit (``tf.while_loop``, ``tf.cond``) and converting their
+source would cost more than tracing it. ``reduce_retracing=True`` where inputs
+change shape from fit to fit, so that one generic graph serves them all.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+from tfkmeans import ops
+from tfkmeans.ops import _lloyd, _minibatch, _sampling, _seeding, _statistics
+
+
+def _compiled(fn: Callable, reduce_retracing: bool = True) -> tf.types.experimental.PolymorphicFunction:
+    return tf.function(fn, reduce_retracing=reduce_retracing, autograph=False)
+
+
+# Seeding and the data statistics a fit needs.
+kmeans_plusplus = _compiled(ops.kmeans_plusplus)
+kmeans_plusplus_runs = _compiled(_seeding.kmeans_plusplus_runs)
+random_points = _compiled(ops.random_points)
+data_mean_variance = _compiled(_statistics.data_mean_variance)
+dataset_moments = _compiled(_statistics.dataset_moments, reduce_retracing=False)
+reservoir_sample = _compiled(_sampling.reservoir_sample, reduce_retracing=False)
+
+# Lloyd fits.
+lloyd = _compiled(ops.lloyd)
+lloyd_runs = _compiled(ops.lloyd_runs)
+lloyd_bounded = _compiled(ops.lloyd_bounded)
+lloyd_distributed = _compiled(ops.lloyd_distributed, reduce_retracing=False)
+
+# Mini-batch fits.
+minibatch_kmeans = _compiled(ops.minibatch_kmeans)
+minibatch_kmeans_resume = _compiled(_minibatch.minibatch_kmeans_resume)
+minibatch_step = _compiled(ops.minibatch_step)
+
+# The last step of a fit whose iterations ran in another graph: labels and exact inertia.
+lloyd_result = _compiled(_lloyd.lloyd_result)
+minibatch_result = _compiled(_minibatch.minibatch_result)
+
+# Labels, distances and inertia under given centres.
+labels_and_inertia = _compiled(ops.labels_and_inertia)
+inertia = _compiled(ops.inertia)
+
+
+@_compiled
+def predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
+    """Nearest centre of every row."""
+    return ops.nearest_centers(x, centers, distance, chunk_size).labels
+
+
+@_compiled
+def transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
+    """Euclidean distance of every row to every centre."""
+    return tf.sqrt(ops.squared_distances(x, centers, distance, chunk_size))
+
+
+@_compiled
+def score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
+    """Minus the exact weighted inertia, as scikit-learn's ``score``."""
+    return -ops.labels_and_inertia(x, centers, sample_weight, distance, chunk_size)[1]
+
+
+@tf.function(autograph=False)
+def lloyd_stream_fit(
+    batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
+    progress: tf.Tensor, distance: str, chunk_size: int, verbose: bool,
+) -> ops.LloydResult:
+    """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
+    run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose, progress)
+    return _lloyd.lloyd_result(run, batches, None, distance, chunk_size)
+
+
+@tf.function(autograph=False)
+def minibatch_stream_fit(
+    train: tf.data.Dataset,
+    once: tf.data.Dataset,
+    initial_centers: tf.Tensor,
+    n_samples: tf.Tensor,
+    total_weight: tf.Tensor,
+    seed: tf.Tensor,
+    reassignment_ratio: tf.Tensor,
+    tol: tf.Tensor,
+    max_no_improvement: tf.Tensor,
+    distance: str,
+    chunk_size: int,
+    compute_labels: bool,
+    verbose: bool,
+) -> ops.MiniBatchResult:
+    """Steps over ``train`` (the epochs, one step per batch), then labels over ``once``: one call."""
+    state, history = ops.minibatch_kmeans_stream(
+        train, initial_centers, n_samples, seed, reassignment_ratio, tol, max_no_improvement,
+        distance, chunk_size, verbose,
+    )
+    return _minibatch.minibatch_result(state, history, once, total_weight, compute_labels, distance, chunk_size)
