@@ -161,7 +161,7 @@ def seed_comparisons(
     purity = {key: results[key].scores["train"]["purity"] for key in SEED_PURITY}
     definition = "size-weighted purity: the fraction of training images in their cluster's majority digit"
     n_train = len(results["pixels"].model.labels_)
-    setup = (f"Ours: k={FLAGS.k}, {learned.kmeans_options()['n_init']} k-means++ restarts, fitted on "
+    setup = (f"Ours: k={FLAGS.k}, {runner.estimator_params()['n_init']} k-means++ restarts, fitted on "
              f"{n_train:,} MNIST training images{' (quick subset)' if FLAGS.quick else ''}; the notebook does not "
              "say which images it scored.")
     network = (f"Our autoencoder is DEC's dense 784-500-500-2000-{FLAGS.code_dim} network trained without labels "

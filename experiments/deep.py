@@ -51,16 +51,14 @@ import numpy as np
 from absl import flags, logging
 
 from experiments import networks, plots, runner
-from tfkmeans import KMeans, metrics
+from tfkmeans import metrics
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_integer("n_seeds", 3, "Seeds to run: --seed, --seed + 1, ...; the median is reported.", lower_bound=1)
 flags.DEFINE_integer("ae_epochs", 20, "Autoencoder training epochs.", lower_bound=1)
-flags.DEFINE_integer("batch_size", 256, "Autoencoder mini-batch size.", lower_bound=1)
 flags.DEFINE_integer("umap_dims", 10, "Dimensions of the UMAP embedding that K-means clusters.", lower_bound=2)
 flags.DEFINE_integer("umap_neighbors", 20, "UMAP n_neighbors.", lower_bound=2)
-flags.DEFINE_integer("n_init", 10, "K-means restarts on the embedding.", lower_bound=1)
 flags.DEFINE_integer("self_training_rounds", 2, "Self-training rounds of the CNN.", lower_bound=0)
 flags.DEFINE_integer("self_training_epochs", 4, "CNN epochs per self-training round.", lower_bound=1)
 flags.DEFINE_integer(
@@ -69,7 +67,7 @@ flags.DEFINE_integer(
     "for the best result within a few minutes.", lower_bound=0,
 )
 flags.DEFINE_integer("view_samples", 5000, "Test images drawn in embedding.png.", lower_bound=10)
-flags.DEFINE_bool("reuse", False, "Load cached weights and embeddings from --output_dir instead of training.")
+runner.define_flags("batch_size", "n_init", "reuse", batch_size=256, n_init=10)
 
 K = 10
 #: The unsupervised references (Hungarian accuracy on MNIST) the study is set beside.
@@ -191,7 +189,7 @@ def kmeans_stage(
     features (UMAP) before K-means.
     """
     with runner.timed(f"seed {seed}: K-means on {name}") as timer:
-        model = KMeans(K, n_init=FLAGS.n_init, random_state=seed).fit(train)
+        model = runner.estimator("kmeans", K, random_state=seed).fit(train)
         test_clusters = model.predict(test)
     seconds = prepare_s + timer.seconds
     return Stage(name, seconds, start_s + seconds, model.labels_, test_clusters, reference)

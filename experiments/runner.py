@@ -1,17 +1,19 @@
 """What every experiment script shares: flags, data, evaluation, output and timing.
 
-An experiment module defines its own flags, a ``main(argv)`` and ends with::
+An experiment module picks the shared clustering flags it needs with
+:func:`define_flags` (and defines its own), writes a ``main(argv)`` and ends with::
 
     if __name__ == "__main__":
         runner.set_defaults(output_dir="runs/<name>")
         runner.run(main)
 
-Inside ``main`` it calls :func:`load_data`, fits, scores with :func:`evaluate`,
-prints :func:`format_table` and saves with :func:`write_metrics` /
-:func:`output_dir`, timing stages with :func:`timed`.
+Inside ``main`` it calls :func:`load_data`, builds its estimators from the flags
+with :func:`estimator`, scores with :func:`evaluate`, prints :func:`format_table`
+and saves with :func:`write_metrics` / :func:`output_dir`, timing stages with
+:func:`timed`.
 
-Common flags
-------------
+Flags of every experiment (defined when this module is imported)
+----------------------------------------------------------------
 --data_dir
     Directory with the four MNIST IDX files; unset means ``TFKMEANS_DATA_DIR``,
     then tensorflow-datasets (see :func:`tfkmeans.datasets.load_mnist`).
@@ -21,7 +23,13 @@ Common flags
     Seeds the model and every random choice of the script (subsets, samples shown).
 --quick
     Smoke-test mode: a random subset of ``QUICK_N_TRAIN`` training and
-    ``QUICK_N_TEST`` test images and at most ``QUICK_MAX_ITER`` iterations.
+    ``QUICK_N_TEST`` test images, at most ``QUICK_MAX_ITER`` iterations and at
+    most ``QUICK_N_INIT`` restarts.
+
+Shared flags a study defines with :func:`define_flags`: ``--k``, ``--init``,
+``--n_init``, ``--max_iter``, ``--tol`` (K-means), ``--minibatch_max_iter``,
+``--batch_size`` (MiniBatchKMeans, or the study's network), ``--algorithms``
+and ``--reuse``; see :data:`SHARED_FLAGS`.
 """
 
 from __future__ import annotations
@@ -44,16 +52,24 @@ from tfkmeans.datasets import load_mnist
 
 __all__ = [
     "QUICK_MAX_ITER",
+    "QUICK_N_INIT",
     "QUICK_N_TEST",
     "QUICK_N_TRAIN",
     "MnistSplits",
+    "SHARED_FLAGS",
     "Timer",
+    "algorithms_flag",
+    "comparison_lines",
+    "define_flags",
+    "estimator",
+    "estimator_params",
     "evaluate",
     "experiment_flags",
     "format_table",
     "iteration_budget",
     "load_data",
     "output_dir",
+    "restart_budget",
     "run",
     "set_defaults",
     "timed",
@@ -61,6 +77,7 @@ __all__ = [
     "write_metrics",
     "write_text",
     "ALGORITHMS",
+    "cluster_order",
     "command_line",
     "format_value",
     "make_estimator",
@@ -75,6 +92,8 @@ QUICK_N_TRAIN = 2_000
 QUICK_N_TEST = 500
 #: Iteration cap in ``--quick`` mode (see :func:`iteration_budget`).
 QUICK_MAX_ITER = 30
+#: Restart cap in ``--quick`` mode (see :func:`restart_budget`).
+QUICK_N_INIT = 2
 
 FLAGS = flags.FLAGS
 
@@ -88,8 +107,40 @@ flags.DEFINE_integer("seed", 0, "Random seed of the model and of every random ch
 flags.DEFINE_bool(
     "quick", False,
     f"Smoke test: {QUICK_N_TRAIN:,} training / {QUICK_N_TEST:,} test images and at most "
-    f"{QUICK_MAX_ITER} iterations.",
+    f"{QUICK_MAX_ITER} iterations and {QUICK_N_INIT} restarts.",
 )
+
+#: Estimators the experiments compare, by the short name used in flags and metrics.json.
+ALGORITHMS = ("kmeans", "minibatch")
+ALGORITHM_TITLES = {"kmeans": "K-means", "minibatch": "MiniBatchKMeans"}
+
+#: The flags several studies share, by name: ``(DEFINE function, default, help, keyword arguments)``.
+#: :func:`define_flags` defines the ones a study names; :func:`estimator_params` reads them.
+SHARED_FLAGS: dict[str, tuple[Callable[..., Any], Any, str, dict[str, Any]]] = {
+    "k": (flags.DEFINE_integer, 10, "Number of clusters.", {"lower_bound": 1}),
+    "init": (flags.DEFINE_enum, "k-means++", "Initial centres of every fit.",
+             {"enum_values": ["k-means++", "random"]}),
+    "n_init": (flags.DEFINE_integer, 1, "Runs from different initial centres per fit; the lowest inertia wins "
+               f"(at most {QUICK_N_INIT} in --quick mode).", {"lower_bound": 1}),
+    "max_iter": (flags.DEFINE_integer, 300, "K-means: maximum Lloyd iterations per run (capped in --quick mode).",
+                 {"lower_bound": 1}),
+    "tol": (flags.DEFINE_float, 1e-4, "K-means: stop when the centre shift falls below tol x mean pixel variance; "
+            "0: when no label changes.", {}),
+    "minibatch_max_iter": (flags.DEFINE_integer, 100, "MiniBatchKMeans: maximum epochs, max_iter * n_train // "
+                           "batch_size steps (capped in --quick mode).", {"lower_bound": 1}),
+    "batch_size": (flags.DEFINE_integer, 1024, "Images per mini-batch: a MiniBatchKMeans step, or a training step "
+                   "of the study's network.", {"lower_bound": 1}),
+    "algorithms": (flags.DEFINE_list, list(ALGORITHMS), "Estimators to compare: kmeans, minibatch.", {}),
+    "reuse": (flags.DEFINE_bool, False, "Load the weights (and embeddings) kept in --output_dir by an earlier run "
+              "with the same data size, seed and training setup instead of computing them; compute (and keep) "
+              "them when there are none.", {}),
+}
+
+#: Constructor parameter -> the shared flag that sets it, per estimator.
+_ESTIMATOR_FLAGS = {
+    "kmeans": {"init": "init", "n_init": "n_init", "max_iter": "max_iter", "tol": "tol"},
+    "minibatch": {"init": "init", "n_init": "n_init", "max_iter": "minibatch_max_iter", "batch_size": "batch_size"},
+}
 
 
 # -- flags and entry point -----------------------------------------------------------------
@@ -145,9 +196,49 @@ def experiment_flags() -> dict[str, Any]:
     return dict(sorted(values.items()))
 
 
+def define_flags(*names: str, **defaults: Any) -> None:
+    """Define the shared flags ``names`` of :data:`SHARED_FLAGS`, with the study's own defaults.
+
+    Call it once, at the import of the study's module (absl flags are process-wide).
+
+    Parameters
+    ----------
+    *names : str
+        Keys of :data:`SHARED_FLAGS`.
+    **defaults
+        Flag name to the study's default, where it differs from the shared one.
+
+    Examples
+    --------
+    ``runner.define_flags("k", "init", "n_init", "max_iter", n_init=5)``
+    """
+    unknown = sorted(set(names) - set(SHARED_FLAGS))
+    if unknown:
+        raise ValueError(f"unknown shared flags {unknown}; they are {sorted(SHARED_FLAGS)}")
+    unnamed = sorted(set(defaults) - set(names))
+    if unnamed:
+        raise ValueError(f"defaults given for flags that are not defined: {unnamed}")
+    for name in names:
+        define, default, help_text, options = SHARED_FLAGS[name]
+        define(name=name, default=defaults.get(name, default), help=help_text, **options)
+
+
 def iteration_budget(max_iter: int, quick: bool) -> int:
     """The iteration limit to use: ``max_iter``, capped at ``QUICK_MAX_ITER`` in quick mode."""
     return min(max_iter, QUICK_MAX_ITER) if quick else max_iter
+
+
+def restart_budget(n_init: int, quick: bool) -> int:
+    """The number of restarts to use: ``n_init``, capped at ``QUICK_N_INIT`` in quick mode."""
+    return min(n_init, QUICK_N_INIT) if quick else n_init
+
+
+def algorithms_flag() -> list[str]:
+    """The estimators of ``--algorithms`` in :data:`ALGORITHMS` order; SystemExit naming any unknown one."""
+    unknown = set(FLAGS.algorithms) - set(ALGORITHMS)
+    if unknown:
+        raise SystemExit(f"unknown --algorithms {sorted(unknown)}; expected {ALGORITHMS}")
+    return [name for name in ALGORITHMS if name in FLAGS.algorithms]
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -423,10 +514,6 @@ def timed(label: str | None = None) -> Iterator[Timer]:
 
 # -- estimators and mapped accuracy ------------------------------------------------------------
 
-#: Estimators the experiments compare, by the short name used in flags and metrics.json.
-ALGORITHMS = ("kmeans", "minibatch")
-ALGORITHM_TITLES = {"kmeans": "K-means", "minibatch": "MiniBatchKMeans"}
-
 
 def make_estimator(algorithm: str, n_clusters: int, **params: Any) -> Any:
     """A tfkmeans estimator by short name: ``"kmeans"`` or ``"minibatch"``.
@@ -456,6 +543,54 @@ def make_estimator(algorithm: str, n_clusters: int, **params: Any) -> Any:
     raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
 
 
+def estimator_params(algorithm: str = "kmeans") -> dict[str, Any]:
+    """Constructor arguments of ``algorithm`` from the shared flags the study defined.
+
+    Parameters
+    ----------
+    algorithm : {"kmeans", "minibatch"}
+        K-means takes ``--init``, ``--n_init``, ``--max_iter`` and ``--tol``;
+        MiniBatchKMeans ``--init``, ``--n_init``, ``--minibatch_max_iter`` and
+        ``--batch_size``: those of them the study defined.
+
+    Returns
+    -------
+    dict
+        Those parameters, restarts and iterations capped in ``--quick`` mode
+        (:func:`restart_budget`, :func:`iteration_budget`), and ``random_state``
+        = ``--seed``.
+    """
+    if algorithm not in _ESTIMATOR_FLAGS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
+    params = {param: FLAGS[flag].value for param, flag in _ESTIMATOR_FLAGS[algorithm].items() if flag in FLAGS}
+    if "n_init" in params:
+        params["n_init"] = restart_budget(params["n_init"], FLAGS.quick)
+    if "max_iter" in params:
+        params["max_iter"] = iteration_budget(params["max_iter"], FLAGS.quick)
+    return {**params, "random_state": FLAGS.seed}
+
+
+def estimator(algorithm: str = "kmeans", n_clusters: int | None = None, **overrides: Any) -> Any:
+    """An unfitted estimator built from the flags (:func:`estimator_params`).
+
+    Parameters
+    ----------
+    algorithm : {"kmeans", "minibatch"}
+        Which estimator.
+    n_clusters : int, optional
+        Defaults to ``--k``.
+    **overrides
+        Constructor arguments that replace the flags' (e.g. ``random_state`` of
+        one of several fits).
+
+    Returns
+    -------
+    KMeans or MiniBatchKMeans
+    """
+    n_clusters = FLAGS.k if n_clusters is None else n_clusters
+    return make_estimator(algorithm, n_clusters, **{**estimator_params(algorithm), **overrides})
+
+
 def mapped_accuracy(y_true: np.ndarray, clusters: np.ndarray, mapping: np.ndarray) -> float:
     """Accuracy of predicting ``mapping[cluster]`` for every sample.
 
@@ -483,6 +618,15 @@ def mapped_accuracy(y_true: np.ndarray, clusters: np.ndarray, mapping: np.ndarra
     padded = np.full(max(int(clusters.max(initial=0)) + 1, len(mapping)), -1, dtype=np.int64)
     padded[: len(mapping)] = mapping
     return float(np.mean(padded[clusters] == y_true))
+
+
+def cluster_order(y_true: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[int]:
+    """Every cluster id below ``n_clusters``, by majority digit (:func:`tfkmeans.metrics.cluster_order`); empty ones last.
+
+    Figures and sorted confusion matrices then read 0..9 from left to right.
+    """
+    order = [int(c) for c in metrics.cluster_order(y_true, labels)]
+    return order + [c for c in range(n_clusters) if c not in order]
 
 
 def mapping_text(mapping: np.ndarray) -> str:
@@ -570,6 +714,16 @@ def format_value(value: Any, format: str = "number") -> str:
         if format == "int":
             return f"{int(round(float(value))):,}"
     return _format_cell(value)
+
+
+def comparison_lines(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One Markdown bullet per :func:`seed_comparison` entry: quantity, both values in its format, note."""
+    return [
+        f"- **{c['quantity']}**: seed {'≈ ' if c['approximate'] else ''}"
+        f"{format_value(c['seed_value'], c['format'])}, ours {format_value(c['ours'], c['format'])}. "
+        f"{c['note']}"
+        for c in comparisons
+    ]
 
 
 def command_line(module: str) -> str:
