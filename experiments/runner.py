@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from absl import app, flags, logging
 
-from tfkmeans import metrics
+from tfkmeans import KMeans, MiniBatchKMeans, metrics
 from tfkmeans.datasets import load_mnist
 
 __all__ = [
@@ -80,7 +80,6 @@ __all__ = [
     "cluster_order",
     "command_line",
     "format_value",
-    "make_estimator",
     "mapped_accuracy",
     "mapping_text",
     "seed_comparison",
@@ -126,8 +125,8 @@ SHARED_FLAGS: dict[str, tuple[Callable[..., Any], Any, str, dict[str, Any]]] = {
                  {"lower_bound": 1}),
     "tol": (flags.DEFINE_float, 1e-4, "K-means: stop when the centre shift falls below tol x mean pixel variance; "
             "0: when no label changes.", {}),
-    "minibatch_max_iter": (flags.DEFINE_integer, 100, "MiniBatchKMeans: maximum epochs, max_iter * n_train // "
-                           "batch_size steps (capped in --quick mode).", {"lower_bound": 1}),
+    "minibatch_max_iter": (flags.DEFINE_integer, 100, "MiniBatchKMeans: maximum epochs, i.e. at most "
+                           "minibatch_max_iter * n_train // batch_size steps (capped in --quick mode).", {"lower_bound": 1}),
     "batch_size": (flags.DEFINE_integer, 1024, "Images per mini-batch: a MiniBatchKMeans step, or a training step "
                    "of the study's network.", {"lower_bound": 1}),
     "algorithms": (flags.DEFINE_list, list(ALGORITHMS), "Estimators to compare: kmeans, minibatch.", {}),
@@ -515,34 +514,6 @@ def timed(label: str | None = None) -> Iterator[Timer]:
 # -- estimators and mapped accuracy ------------------------------------------------------------
 
 
-def make_estimator(algorithm: str, n_clusters: int, **params: Any) -> Any:
-    """A tfkmeans estimator by short name: ``"kmeans"`` or ``"minibatch"``.
-
-    Parameters
-    ----------
-    algorithm : {"kmeans", "minibatch"}
-        :class:`tfkmeans.KMeans` or :class:`tfkmeans.MiniBatchKMeans`.
-    n_clusters : int
-        Number of clusters.
-    **params
-        Passed to the constructor (``n_init``, ``max_iter``, ``random_state``, ...).
-        ``batch_size`` is dropped for ``"kmeans"``, which has none.
-
-    Returns
-    -------
-    KMeans or MiniBatchKMeans
-        Unfitted.
-    """
-    import tfkmeans
-
-    if algorithm == "kmeans":
-        params.pop("batch_size", None)
-        return tfkmeans.KMeans(n_clusters, **params)
-    if algorithm == "minibatch":
-        return tfkmeans.MiniBatchKMeans(n_clusters, **params)
-    raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
-
-
 def estimator_params(algorithm: str = "kmeans") -> dict[str, Any]:
     """Constructor arguments of ``algorithm`` from the shared flags the study defined.
 
@@ -570,7 +541,9 @@ def estimator_params(algorithm: str = "kmeans") -> dict[str, Any]:
     return {**params, "random_state": FLAGS.seed}
 
 
-def estimator(algorithm: str = "kmeans", n_clusters: int | None = None, **overrides: Any) -> Any:
+def estimator(
+    algorithm: str = "kmeans", n_clusters: int | None = None, **overrides: Any
+) -> KMeans | MiniBatchKMeans:
     """An unfitted estimator built from the flags (:func:`estimator_params`).
 
     Parameters
@@ -588,7 +561,8 @@ def estimator(algorithm: str = "kmeans", n_clusters: int | None = None, **overri
     KMeans or MiniBatchKMeans
     """
     n_clusters = FLAGS.k if n_clusters is None else n_clusters
-    return make_estimator(algorithm, n_clusters, **{**estimator_params(algorithm), **overrides})
+    params = {**estimator_params(algorithm), **overrides}
+    return (KMeans if algorithm == "kmeans" else MiniBatchKMeans)(n_clusters, **params)
 
 
 def mapped_accuracy(y_true: np.ndarray, clusters: np.ndarray, mapping: np.ndarray) -> float:
