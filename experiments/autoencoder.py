@@ -236,12 +236,10 @@ def write_outputs(
     """Print the table and write metrics.json and summary.md."""
     comparisons = seed_comparisons(results, training, figures)
     print(learned.scores_table(spaces, results))
-    command = runner.command_line("experiments.autoencoder")
+    head = runner.record_head("autoencoder", "K-means on autoencoder codes and on raw pixels")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "autoencoder",
-        "title": "K-means on autoencoder codes and on raw pixels",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "network": {"layout": f"784-500-500-2000-{FLAGS.code_dim}", "loss": "mse", "optimizer": "adam",
                     "learning_rate": LEARNING_RATE, "batch_size": FLAGS.batch_size, "labels_used": False},

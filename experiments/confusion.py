@@ -212,12 +212,10 @@ def write_outputs(model: KMeans, results: dict[str, dict[str, Any]], tables: Sor
     comparisons = seed_comparisons(results, digits, figures)
     logging.info("Purity: train %.4f, test %.4f", results["train"]["purity"], results["test"]["purity"])
     print(training_table(tables))
-    command = runner.command_line("experiments.confusion")
+    head = runner.record_head("confusion", "Sorted confusion matrix of K-means on raw pixels")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "confusion",
-        "title": "Sorted confusion matrix of K-means on raw pixels",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "max_iter_used": model.max_iter,
         "train": results["train"], "test": results["test"],
@@ -238,7 +236,7 @@ def main(argv: Sequence[str]) -> None:
     directory = runner.output_dir()
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+            data = runner.load_data_from_flags()
         model = runner.estimator("kmeans")
         with runner.timed("fit") as fit_time:
             model.fit(data.x_train)

@@ -407,7 +407,7 @@ def main(argv: Sequence[str]) -> None:
     n_seeds = min(FLAGS.n_seeds, QUICK_SEEDS) if FLAGS.quick else FLAGS.n_seeds
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+            data = runner.load_data_from_flags()
         seeds = [FLAGS.seed + offset for offset in range(n_seeds)]
         stages = {seed: run_seed(data, directory, seed, FLAGS.early_epochs if seed == seeds[0] else 0) for seed in seeds}
         runs = {seed: stage_records(data, seed_stages) for seed, seed_stages in stages.items()}
@@ -423,10 +423,10 @@ def main(argv: Sequence[str]) -> None:
     }
     for seed, records in runs.items():
         print(f"seed {seed}\n{results_table(records)}\n")
-    command = runner.command_line("experiments.deep")
+    head = runner.record_head("deep", "Unsupervised MNIST clustering beyond the seeds")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "deep", "title": "Unsupervised MNIST clustering beyond the seeds", "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "reused": FLAGS.reuse, "headline": headline, "seeds": {str(seed): records for seed, records in runs.items()},
         "timings_s": {"load": load_time.seconds, "figures": figure_time.seconds, "total": total_time.seconds},

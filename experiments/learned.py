@@ -104,7 +104,7 @@ class Stages:
 def load_data(stages: Stages) -> runner.MnistSplits:
     """The study's MNIST splits (timed as stage "load"); then every generator seeded for the network to come."""
     with stages("load"):
-        data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+        data = runner.load_data_from_flags()
     networks.seed_everything(FLAGS.seed)
     return data
 
@@ -271,7 +271,8 @@ def cluster_spaces(spaces: Sequence[FeatureSpace], data: runner.MnistSplits) -> 
 def kmeans_sentence(n_test: int) -> str:
     """The summary.md sentence on the K-means setup, with the quick-mode warning."""
     return (
-        f"K-means: k={FLAGS.k}, n_init={runner.estimator_params()['n_init']}, fitted on the training features; test images "
+        f"K-means: k={FLAGS.k}, n_init={runner.estimator_params()['n_init']}, fitted on the training features; "
+        "test images "
         f"({n_test:,}) assigned to the nearest centre."
         + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else "")
     )

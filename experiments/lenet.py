@@ -282,12 +282,12 @@ def write_outputs(
     comparisons = seed_comparisons(results, curves, training, accuracy, figures)
     print(learned.scores_table(spaces, results))
     print("elbow knees:", {key: curve["knee"] for key, curve in curves.items()})
-    command = runner.command_line("experiments.lenet")
+    head = runner.record_head(
+        "lenet", "K-means on LeNet-5 features trained with labels (supervised), elbow and cluster grids"
+    )
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "lenet",
-        "title": "K-means on LeNet-5 features trained with labels (supervised), elbow and cluster grids",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "network": {"name": "lenet5", "labels_used": True, "loss": "sparse categorical cross-entropy (logits)",
                     "optimizer": "adam", "learning_rate": LEARNING_RATE, "batch_size": FLAGS.batch_size},

@@ -223,12 +223,10 @@ def write_outputs(models: dict[str, Any], results: dict[str, Any], data: runner.
     print()
     for entry in entries:
         print(f"{entry['quantity']}: paper {entry['seed_value']:.2%}, ours {entry['ours']:.2%}. {entry['note']}")
-    command = runner.command_line("experiments.minibatch")
+    head = runner.record_head("minibatch", "MiniBatchKMeans beside K-means on raw pixels")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "minibatch",
-        "title": "MiniBatchKMeans beside K-means on raw pixels",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "n_sample": len(sample),
                  "quick": FLAGS.quick},
         "params": {algorithm: runner.estimator_params(algorithm) for algorithm in ESTIMATORS},
@@ -253,7 +251,7 @@ def main(argv: Sequence[str]) -> None:
     directory = runner.output_dir()
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+            data = runner.load_data_from_flags()
         n_sample = min(FLAGS.n_samples, len(data.x_train))
         sample = np.sort(np.random.default_rng(FLAGS.seed).choice(len(data.x_train), n_sample, replace=False))
         models, results = {}, {}

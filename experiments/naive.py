@@ -187,11 +187,10 @@ def write_outputs(
     print(results_table(results))
     print()
     print(seed_comparison(results))
-    command = runner.command_line("experiments.naive")
+    head = runner.record_head("naive")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "naive",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "max_iter_used": model.max_iter,
         "train": results["train"],
@@ -210,7 +209,7 @@ def main(argv: Sequence[str]) -> None:
     directory = runner.output_dir()
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+            data = runner.load_data_from_flags()
         model, results = fit_and_evaluate(data)
         with runner.timed("figures") as plot_time:
             figures = save_figures(model, data, directory)

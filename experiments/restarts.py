@@ -329,12 +329,10 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]]
     """
     comparisons = seed_comparisons(summary, figures)
     print(runner.format_table([{c: row[c] for c in TABLE_COLUMNS[:-1]} for row in rows], TABLE_COLUMNS[:-1]))
-    command = runner.command_line("experiments.restarts")
+    head = runner.record_head("restarts", "K-means restarts: inertia, cluster → digit maps, train/test accuracy")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "restarts",
-        "title": "K-means restarts: inertia, cluster → digit maps, train/test accuracy",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "max_iter_used": budgets["max_iter"], "repetitions_used": budgets["repetitions"],
         "n_init_used": budgets["n_init"],
@@ -365,7 +363,7 @@ def main(argv: Sequence[str]) -> None:
     }
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+            data = runner.load_data_from_flags()
         with runner.timed("fits") as fit_time:
             rows = [fit_repetition(data, k, r, budgets["n_init"]) for k in ks for r in range(budgets["repetitions"])]
         summary = summarise(rows, ks)

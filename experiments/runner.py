@@ -68,7 +68,9 @@ __all__ = [
     "format_table",
     "iteration_budget",
     "load_data",
+    "load_data_from_flags",
     "output_dir",
+    "record_head",
     "restart_budget",
     "run",
     "set_defaults",
@@ -126,7 +128,8 @@ SHARED_FLAGS: dict[str, tuple[Callable[..., Any], Any, str, dict[str, Any]]] = {
     "tol": (flags.DEFINE_float, 1e-4, "K-means: stop when the centre shift falls below tol x mean pixel variance; "
             "0: when no label changes.", {}),
     "minibatch_max_iter": (flags.DEFINE_integer, 100, "MiniBatchKMeans: maximum epochs, i.e. at most "
-                           "minibatch_max_iter * n_train // batch_size steps (capped in --quick mode).", {"lower_bound": 1}),
+                           "minibatch_max_iter * n_train // batch_size steps (capped in --quick mode).",
+                           {"lower_bound": 1}),
     "batch_size": (flags.DEFINE_integer, 1024, "Images per mini-batch: a MiniBatchKMeans step, or a training step "
                    "of the study's network.", {"lower_bound": 1}),
     "algorithms": (flags.DEFINE_list, list(ALGORITHMS), "Estimators to compare: kmeans, minibatch.", {}),
@@ -293,6 +296,11 @@ def load_data(quick: bool = False, data_dir: str | None = None, seed: int = 0) -
         x_test, y_test = _random_subset(x_test, y_test, QUICK_N_TEST, rng)
     logging.info("Data: %d training and %d test images of %d pixels", len(x_train), len(x_test), x_train.shape[1])
     return MnistSplits(x_train, y_train, x_test, y_test)
+
+
+def load_data_from_flags() -> MnistSplits:
+    """:func:`load_data` as ``--quick``, ``--data_dir`` and ``--seed`` ask."""
+    return load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -595,7 +603,7 @@ def mapped_accuracy(y_true: np.ndarray, clusters: np.ndarray, mapping: np.ndarra
 
 
 def cluster_order(y_true: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[int]:
-    """Every cluster id below ``n_clusters``, by majority digit (:func:`tfkmeans.metrics.cluster_order`); empty ones last.
+    """Every cluster id below ``n_clusters`` by majority digit (:func:`tfkmeans.metrics.cluster_order`), empty ones last.
 
     Figures and sorted confusion matrices then read 0..9 from left to right.
     """
@@ -703,3 +711,19 @@ def comparison_lines(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
 def command_line(module: str) -> str:
     """The command that ran this process, as ``python -m <module> <args>``."""
     return " ".join(["python -m " + module, *sys.argv[1:]])
+
+
+def record_head(experiment: str, title: str | None = None) -> dict[str, Any]:
+    """The first keys of every study's ``metrics.json``: ``experiment``, ``title`` (if any), ``command``, ``flags``.
+
+    Parameters
+    ----------
+    experiment : str
+        The study's module name under ``experiments``.
+    title : str, optional
+        What the report calls the study.
+    """
+    return {
+        "experiment": experiment, **({"title": title} if title else {}),
+        "command": command_line(f"experiments.{experiment}"), "flags": experiment_flags(),
+    }

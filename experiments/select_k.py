@@ -180,13 +180,16 @@ def seed_comparisons(chosen: Choices, figures: dict[str, str]) -> list[dict[str,
     return comparisons
 
 
+#: Columns of the sweep table per estimator: (header, key of the sweep's rows).
+SWEEP_COLUMNS = (("inertia/image", "inertia_per_image"), ("CH", "calinski_harabasz"), ("accuracy", "majority_accuracy"))
+
+
 def sweep_table(sweeps: dict[str, list[dict[str, Any]]], ks: Sequence[int]) -> list[dict[str, Any]]:
     """One row per k: inertia per image, CH index and accuracy of every estimator."""
     names = {a: runner.ALGORITHM_TITLES[a] for a in sweeps}
     return [
-        {"k": k, **{f"{names[a]} inertia/image": column(rows, "inertia_per_image", [k])[0] for a, rows in sweeps.items()},
-         **{f"{names[a]} CH": column(rows, "calinski_harabasz", [k])[0] for a, rows in sweeps.items()},
-         **{f"{names[a]} accuracy": column(rows, "majority_accuracy", [k])[0] for a, rows in sweeps.items()}}
+        {"k": k, **{f"{names[a]} {header}": column(rows, key, [k])[0] for header, key in SWEEP_COLUMNS
+                    for a, rows in sweeps.items()}}
         for k in ks
     ]
 
@@ -234,12 +237,10 @@ def write_outputs(sweeps: dict[str, list[dict[str, Any]]], chosen: Choices, n_tr
     table = sweep_table(sweeps, sorted(set(chosen.elbow_ks) | set(chosen.ch_ks)))
     print(runner.format_table(table))
     print("elbow:", chosen.elbow, " CH argmax:", chosen.ch_best)
-    command = runner.command_line("experiments.select_k")
+    head = runner.record_head("select_k", "Choosing k: elbow of the inertia curve and the Calinski-Harabasz index")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "select_k",
-        "title": "Choosing k: elbow of the inertia curve and the Calinski-Harabasz index",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": n_train, "quick": FLAGS.quick},
         "sweeps": sweeps,
         "elbow_k": chosen.elbow, "calinski_harabasz_k": chosen.ch_best, "calinski_harabasz_falling": chosen.ch_falling,
@@ -258,7 +259,7 @@ def main(argv: Sequence[str]) -> None:
     ch_ks = list(range(FLAGS.ch_k_min, FLAGS.ch_k_max + 1))
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+            data = runner.load_data_from_flags()
         with runner.timed("fits") as fit_time:
             sweeps = {a: sweep(a, data, sorted(set(elbow_ks) | set(ch_ks)), set(ch_ks)) for a in algorithms}
         chosen = choose(sweeps, elbow_ks, ch_ks)

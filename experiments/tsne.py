@@ -365,16 +365,14 @@ def write_outputs(fits: Fits, y: np.ndarray, sample: np.ndarray, figures: dict[s
     n_samples = len(sample)
     comparisons = seed_comparisons(fits, n_samples, len(y), figures)
     print(runner.format_table(results_rows(fits, n_samples)))
-    command = runner.command_line("experiments.tsne")
+    head = runner.record_head("tsne", "t-SNE pictures and per-digit correct counts, K-means and MiniBatchKMeans")
+    command = head["command"]
 
     def jsonable(result: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in result.items() if key != "labels"}
 
     runner.write_metrics({
-        "experiment": "tsne",
-        "title": "t-SNE pictures and per-digit correct counts, K-means and MiniBatchKMeans",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(y), "n_samples": n_samples, "quick": FLAGS.quick},
         "estimator_params": {a: runner.estimator_params(a) for a in fits.results},
         "results": {a: jsonable(r) for a, r in fits.results.items()},
@@ -396,7 +394,7 @@ def main(argv: Sequence[str]) -> None:
     algorithms = runner.algorithms_flag()
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+            data = runner.load_data_from_flags()
         x, y = data.x_train, data.y_train
         sample = draw_sample(len(x))
         with runner.timed("fits") as fit_time:
