@@ -60,28 +60,17 @@ class SortedConfusion(NamedTuple):
         return [label.replace("\n→ ", "→") for label in self.tick_labels()]
 
 
-def padded(values: np.ndarray, shape: tuple[int, ...], fill: int) -> np.ndarray:
-    """``values`` in the top-left corner of an int64 array of ``shape`` filled with ``fill``.
-
-    The library's tables and maps end at the largest id present; here every digit
-    and every cluster id up to k has its row or column.
-    """
-    out = np.full(shape, fill, dtype=np.int64)
-    out[tuple(slice(0, size) for size in np.shape(values))] = values
-    return out
-
-
 def sorted_confusion(data: runner.MnistSplits, train_clusters: np.ndarray, test_clusters: np.ndarray,
                      n_clusters: int) -> SortedConfusion:
     """Both splits' confusion matrices with the columns sorted by majority *training* digit."""
     n_classes = int(max(data.y_train.max(), data.y_test.max())) + 1
     shape = (n_classes, n_clusters)
-    majority = padded(metrics.majority_labels(data.y_train, train_clusters), (n_clusters,), -1)
+    majority = runner.padded(metrics.majority_labels(data.y_train, train_clusters), (n_clusters,), -1)
     order = runner.cluster_order(data.y_train, train_clusters, n_clusters)
     return SortedConfusion(
         order, majority,
-        train=padded(metrics.confusion_matrix(data.y_train, train_clusters, sort_clusters=True), shape, 0),
-        test=padded(metrics.contingency_matrix(data.y_test, test_clusters), shape, 0)[:, order],
+        train=runner.padded(metrics.confusion_matrix(data.y_train, train_clusters, sort_clusters=True), shape, 0),
+        test=runner.padded(metrics.contingency_matrix(data.y_test, test_clusters), shape, 0)[:, order],
     )
 
 

@@ -70,6 +70,7 @@ __all__ = [
     "load_data",
     "load_data_from_flags",
     "output_dir",
+    "padded",
     "record_head",
     "restart_budget",
     "run",
@@ -597,13 +598,23 @@ def mapped_accuracy(y_true: np.ndarray, clusters: np.ndarray, mapping: np.ndarra
     y_true = np.asarray(y_true)
     clusters = np.asarray(clusters)
     mapping = np.asarray(mapping)
-    padded = np.full(max(int(clusters.max(initial=0)) + 1, len(mapping)), -1, dtype=np.int64)
-    padded[: len(mapping)] = mapping
-    return float(np.mean(padded[clusters] == y_true))
+    by_id = padded(mapping, (max(int(clusters.max(initial=0)) + 1, len(mapping)),), -1)
+    return float(np.mean(by_id[clusters] == y_true))
+
+
+def padded(values: np.ndarray, shape: tuple[int, ...], fill: int) -> np.ndarray:
+    """``values`` in the leading corner of an int64 array of ``shape`` filled with ``fill``.
+
+    The library's tables and maps end at the largest label present; padded, every
+    digit and every cluster id up to k has its row, column or entry.
+    """
+    out = np.full(shape, fill, dtype=np.int64)
+    out[tuple(slice(0, size) for size in np.shape(values))] = values
+    return out
 
 
 def cluster_order(y_true: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[int]:
-    """Every cluster id below ``n_clusters`` by majority digit (:func:`tfkmeans.metrics.cluster_order`), empty ones last.
+    """Every id below ``n_clusters`` by majority digit (:func:`tfkmeans.metrics.cluster_order`), empty ones last.
 
     Figures and sorted confusion matrices then read 0..9 from left to right.
     """
