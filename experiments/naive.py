@@ -114,7 +114,7 @@ def results_table(results: dict[str, dict[str, Any]], *, markdown: bool = False)
     return runner.format_table(rows, markdown=markdown)
 
 
-def seed_comparison(results: dict[str, dict[str, Any]]) -> str:
+def comparison_paragraph(results: dict[str, dict[str, Any]]) -> str:
     """One paragraph setting our purities beside the seed's figure."""
     ours = results["train"]["mean_cluster_purity"]
     return (
@@ -159,7 +159,7 @@ def summary_markdown(results: dict[str, dict[str, Any]], n_train: int, n_test: i
         "",
         "## Comparison with the seed",
         "",
-        seed_comparison(results),
+        comparison_paragraph(results),
         "",
         "## Figures",
         "",
@@ -186,7 +186,7 @@ def write_outputs(
     """Print the table and the comparison; write metrics.json and summary.md."""
     print(results_table(results))
     print()
-    print(seed_comparison(results))
+    print(comparison_paragraph(results))
     head = runner.record_head("naive")
     command = head["command"]
     runner.write_metrics({
