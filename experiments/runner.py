@@ -57,6 +57,7 @@ __all__ = [
     "QUICK_N_TRAIN",
     "MnistSplits",
     "SHARED_FLAGS",
+    "SharedFlag",
     "Timer",
     "algorithms_flag",
     "comparison_lines",
@@ -116,27 +117,54 @@ flags.DEFINE_bool(
 ALGORITHMS = ("kmeans", "minibatch")
 ALGORITHM_TITLES = {"kmeans": "K-means", "minibatch": "MiniBatchKMeans"}
 
-#: The flags several studies share, by name: ``(DEFINE function, default, help, keyword arguments)``.
-#: :func:`define_flags` defines the ones a study names; :func:`estimator_params` reads them.
-SHARED_FLAGS: dict[str, tuple[Callable[..., Any], Any, str, dict[str, Any]]] = {
-    "k": (flags.DEFINE_integer, 10, "Number of clusters.", {"lower_bound": 1}),
-    "init": (flags.DEFINE_enum, "k-means++", "Initial centres of every fit.",
-             {"enum_values": ["k-means++", "random"]}),
-    "n_init": (flags.DEFINE_integer, 1, "Runs from different initial centres per fit; the lowest inertia wins "
-               f"(at most {QUICK_N_INIT} in --quick mode).", {"lower_bound": 1}),
-    "max_iter": (flags.DEFINE_integer, 300, "K-means: maximum Lloyd iterations per run (capped in --quick mode).",
-                 {"lower_bound": 1}),
-    "tol": (flags.DEFINE_float, 1e-4, "K-means: stop when the centre shift falls below tol x mean pixel variance; "
-            "0: when no label changes.", {}),
-    "minibatch_max_iter": (flags.DEFINE_integer, 100, "MiniBatchKMeans: maximum epochs, i.e. at most "
-                           "minibatch_max_iter * n_train // batch_size steps (capped in --quick mode).",
-                           {"lower_bound": 1}),
-    "batch_size": (flags.DEFINE_integer, 1024, "Images per mini-batch: a MiniBatchKMeans step, or a training step "
-                   "of the study's network.", {"lower_bound": 1}),
-    "algorithms": (flags.DEFINE_list, list(ALGORITHMS), "Estimators to compare: kmeans, minibatch.", {}),
-    "reuse": (flags.DEFINE_bool, False, "Load the weights (and embeddings) kept in --output_dir by an earlier run "
-              "with the same data size, seed and training setup instead of computing them; compute (and keep) "
-              "them when there are none.", {}),
+
+class SharedFlag(NamedTuple):
+    """How to define one shared flag: the absl ``DEFINE_*`` function, its default, help and other arguments."""
+
+    define: Callable[..., Any]
+    default: Any
+    help: str
+    options: Mapping[str, Any] | None = None
+
+
+#: The flags several studies share, by name. :func:`define_flags` defines the ones a
+#: study names; :func:`estimator_params` reads them.
+SHARED_FLAGS: dict[str, SharedFlag] = {
+    "k": SharedFlag(flags.DEFINE_integer, 10, "Number of clusters.", {"lower_bound": 1}),
+    "init": SharedFlag(
+        flags.DEFINE_enum, "k-means++", "Initial centres of every fit.", {"enum_values": ["k-means++", "random"]},
+    ),
+    "n_init": SharedFlag(
+        flags.DEFINE_integer, 1,
+        f"Runs from different initial centres per fit; the lowest inertia wins (at most {QUICK_N_INIT} in --quick "
+        "mode).",
+        {"lower_bound": 1},
+    ),
+    "max_iter": SharedFlag(
+        flags.DEFINE_integer, 300, "K-means: maximum Lloyd iterations per run (capped in --quick mode).",
+        {"lower_bound": 1},
+    ),
+    "tol": SharedFlag(
+        flags.DEFINE_float, 1e-4,
+        "K-means: stop when the centre shift falls below tol x mean pixel variance; 0: when no label changes.",
+    ),
+    "minibatch_max_iter": SharedFlag(
+        flags.DEFINE_integer, 100,
+        "MiniBatchKMeans: maximum epochs, i.e. at most minibatch_max_iter * n_train // batch_size steps (capped "
+        "in --quick mode).",
+        {"lower_bound": 1},
+    ),
+    "batch_size": SharedFlag(
+        flags.DEFINE_integer, 1024,
+        "Images per mini-batch: a MiniBatchKMeans step, or a training step of the study's network.",
+        {"lower_bound": 1},
+    ),
+    "algorithms": SharedFlag(flags.DEFINE_list, list(ALGORITHMS), "Estimators to compare: kmeans, minibatch."),
+    "reuse": SharedFlag(
+        flags.DEFINE_bool, False,
+        "Load the weights (and embeddings) kept in --output_dir by an earlier run with the same data size, seed "
+        "and training setup instead of computing them; compute (and keep) them when there are none.",
+    ),
 }
 
 #: Constructor parameter -> the shared flag that sets it, per estimator.
@@ -222,8 +250,8 @@ def define_flags(*names: str, **defaults: Any) -> None:
     if unnamed:
         raise ValueError(f"defaults given for flags that are not defined: {unnamed}")
     for name in names:
-        define, default, help_text, options = SHARED_FLAGS[name]
-        define(name=name, default=defaults.get(name, default), help=help_text, **options)
+        flag = SHARED_FLAGS[name]
+        flag.define(name=name, default=defaults.get(name, flag.default), help=flag.help, **(flag.options or {}))
 
 
 def iteration_budget(max_iter: int, quick: bool) -> int:
