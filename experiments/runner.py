@@ -579,7 +579,7 @@ def estimator_params(algorithm: str = "kmeans") -> dict[str, Any]:
 
 
 def estimator(
-    algorithm: str = "kmeans", n_clusters: int | None = None, **overrides: Any
+    algorithm: str = "kmeans", n_clusters: int | None = None, /, **overrides: Any
 ) -> KMeans | MiniBatchKMeans:
     """An unfitted estimator built from the flags (:func:`estimator_params`).
 
@@ -591,7 +591,8 @@ def estimator(
         Defaults to ``--k``.
     **overrides
         Constructor arguments that replace the flags' (e.g. ``random_state`` of
-        one of several fits).
+        one of several fits); KMeans's own ``algorithm`` ("lloyd", "elkan") too,
+        as the first two arguments are positional only.
 
     Returns
     -------
