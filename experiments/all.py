@@ -87,15 +87,42 @@ def run_experiment(name: str, runs_dir: Path) -> dict[str, object]:
             "command": " ".join(["python", *command[1:]]), "log": str(log_path)}
 
 
+def selected_studies() -> list[str]:
+    """The studies of :data:`experiments.report.STUDIES` that ``--only`` and ``--skip`` leave, in order."""
+    unknown = (set(FLAGS.only) | set(FLAGS.skip)) - set(report.STUDIES)
+    if unknown:
+        raise SystemExit(f"unknown experiments {sorted(unknown)}; the experiments are {list(report.STUDIES)}")
+    return [name for name in report.STUDIES if (not FLAGS.only or name in FLAGS.only) and name not in FLAGS.skip]
+
+
+def write_index(index_path: Path, statuses: dict[str, dict[str, object]]) -> dict[str, object]:
+    """Write all.json (the runs' wall times, exit statuses and commits) and return its content."""
+    index = {
+        "quick": FLAGS.quick, "seed": FLAGS.seed, "cpu_count": os.cpu_count(),
+        "experiments": {name: statuses[name] for name in report.experiment_order(list(statuses))},
+    }
+    index_path.write_text(json.dumps(runner.to_jsonable(index), indent=2) + "\n")
+    return index
+
+
+def print_outcome(index: dict[str, object], names: Sequence[str], seconds: float, report_path: Path) -> int:
+    """Print each run's status and the total time; return the exit status (1 if any run failed)."""
+    rows = [{"experiment": n, "status": "ok" if s["returncode"] == 0 else f"FAILED ({s['returncode']})",
+             "seconds": s["seconds"]} for n, s in index["experiments"].items() if n in names]
+    print(runner.format_table(rows))
+    print(f"total {seconds:.0f} s; report: {report_path}")
+    failed = [row["experiment"] for row in rows if row["status"] != "ok"]
+    if failed:
+        logging.error("Failed: %s", ", ".join(failed))
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     del argv
     runs_dir = Path(FLAGS.output_dir if FLAGS["output_dir"].present or not FLAGS.quick else QUICK_OUTPUT_DIR)
     report_path = Path(FLAGS.report) if FLAGS.report else report.default_report_path(runs_dir, FLAGS.quick)
-    found = list(report.STUDIES)
-    unknown = (set(FLAGS.only) | set(FLAGS.skip)) - set(found)
-    if unknown:
-        raise SystemExit(f"unknown experiments {sorted(unknown)}; the experiments are {found}")
-    names = [name for name in found if (not FLAGS.only or name in FLAGS.only) and name not in FLAGS.skip]
+    names = selected_studies()
     logging.info("Experiments: %s -> %s", ", ".join(names), runs_dir)
 
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -103,32 +130,14 @@ def main(argv: Sequence[str]) -> int:
     index_path = runs_dir / report.RUNS_INDEX
     # Keep the entries of experiments not re-run this time (e.g. with --only).
     previous = json.loads(index_path.read_text()).get("experiments", {}) if index_path.is_file() else {}
-    statuses = {name: previous[name] for name in previous if name in found and name not in names}
-
-    def write_index() -> dict[str, object]:
-        index = {
-            "quick": FLAGS.quick, "seed": FLAGS.seed, "cpu_count": os.cpu_count(),
-            "experiments": {n: statuses[n] for n in report.experiment_order(list(statuses))},
-        }
-        index_path.write_text(json.dumps(runner.to_jsonable(index), indent=2) + "\n")
-        return index
-
+    statuses = {name: previous[name] for name in previous if name in report.STUDIES and name not in names}
     with runner.timed("all experiments") as total:
         for name in names:
             statuses[name] = {**run_experiment(name, runs_dir), "commit": commit}
-            index = write_index()  # after every experiment, so an interrupted run keeps what finished
-    index = write_index()
+            write_index(index_path, statuses)  # after every experiment, so an interrupted run keeps what finished
+    index = write_index(index_path, statuses)
     report.build_report(runs_dir, report_path, index=index)
-
-    rows = [{"experiment": n, "status": "ok" if s["returncode"] == 0 else f"FAILED ({s['returncode']})",
-             "seconds": s["seconds"]} for n, s in index["experiments"].items() if n in names]
-    print(runner.format_table(rows))
-    print(f"total {total.seconds:.0f} s; report: {report_path}")
-    failed = [row["experiment"] for row in rows if row["status"] != "ok"]
-    if failed:
-        logging.error("Failed: %s", ", ".join(failed))
-        return 1
-    return 0
+    return print_outcome(index, names, total.seconds, report_path)
 
 
 if __name__ == "__main__":

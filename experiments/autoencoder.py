@@ -161,7 +161,7 @@ def seed_comparisons(
     purity = {key: results[key].scores["train"]["purity"] for key in SEED_PURITY}
     definition = "size-weighted purity: the fraction of training images in their cluster's majority digit"
     n_train = len(results["pixels"].model.labels_)
-    setup = (f"Ours: k={FLAGS.k}, {learned.kmeans_options()['n_init']} k-means++ restarts, fitted on "
+    setup = (f"Ours: k={FLAGS.k}, {runner.estimator_params()['n_init']} k-means++ restarts, fitted on "
              f"{n_train:,} MNIST training images{' (quick subset)' if FLAGS.quick else ''}; the notebook does not "
              "say which images it scored.")
     network = (f"Our autoencoder is DEC's dense 784-500-500-2000-{FLAGS.code_dim} network trained without labels "
@@ -236,12 +236,10 @@ def write_outputs(
     """Print the table and write metrics.json and summary.md."""
     comparisons = seed_comparisons(results, training, figures)
     print(learned.scores_table(spaces, results))
-    command = runner.command_line("experiments.autoencoder")
+    head = runner.record_head("autoencoder", "K-means on autoencoder codes and on raw pixels")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "autoencoder",
-        "title": "K-means on autoencoder codes and on raw pixels",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "network": {"layout": f"784-500-500-2000-{FLAGS.code_dim}", "loss": "mse", "optimizer": "adam",
                     "learning_rate": LEARNING_RATE, "batch_size": FLAGS.batch_size, "labels_used": False},

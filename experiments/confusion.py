@@ -24,7 +24,8 @@ Outputs in ``--output_dir``: ``metrics.json``, ``summary.md`` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from absl import flags, logging
@@ -34,24 +35,46 @@ from tfkmeans import KMeans, metrics
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_integer("k", 10, "Number of clusters.", lower_bound=1)
-flags.DEFINE_enum("init", "k-means++", ["k-means++", "random"], "Initial centres.")
-flags.DEFINE_integer("n_init", 1, "Runs from different initial centres; the lowest inertia wins.", lower_bound=1)
-flags.DEFINE_integer("max_iter", 300, "Maximum Lloyd iterations per run (capped in --quick mode).", lower_bound=1)
+runner.define_flags("k", "init", "n_init", "max_iter")
 
 SOURCE = runner.SEED_DOCUMENTS["autoencoder"]
 SEED_PURITY = 0.59
 
 
-def sorted_confusion(y_true: np.ndarray, clusters: np.ndarray, order: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts of true digit (rows) × cluster (columns in ``order``); clusters absent from the data count 0."""
-    n_ids = max(int(clusters.max()) + 1, int(np.max(order)) + 1)
-    table = np.zeros((n_classes, n_ids), dtype=np.int64)
-    np.add.at(table, (np.asarray(y_true), np.asarray(clusters)), 1)
-    return table[:, order]
+class SortedConfusion(NamedTuple):
+    """Confusion matrices of true digit (rows) × cluster (columns in the training order)."""
+
+    #: Every cluster id, by majority training digit (:func:`runner.cluster_order`).
+    order: list[int]
+    #: Majority training digit of every cluster id (-1: empty).
+    majority: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+
+    def tick_labels(self) -> list[str]:
+        """Column labels of the figure: ``"c3\n→ 0"`` (cluster, its majority training digit)."""
+        return [f"c{c}\n→ {self.majority[c] if self.majority[c] >= 0 else '-'}" for c in self.order]
+
+    def text_labels(self) -> list[str]:
+        """Column labels of the tables: ``"c3→0"``."""
+        return [label.replace("\n→ ", "→") for label in self.tick_labels()]
 
 
-def digit_summary(table: np.ndarray, majority: np.ndarray) -> dict[str, Any]:
+def sorted_confusion(data: runner.MnistSplits, train_clusters: np.ndarray, test_clusters: np.ndarray,
+                     n_clusters: int) -> SortedConfusion:
+    """Both splits' confusion matrices with the columns sorted by majority *training* digit."""
+    n_classes = int(max(data.y_train.max(), data.y_test.max())) + 1
+    shape = (n_classes, n_clusters)
+    majority = runner.padded(metrics.majority_labels(data.y_train, train_clusters), (n_clusters,), -1)
+    order = runner.cluster_order(data.y_train, train_clusters, n_clusters)
+    return SortedConfusion(
+        order, majority,
+        train=runner.padded(metrics.confusion_matrix(data.y_train, train_clusters, sort_clusters=True), shape, 0),
+        test=runner.padded(metrics.contingency_matrix(data.y_test, test_clusters), shape, 0)[:, order],
+    )
+
+
+def digit_summary(table: np.ndarray, majority: np.ndarray) -> dict[int, dict[str, Any]]:
     """Per digit: how many of its images land in clusters whose majority it is (its recall under the map)."""
     per_digit = {}
     for digit in range(table.shape[0]):
@@ -64,70 +87,54 @@ def digit_summary(table: np.ndarray, majority: np.ndarray) -> dict[str, Any]:
     return per_digit
 
 
-def main(argv: Sequence[str]) -> None:
-    del argv
-    directory = runner.output_dir()
-    with runner.timed("total") as total_time:
-        with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
-        max_iter = runner.iteration_budget(FLAGS.max_iter, FLAGS.quick)
-        model = KMeans(FLAGS.k, init=FLAGS.init, n_init=FLAGS.n_init, max_iter=max_iter, random_state=FLAGS.seed)
-        with runner.timed("fit") as fit_time:
-            model.fit(data.x_train)
-        test_clusters = model.predict(data.x_test)
-        train_clusters = model.labels_
-        n_classes = int(max(data.y_train.max(), data.y_test.max())) + 1
+def score(model: KMeans, data: runner.MnistSplits, test_clusters: np.ndarray,
+          majority: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Scores of the training and test clusterings; the test images also under the training map."""
+    return {
+        "train": {
+            "inertia": model.inertia_, "n_iter": model.n_iter_,
+            **runner.evaluate(data.y_train, model.labels_),
+        },
+        "test": {
+            "inertia": -model.score(data.x_test),
+            **runner.evaluate(data.y_test, test_clusters),
+            "accuracy_with_training_map": runner.mapped_accuracy(data.y_test, test_clusters, majority),
+        },
+    }
 
-        # Column order and labels come from the training clustering, for both panels.
-        order = np.asarray([int(c) for c in metrics.cluster_order(data.y_train, train_clusters)], dtype=np.int64)
-        order = np.concatenate([order, [c for c in range(FLAGS.k) if c not in set(order.tolist())]]).astype(np.int64)
-        majority = np.full(FLAGS.k, -1, dtype=np.int64)
-        learnt = metrics.majority_labels(data.y_train, train_clusters)
-        majority[: len(learnt)] = learnt
-        labels = [f"c{c}\n→ {majority[c] if majority[c] >= 0 else '-'}" for c in order]  # figure ticks
-        text_labels = [label.replace("\n→ ", "→") for label in labels]  # tables
-        train_table = sorted_confusion(data.y_train, train_clusters, order, n_classes)
-        test_table = sorted_confusion(data.y_test, test_clusters, order, n_classes)
 
-        results = {
-            "train": {
-                "inertia": model.inertia_, "n_iter": model.n_iter_,
-                **runner.evaluate(data.y_train, train_clusters),
-            },
-            "test": {
-                "inertia": -model.score(data.x_test),
-                **runner.evaluate(data.y_test, test_clusters),
-                "accuracy_with_training_map": runner.mapped_accuracy(data.y_test, test_clusters, majority),
-            },
-        }
-        digits = digit_summary(train_table, majority[order])
-        unmapped = [d for d, s in digits.items() if not s["clusters"]]
-        on_diagonal = sum(1 for d, s in digits.items() if s["clusters"] and s["recall"] >= 0.5)
+def save_figure(tables: SortedConfusion, results: dict[str, dict[str, Any]], data: runner.MnistSplits,
+                directory: Path) -> dict[str, str]:
+    """Write confusion_matrix.png: the training and test matrices side by side."""
+    setup = f"k={FLAGS.k}, {FLAGS.init}, fitted on {len(data.x_train):,} training images"
+    labels = tables.tick_labels()
+    plots.confusion_heatmaps(
+        [tables.train, tables.test], [labels, labels],
+        [f"training images (n={len(data.x_train):,}), purity {results['train']['purity']:.3f}",
+         f"test images (n={len(data.x_test):,}), accuracy with training map "
+         f"{results['test']['accuracy_with_training_map']:.3f}"],
+        directory / "confusion_matrix.png",
+        suptitle=f"K-means on raw pixels: true digit × cluster, clusters sorted by majority training digit "
+                 f"({setup})",
+    )
+    return {"confusion_matrix": "confusion_matrix.png"}
 
-        with runner.timed("figures") as plot_time:
-            setup = f"k={FLAGS.k}, {FLAGS.init}, fitted on {len(data.x_train):,} training images"
-            plots.confusion_heatmaps(
-                [train_table, test_table], [labels, labels],
-                [f"training images (n={len(data.x_train):,}), purity {results['train']['purity']:.3f}",
-                 f"test images (n={len(data.x_test):,}), accuracy with training map "
-                 f"{results['test']['accuracy_with_training_map']:.3f}"],
-                directory / "confusion_matrix.png",
-                suptitle=f"K-means on raw pixels: true digit × cluster, clusters sorted by majority training digit "
-                         f"({setup})",
-            )
-        figures = {"confusion_matrix": "confusion_matrix.png"}
 
-    purity = results["train"]["purity"]
+def seed_comparisons(results: dict[str, dict[str, Any]], digits: dict[int, dict[str, Any]],
+                     figures: dict[str, str]) -> list[dict[str, Any]]:
+    """The notebook's purity beside ours, on the training images and held out."""
+    unmapped = [d for d, s in digits.items() if not s["clusters"]]
+    on_diagonal = sum(1 for s in digits.values() if s["clusters"] and s["recall"] >= 0.5)
     note = (
         f"Same definition as the notebook (size-weighted purity); it reports about {SEED_PURITY}, on data it does "
         f"not specify. Digits that are the majority of no cluster here: "
-        f"{', '.join(map(str, unmapped)) or 'none'}; {on_diagonal} of {n_classes} digits have at least half of "
+        f"{', '.join(map(str, unmapped)) or 'none'}; {on_diagonal} of {len(digits)} digits have at least half of "
         f"their training images in clusters they dominate."
     )
-    comparisons = [
+    return [
         runner.seed_comparison(
             source=SOURCE, quantity=f"purity of k={FLAGS.k} K-means on pixels (train)", seed_value=SEED_PURITY,
-            ours=purity, approximate=True,
+            ours=results["train"]["purity"], approximate=True,
             definition="size-weighted purity: the fraction of images in their cluster's majority digit",
             note=note, figures=[figures["confusion_matrix"]],
         ),
@@ -139,33 +146,22 @@ def main(argv: Sequence[str]) -> None:
             headline=False, figures=[figures["confusion_matrix"]],
         ),
     ]
-    logging.info("Purity: train %.4f, test %.4f", purity, results["test"]["purity"])
 
-    table_md = runner.format_table(
-        [{"digit": d, **{label: int(v) for label, v in zip(text_labels, train_table[d])}} for d in range(n_classes)],
-        markdown=True,
+
+def training_table(tables: SortedConfusion, *, markdown: bool = False) -> str:
+    """The training confusion matrix as a table: one row per digit, one column per cluster."""
+    return runner.format_table(
+        [{"digit": d, **{label: int(v) for label, v in zip(tables.text_labels(), row)}}
+         for d, row in enumerate(tables.train)],
+        markdown=markdown,
     )
-    print(runner.format_table(
-        [{"digit": d, **{label: int(v) for label, v in zip(text_labels, train_table[d])}} for d in range(n_classes)]
-    ))
-    command = runner.command_line("experiments.confusion")
-    runner.write_metrics({
-        "experiment": "confusion",
-        "title": "Sorted confusion matrix of K-means on raw pixels",
-        "command": command,
-        "flags": runner.experiment_flags(),
-        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
-        "max_iter_used": max_iter,
-        "train": results["train"], "test": results["test"],
-        "cluster_order": order, "cluster_majority_digit": majority, "column_labels": text_labels,
-        "train_confusion_sorted": train_table, "test_confusion_sorted": test_table,
-        "per_digit": digits, "digits_without_cluster": unmapped,
-        "timings_s": {"load": load_time.seconds, "fit": fit_time.seconds, "figures": plot_time.seconds,
-                      "total": total_time.seconds},
-        "seed_comparisons": comparisons,
-        "figures": figures,
-    }, directory)
-    runner.write_text("summary.md", "\n".join([
+
+
+def summary_markdown(results: dict[str, dict[str, Any]], tables: SortedConfusion, comparisons: list[dict[str, Any]],
+                     data: runner.MnistSplits, max_iter: int, command: str) -> str:
+    """The summary.md text: setup, scores, the training matrix, comparison with the seed, figure."""
+    train, test = results["train"], results["test"]
+    return "\n".join([
         "# Sorted confusion matrix of K-means on raw pixels (seed 004)",
         "",
         f"`{command}`",
@@ -175,17 +171,16 @@ def main(argv: Sequence[str]) -> None:
         "nearest centre." + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else ""),
         "",
         runner.format_table([
-            {"": "purity", "train": results["train"]["purity"], "test": results["test"]["purity"]},
-            {"": "accuracy with the training map", "train": purity,
-             "test": results["test"]["accuracy_with_training_map"]},
-            {"": "Hungarian accuracy", "train": results["train"]["hungarian_accuracy"],
-             "test": results["test"]["hungarian_accuracy"]},
-            {"": "NMI", "train": results["train"]["nmi"], "test": results["test"]["nmi"]},
+            {"": "purity", "train": train["purity"], "test": test["purity"]},
+            {"": "accuracy with the training map", "train": train["purity"],
+             "test": test["accuracy_with_training_map"]},
+            {"": "Hungarian accuracy", "train": train["hungarian_accuracy"], "test": test["hungarian_accuracy"]},
+            {"": "NMI", "train": train["nmi"], "test": test["nmi"]},
         ], markdown=True),
         "",
         "## Training confusion matrix (rows: true digit; columns: cluster → majority digit)",
         "",
-        table_md,
+        training_table(tables, markdown=True),
         "",
         "## Comparison with the seed",
         "",
@@ -195,7 +190,53 @@ def main(argv: Sequence[str]) -> None:
         "## Figures",
         "",
         "- `confusion_matrix.png`: training and test confusion matrices, counts in every cell.",
-    ]), directory)
+    ])
+
+
+def write_outputs(model: KMeans, results: dict[str, dict[str, Any]], tables: SortedConfusion,
+                  data: runner.MnistSplits, figures: dict[str, str], timings: dict[str, float],
+                  directory: Path) -> None:
+    """Print the training matrix; write metrics.json and summary.md."""
+    digits = digit_summary(tables.train, tables.majority[tables.order])
+    comparisons = seed_comparisons(results, digits, figures)
+    logging.info("Purity: train %.4f, test %.4f", results["train"]["purity"], results["test"]["purity"])
+    print(training_table(tables))
+    head = runner.record_head("confusion", "Sorted confusion matrix of K-means on raw pixels")
+    command = head["command"]
+    runner.write_metrics({
+        **head,
+        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
+        "max_iter_used": model.max_iter,
+        "train": results["train"], "test": results["test"],
+        "cluster_order": tables.order, "cluster_majority_digit": tables.majority,
+        "column_labels": tables.text_labels(),
+        "train_confusion_sorted": tables.train, "test_confusion_sorted": tables.test,
+        "per_digit": digits, "digits_without_cluster": [d for d, s in digits.items() if not s["clusters"]],
+        "timings_s": timings,
+        "seed_comparisons": comparisons,
+        "figures": figures,
+    }, directory)
+    runner.write_text("summary.md", summary_markdown(results, tables, comparisons, data, model.max_iter, command),
+                      directory)
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv
+    directory = runner.output_dir()
+    with runner.timed("total") as total_time:
+        with runner.timed("load") as load_time:
+            data = runner.load_data_from_flags()
+        model = runner.estimator("kmeans")
+        with runner.timed("fit") as fit_time:
+            model.fit(data.x_train)
+        test_clusters = model.predict(data.x_test)
+        tables = sorted_confusion(data, model.labels_, test_clusters, FLAGS.k)
+        results = score(model, data, test_clusters, tables.majority)
+        with runner.timed("figures") as plot_time:
+            figures = save_figure(tables, results, data, directory)
+    timings = {"load": load_time.seconds, "fit": fit_time.seconds, "figures": plot_time.seconds,
+               "total": total_time.seconds}
+    write_outputs(model, results, tables, data, figures, timings, directory)
 
 
 if __name__ == "__main__":

@@ -51,16 +51,14 @@ import numpy as np
 from absl import flags, logging
 
 from experiments import networks, plots, runner
-from tfkmeans import KMeans, metrics
+from tfkmeans import metrics
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_integer("n_seeds", 3, "Seeds to run: --seed, --seed + 1, ...; the median is reported.", lower_bound=1)
 flags.DEFINE_integer("ae_epochs", 20, "Autoencoder training epochs.", lower_bound=1)
-flags.DEFINE_integer("batch_size", 256, "Autoencoder mini-batch size.", lower_bound=1)
 flags.DEFINE_integer("umap_dims", 10, "Dimensions of the UMAP embedding that K-means clusters.", lower_bound=2)
 flags.DEFINE_integer("umap_neighbors", 20, "UMAP n_neighbors.", lower_bound=2)
-flags.DEFINE_integer("n_init", 10, "K-means restarts on the embedding.", lower_bound=1)
 flags.DEFINE_integer("self_training_rounds", 2, "Self-training rounds of the CNN.", lower_bound=0)
 flags.DEFINE_integer("self_training_epochs", 4, "CNN epochs per self-training round.", lower_bound=1)
 flags.DEFINE_integer(
@@ -69,7 +67,7 @@ flags.DEFINE_integer(
     "for the best result within a few minutes.", lower_bound=0,
 )
 flags.DEFINE_integer("view_samples", 5000, "Test images drawn in embedding.png.", lower_bound=10)
-flags.DEFINE_bool("reuse", False, "Load cached weights and embeddings from --output_dir instead of training.")
+runner.define_flags("batch_size", "n_init", "reuse", batch_size=256, n_init=10)
 
 K = 10
 #: The unsupervised references (Hungarian accuracy on MNIST) the study is set beside.
@@ -191,7 +189,7 @@ def kmeans_stage(
     features (UMAP) before K-means.
     """
     with runner.timed(f"seed {seed}: K-means on {name}") as timer:
-        model = KMeans(K, n_init=FLAGS.n_init, random_state=seed).fit(train)
+        model = runner.estimator("kmeans", K, random_state=seed).fit(train)
         test_clusters = model.predict(test)
     seconds = prepare_s + timer.seconds
     return Stage(name, seconds, start_s + seconds, model.labels_, test_clusters, reference)
@@ -409,7 +407,7 @@ def main(argv: Sequence[str]) -> None:
     n_seeds = min(FLAGS.n_seeds, QUICK_SEEDS) if FLAGS.quick else FLAGS.n_seeds
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+            data = runner.load_data_from_flags()
         seeds = [FLAGS.seed + offset for offset in range(n_seeds)]
         stages = {seed: run_seed(data, directory, seed, FLAGS.early_epochs if seed == seeds[0] else 0) for seed in seeds}
         runs = {seed: stage_records(data, seed_stages) for seed, seed_stages in stages.items()}
@@ -425,10 +423,10 @@ def main(argv: Sequence[str]) -> None:
     }
     for seed, records in runs.items():
         print(f"seed {seed}\n{results_table(records)}\n")
-    command = runner.command_line("experiments.deep")
+    head = runner.record_head("deep", "Unsupervised MNIST clustering beyond the seeds")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "deep", "title": "Unsupervised MNIST clustering beyond the seeds", "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "reused": FLAGS.reuse, "headline": headline, "seeds": {str(seed): records for seed, records in runs.items()},
         "timings_s": {"load": load_time.seconds, "figures": figure_time.seconds, "total": total_time.seconds},

@@ -6,14 +6,15 @@ train a Keras network on MNIST, take features from it and cluster them with
 the same way; it defines no flags at import (:func:`define_flags` does, when a
 study calls it), so tests can import it beside other experiment modules.
 
-- :func:`define_flags`: ``--epochs``, ``--batch_size``, ``--reuse``, ``--k``,
-  ``--n_init``, ``--max_iter``; :func:`load_data` loads MNIST and seeds everything.
+- :func:`define_flags`: ``--epochs`` and the shared ``--batch_size``, ``--reuse``,
+  ``--k``, ``--n_init``, ``--max_iter`` (:func:`experiments.runner.define_flags`);
+  :func:`load_data` loads MNIST and seeds everything.
 - :func:`train`: :func:`experiments.networks.fit_or_load` with one progress line
   per epoch, weights kept under a name that records the training setup
   (:func:`experiments.networks.weights_path`), so ``--reuse`` never loads another setup's weights.
-- :func:`cluster_space` (:func:`cluster_spaces` for several): K-means fitted on
-  the training features of one :class:`FeatureSpace`, test features assigned to
-  its centres, both scored.
+- :func:`cluster_space` (:func:`cluster_spaces` for several, K-means built from the
+  flags): K-means fitted on the training features of one :class:`FeatureSpace`,
+  test features assigned to its centres, both scored.
 - :func:`scores_table`, :func:`training_sentence`, :func:`kmeans_sentence`,
   :func:`scores_section`, :func:`closing_sections`: pieces of summary.md.
 - :class:`Stages`: the wall time of every stage, for metrics.json.
@@ -36,18 +37,15 @@ from tfkmeans import KMeans, metrics
 
 __all__ = [
     "QUICK_EPOCHS",
-    "QUICK_N_INIT",
     "Clustering",
     "FeatureSpace",
     "Stages",
     "closing_sections",
     "cluster_space",
     "cluster_spaces",
-    "comparison_lines",
     "define_flags",
     "epoch_budget",
     "history_path",
-    "kmeans_options",
     "kmeans_sentence",
     "load_data",
     "scores_section",
@@ -58,8 +56,6 @@ __all__ = [
 
 #: Training epochs in ``--quick`` mode (at most).
 QUICK_EPOCHS = 1
-#: K-means restarts in ``--quick`` mode (at most).
-QUICK_N_INIT = 2
 
 FLAGS = flags.FLAGS
 
@@ -71,36 +67,12 @@ def define_flags(*, epochs: int, batch_size: int) -> None:
     """
     flags.DEFINE_integer("epochs", epochs, f"Training epochs (at most {QUICK_EPOCHS} in --quick mode).",
                          lower_bound=1)
-    flags.DEFINE_integer("batch_size", batch_size, "Images per training step.", lower_bound=1)
-    flags.DEFINE_bool(
-        "reuse", False,
-        "Load the network's weights saved in --output_dir by an earlier run with the same data size, seed, "
-        "epochs and batch size instead of training; train (and save) when there are none.",
-    )
-    flags.DEFINE_integer("k", 10, "Number of clusters.", lower_bound=1)
-    flags.DEFINE_integer(
-        "n_init", 10,
-        "K-means runs from different k-means++ seeds; the lowest inertia wins "
-        f"(at most {QUICK_N_INIT} in --quick mode).",
-        lower_bound=1,
-    )
-    flags.DEFINE_integer("max_iter", 300, "Maximum K-means iterations per run (capped in --quick mode).",
-                         lower_bound=1)
+    runner.define_flags("batch_size", "reuse", "k", "n_init", "max_iter", batch_size=batch_size, n_init=10)
 
 
 def epoch_budget(epochs: int, quick: bool) -> int:
     """Epochs to train: ``epochs``, capped at :data:`QUICK_EPOCHS` in quick mode."""
     return min(epochs, QUICK_EPOCHS) if quick else epochs
-
-
-def kmeans_options() -> dict[str, int]:
-    """:func:`cluster_space`'s K-means settings from the flags, restarts and iterations capped in quick mode."""
-    return {
-        "k": FLAGS.k,
-        "n_init": min(FLAGS.n_init, QUICK_N_INIT) if FLAGS.quick else FLAGS.n_init,
-        "max_iter": runner.iteration_budget(FLAGS.max_iter, FLAGS.quick),
-        "seed": FLAGS.seed,
-    }
 
 
 # -- timing and data -------------------------------------------------------------------------
@@ -132,7 +104,7 @@ class Stages:
 def load_data(stages: Stages) -> runner.MnistSplits:
     """The study's MNIST splits (timed as stage "load"); then every generator seeded for the network to come."""
     with stages("load"):
-        data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
+        data = runner.load_data_from_flags()
     networks.seed_everything(FLAGS.seed)
     return data
 
@@ -247,16 +219,7 @@ class Clustering(NamedTuple):
     scores: dict[str, dict[str, Any]]
 
 
-def cluster_space(
-    space: FeatureSpace,
-    y_train: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    k: int,
-    n_init: int,
-    max_iter: int,
-    seed: int,
-) -> Clustering:
+def cluster_space(space: FeatureSpace, y_train: np.ndarray, y_test: np.ndarray, model: KMeans) -> Clustering:
     """Fit K-means on the training features, assign the test features, score both.
 
     Parameters
@@ -265,8 +228,8 @@ def cluster_space(
         The features.
     y_train, y_test : ndarray
         True digits (for scoring only).
-    k, n_init, max_iter, seed : int
-        :class:`tfkmeans.KMeans` parameters (``seed`` is its ``random_state``).
+    model : KMeans
+        Unfitted; fitted here on ``space.train``.
 
     Returns
     -------
@@ -276,7 +239,6 @@ def cluster_space(
         *training* digit; on the training split it equals purity), seconds (fit for
         train, predict for test) and the iterations of the fit.
     """
-    model = KMeans(k, n_init=n_init, max_iter=max_iter, random_state=seed)
     with runner.timed(f"K-means on {space.key}") as fit_time:
         model.fit(space.train)
     with runner.timed() as predict_time:
@@ -302,15 +264,15 @@ def cluster_space(
 
 
 def cluster_spaces(spaces: Sequence[FeatureSpace], data: runner.MnistSplits) -> dict[str, Clustering]:
-    """:func:`cluster_space` on every feature space with the K-means settings of the flags, by key."""
-    return {space.key: cluster_space(space, data.y_train, data.y_test, **kmeans_options()) for space in spaces}
+    """:func:`cluster_space` on every feature space with K-means built from the flags, by key."""
+    return {space.key: cluster_space(space, data.y_train, data.y_test, runner.estimator("kmeans")) for space in spaces}
 
 
 def kmeans_sentence(n_test: int) -> str:
     """The summary.md sentence on the K-means setup, with the quick-mode warning."""
-    options = kmeans_options()
     return (
-        f"K-means: k={options['k']}, n_init={options['n_init']}, fitted on the training features; test images "
+        f"K-means: k={FLAGS.k}, n_init={runner.estimator_params()['n_init']}, fitted on the training features; "
+        "test images "
         f"({n_test:,}) assigned to the nearest centre."
         + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else "")
     )
@@ -327,18 +289,9 @@ def scores_section(spaces: Sequence[FeatureSpace], results: Mapping[str, Cluster
 
 
 def closing_sections(comparisons: Sequence[Mapping[str, Any]], figures: Sequence[str]) -> list[str]:
-    """summary.md's last lines: the comparison with the seed (:func:`comparison_lines`), then the figures."""
-    return ["", "## Comparison with the seed", "", *comparison_lines(comparisons), "", "## Figures", "", *figures]
-
-
-def comparison_lines(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One Markdown bullet per :func:`runner.seed_comparison` entry: quantity, both values, note."""
-    return [
-        f"- **{c['quantity']}**: seed {'≈ ' if c['approximate'] else ''}"
-        f"{runner.format_value(c['seed_value'], c['format'])}, ours {runner.format_value(c['ours'], c['format'])}. "
-        f"{c['note']}"
-        for c in comparisons
-    ]
+    """summary.md's last lines: the comparison with the seed (:func:`runner.comparison_lines`), then the figures."""
+    return ["", "## Comparison with the seed", "", *runner.comparison_lines(comparisons), "", "## Figures", "",
+            *figures]
 
 
 #: Columns of :func:`scores_table`: (header, key in the per-split scores).

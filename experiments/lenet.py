@@ -46,7 +46,7 @@ import numpy as np
 from absl import flags, logging
 
 from experiments import learned, networks, plots, runner
-from tfkmeans import KMeans, metrics
+from tfkmeans import metrics
 
 FLAGS = flags.FLAGS
 
@@ -111,8 +111,7 @@ def classifier_accuracy(spaces: Sequence[learned.FeatureSpace], data: runner.Mni
 
 def elbow_curves(spaces: Sequence[learned.FeatureSpace]) -> dict[str, dict[str, Any]]:
     """Inertia of K-means on the training features for k = 1..elbow_k_max, and the knee, per feature space."""
-    options = learned.kmeans_options()
-    n_init = min(FLAGS.elbow_n_init, learned.QUICK_N_INIT) if FLAGS.quick else FLAGS.elbow_n_init
+    n_init = runner.restart_budget(FLAGS.elbow_n_init, FLAGS.quick)
     ks = list(range(1, (min(FLAGS.elbow_k_max, QUICK_ELBOW_K_MAX) if FLAGS.quick else FLAGS.elbow_k_max) + 1))
     curves = {}
     for space in spaces:
@@ -120,10 +119,8 @@ def elbow_curves(spaces: Sequence[learned.FeatureSpace]) -> dict[str, dict[str, 
         for k in ks:
             # Lloyd's loop, traced once, serves every k (Elkan's bounds, the 'auto' choice, are traced anew
             # for each k); its passes are cheap on these narrow features, and both give the same partition.
-            # One cluster: every start ends at the mean, so one run suffices (and restarts of Lloyd runs
-            # together fail to trace at k=1 in tfkmeans for now).
-            model = KMeans(k, n_init=1 if k == 1 else n_init, max_iter=options["max_iter"], random_state=FLAGS.seed,
-                           algorithm="lloyd")
+            # One cluster: every start ends at the mean, so one run suffices.
+            model = runner.estimator("kmeans", k, n_init=1 if k == 1 else n_init, algorithm="lloyd")
             inertias.append(model.fit(space.train).inertia_)
         knee = plots.knee_point(ks, inertias)
         logging.info("Elbow on %s: knee at k=%d", space.key, knee)
@@ -285,12 +282,12 @@ def write_outputs(
     comparisons = seed_comparisons(results, curves, training, accuracy, figures)
     print(learned.scores_table(spaces, results))
     print("elbow knees:", {key: curve["knee"] for key, curve in curves.items()})
-    command = runner.command_line("experiments.lenet")
+    head = runner.record_head(
+        "lenet", "K-means on LeNet-5 features trained with labels (supervised), elbow and cluster grids"
+    )
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "lenet",
-        "title": "K-means on LeNet-5 features trained with labels (supervised), elbow and cluster grids",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
         "network": {"name": "lenet5", "labels_used": True, "loss": "sparse categorical cross-entropy (logits)",
                     "optimizer": "adam", "learning_rate": LEARNING_RATE, "batch_size": FLAGS.batch_size},

@@ -17,7 +17,7 @@ TensorFlow's graph tracing of each estimator's first call.
 Usage::
 
     python -m experiments.minibatch --k=10               # writes runs/minibatch/
-    python -m experiments.minibatch --batch_size=256 --max_iter=50
+    python -m experiments.minibatch --batch_size=256 --minibatch_max_iter=50
     python -m experiments.minibatch --quick              # seconds-long smoke test
 
 Outputs in ``--output_dir``: ``metrics.json``, ``summary.md``, ``centroids.png``
@@ -39,17 +39,7 @@ from tfkmeans import metrics
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_integer("k", 10, "Number of clusters.", lower_bound=1)
-flags.DEFINE_integer("batch_size", 1024, "MiniBatchKMeans: images per mini-batch.", lower_bound=1)
-flags.DEFINE_integer(
-    "max_iter", 100,
-    "MiniBatchKMeans: maximum epochs (max_iter * n_train // batch_size steps; capped in --quick mode).",
-    lower_bound=1,
-)
-flags.DEFINE_integer("kmeans_max_iter", 300, "K-means: maximum Lloyd iterations (capped in --quick mode).",
-                     lower_bound=1)
-flags.DEFINE_enum("init", "k-means++", ["k-means++", "random"], "Initial centres of both estimators.")
-flags.DEFINE_integer("n_init", 1, "Initialisations of both estimators; the best one wins.", lower_bound=1)
+runner.define_flags("k", "init", "n_init", "max_iter", "minibatch_max_iter", "batch_size")
 flags.DEFINE_integer("n_samples", 1000, "Random training images scored as in the paper (its count: 1,000).",
                      lower_bound=1)
 flags.DEFINE_integer("examples_per_cluster", 10, "Images per row of examples.png.", lower_bound=1)
@@ -72,15 +62,6 @@ TABLE_ROWS = (
 )
 
 
-def estimator_params(algorithm: str) -> dict[str, Any]:
-    """Constructor arguments of one estimator under the flags (iteration caps applied for ``--quick``)."""
-    params: dict[str, Any] = {"init": FLAGS.init, "n_init": FLAGS.n_init, "random_state": FLAGS.seed}
-    if algorithm == "minibatch":
-        return {**params, "batch_size": FLAGS.batch_size,
-                "max_iter": runner.iteration_budget(FLAGS.max_iter, FLAGS.quick)}
-    return {**params, "max_iter": runner.iteration_budget(FLAGS.kmeans_max_iter, FLAGS.quick)}
-
-
 def fit_and_evaluate(algorithm: str, data: runner.MnistSplits, sample: np.ndarray) -> tuple[Any, dict[str, Any]]:
     """Fit one estimator on the training images; score train (all and ``sample`` rows) and test.
 
@@ -95,7 +76,7 @@ def fit_and_evaluate(algorithm: str, data: runner.MnistSplits, sample: np.ndarra
         the ``sample`` images whose cluster's majority digit (over all training
         images) is theirs, the paper's figure.
     """
-    model = runner.make_estimator(algorithm, FLAGS.k, **estimator_params(algorithm))
+    model = runner.estimator(algorithm)
     logging.info("Fitting %r on %d images", model, len(data.x_train))
     with runner.timed(f"fit {algorithm}") as fit_time:
         model.fit(data.x_train)
@@ -139,14 +120,12 @@ def results_table(results: dict[str, dict[str, Any]], *, markdown: bool = False)
 def save_figures(model: Any, data: runner.MnistSplits, directory: Path) -> dict[str, str]:
     """``centroids.png`` and ``examples.png`` of the MiniBatchKMeans clustering (training images)."""
     labels = model.labels_
-    order = [int(c) for c in metrics.cluster_order(data.y_train, labels)]
-    order += [c for c in range(FLAGS.k) if c not in order]  # empty clusters last
-    titles = plots.cluster_descriptions(labels, data.y_train, multiline=True)
+    order = runner.cluster_order(data.y_train, labels, FLAGS.k)
     setup = (f"k={FLAGS.k}, batch_size={FLAGS.batch_size}, init={FLAGS.init}, "
              f"{len(data.x_train):,} training images")
-    plots.image_grid(
-        model.cluster_centers_[order], [titles.get(c, f"cluster {c}\n(empty)") for c in order],
-        directory / "centroids.png", suptitle=f"MiniBatchKMeans centres on raw MNIST pixels ({setup})",
+    plots.centre_images(
+        model.cluster_centers_, labels, data.y_train, order, directory / "centroids.png",
+        suptitle=f"MiniBatchKMeans centres on raw MNIST pixels ({setup})",
     )
     plots.cluster_examples(
         data.x_train, labels, directory / "examples.png", FLAGS.examples_per_cluster,
@@ -209,7 +188,7 @@ def early_stop_sentence(n_steps: int, max_iter: int, n_train: int) -> str:
 def summary_markdown(results: dict[str, Any], data: runner.MnistSplits, n_sample: int, command: str,
                      entries: list[dict[str, Any]]) -> str:
     """The summary.md text: setup, results table, comparison with the seed, figures."""
-    mb, km = estimator_params("minibatch"), estimator_params("kmeans")
+    mb, km = runner.estimator_params("minibatch"), runner.estimator_params("kmeans")
     return "\n".join([
         "# MiniBatchKMeans beside K-means on raw MNIST pixels (seed 000)",
         "",
@@ -236,35 +215,21 @@ def summary_markdown(results: dict[str, Any], data: runner.MnistSplits, n_sample
     ])
 
 
-def main(argv: Sequence[str]) -> None:
-    del argv  # everything comes through flags
-    directory = runner.output_dir()
-    with runner.timed("total") as total_time:
-        with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
-        n_sample = min(FLAGS.n_samples, len(data.x_train))
-        sample = np.sort(np.random.default_rng(FLAGS.seed).choice(len(data.x_train), n_sample, replace=False))
-        models, results = {}, {}
-        for algorithm in ESTIMATORS:
-            models[algorithm], results[algorithm] = fit_and_evaluate(algorithm, data, sample)
-        with runner.timed("figures") as plot_time:
-            figures = save_figures(models["minibatch"], data, directory)
-
-    entries = comparisons(results, len(data.x_train), n_sample, figures)
+def write_outputs(models: dict[str, Any], results: dict[str, Any], data: runner.MnistSplits, sample: np.ndarray,
+                  figures: dict[str, str], timings: dict[str, float], directory: Path) -> None:
+    """Print the table and the comparisons; write metrics.json and summary.md."""
+    entries = comparisons(results, len(data.x_train), len(sample), figures)
     print(results_table(results))
     print()
     for entry in entries:
         print(f"{entry['quantity']}: paper {entry['seed_value']:.2%}, ours {entry['ours']:.2%}. {entry['note']}")
-
-    command = runner.command_line("experiments.minibatch")
+    head = runner.record_head("minibatch", "MiniBatchKMeans beside K-means on raw pixels")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "minibatch",
-        "title": "MiniBatchKMeans beside K-means on raw pixels",
-        "command": command,
-        "flags": runner.experiment_flags(),
-        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "n_sample": n_sample,
+        **head,
+        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "n_sample": len(sample),
                  "quick": FLAGS.quick},
-        "params": {algorithm: estimator_params(algorithm) for algorithm in ESTIMATORS},
+        "params": {algorithm: runner.estimator_params(algorithm) for algorithm in ESTIMATORS},
         "results": {
             algorithm: {
                 "train": results[algorithm]["train"], "test": results[algorithm]["test"],
@@ -274,16 +239,33 @@ def main(argv: Sequence[str]) -> None:
             for algorithm in ESTIMATORS
         },
         "sample_indices": sample,
-        "timings_s": {
-            "load": load_time.seconds,
-            **{f"fit_{a}": results[a]["train"]["seconds"] for a in ESTIMATORS},
-            **{f"predict_{a}": results[a]["test"]["predict_seconds"] for a in ESTIMATORS},
-            "figures": plot_time.seconds, "total": total_time.seconds,
-        },
+        "timings_s": timings,
         "seed_comparisons": entries,
         "figures": figures,
     }, directory)
-    runner.write_text("summary.md", summary_markdown(results, data, n_sample, command, entries), directory)
+    runner.write_text("summary.md", summary_markdown(results, data, len(sample), command, entries), directory)
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv  # everything comes through flags
+    directory = runner.output_dir()
+    with runner.timed("total") as total_time:
+        with runner.timed("load") as load_time:
+            data = runner.load_data_from_flags()
+        n_sample = min(FLAGS.n_samples, len(data.x_train))
+        sample = np.sort(np.random.default_rng(FLAGS.seed).choice(len(data.x_train), n_sample, replace=False))
+        models, results = {}, {}
+        for algorithm in ESTIMATORS:
+            models[algorithm], results[algorithm] = fit_and_evaluate(algorithm, data, sample)
+        with runner.timed("figures") as plot_time:
+            figures = save_figures(models["minibatch"], data, directory)
+    timings = {
+        "load": load_time.seconds,
+        **{f"fit_{a}": results[a]["train"]["seconds"] for a in ESTIMATORS},
+        **{f"predict_{a}": results[a]["test"]["predict_seconds"] for a in ESTIMATORS},
+        "figures": plot_time.seconds, "total": total_time.seconds,
+    }
+    write_outputs(models, results, data, sample, figures, timings, directory)
 
 
 if __name__ == "__main__":

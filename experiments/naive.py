@@ -23,7 +23,6 @@ Outputs in ``--output_dir``: ``metrics.json``, ``summary.md``, ``centroids.png``
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,30 +31,21 @@ import numpy as np
 from absl import flags, logging
 
 from experiments import plots, runner
-from tfkmeans import KMeans, metrics
+from tfkmeans import KMeans
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_integer("k", 10, "Number of clusters.", lower_bound=1)
-flags.DEFINE_enum(
-    "init", "k-means++", ["k-means++", "random"],
-    "Initial centres. The blog used 'random' (k random training images); 'k-means++' is the default here.",
-)
-flags.DEFINE_integer("n_init", 1, "Runs from different initial centres; the lowest inertia wins.", lower_bound=1)
-flags.DEFINE_integer("max_iter", 300, "Maximum Lloyd iterations per run (capped in --quick mode).", lower_bound=1)
-flags.DEFINE_float("tol", 1e-4, "Stop when the centre shift falls below tol x mean pixel variance; 0: no label changes.")
+runner.define_flags("k", "init", "n_init", "max_iter", "tol")
 flags.DEFINE_enum(
     "distance", "matmul", ["matmul", "expand"],
     "'matmul': one matrix product per chunk (fast); 'expand': the blog's expand_dims/subtract/square form (slow).",
 )
 flags.DEFINE_integer("examples_per_cluster", 10, "Images per row of examples.png.", lower_bound=1)
 
-#: What the seed reports, for comparison (blog "Clustering MNIST – naive").
-SEED_REFERENCE = {
-    "source": runner.SEED_DOCUMENTS["naive"],
-    "value": 0.6,
-    "setup": "K-means in TensorFlow on 60,000 x 784 pixels, k=10, k random images as initial centres, one run",
-}
+SOURCE = runner.SEED_DOCUMENTS["naive"]
+#: The blog's purity (its unweighted mean-per-cluster definition), "about 0.6".
+SEED_PURITY = 0.6
+SEED_SETUP = "K-means in TensorFlow on 60,000 x 784 pixels, k=10, k random images as initial centres, one run"
 
 # Rows of the results table: (label, key in the per-split results).
 TABLE_ROWS = (
@@ -71,15 +61,13 @@ TABLE_ROWS = (
 )
 
 
-def fit_and_evaluate(data: runner.MnistSplits, max_iter: int) -> tuple[KMeans, dict[str, dict[str, Any]]]:
+def fit_and_evaluate(data: runner.MnistSplits) -> tuple[KMeans, dict[str, dict[str, Any]]]:
     """Fit K-means on the training images and score the training and test assignments.
 
     Parameters
     ----------
     data : runner.MnistSplits
         Images and true digits.
-    max_iter : int
-        Iteration limit (already capped for ``--quick``).
 
     Returns
     -------
@@ -90,15 +78,12 @@ def fit_and_evaluate(data: runner.MnistSplits, max_iter: int) -> tuple[KMeans, d
         seconds (fit for train, predict for test) and :func:`runner.evaluate`'s
         scores, plus the cluster id of every test image under ``"test_labels"``.
     """
-    model = KMeans(
-        n_clusters=FLAGS.k, init=FLAGS.init, n_init=FLAGS.n_init, max_iter=max_iter,
-        tol=FLAGS.tol, distance=FLAGS.distance, random_state=FLAGS.seed,
-    )
+    model = runner.estimator("kmeans", distance=FLAGS.distance)
     logging.info("Fitting %r on %d images", model, len(data.x_train))
     with runner.timed("fit") as fit_time:
         model.fit(data.x_train)
-    if model.n_iter_ >= max_iter:
-        logging.warning("Stopped at max_iter=%d before converging; inertia %.6g", max_iter, model.inertia_)
+    if model.n_iter_ >= model.max_iter:
+        logging.warning("Stopped at max_iter=%d before converging; inertia %.6g", model.max_iter, model.inertia_)
     else:
         logging.info("Converged after %d iterations, inertia %.6g", model.n_iter_, model.inertia_)
     with runner.timed("predict") as predict_time:
@@ -129,34 +114,25 @@ def results_table(results: dict[str, dict[str, Any]], *, markdown: bool = False)
     return runner.format_table(rows, markdown=markdown)
 
 
-def seed_comparison(results: dict[str, dict[str, Any]]) -> str:
+def comparison_paragraph(results: dict[str, dict[str, Any]]) -> str:
     """One paragraph setting our purities beside the seed's figure."""
     ours = results["train"]["mean_cluster_purity"]
     return (
-        f"The blog reports a purity of about {SEED_REFERENCE['value']} on the training images, "
+        f"The blog reports a purity of about {SEED_PURITY} on the training images, "
         f"with purity defined as the unweighted mean over clusters of (majority-digit count / "
         f"cluster size). The same definition gives {ours:.4f} here "
-        f"({ours - SEED_REFERENCE['value']:+.2f}); the usual size-weighted purity is "
+        f"({ours - SEED_PURITY:+.2f}); the usual size-weighted purity is "
         f"{results['train']['purity']:.4f} (train) and {results['test']['purity']:.4f} (test). "
         f"Majority accuracy equals size-weighted purity by definition."
     )
 
 
-def cluster_order(y_true: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[int]:
-    """All cluster ids, ordered by majority digit (so figures read 0..9); empty ones last."""
-    order = [int(c) for c in metrics.cluster_order(y_true, labels)]
-    return order + [c for c in range(n_clusters) if c not in order]
-
-
 def save_figures(model: KMeans, data: runner.MnistSplits, directory: Path) -> dict[str, str]:
     """Write ``centroids.png`` and ``examples.png`` (training images) and return their paths."""
-    order = cluster_order(data.y_train, model.labels_, FLAGS.k)
-    titles = plots.cluster_descriptions(model.labels_, data.y_train, multiline=True)
+    order = runner.cluster_order(data.y_train, model.labels_, FLAGS.k)
     setup = f"k={FLAGS.k}, init={FLAGS.init}, {len(data.x_train):,} training images"
-    centroids = plots.image_grid(
-        model.cluster_centers_[order],
-        [titles.get(c, f"cluster {c}\n(empty)") for c in order],
-        directory / "centroids.png",
+    centroids = plots.centre_images(
+        model.cluster_centers_, model.labels_, data.y_train, order, directory / "centroids.png",
         suptitle=f"K-means centres on raw MNIST pixels ({setup})",
     )
     examples = plots.cluster_examples(
@@ -183,7 +159,7 @@ def summary_markdown(results: dict[str, dict[str, Any]], n_train: int, n_test: i
         "",
         "## Comparison with the seed",
         "",
-        seed_comparison(results),
+        comparison_paragraph(results),
         "",
         "## Figures",
         "",
@@ -192,46 +168,56 @@ def summary_markdown(results: dict[str, dict[str, Any]], n_train: int, n_test: i
     ])
 
 
+def seed_comparisons(results: dict[str, dict[str, Any]], figures: dict[str, str]) -> list[dict[str, Any]]:
+    """The blog's purity beside ours under its definition, for metrics.json and the report."""
+    return [runner.seed_comparison(
+        source=SOURCE, quantity="mean cluster purity (train)",
+        seed_value=SEED_PURITY, ours=results["train"]["mean_cluster_purity"],
+        definition="unweighted mean over clusters of (majority-digit count / cluster size), train images",
+        note=f"Seed setup: {SEED_SETUP}.", approximate=True,
+        figures=[Path(path).name for path in figures.values()],
+    )]
+
+
+def write_outputs(
+    model: KMeans, results: dict[str, Any], data: runner.MnistSplits, figures: dict[str, str],
+    timings: dict[str, float], directory: Path,
+) -> None:
+    """Print the table and the comparison; write metrics.json and summary.md."""
+    print(results_table(results))
+    print()
+    print(comparison_paragraph(results))
+    head = runner.record_head("naive")
+    command = head["command"]
+    runner.write_metrics({
+        **head,
+        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
+        "max_iter_used": model.max_iter,
+        "train": results["train"],
+        "test": results["test"],
+        "train_cluster_sizes": np.bincount(model.labels_, minlength=FLAGS.k),
+        "test_cluster_sizes": np.bincount(results["test_labels"], minlength=FLAGS.k),
+        "timings_s": timings,
+        "seed_comparisons": seed_comparisons(results, figures),
+        "figures": figures,
+    }, directory)
+    runner.write_text("summary.md", summary_markdown(results, len(data.x_train), len(data.x_test), command), directory)
+
+
 def main(argv: Sequence[str]) -> None:
     del argv  # everything comes through flags
     directory = runner.output_dir()
     with runner.timed("total") as total_time:
         with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
-        max_iter = runner.iteration_budget(FLAGS.max_iter, FLAGS.quick)
-        model, results = fit_and_evaluate(data, max_iter)
+            data = runner.load_data_from_flags()
+        model, results = fit_and_evaluate(data)
         with runner.timed("figures") as plot_time:
             figures = save_figures(model, data, directory)
-
-    print(results_table(results))
-    print()
-    print(seed_comparison(results))
-
-    command = " ".join(["python -m experiments.naive", *sys.argv[1:]])
-    runner.write_metrics({
-        "experiment": "naive",
-        "command": command,
-        "flags": runner.experiment_flags(),
-        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
-        "max_iter_used": max_iter,
-        "train": results["train"],
-        "test": results["test"],
-        "train_cluster_sizes": np.bincount(model.labels_, minlength=FLAGS.k),
-        "test_cluster_sizes": np.bincount(results["test_labels"], minlength=FLAGS.k),
-        "timings_s": {
-            "load": load_time.seconds, "fit": results["train"]["seconds"],
-            "predict": results["test"]["seconds"], "figures": plot_time.seconds, "total": total_time.seconds,
-        },
-        "seed_comparisons": [runner.seed_comparison(
-            source=SEED_REFERENCE["source"], quantity="mean cluster purity (train)",
-            seed_value=SEED_REFERENCE["value"], ours=results["train"]["mean_cluster_purity"],
-            definition="unweighted mean over clusters of (majority-digit count / cluster size), train images",
-            note=f"Seed setup: {SEED_REFERENCE['setup']}.", approximate=True,
-            figures=[Path(path).name for path in figures.values()],
-        )],
-        "figures": figures,
-    }, directory)
-    runner.write_text("summary.md", summary_markdown(results, len(data.x_train), len(data.x_test), command), directory)
+    timings = {
+        "load": load_time.seconds, "fit": results["train"]["seconds"], "predict": results["test"]["seconds"],
+        "figures": plot_time.seconds, "total": total_time.seconds,
+    }
+    write_outputs(model, results, data, figures, timings, directory)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from absl import logging  # noqa: E402
 from tfkmeans import metrics  # noqa: E402
 
 __all__ = [
-    "as_images", "cluster_examples", "cluster_descriptions", "image_grid", "tile_images",
+    "as_images", "centre_images", "cluster_examples", "cluster_descriptions", "image_grid", "tile_images",
     "Colouring", "confusion_heatmaps", "embedding_panels", "grouped_bars", "knee_point", "line_chart",
     "progress_chart", "strip_chart",
 ]
@@ -204,6 +204,45 @@ def cluster_descriptions(
         text = f"cluster {cluster}\n{', '.join(details)}" if multiline else f"cluster {cluster} ({', '.join(details)})"
         descriptions[int(cluster)] = text
     return descriptions
+
+
+def centre_images(
+    centres: np.ndarray,
+    labels: np.ndarray,
+    true_labels: np.ndarray,
+    order: Sequence[int],
+    path: str | Path,
+    *,
+    suptitle: str,
+    n_cols: int = 5,
+) -> Path:
+    """Save the cluster centres as images in ``order``, each titled with its cluster's size and majority digit.
+
+    Parameters
+    ----------
+    centres : ndarray of shape (n_clusters, side*side)
+        Centres in pixel space.
+    labels, true_labels : ndarray of shape (n_samples,)
+        Cluster id and true digit of every training image (for the titles).
+    order : sequence of int
+        Every cluster id, in the order shown; clusters without images are titled "(empty)".
+    path : str or Path
+        PNG file to write.
+    suptitle : str
+        Title of the figure.
+    n_cols : int, default 5
+        Images per row.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    titles = cluster_descriptions(labels, true_labels, multiline=True)
+    return image_grid(
+        np.asarray(centres)[list(order)], [titles.get(c, f"cluster {c}\n(empty)") for c in order], path,
+        n_cols=n_cols, suptitle=suptitle,
+    )
 
 
 def cluster_examples(

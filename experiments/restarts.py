@@ -42,24 +42,17 @@ import numpy as np
 from absl import flags, logging
 
 from experiments import plots, runner
-from tfkmeans import KMeans, metrics
+from tfkmeans import metrics
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_list("ks", ["5", "7", "10", "12"], "Numbers of clusters to study.")
 flags.DEFINE_integer("repetitions", 5, "Repetitions per k (the report's Run1..Run5).", lower_bound=1)
-flags.DEFINE_integer(
-    "n_init", 5, "Re-initialisations per repetition; min and max final inertia are reported over them.",
-    lower_bound=1,
-)
-flags.DEFINE_integer("max_iter", 300, "Maximum Lloyd iterations per fit (capped in --quick mode).", lower_bound=1)
-flags.DEFINE_enum("init", "k-means++", ["k-means++", "random"], "Initial centres of every fit.")
-flags.DEFINE_float("tol", 1e-4, "Convergence tolerance (relative to the mean pixel variance).")
+runner.define_flags("n_init", "max_iter", "init", "tol", n_init=5)
 flags.DEFINE_integer("mean_image_k", 10, "k whose centres are drawn as mean images.", lower_bound=1)
 
-#: In --quick mode: at most this many repetitions and re-initialisations.
+#: In --quick mode: at most this many repetitions (and runner.QUICK_N_INIT re-initialisations).
 QUICK_REPETITIONS = 2
-QUICK_N_INIT = 2
 
 SOURCE = runner.SEED_DOCUMENTS["course"]
 SEED_N_TRAIN = 42_000
@@ -96,7 +89,7 @@ TABLE_COLUMNS = (
 )
 
 
-def fit_repetition(data: runner.MnistSplits, k: int, repetition: int, n_init: int, max_iter: int) -> dict[str, Any]:
+def fit_repetition(data: runner.MnistSplits, k: int, repetition: int, n_init: int) -> dict[str, Any]:
     """Fit one repetition (``n_init`` single-start fits) and score its lowest-inertia fit.
 
     Returns
@@ -110,9 +103,7 @@ def fit_repetition(data: runner.MnistSplits, k: int, repetition: int, n_init: in
     best, inertias, n_iters = None, [], []
     with runner.timed() as fit_time:
         for seed in seeds:
-            model = KMeans(
-                k, init=FLAGS.init, n_init=1, max_iter=max_iter, tol=FLAGS.tol, random_state=int(seed),
-            ).fit(data.x_train)
+            model = runner.estimator("kmeans", k, n_init=1, random_state=int(seed)).fit(data.x_train)
             inertias.append(model.inertia_)
             n_iters.append(model.n_iter_)
             if best is None or model.inertia_ < best.inertia_:
@@ -162,53 +153,54 @@ def summarise(rows: list[dict[str, Any]], ks: Sequence[int]) -> dict[int, dict[s
     return summary
 
 
-def save_figures(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]], data: runner.MnistSplits,
-                 directory: Path) -> dict[str, str]:
-    """Write the mean images of the best ``--mean_image_k`` fit, accuracy and inertia against k."""
-    figures = {}
-    ks = sorted(summary)
-    n_train = len(data.x_train)
-    setup = f"{FLAGS.init}, best of {len(rows[0]['inertias'])} fits per repetition, {n_train:,} training images"
+def save_mean_images(rows: list[dict[str, Any]], data: runner.MnistSplits, setup: str, path: Path) -> bool:
+    """The centres of the lowest-inertia ``--mean_image_k`` fit as images; False if no fit had that k."""
     candidates = [row for row in rows if row["k"] == FLAGS.mean_image_k]
-    if candidates:
-        best = min(candidates, key=lambda row: row["min inertia"])
-        model = best["model"]
-        order = [int(c) for c in metrics.cluster_order(data.y_train, model.labels_)]
-        order += [c for c in range(model.n_clusters) if c not in order]
-        titles = plots.cluster_descriptions(model.labels_, data.y_train, multiline=True)
-        name = f"mean_images_k{FLAGS.mean_image_k}.png"
-        plots.image_grid(
-            model.cluster_centers_[order], [titles.get(c, f"cluster {c}\n(empty)") for c in order],
-            directory / name, n_cols=min(6, FLAGS.mean_image_k) if FLAGS.mean_image_k > 10 else 5,
-            suptitle=f"Mean image of each cluster, k={FLAGS.mean_image_k} (lowest-inertia fit; {setup})",
-        )
-        figures["mean_images"] = name
+    if not candidates:
+        return False
+    model = min(candidates, key=lambda row: row["min inertia"])["model"]
+    plots.centre_images(
+        model.cluster_centers_, model.labels_, data.y_train,
+        runner.cluster_order(data.y_train, model.labels_, model.n_clusters), path,
+        n_cols=min(6, FLAGS.mean_image_k) if FLAGS.mean_image_k > 10 else 5,
+        suptitle=f"Mean image of each cluster, k={FLAGS.mean_image_k} (lowest-inertia fit; {setup})",
+    )
+    return True
 
-    def per_k(key: str) -> list[float]:
-        return [summary[k][key] for k in ks]
 
-    seed_ks = [k for k in ks if k in SEED_RESULTS]
+def per_k(summary: dict[int, dict[str, Any]], key: str) -> list[float]:
+    """``key`` of the summary at every k, in increasing k."""
+    return [summary[k][key] for k in sorted(summary)]
+
+
+def save_accuracy_chart(summary: dict[int, dict[str, Any]], setup: str, path: Path) -> None:
+    """Train and test accuracy against k (band: min-max over repetitions), with the report's values."""
+    seed_ks = [k for k in sorted(summary) if k in SEED_RESULTS]
     plots.line_chart(
-        ks, {"train (mean of repetitions)": per_k("train_accuracy_mean"),
-             "test (mean of repetitions)": per_k("test_accuracy_mean")},
-        directory / "accuracy_vs_k.png",
+        sorted(summary), {"train (mean of repetitions)": per_k(summary, "train_accuracy_mean"),
+                          "test (mean of repetitions)": per_k(summary, "test_accuracy_mean")},
+        path,
         title=f"Majority-mapping accuracy against k ({setup});\nband: min-max over repetitions",
         xlabel="number of clusters k", ylabel="accuracy (cluster → majority training digit)",
         errors={
-            "train (mean of repetitions)": (per_k("train_accuracy_min"), per_k("train_accuracy_max")),
-            "test (mean of repetitions)": (per_k("test_accuracy_min"), per_k("test_accuracy_max")),
+            "train (mean of repetitions)": (per_k(summary, "train_accuracy_min"),
+                                            per_k(summary, "train_accuracy_max")),
+            "test (mean of repetitions)": (per_k(summary, "test_accuracy_min"), per_k(summary, "test_accuracy_max")),
         },
         references={
             "seed 003 train (42,000 Kaggle images)": (seed_ks, [SEED_RESULTS[k]["train"] for k in seed_ks]),
             "seed 003 test": (seed_ks, [SEED_RESULTS[k]["test"] for k in seed_ks]),
         },
     )
-    figures["accuracy_vs_k"] = "accuracy_vs_k.png"
 
+
+def save_inertia_chart(summary: dict[int, dict[str, Any]], setup: str, path: Path) -> None:
+    """Lowest and highest final inertia per image against k, with the report's (per its 42,000 images)."""
+    seed_ks = [k for k in sorted(summary) if k in SEED_RESULTS]
     plots.line_chart(
-        ks, {"ours: lowest final inertia": per_k("min_inertia_per_image"),
-             "ours: highest final inertia": per_k("max_inertia_per_image")},
-        directory / "inertia_per_image.png",
+        sorted(summary), {"ours: lowest final inertia": per_k(summary, "min_inertia_per_image"),
+                          "ours: highest final inertia": per_k(summary, "max_inertia_per_image")},
+        path,
         title=f"Inertia per image over all fits of each k ({setup})",
         xlabel="number of clusters k", ylabel="inertia / number of images (pixels in [0, 1])",
         references={
@@ -218,7 +210,21 @@ def save_figures(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]],
                                                  for k in seed_ks]),
         },
     )
+
+
+def save_figures(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]], data: runner.MnistSplits,
+                 directory: Path) -> dict[str, str]:
+    """Write the mean images of the best ``--mean_image_k`` fit, accuracy and inertia against k."""
+    setup = (f"{FLAGS.init}, best of {len(rows[0]['inertias'])} fits per repetition, "
+             f"{len(data.x_train):,} training images")
+    figures = {}
+    mean_images = f"mean_images_k{FLAGS.mean_image_k}.png"
+    if save_mean_images(rows, data, setup, directory / mean_images):
+        figures["mean_images"] = mean_images
+    figures["accuracy_vs_k"] = "accuracy_vs_k.png"
+    save_accuracy_chart(summary, setup, directory / figures["accuracy_vs_k"])
     figures["inertia_per_image"] = "inertia_per_image.png"
+    save_inertia_chart(summary, setup, directory / figures["inertia_per_image"])
     return figures
 
 
@@ -304,8 +310,7 @@ def summary_markdown(rows, summary, comparisons, n_train, n_test, n_init, repeti
         "",
         "## Comparison with the seed",
         "",
-        *[f"- **{c['quantity']}**: seed {runner.format_value(c['seed_value'])}, ours "
-          f"{runner.format_value(c['ours'])}. {c['note']}" for c in comparisons],
+        *runner.comparison_lines(comparisons),
         "",
         "## Figures",
         "",
@@ -315,46 +320,58 @@ def summary_markdown(rows, summary, comparisons, n_train, n_test, n_init, repeti
     ])
 
 
-def main(argv: Sequence[str]) -> None:
-    del argv
-    directory = runner.output_dir()
-    ks = sorted({int(k) for k in FLAGS.ks})
-    repetitions = min(FLAGS.repetitions, QUICK_REPETITIONS) if FLAGS.quick else FLAGS.repetitions
-    n_init = min(FLAGS.n_init, QUICK_N_INIT) if FLAGS.quick else FLAGS.n_init
-    with runner.timed("total") as total_time:
-        with runner.timed("load") as load_time:
-            data = runner.load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
-        max_iter = runner.iteration_budget(FLAGS.max_iter, FLAGS.quick)
-        with runner.timed("fits") as fit_time:
-            rows = [fit_repetition(data, k, r, n_init, max_iter) for k in ks for r in range(repetitions)]
-        summary = summarise(rows, ks)
-        with runner.timed("figures") as plot_time:
-            figures = save_figures(rows, summary, data, directory)
-    comparisons = seed_comparisons(summary, figures)
+def write_outputs(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]], data: runner.MnistSplits,
+                  budgets: dict[str, int], figures: dict[str, str], timings: dict[str, float],
+                  directory: Path) -> None:
+    """Print the repetitions; write metrics.json and summary.md.
 
+    ``budgets`` holds the ``max_iter``, ``repetitions`` and ``n_init`` used (capped in ``--quick`` mode).
+    """
+    comparisons = seed_comparisons(summary, figures)
     print(runner.format_table([{c: row[c] for c in TABLE_COLUMNS[:-1]} for row in rows], TABLE_COLUMNS[:-1]))
-    command = runner.command_line("experiments.restarts")
+    head = runner.record_head("restarts", "K-means restarts: inertia, cluster → digit maps, train/test accuracy")
+    command = head["command"]
     runner.write_metrics({
-        "experiment": "restarts",
-        "title": "K-means restarts: inertia, cluster → digit maps, train/test accuracy",
-        "command": command,
-        "flags": runner.experiment_flags(),
+        **head,
         "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
-        "max_iter_used": max_iter, "repetitions_used": repetitions, "n_init_used": n_init,
+        "max_iter_used": budgets["max_iter"], "repetitions_used": budgets["repetitions"],
+        "n_init_used": budgets["n_init"],
         "repetitions": [
             {**{key: value for key, value in row.items() if key != "model"},
              "mapping": row["mapping"], "test_purity": row["test_purity"]}
             for row in rows
         ],
         "per_k": summary,
-        "timings_s": {"load": load_time.seconds, "fits": fit_time.seconds, "figures": plot_time.seconds,
-                      "total": total_time.seconds},
+        "timings_s": timings,
         "seed_comparisons": comparisons,
         "figures": figures,
     }, directory)
     runner.write_text("summary.md", summary_markdown(
-        rows, summary, comparisons, len(data.x_train), len(data.x_test), n_init, repetitions, max_iter, command,
+        rows, summary, comparisons, len(data.x_train), len(data.x_test), budgets["n_init"],
+        budgets["repetitions"], budgets["max_iter"], command,
     ), directory)
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv
+    directory = runner.output_dir()
+    ks = sorted({int(k) for k in FLAGS.ks})
+    budgets = {
+        "max_iter": runner.iteration_budget(FLAGS.max_iter, FLAGS.quick),
+        "repetitions": min(FLAGS.repetitions, QUICK_REPETITIONS) if FLAGS.quick else FLAGS.repetitions,
+        "n_init": runner.restart_budget(FLAGS.n_init, FLAGS.quick),
+    }
+    with runner.timed("total") as total_time:
+        with runner.timed("load") as load_time:
+            data = runner.load_data_from_flags()
+        with runner.timed("fits") as fit_time:
+            rows = [fit_repetition(data, k, r, budgets["n_init"]) for k in ks for r in range(budgets["repetitions"])]
+        summary = summarise(rows, ks)
+        with runner.timed("figures") as plot_time:
+            figures = save_figures(rows, summary, data, directory)
+    timings = {"load": load_time.seconds, "fits": fit_time.seconds, "figures": plot_time.seconds,
+               "total": total_time.seconds}
+    write_outputs(rows, summary, data, budgets, figures, timings, directory)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,19 @@
 """What every experiment script shares: flags, data, evaluation, output and timing.
 
-An experiment module defines its own flags, a ``main(argv)`` and ends with::
+An experiment module picks the shared clustering flags it needs with
+:func:`define_flags` (and defines its own), writes a ``main(argv)`` and ends with::
 
     if __name__ == "__main__":
         runner.set_defaults(output_dir="runs/<name>")
         runner.run(main)
 
-Inside ``main`` it calls :func:`load_data`, fits, scores with :func:`evaluate`,
-prints :func:`format_table` and saves with :func:`write_metrics` /
-:func:`output_dir`, timing stages with :func:`timed`.
+Inside ``main`` it calls :func:`load_data`, builds its estimators from the flags
+with :func:`estimator`, scores with :func:`evaluate`, prints :func:`format_table`
+and saves with :func:`write_metrics` / :func:`output_dir`, timing stages with
+:func:`timed`.
 
-Common flags
-------------
+Flags of every experiment (defined when this module is imported)
+----------------------------------------------------------------
 --data_dir
     Directory with the four MNIST IDX files; unset means ``TFKMEANS_DATA_DIR``,
     then tensorflow-datasets (see :func:`tfkmeans.datasets.load_mnist`).
@@ -21,7 +23,13 @@ Common flags
     Seeds the model and every random choice of the script (subsets, samples shown).
 --quick
     Smoke-test mode: a random subset of ``QUICK_N_TRAIN`` training and
-    ``QUICK_N_TEST`` test images and at most ``QUICK_MAX_ITER`` iterations.
+    ``QUICK_N_TEST`` test images, at most ``QUICK_MAX_ITER`` iterations and at
+    most ``QUICK_N_INIT`` restarts.
+
+Shared flags a study defines with :func:`define_flags`: ``--k``, ``--init``,
+``--n_init``, ``--max_iter``, ``--tol`` (K-means), ``--minibatch_max_iter``,
+``--batch_size`` (MiniBatchKMeans, or the study's network), ``--algorithms``
+and ``--reuse``; see :data:`SHARED_FLAGS`.
 """
 
 from __future__ import annotations
@@ -39,21 +47,33 @@ from typing import Any, NamedTuple
 import numpy as np
 from absl import app, flags, logging
 
-from tfkmeans import metrics
+from tfkmeans import KMeans, MiniBatchKMeans, metrics
 from tfkmeans.datasets import load_mnist
 
 __all__ = [
     "QUICK_MAX_ITER",
+    "QUICK_N_INIT",
     "QUICK_N_TEST",
     "QUICK_N_TRAIN",
     "MnistSplits",
+    "SHARED_FLAGS",
+    "SharedFlag",
     "Timer",
+    "algorithms_flag",
+    "comparison_lines",
+    "define_flags",
+    "estimator",
+    "estimator_params",
     "evaluate",
     "experiment_flags",
     "format_table",
     "iteration_budget",
     "load_data",
+    "load_data_from_flags",
     "output_dir",
+    "padded",
+    "record_head",
+    "restart_budget",
     "run",
     "set_defaults",
     "timed",
@@ -61,9 +81,9 @@ __all__ = [
     "write_metrics",
     "write_text",
     "ALGORITHMS",
+    "cluster_order",
     "command_line",
     "format_value",
-    "make_estimator",
     "mapped_accuracy",
     "mapping_text",
     "seed_comparison",
@@ -75,6 +95,8 @@ QUICK_N_TRAIN = 2_000
 QUICK_N_TEST = 500
 #: Iteration cap in ``--quick`` mode (see :func:`iteration_budget`).
 QUICK_MAX_ITER = 30
+#: Restart cap in ``--quick`` mode (see :func:`restart_budget`).
+QUICK_N_INIT = 2
 
 FLAGS = flags.FLAGS
 
@@ -88,8 +110,68 @@ flags.DEFINE_integer("seed", 0, "Random seed of the model and of every random ch
 flags.DEFINE_bool(
     "quick", False,
     f"Smoke test: {QUICK_N_TRAIN:,} training / {QUICK_N_TEST:,} test images and at most "
-    f"{QUICK_MAX_ITER} iterations.",
+    f"{QUICK_MAX_ITER} iterations and {QUICK_N_INIT} restarts.",
 )
+
+#: Estimators the experiments compare, by the short name used in flags and metrics.json.
+ALGORITHMS = ("kmeans", "minibatch")
+ALGORITHM_TITLES = {"kmeans": "K-means", "minibatch": "MiniBatchKMeans"}
+
+
+class SharedFlag(NamedTuple):
+    """How to define one shared flag: the absl ``DEFINE_*`` function, its default, help and other arguments."""
+
+    define: Callable[..., Any]
+    default: Any
+    help: str
+    options: Mapping[str, Any] | None = None
+
+
+#: The flags several studies share, by name. :func:`define_flags` defines the ones a
+#: study names; :func:`estimator_params` reads them.
+SHARED_FLAGS: dict[str, SharedFlag] = {
+    "k": SharedFlag(flags.DEFINE_integer, 10, "Number of clusters.", {"lower_bound": 1}),
+    "init": SharedFlag(
+        flags.DEFINE_enum, "k-means++", "Initial centres of every fit.", {"enum_values": ["k-means++", "random"]},
+    ),
+    "n_init": SharedFlag(
+        flags.DEFINE_integer, 1,
+        f"Runs from different initial centres per fit; the lowest inertia wins (at most {QUICK_N_INIT} in --quick "
+        "mode).",
+        {"lower_bound": 1},
+    ),
+    "max_iter": SharedFlag(
+        flags.DEFINE_integer, 300, "K-means: maximum Lloyd iterations per run (capped in --quick mode).",
+        {"lower_bound": 1},
+    ),
+    "tol": SharedFlag(
+        flags.DEFINE_float, 1e-4,
+        "K-means: stop when the centre shift falls below tol x mean pixel variance; 0: when no label changes.",
+    ),
+    "minibatch_max_iter": SharedFlag(
+        flags.DEFINE_integer, 100,
+        "MiniBatchKMeans: maximum epochs, i.e. at most minibatch_max_iter * n_train // batch_size steps (capped "
+        "in --quick mode).",
+        {"lower_bound": 1},
+    ),
+    "batch_size": SharedFlag(
+        flags.DEFINE_integer, 1024,
+        "Images per mini-batch: a MiniBatchKMeans step, or a training step of the study's network.",
+        {"lower_bound": 1},
+    ),
+    "algorithms": SharedFlag(flags.DEFINE_list, list(ALGORITHMS), "Estimators to compare: kmeans, minibatch."),
+    "reuse": SharedFlag(
+        flags.DEFINE_bool, False,
+        "Load the weights (and embeddings) kept in --output_dir by an earlier run with the same data size, seed "
+        "and training setup instead of computing them; compute (and keep) them when there are none.",
+    ),
+}
+
+#: Constructor parameter -> the shared flag that sets it, per estimator.
+_ESTIMATOR_FLAGS = {
+    "kmeans": {"init": "init", "n_init": "n_init", "max_iter": "max_iter", "tol": "tol"},
+    "minibatch": {"init": "init", "n_init": "n_init", "max_iter": "minibatch_max_iter", "batch_size": "batch_size"},
+}
 
 
 # -- flags and entry point -----------------------------------------------------------------
@@ -145,9 +227,49 @@ def experiment_flags() -> dict[str, Any]:
     return dict(sorted(values.items()))
 
 
+def define_flags(*names: str, **defaults: Any) -> None:
+    """Define the shared flags ``names`` of :data:`SHARED_FLAGS`, with the study's own defaults.
+
+    Call it once, at the import of the study's module (absl flags are process-wide).
+
+    Parameters
+    ----------
+    *names : str
+        Keys of :data:`SHARED_FLAGS`.
+    **defaults
+        Flag name to the study's default, where it differs from the shared one.
+
+    Examples
+    --------
+    ``runner.define_flags("k", "init", "n_init", "max_iter", n_init=5)``
+    """
+    unknown = sorted(set(names) - set(SHARED_FLAGS))
+    if unknown:
+        raise ValueError(f"unknown shared flags {unknown}; they are {sorted(SHARED_FLAGS)}")
+    unnamed = sorted(set(defaults) - set(names))
+    if unnamed:
+        raise ValueError(f"defaults given for flags that are not defined: {unnamed}")
+    for name in names:
+        flag = SHARED_FLAGS[name]
+        flag.define(name=name, default=defaults.get(name, flag.default), help=flag.help, **(flag.options or {}))
+
+
 def iteration_budget(max_iter: int, quick: bool) -> int:
     """The iteration limit to use: ``max_iter``, capped at ``QUICK_MAX_ITER`` in quick mode."""
     return min(max_iter, QUICK_MAX_ITER) if quick else max_iter
+
+
+def restart_budget(n_init: int, quick: bool) -> int:
+    """The number of restarts to use: ``n_init``, capped at ``QUICK_N_INIT`` in quick mode."""
+    return min(n_init, QUICK_N_INIT) if quick else n_init
+
+
+def algorithms_flag() -> list[str]:
+    """The estimators of ``--algorithms`` in :data:`ALGORITHMS` order; SystemExit naming any unknown one."""
+    unknown = set(FLAGS.algorithms) - set(ALGORITHMS)
+    if unknown:
+        raise SystemExit(f"unknown --algorithms {sorted(unknown)}; expected {ALGORITHMS}")
+    return [name for name in ALGORITHMS if name in FLAGS.algorithms]
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -203,6 +325,11 @@ def load_data(quick: bool = False, data_dir: str | None = None, seed: int = 0) -
         x_test, y_test = _random_subset(x_test, y_test, QUICK_N_TEST, rng)
     logging.info("Data: %d training and %d test images of %d pixels", len(x_train), len(x_test), x_train.shape[1])
     return MnistSplits(x_train, y_train, x_test, y_test)
+
+
+def load_data_from_flags() -> MnistSplits:
+    """:func:`load_data` as ``--quick``, ``--data_dir`` and ``--seed`` ask."""
+    return load_data(FLAGS.quick, FLAGS.data_dir, FLAGS.seed)
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -423,37 +550,57 @@ def timed(label: str | None = None) -> Iterator[Timer]:
 
 # -- estimators and mapped accuracy ------------------------------------------------------------
 
-#: Estimators the experiments compare, by the short name used in flags and metrics.json.
-ALGORITHMS = ("kmeans", "minibatch")
-ALGORITHM_TITLES = {"kmeans": "K-means", "minibatch": "MiniBatchKMeans"}
 
-
-def make_estimator(algorithm: str, n_clusters: int, **params: Any) -> Any:
-    """A tfkmeans estimator by short name: ``"kmeans"`` or ``"minibatch"``.
+def estimator_params(algorithm: str = "kmeans") -> dict[str, Any]:
+    """Constructor arguments of ``algorithm`` from the shared flags the study defined.
 
     Parameters
     ----------
     algorithm : {"kmeans", "minibatch"}
-        :class:`tfkmeans.KMeans` or :class:`tfkmeans.MiniBatchKMeans`.
-    n_clusters : int
-        Number of clusters.
-    **params
-        Passed to the constructor (``n_init``, ``max_iter``, ``random_state``, ...).
-        ``batch_size`` is dropped for ``"kmeans"``, which has none.
+        K-means takes ``--init``, ``--n_init``, ``--max_iter`` and ``--tol``;
+        MiniBatchKMeans ``--init``, ``--n_init``, ``--minibatch_max_iter`` and
+        ``--batch_size``: those of them the study defined.
+
+    Returns
+    -------
+    dict
+        Those parameters, restarts and iterations capped in ``--quick`` mode
+        (:func:`restart_budget`, :func:`iteration_budget`), and ``random_state``
+        = ``--seed``.
+    """
+    if algorithm not in _ESTIMATOR_FLAGS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
+    params = {param: FLAGS[flag].value for param, flag in _ESTIMATOR_FLAGS[algorithm].items() if flag in FLAGS}
+    if "n_init" in params:
+        params["n_init"] = restart_budget(params["n_init"], FLAGS.quick)
+    if "max_iter" in params:
+        params["max_iter"] = iteration_budget(params["max_iter"], FLAGS.quick)
+    return {**params, "random_state": FLAGS.seed}
+
+
+def estimator(
+    algorithm: str = "kmeans", n_clusters: int | None = None, /, **overrides: Any
+) -> KMeans | MiniBatchKMeans:
+    """An unfitted estimator built from the flags (:func:`estimator_params`).
+
+    Parameters
+    ----------
+    algorithm : {"kmeans", "minibatch"}
+        Which estimator.
+    n_clusters : int, optional
+        Defaults to ``--k``.
+    **overrides
+        Constructor arguments that replace the flags' (e.g. ``random_state`` of
+        one of several fits); KMeans's own ``algorithm`` ("lloyd", "elkan") too,
+        as the first two arguments are positional only.
 
     Returns
     -------
     KMeans or MiniBatchKMeans
-        Unfitted.
     """
-    import tfkmeans
-
-    if algorithm == "kmeans":
-        params.pop("batch_size", None)
-        return tfkmeans.KMeans(n_clusters, **params)
-    if algorithm == "minibatch":
-        return tfkmeans.MiniBatchKMeans(n_clusters, **params)
-    raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
+    n_clusters = FLAGS.k if n_clusters is None else n_clusters
+    params = {**estimator_params(algorithm), **overrides}
+    return (KMeans if algorithm == "kmeans" else MiniBatchKMeans)(n_clusters, **params)
 
 
 def mapped_accuracy(y_true: np.ndarray, clusters: np.ndarray, mapping: np.ndarray) -> float:
@@ -480,9 +627,28 @@ def mapped_accuracy(y_true: np.ndarray, clusters: np.ndarray, mapping: np.ndarra
     y_true = np.asarray(y_true)
     clusters = np.asarray(clusters)
     mapping = np.asarray(mapping)
-    padded = np.full(max(int(clusters.max(initial=0)) + 1, len(mapping)), -1, dtype=np.int64)
-    padded[: len(mapping)] = mapping
-    return float(np.mean(padded[clusters] == y_true))
+    by_id = padded(mapping, (max(int(clusters.max(initial=0)) + 1, len(mapping)),), -1)
+    return float(np.mean(by_id[clusters] == y_true))
+
+
+def padded(values: np.ndarray, shape: tuple[int, ...], fill: int) -> np.ndarray:
+    """``values`` in the leading corner of an int64 array of ``shape`` filled with ``fill``.
+
+    The library's tables and maps end at the largest label present; padded, every
+    digit and every cluster id up to k has its row, column or entry.
+    """
+    out = np.full(shape, fill, dtype=np.int64)
+    out[tuple(slice(0, size) for size in np.shape(values))] = values
+    return out
+
+
+def cluster_order(y_true: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[int]:
+    """Every id below ``n_clusters`` by majority digit (:func:`tfkmeans.metrics.cluster_order`), empty ones last.
+
+    Figures and sorted confusion matrices then read 0..9 from left to right.
+    """
+    order = [int(c) for c in metrics.cluster_order(y_true, labels)]
+    return order + [c for c in range(n_clusters) if c not in order]
 
 
 def mapping_text(mapping: np.ndarray) -> str:
@@ -572,6 +738,32 @@ def format_value(value: Any, format: str = "number") -> str:
     return _format_cell(value)
 
 
+def comparison_lines(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One Markdown bullet per :func:`seed_comparison` entry: quantity, both values in its format, note."""
+    return [
+        f"- **{c['quantity']}**: seed {'≈ ' if c['approximate'] else ''}"
+        f"{format_value(c['seed_value'], c['format'])}, ours {format_value(c['ours'], c['format'])}. "
+        f"{c['note']}"
+        for c in comparisons
+    ]
+
+
 def command_line(module: str) -> str:
     """The command that ran this process, as ``python -m <module> <args>``."""
     return " ".join(["python -m " + module, *sys.argv[1:]])
+
+
+def record_head(experiment: str, title: str | None = None) -> dict[str, Any]:
+    """The first keys of every study's ``metrics.json``: ``experiment``, ``title`` (if any), ``command``, ``flags``.
+
+    Parameters
+    ----------
+    experiment : str
+        The study's module name under ``experiments``.
+    title : str, optional
+        What the report calls the study.
+    """
+    return {
+        "experiment": experiment, **({"title": title} if title else {}),
+        "command": command_line(f"experiments.{experiment}"), "flags": experiment_flags(),
+    }

@@ -11,9 +11,6 @@ in that run: :mod:`test_experiments` already runs it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.image

@@ -84,6 +84,54 @@ def test_evaluate_perfect_and_permuted_clusterings():
     assert all(isinstance(value, float) for value in scores.values())
 
 
+def test_shared_flags_build_both_estimators_with_quick_caps():
+    """The flags a study picks set the estimators; --quick caps iterations and restarts (own process: absl flags)."""
+    code = "\n".join([
+        "import json",
+        "from absl import flags",
+        "from experiments import runner",
+        'runner.define_flags("k", "init", "n_init", "max_iter", "minibatch_max_iter", "batch_size", n_init=5)',
+        'flags.FLAGS(["study", "--quick", "--k=7", "--max_iter=500", "--seed=3", "--init=random"])',
+        "model = runner.estimator('minibatch', random_state=9)",
+        "lloyd = runner.estimator('kmeans', 3, algorithm='lloyd')",
+        "print(json.dumps({'params': {a: runner.estimator_params(a) for a in runner.ALGORITHMS},",
+        "                  'model': [type(model).__name__, model.n_clusters, model.random_state, model.init],",
+        "                  'lloyd': [lloyd.n_clusters, lloyd.algorithm, lloyd.max_iter]}))",
+    ])
+    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["params"] == {
+        "kmeans": {"init": "random", "n_init": runner.QUICK_N_INIT, "max_iter": runner.QUICK_MAX_ITER,
+                   "random_state": 3},
+        "minibatch": {"init": "random", "n_init": runner.QUICK_N_INIT, "max_iter": runner.QUICK_MAX_ITER,
+                      "batch_size": 1024, "random_state": 3},
+    }
+    assert result["model"] == ["MiniBatchKMeans", 7, 9, "random"]
+    assert result["lloyd"] == [3, "lloyd", runner.QUICK_MAX_ITER]  # KMeans's own `algorithm` passes through
+
+
+def test_define_flags_refuses_unknown_names_before_defining_any():
+    with pytest.raises(ValueError, match="unknown shared flags"):
+        runner.define_flags("k", "no_such_flag")
+    with pytest.raises(ValueError, match="not defined"):
+        runner.define_flags(k=3)
+    assert "k" not in runner.FLAGS
+
+
+def test_budgets_cap_only_quick_runs():
+    assert runner.iteration_budget(500, quick=False) == 500 and runner.iteration_budget(500, quick=True) == 30
+    assert runner.restart_budget(10, quick=False) == 10 and runner.restart_budget(10, quick=True) == 2
+    assert runner.restart_budget(1, quick=True) == 1
+
+
+def test_cluster_order_puts_every_id_in_majority_order_empty_ones_last():
+    y_true = np.array([1, 1, 0, 0, 2])
+    labels = np.array([0, 0, 2, 2, 1])  # cluster 3 and 4 never occur
+    assert runner.cluster_order(y_true, labels, 5) == [2, 0, 1, 3, 4]
+
+
 def test_evaluate_distinguishes_weighted_and_mean_purity():
     # Cluster 0 holds 8 samples (6 of class 0), cluster 1 holds 2 (both class 1).
     y_true = np.array([0] * 6 + [1] * 2 + [1] * 2)

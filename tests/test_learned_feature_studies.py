@@ -27,6 +27,7 @@ from test_experiment_studies import assert_png, check_seed_comparisons
 from test_experiments import EPS, REPO_ROOT
 
 from experiments import learned, networks, plots, runner
+from tfkmeans import KMeans
 
 STUDIES = ("autoencoder", "lenet")
 #: Flags of every test run beside --quick: smaller batches than the defaults, so that the one quick epoch
@@ -279,7 +280,9 @@ def test_cluster_space_scores_train_and_held_out_points():
     x_train = centres[y_train] + rng.normal(0.0, 0.5, (300, 2))
     x_test = centres[y_test] + np.array([[0.1, 0.0], [0.0, -0.1], [0.2, 0.2], [-0.3, 0.0]])
     space = learned.FeatureSpace("toy", "toy points (2-d)", x_train, x_test)
-    clustering = learned.cluster_space(space, y_train, y_test, k=3, n_init=2, max_iter=50, seed=0)
+    model = KMeans(3, n_init=2, max_iter=50, random_state=0)
+    clustering = learned.cluster_space(space, y_train, y_test, model)
+    assert clustering.model is model
     for split in ("train", "test"):
         scores = clustering.scores[split]
         for key in SCORES:
