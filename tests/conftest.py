@@ -104,3 +104,11 @@ def quick_runs(data_dir, tmp_path_factory) -> dict:
     ]
     completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1500)
     return {"runs_dir": runs_dir, "report": report_path, "completed": completed}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs a quick run of the studies (``quick_runs``, the learned-feature
+    studies' ``runs``) is slow: ``pytest -m "not slow"`` skips them."""
+    for item in items:
+        if {"quick_runs", "runs"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -117,7 +117,7 @@ QUICK_RUNS = {
 }
 
 
-@pytest.mark.bench
+@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(QUICK_RUNS))
 def test_quick_run_rewrites_only_its_section_and_target_rows(script, tmp_path):
     if mnist_dir() is None:

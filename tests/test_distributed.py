@@ -109,6 +109,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_fit_equals_single_process_fit(tmp_path: Path):
     """Two worker processes on 127.0.0.1 with TF_CONFIG reach the single-process result."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]

@@ -268,6 +268,7 @@ def test_naive_quick_on_synthetic_digits(synthetic_mnist_dir, tmp_path):
     assert metrics["test"]["purity"] > 0.8
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get(DATA_ENV), reason=f"{DATA_ENV} not set (CI sets it)")
 def test_naive_quick_on_mnist(tmp_path):
     output_dir = tmp_path / "out"

@@ -640,6 +640,7 @@ def test_inertia_invalid_centers_and_weights_raise(kwargs, error, match):
 # --- Silhouette at scale: bounded memory --------------------------------------------
 
 
+@pytest.mark.slow
 def test_silhouette_on_20000_by_784_never_builds_the_n_by_n_matrix():
     """20,000 × 784: an n × n float64 matrix would be 3.2 GB; peak growth is < 1 GB.
 

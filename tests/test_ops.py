@@ -179,6 +179,7 @@ def test_kmeans_plusplus_potential_close_to_sklearn():
     assert np.mean(ours) < 0.8 * np.mean(uniform)
 
 
+@pytest.mark.slow
 def test_k1000_fit_on_mnist_stays_within_memory_budget(mnist_train):
     """k=1000 on all of MNIST: peak memory beyond the loaded data stays under 2 GB (never N×K×D)."""
     from conftest import mnist_dir
@@ -217,6 +218,7 @@ def _run_memory_probe(script: str) -> dict:
     return report
 
 
+@pytest.mark.slow
 def test_in_memory_fit_holds_one_copy_of_the_data():
     """A fit's extra peak memory is about one copy of X (sklearn's copy_x), not two.
 

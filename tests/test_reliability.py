@@ -436,6 +436,7 @@ json.dump({"reference": reference.cluster_centers_.tolist(), "resumed": resumed.
 """
 
 
+@pytest.mark.slow
 def test_checkpointed_fit_under_a_mirrored_strategy_resumes(tmp_path):
     """It crashed with "int() argument must be ... not 'MirroredVariable'"."""
     import json
@@ -920,6 +921,7 @@ print("served")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["KMeans", "MiniBatchKMeans"])
 def test_reloaded_saved_model_serves_every_thread_after_bad_calls(tmp_path, estimator):
     """One badly typed call to a reloaded model left TensorFlow's lock held: every other thread then hung."""
