@@ -175,6 +175,8 @@ def test_n_init_runs_one_after_the_other(mnist_subset, capfd, algorithm):
         (dict(algorithm="hamerly"), "array", "algorithm must be one of"),
         (dict(algorithm="elkan", distance="expand"), "array", "distance='matmul'"),
         (dict(algorithm="elkan"), "dataset", "needs the data in memory"),
+        (dict(algorithm="yinyang", distance="expand"), "array", "distance='matmul'"),
+        (dict(algorithm="yinyang"), "dataset", "needs the data in memory"),
     ],
 )
 def test_bad_algorithm_settings_are_named(blobs, params, data, message):

@@ -149,18 +149,3 @@ def test_auto_runs_yinyang_when_elkan_bounds_do_not_fit(blobs, capfd, monkeypatc
     assert "share of distances computed" in capfd.readouterr().err
     reference = SkKMeans(20, init=init, n_init=1, algorithm="lloyd").fit(x)
     assert_same_clustering(auto, reference, "float64")
-
-
-@pytest.mark.parametrize(
-    "params, data, message",
-    [
-        (dict(algorithm="hamerly"), "array", "algorithm must be one of"),
-        (dict(algorithm="yinyang", distance="expand"), "array", "distance='matmul'"),
-        (dict(algorithm="yinyang"), "dataset", "needs the data in memory"),
-    ],
-)
-def test_bad_algorithm_settings_are_named(blobs, params, data, message):
-    x, _ = blobs
-    X = tf.data.Dataset.from_tensor_slices(x.astype(np.float32)).batch(100) if data == "dataset" else x
-    with pytest.raises(ValueError, match=message):
-        KMeans(3, **params).fit(X)

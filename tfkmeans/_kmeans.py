@@ -50,7 +50,7 @@ _ALGORITHMS = ("auto", "lloyd", "elkan", "yinyang")
 _AUTO_MAX_BOUNDS_BYTES = 2**30
 # From this many clusters on, 'auto' prefers Yinyang's group bounds to Elkan's even when
 # Elkan's fit: on MNIST Elkan's iterations were the faster at k = 100, Yinyang's by far at
-# k = 1000 (its n × k/50 bounds cost less to loosen); the crossover lies between.
+# k = 1000; the crossover lies between.
 _AUTO_YINYANG_MIN_CLUSTERS = 300
 
 # run(initial_centers, tol, max_iter, progress): one Lloyd fit (max_iter=0: just labels and inertia);
