@@ -19,8 +19,9 @@ def test_mnist_subset_matches_sklearn(mnist_subset, dtype, tol):
     assert_same_clustering(ours, reference, dtype)
 
 
+@pytest.mark.parametrize("algorithm", ["elkan", "yinyang"])
 @pytest.mark.parametrize("case", ["weights", "empty_cluster", "max_iter"])
-def test_blobs_match_sklearn(blobs, case):
+def test_blobs_match_sklearn(blobs, case, algorithm):
     x, _ = blobs
     init, _ = kmeans_plusplus(x, 5, random_state=4)
     options = {}
@@ -31,7 +32,7 @@ def test_blobs_match_sklearn(blobs, case):
         init[2] = 1e3  # nobody's nearest centre: re-seeded from the farthest point
     else:
         options.update(max_iter=2, tol=0.0)
-    ours, reference = fit_both(x, init, dtype="float64", algorithm="elkan", **options)
+    ours, reference = fit_both(x, init, dtype="float64", algorithm=algorithm, **options)
     assert_same_clustering(ours, reference, "float64")
     assert np.isfinite(ours.cluster_centers_).all()
 
