@@ -20,8 +20,9 @@ def test_mnist_subset_matches_sklearn(mnist_subset, dtype, tol):
     assert_same_clustering(ours, reference, dtype)
 
 
+@pytest.mark.parametrize("algorithm", ["elkan", "yinyang"])
 @pytest.mark.parametrize("case", ["weights", "empty_cluster", "max_iter"])
-def test_blobs_match_sklearn(blobs, case):
+def test_blobs_match_sklearn(blobs, case, algorithm):
     x, _ = blobs
     init, _ = kmeans_plusplus(x, 5, random_state=4)
     options = {}
@@ -32,7 +33,7 @@ def test_blobs_match_sklearn(blobs, case):
         init[2] = 1e3  # nobody's nearest centre: re-seeded from the farthest point
     else:
         options.update(max_iter=2, tol=0.0)
-    ours, reference = fit_both(x, init, dtype="float64", algorithm="elkan", **options)
+    ours, reference = fit_both(x, init, dtype="float64", algorithm=algorithm, **options)
     assert_same_clustering(ours, reference, "float64")
     assert np.isfinite(ours.cluster_centers_).all()
 
@@ -134,6 +135,8 @@ def test_auto_falls_back_to_lloyd(blobs, capfd, monkeypatch, tmp_path, case):
     elif case == "dataset":
         data = tf.data.Dataset.from_tensor_slices(x).batch(256)
     elif case == "bounds larger than data and budget":
+        # Even Yinyang's group bounds (one per 50 centres) exceed the 6 features.
+        options["n_clusters"] = 350
         monkeypatch.setattr("tfkmeans._kmeans._AUTO_MAX_BOUNDS_BYTES", 1000)
     else:
         options.update(checkpoint_dir=str(tmp_path), checkpoint_every=1000)
@@ -171,9 +174,11 @@ def test_n_init_runs_one_after_the_other(mnist_subset, capfd, algorithm):
 @pytest.mark.parametrize(
     "params, data, message",
     [
-        (dict(algorithm="hamerly"), "array", "algorithm must be 'auto', 'lloyd' or 'elkan'"),
+        (dict(algorithm="hamerly"), "array", "algorithm must be one of"),
         (dict(algorithm="elkan", distance="expand"), "array", "distance='matmul'"),
         (dict(algorithm="elkan"), "dataset", "needs the data in memory"),
+        (dict(algorithm="yinyang", distance="expand"), "array", "distance='matmul'"),
+        (dict(algorithm="yinyang"), "dataset", "needs the data in memory"),
     ],
 )
 def test_bad_algorithm_settings_are_named(blobs, params, data, message):

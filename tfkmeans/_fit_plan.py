@@ -62,21 +62,29 @@ def stream_seed_sample_size(n_clusters: int) -> int:
 
 
 def in_memory_plan(
-    x: tf.Tensor, weights: tf.Tensor, tol: tf.Tensor, options: LoopOptions, *, use_bounds: bool,
+    x: tf.Tensor, weights: tf.Tensor, tol: tf.Tensor, options: LoopOptions, *, algorithm: str, n_groups: int,
     runs_chunk_size: Callable[[int], int], origin: Optional[tf.Tensor], weight_scale: float,
 ) -> FitPlan:
     """The plan of in-memory data ``x`` (moved by ``-origin``) with scaled sample ``weights``.
 
-    ``use_bounds``: single runs keep Elkan's bounds, and restarts go one by
-    one (with Lloyd's iterations they share one loop). ``runs_chunk_size(c)``
-    is the chunk size for distance blocks ``c`` columns wide, for that loop.
+    ``algorithm``: the iterations of single runs, 'lloyd', 'elkan' or
+    'yinyang' (with ``n_groups`` groups of centres); with bounds, restarts go
+    one by one, with Lloyd's iterations they share one loop.
+    ``runs_chunk_size(c)`` is the chunk size for distance blocks ``c`` columns
+    wide, for that loop.
     """
 
     def run(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int, progress: tf.Tensor) -> ops.LloydResult:
-        if use_bounds:
-            return _compiled.lloyd_bounded(x, weights, initial_centers, tf.constant(max_iter), tol,
-                                           chunk_size=options.chunk_size, verbose=options.verbose, progress=progress)
-        return _compiled.lloyd(x, weights, initial_centers, tf.constant(max_iter), tol, **options._asdict(), progress=progress)
+        arguments = (x, weights, initial_centers, tf.constant(max_iter), tol)
+        if algorithm == "elkan":
+            return _compiled.lloyd_bounded(
+                *arguments, chunk_size=options.chunk_size, verbose=options.verbose, progress=progress
+            )
+        if algorithm == "yinyang":
+            return _compiled.lloyd_yinyang(
+                *arguments, n_groups=n_groups, chunk_size=options.chunk_size, verbose=options.verbose, progress=progress
+            )
+        return _compiled.lloyd(*arguments, **options._asdict(), progress=progress)
 
     def run_all(initial_centers: tf.Tensor, tol: tf.Tensor, max_iter: int) -> ops.RunsResult:
         # The distance block is rows × (runs·k): size the chunks for all runs' centres.
@@ -89,7 +97,8 @@ def in_memory_plan(
         return replicated_run(strategy, x, weights, options)
 
     # Restarts with bounds go one by one: their iterations are cheap once the bounds settle.
-    return FitPlan(x, weights, tol, run, distributed_run, True, None if use_bounds else run_all, origin, weight_scale)
+    runs_together = run_all if algorithm == "lloyd" else None
+    return FitPlan(x, weights, tol, run, distributed_run, True, runs_together, origin, weight_scale)
 
 
 def stream_plan(

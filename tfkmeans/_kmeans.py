@@ -25,10 +25,17 @@ from tfkmeans._fit_plan import (
 )
 from tfkmeans._params import RandomState, check_random_state, draw_seed
 from tfkmeans.ops._statistics import mean_variance
+from tfkmeans.ops._yinyang import default_n_groups
 
-# algorithm='auto' keeps Elkan's bounds (n × k floats) up to the size of the data or
-# this many bytes, whichever is larger.
+_ALGORITHMS = ("auto", "lloyd", "elkan", "yinyang")
+
+# algorithm='auto' keeps bounds (Elkan's n × k floats, else Yinyang's n × k/50) up to the
+# size of the data or this many bytes, whichever is larger.
 _AUTO_MAX_BOUNDS_BYTES = 2**30
+# From this many clusters on, 'auto' prefers Yinyang's group bounds to Elkan's even when
+# Elkan's fit: on MNIST Elkan's iterations were the faster at k = 100, Yinyang's by far at
+# k = 1000; the crossover lies between.
+_AUTO_YINYANG_MIN_CLUSTERS = 300
 
 
 def _active_strategy() -> Optional[tf.distribute.Strategy]:
@@ -86,21 +93,27 @@ class KMeans(BaseKMeans):
         Accepted for scikit-learn compatibility. ``X`` is never modified
         either way: a fit always converts it once into a buffer of its own
         (``dtype``, aligned for TensorFlow), so ``copy_x=False`` saves nothing.
-    algorithm : {'auto', 'lloyd', 'elkan'}, default='auto'
-        All three reach the same labels and iterations (tested against
+    algorithm : {'auto', 'lloyd', 'elkan', 'yinyang'}, default='auto'
+        All four reach the same labels and iterations (tested against
         scikit-learn's Lloyd); in float32 the order of summation differs, so
         over a long fit a near-tie can fall the other way. 'lloyd' measures every point against every
         centre at each iteration. 'elkan' keeps per-point distance bounds
         (``n_samples × n_clusters`` floats) and re-measures only the points
-        whose bounds overlap, so iterations get cheaper as the fit settles;
-        it needs the data in memory and ``distance='matmul'``, and restarts
-        run one after the other (seeded together). Its running cluster sums
+        whose bounds overlap, so iterations get cheaper as the fit settles.
+        'yinyang' keeps one bound per point and group of about 50 centres
+        (Yinyang K-means, Ding et al. 2015: ``n_samples × n_clusters / 50``
+        floats) and measures a point only against the groups its bounds do
+        not rule out: the bounds for many clusters. Both bounded algorithms
+        need the data in memory and ``distance='matmul'``, and restarts
+        run one after the other (seeded together). Their running cluster sums
         round differently from Lloyd's in the last float32 bits, so a resumed
         checkpointed fit matches an uninterrupted one to that rounding, not
-        bit for bit. 'auto' uses 'elkan' on in-memory data when the bounds
-        take no more memory than the data (or than 1 GiB; an iteration that
-        re-measures many points briefly holds about three such arrays), and
-        'lloyd' otherwise and for checkpointed fits, datasets and
+        bit for bit. 'auto' uses 'elkan' on in-memory data with fewer than
+        300 clusters when its bounds take no more memory than the data (or
+        than 1 GiB; an iteration that re-measures many points briefly holds
+        about three such arrays), 'yinyang' with more clusters or when
+        Elkan's bounds do not fit but the group bounds do, and 'lloyd'
+        otherwise and for checkpointed fits, datasets and
         ``tf.distribute`` strategies.
     distance : {'matmul', 'expand'}, default='matmul'
         'matmul' computes ``||x||² - 2x·cᵀ + ||c||²`` with one matrix product per
@@ -233,27 +246,38 @@ class KMeans(BaseKMeans):
         self.log_dir = log_dir
 
     def _check_algorithm(self, X: Any) -> None:
-        if self.algorithm not in ("auto", "lloyd", "elkan"):
-            raise ValueError(f"algorithm must be 'auto', 'lloyd' or 'elkan', got {self.algorithm!r}.")
-        if self.algorithm != "elkan":
+        if self.algorithm not in _ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {_ALGORITHMS}, got {self.algorithm!r}.")
+        if self.algorithm in ("auto", "lloyd"):
             return
         if self.distance != "matmul":
-            raise ValueError(f"algorithm='elkan' measures distances with distance='matmul', got distance={self.distance!r}.")
+            raise ValueError(
+                f"algorithm={self.algorithm!r} measures distances with distance='matmul', got distance={self.distance!r}."
+            )
         if isinstance(X, tf.data.Dataset) or _active_strategy() is not None:
             raise ValueError(
-                "algorithm='elkan' keeps per-point bounds and needs the data in memory on one device; "
+                f"algorithm={self.algorithm!r} keeps per-point bounds and needs the data in memory on one device; "
                 "use algorithm='lloyd' for a tf.data.Dataset or under a tf.distribute strategy."
             )
 
-    def _single_runs_use_bounds(self, n_samples: int, n_features: int) -> bool:
-        """Whether an in-memory run keeps Elkan's bounds: 'elkan', or 'auto' when they are cheap to hold."""
+    def _single_run_algorithm(self, n_samples: int, n_features: int) -> str:
+        """The iterations of an in-memory run: ``algorithm``, or what 'auto' picks by k and memory.
+
+        Elkan's bounds (``n × k``) for few clusters when they fit the budget
+        (the data's size or :data:`_AUTO_MAX_BOUNDS_BYTES`), Yinyang's group
+        bounds (``n × k/50``) for many clusters or when Elkan's do not fit,
+        Lloyd's pass when neither fits.
+        """
         if self.algorithm != "auto":
-            return self.algorithm == "elkan"
+            return self.algorithm
         if self.distance != "matmul" or self.checkpoint_dir is not None:
-            return False
-        return n_samples * self._n_clusters * self._tf_dtype.size <= max(
-            n_samples * n_features * self._tf_dtype.size, _AUTO_MAX_BOUNDS_BYTES
-        )
+            return "lloyd"
+        budget = max(n_samples * n_features, _AUTO_MAX_BOUNDS_BYTES // self._tf_dtype.size)
+        if self._n_clusters < _AUTO_YINYANG_MIN_CLUSTERS and n_samples * self._n_clusters <= budget:
+            return "elkan"
+        if n_samples * default_n_groups(self._n_clusters) <= budget:
+            return "yinyang"
+        return "lloyd"
 
     def _loop_options(self, n_features: int) -> LoopOptions:
         return LoopOptions(self.distance, self._chunk_size(n_features), bool(self.verbose))
@@ -266,7 +290,7 @@ class KMeans(BaseKMeans):
         weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
         return in_memory_plan(
             x, weights, self._absolute_tol(x), self._loop_options(n_features),
-            use_bounds=self._single_runs_use_bounds(n_samples, n_features),
+            algorithm=self._single_run_algorithm(n_samples, n_features), n_groups=default_n_groups(self._n_clusters),
             runs_chunk_size=functools.partial(self._chunk_size, n_features), origin=origin, weight_scale=weight_scale,
         )
 

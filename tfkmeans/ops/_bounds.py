@@ -93,7 +93,7 @@ def _with_static_shapes(bounds: Bounds, x: tf.Tensor, centers: tf.Tensor) -> Bou
     return Bounds(*(tf.ensure_shape(t, shape) for t, shape in zip(bounds[:3], shapes)), totals)
 
 
-def _counted(weights: tf.Tensor, labels: tf.Tensor, n_clusters: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def counted(weights: tf.Tensor, labels: tf.Tensor, n_clusters: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Total weight (float64) and number of positive-weight points (int32) per cluster."""
     return (
         tf.math.unsorted_segment_sum(tf.cast(weights, tf.float64), labels, n_clusters),
@@ -109,7 +109,7 @@ class Measured(NamedTuple):
     distances: tf.Tensor  # (m, k) distance to each centre
 
 
-def _moved_totals(
+def moved_totals(
     rows: tf.Tensor, weights: tf.Tensor, old_labels: tf.Tensor, new_labels: tf.Tensor, n_clusters: tf.Tensor
 ) -> Totals:
     """Change in the cluster totals when the rows that changed label move.
@@ -136,7 +136,7 @@ def _moved_totals(
         return tf.math.unsorted_segment_sum(tf.concat([moved, moved], axis=0) * signed[:, None], labels, n_clusters)
 
     sums = tf.cast(tf.cond(n_clusters <= ONE_HOT_MAX_CLUSTERS, by_matmul, by_scatter), tf.float64)
-    gained, lost = _counted(moved_weights, to, n_clusters), _counted(moved_weights, source, n_clusters)
+    gained, lost = counted(moved_weights, to, n_clusters), counted(moved_weights, source, n_clusters)
     return Totals(sums, gained[0] - lost[0], gained[1] - lost[1])
 
 
@@ -178,19 +178,19 @@ def _measure_pass(
         measured = _measure(block, centers, part(x_sq_norms, start, size))
         if previous_labels is None:
             block_sums, _ = cluster_sums(block, block_weights, measured.labels, n_clusters)
-            block_totals = Totals(tf.cast(block_sums, tf.float64), *_counted(block_weights, measured.labels, n_clusters))
+            block_totals = Totals(tf.cast(block_sums, tf.float64), *counted(block_weights, measured.labels, n_clusters))
         else:
-            block_totals = _moved_totals(block, block_weights, part(previous_labels, start, size), measured.labels, n_clusters)
+            block_totals = moved_totals(block, block_weights, part(previous_labels, start, size), measured.labels, n_clusters)
         # tf.cond in the sums forgets static shapes; the loop needs them fixed.
         added = [tf.ensure_shape(total + more, total.shape) for total, more in zip(totals, block_totals)]
         return measured, added
 
     n_measured = tf.shape(x)[0] if rows is None else tf.shape(rows)[0]
-    pieces, totals = map_chunks(n_measured, chunk_size, body, outputs, _no_totals(centers))
+    pieces, totals = map_chunks(n_measured, chunk_size, body, outputs, empty_totals(centers))
     return Measured(*pieces), Totals(*totals)
 
 
-def _no_totals(centers: tf.Tensor) -> Totals:
+def empty_totals(centers: tf.Tensor) -> Totals:
     """Totals of no points: zeros of the right shapes."""
     n_clusters = tf.shape(centers)[0]
     zeros = Totals(tf.zeros(tf.shape(centers), tf.float64), tf.zeros([n_clusters], tf.float64), tf.zeros([n_clusters], tf.int32))
@@ -263,7 +263,7 @@ def refresh_bounds(
         return measured, moved, n_unsettled
 
     def measure_none():
-        return Measured(bounds.labels, upper, lower), _no_totals(centers), 0
+        return Measured(bounds.labels, upper, lower), empty_totals(centers), 0
 
     dense = tf.cast(n_unsettled, tf.float32) > dense_share * tf.cast(n_rows, tf.float32)
     measured, moved, n_measured = tf.cond(
@@ -338,7 +338,7 @@ def lloyd_bounded(
 
     n, k = tf.shape(x)[0], tf.shape(initial_centers)[0]
     no_bounds = Bounds(
-        tf.zeros([n], tf.int32), tf.zeros([n], x.dtype), tf.zeros([n, k], x.dtype), _no_totals(initial_centers)
+        tf.zeros([n], tf.int32), tf.zeros([n], x.dtype), tf.zeros([n, k], x.dtype), empty_totals(initial_centers)
     )
     n_iter, centers, previous_centers, bounds, rebuild, converged, history = tf.while_loop(
         lambda iteration, _c, _p, _b, _r, done, _h: tf.logical_and(iteration < max_iter, tf.logical_not(done)),
