@@ -20,6 +20,8 @@ $(BIN)/.installed-%: setup.cfg pyproject.toml
 install: $(BIN)/.installed-test
 
 test: $(BIN)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q tests
 
 naive: $(BIN)/.installed-test
@@ -33,7 +35,7 @@ experiments: $(BIN)/.installed-experiments
 # BENCH_ALGORITHMS names the tfkmeans algorithms timed at k=1,000 on MNIST, BENCH_LARGE_ALGORITHMS those
 # at 600,000 x 1,000 (Elkan's n x k bounds alone would be 2.4 GB there); BENCH_FLAGS is appended to every
 # command (e.g. BENCH_FLAGS="--quick --bench_file=COPY.md", COPY.md a copy of BENCHMARKS.md, for a smoke run).
-BENCH_ALGORITHMS ?= auto,lloyd,elkan
+BENCH_ALGORITHMS ?= auto,lloyd,elkan,yinyang
 BENCH_LARGE_ALGORITHMS ?= auto,lloyd
 BENCH_FLAGS ?=
 BENCH_COMMIT := $(shell git rev-parse HEAD 2>/dev/null)

@@ -8,6 +8,7 @@ from sklearn.cluster import kmeans_plusplus
 from test_kmeans_oracle import assert_same_clustering, fit_both
 
 from tfkmeans import KMeans, ops
+from tfkmeans.ops import _chunking
 from tfkmeans.ops._yinyang import full_group_bounds, group_centers, lloyd_yinyang, refresh_group_bounds
 
 
@@ -141,3 +142,22 @@ def test_auto_runs_yinyang_when_elkan_bounds_do_not_fit(blobs, capfd, monkeypatc
     assert "share of distances computed" in capfd.readouterr().err
     reference = SkKMeans(20, init=init, n_init=1, algorithm="lloyd").fit(x)
     assert_same_clustering(auto, reference, "float64")
+
+
+@pytest.mark.parametrize("n_clusters", [10, 1000])
+def test_auto_chooses_lloyd_and_large_chunks_on_a_gpu(monkeypatch, n_clusters):
+    """On a GPU the dense pass is one long GEMM: 'auto' keeps it at every k, with chunks far above the CPU's."""
+    estimator = KMeans(n_clusters)
+    estimator._check_common_params(60_000)
+    cpu_chunk = estimator._chunk_size(784)
+    assert estimator._single_run_algorithm(60_000, 784) != "lloyd"
+    monkeypatch.setattr("tfkmeans._kmeans.compute_device_type", lambda: "GPU")
+    monkeypatch.setattr("tfkmeans._base.compute_device_type", lambda: "GPU")
+    assert estimator._single_run_algorithm(60_000, 784) == "lloyd"
+    assert estimator._chunk_size(784) == 2**26 // n_clusters > cpu_chunk
+
+
+def test_compute_device_type_follows_tf_device_scopes():
+    assert _chunking.compute_device_type() == ("GPU" if tf.config.list_logical_devices("GPU") else "CPU")
+    with tf.device("/CPU:0"):
+        assert _chunking.compute_device_type() == "CPU"

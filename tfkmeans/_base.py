@@ -46,7 +46,7 @@ from tfkmeans._params import (
     stacklevel_outside_package,
 )
 from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
-from tfkmeans.ops._chunking import default_chunk_size
+from tfkmeans.ops._chunking import compute_device_type, default_chunk_size
 from tfkmeans.ops._distances import get_distance
 from tfkmeans.ops._statistics import DatasetMoments, mean_variance
 
@@ -438,7 +438,7 @@ class BaseKMeans(tf.Module):
         """Rows per chunk: ``chunk_size``, else a size for distance blocks ``n_columns`` wide (default: the clusters)."""
         if self.chunk_size is not None:
             return check_positive_int(self.chunk_size, "chunk_size")
-        return default_chunk_size(n_columns or self._n_clusters, n_features, self.distance)
+        return default_chunk_size(n_columns or self._n_clusters, n_features, self.distance, compute_device_type())
 
     def _log_scalars(self, tags: Sequence[str], history: tf.Tensor, first_step: int) -> None:
         """Write a history the fit's graph recorded to the fit's folder in ``log_dir`` as TensorBoard scalars.

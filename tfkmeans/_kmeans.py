@@ -24,6 +24,7 @@ from tfkmeans._fit_plan import (
     stream_seed_sample_size,
 )
 from tfkmeans._params import RandomState, check_random_state, draw_seed
+from tfkmeans.ops._chunking import compute_device_type
 from tfkmeans.ops._statistics import mean_variance
 from tfkmeans.ops._yinyang import default_n_groups
 
@@ -266,11 +267,15 @@ class KMeans(BaseKMeans):
         Elkan's bounds (``n × k``) for few clusters when they fit the budget
         (the data's size or :data:`_AUTO_MAX_BOUNDS_BYTES`), Yinyang's group
         bounds (``n × k/50``) for many clusters or when Elkan's do not fit,
-        Lloyd's pass when neither fits.
+        Lloyd's pass when neither fits, and always on a GPU.
         """
         if self.algorithm != "auto":
             return self.algorithm
         if self.distance != "matmul" or self.checkpoint_dir is not None:
+            return "lloyd"
+        if compute_device_type() == "GPU":
+            # The dense pass is one long GEMM, what a GPU does best; the bounds trade it for
+            # row gathers and scattered updates, which it does worst.
             return "lloyd"
         budget = max(n_samples * n_features, _AUTO_MAX_BOUNDS_BYTES // self._tf_dtype.size)
         if self._n_clusters < _AUTO_YINYANG_MIN_CLUSTERS and n_samples * self._n_clusters <= budget:

@@ -280,6 +280,28 @@ def assignment_inertia(x_sq_total: tf.Tensor, bounds: Bounds, centers: tf.Tensor
     return x_sq_total - 2.0 * tf.reduce_sum(c * sums) + tf.reduce_sum(weights * tf.reduce_sum(c * c, axis=1))
 
 
+def next_centers(
+    x: tf.Tensor, sample_weight: tf.Tensor, x_sq_norms: tf.Tensor, centers: tf.Tensor, totals: Totals, chunk_size: int
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The centres after a bounded assignment, and whether a cluster was left empty.
+
+    The means of ``totals``; if a cluster has no member, a full Lloyd pass
+    re-seeds it exactly as :func:`~tfkmeans.ops.lloyd` does (the caller then
+    rebuilds its bounds).
+    """
+
+    def relocated() -> tf.Tensor:
+        passed = in_memory_pass(x, sample_weight, centers, "matmul", chunk_size, x_sq_norms)
+        sums, weights = relocate_empty_clusters(passed.sums, passed.weights, passed.candidates)
+        return update_centers(sums, weights, centers)
+
+    def means() -> tf.Tensor:
+        return tf.cast(update_centers(totals.sums, totals.weights, tf.cast(centers, tf.float64)), centers.dtype)
+
+    empty = tf.reduce_any(totals.members == 0)
+    return tf.cond(empty, relocated, means), empty
+
+
 def lloyd_bounded(
     x: tf.Tensor,
     sample_weight: tf.Tensor,
@@ -306,11 +328,6 @@ def lloyd_bounded(
     n_rows = tf.cast(tf.shape(x)[0], initial_centers.dtype)
     history = empty_history(initial_centers.dtype)
 
-    def relocated_centers(centers):
-        totals = in_memory_pass(x, sample_weight, centers, "matmul", chunk_size, x_sq_norms)
-        sums, weights = relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
-        return update_centers(sums, weights, centers)
-
     def assign(centers, previous_centers, bounds, rebuild):
         return tf.cond(
             rebuild,
@@ -320,14 +337,7 @@ def lloyd_bounded(
 
     def body(iteration, centers, previous_centers, bounds, rebuild, _done, history):
         bounds, measured = assign(centers, previous_centers, bounds, rebuild)
-        totals = bounds.totals
-        # As Lloyd's pass: a cluster without positive weight is re-seeded.
-        empty = tf.reduce_any(totals.members == 0)
-        new_centers = tf.cond(
-            empty,
-            lambda: relocated_centers(centers),
-            lambda: tf.cast(update_centers(totals.sums, totals.weights, tf.cast(centers, tf.float64)), centers.dtype),
-        )
+        new_centers, empty = next_centers(x, sample_weight, x_sq_norms, centers, bounds.totals, chunk_size)
         shift = tf.reduce_sum(tf.square(new_centers - centers))
         assigned_inertia = tf.cast(assignment_inertia(x_sq_total, bounds, centers), centers.dtype)
         if verbose:

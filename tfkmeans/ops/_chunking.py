@@ -13,19 +13,35 @@ BLOCK_ELEMENTS = 2**22
 # then stays in cache while it is assigned and summed; larger chunks made a Lloyd
 # iteration slower.
 _MAX_MATMUL_ROWS = 2048
+# On a GPU every chunk costs several kernel launches and there is no cache to stay
+# in: blocks as large as a few hundred MB of device memory, with no row cap, keep
+# the kernels few and long.
+_GPU_BLOCK_ELEMENTS = 2**26
 
 
-def default_chunk_size(n_clusters: int, n_features: int, distance: str) -> int:
+def default_chunk_size(n_clusters: int, n_features: int, distance: str, device_type: str = "CPU") -> int:
     """Rows per chunk that bound the per-chunk intermediate.
 
     ``matmul`` materialises ``rows × k`` distances; ``expand`` materialises
-    ``rows × k × d`` differences, so it gets far smaller chunks.
+    ``rows × k × d`` differences, so it gets far smaller chunks. On a
+    ``device_type`` of "GPU" the blocks are larger and the rows uncapped.
     """
     per_row = n_clusters * (n_features if distance == "expand" else 1)
+    if device_type == "GPU":
+        return max(1, _GPU_BLOCK_ELEMENTS // max(per_row, 1))
     rows = max(1, BLOCK_ELEMENTS // max(per_row, 1))
     if distance != "expand":
         rows = max(256, min(rows, _MAX_MATMUL_ROWS))
     return rows
+
+
+def compute_device_type() -> str:
+    """"GPU" where TensorFlow places ops on a GPU by default (one is visible and not hidden by a
+    ``tf.device`` CPU scope), else "CPU"."""
+    if not tf.config.list_logical_devices("GPU"):
+        return "CPU"
+    scope = tf.DeviceSpec.from_string(tf.constant(0.0).device or "")
+    return scope.device_type or "GPU"
 
 
 def fold_chunks(
@@ -90,7 +106,7 @@ def row_slice(x: tf.Tensor, start: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
     """Rows ``start:start+size`` of a vector or matrix (a view on CPU, not a copy)."""
     if x.shape.rank == 1:
         return tf.slice(x, [start], [size])
-    return tf.slice(x, [start, 0], [size, -1])
+    return tf.slice(x, [start, 0], tf.stack([size, tf.shape(x)[1]]))
 
 
 def optional_row_slice(x: Optional[tf.Tensor], start: tf.Tensor, size: tf.Tensor) -> Optional[tf.Tensor]:

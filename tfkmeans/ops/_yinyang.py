@@ -35,17 +35,14 @@ from typing import NamedTuple, Optional
 import tensorflow as tf
 
 from tfkmeans.ops._assignment import inertia
-from tfkmeans.ops._bounds import ROUNDING_MARGIN, Totals, counted, moved_totals, empty_totals, assignment_inertia
+from tfkmeans.ops._bounds import ROUNDING_MARGIN, Totals, next_centers, counted, moved_totals, empty_totals, assignment_inertia
 from tfkmeans.ops._chunking import fold_chunks, row_slice
 from tfkmeans.ops._distances import data_squared_norms, matmul_squared_distances
 from tfkmeans.ops._lloyd import (
     LloydResult,
     cluster_sums,
-    in_memory_pass,
     lloyd,
     print_iteration,
-    relocate_empty_clusters,
-    update_centers,
 )
 
 # Centres per group when the caller does not choose. Ding et al. use 10; on MNIST at
@@ -384,11 +381,6 @@ def lloyd_yinyang(
     groups = group_centers(initial_centers, n_groups)
     history = tf.TensorArray(initial_centers.dtype, size=0, dynamic_size=True, element_shape=[3])
 
-    def relocated_centers(centers):
-        totals = in_memory_pass(x, sample_weight, centers, "matmul", chunk_size, x_sq_norms)
-        sums, weights = relocate_empty_clusters(totals.sums, totals.weights, totals.candidates)
-        return update_centers(sums, weights, centers)
-
     def rebuilt(centers):
         bounds, totals = full_group_bounds(x, sample_weight, centers, x_sq_norms, groups, chunk_size)
         n_computed = tf.cast(tf.shape(x)[0], tf.int64) * tf.cast(tf.shape(centers)[0], tf.int64)
@@ -405,14 +397,7 @@ def lloyd_yinyang(
 
     def body(iteration, centers, previous_centers, bounds, rebuild, _done, history):
         bounds, n_computed = assign(centers, previous_centers, bounds, rebuild)
-        totals = bounds.totals
-        # As Lloyd's pass: a cluster without positive weight is re-seeded.
-        empty = tf.reduce_any(totals.members == 0)
-        new_centers = tf.cond(
-            empty,
-            lambda: relocated_centers(centers),
-            lambda: tf.cast(update_centers(totals.sums, totals.weights, tf.cast(centers, tf.float64)), centers.dtype),
-        )
+        new_centers, empty = next_centers(x, sample_weight, x_sq_norms, centers, bounds.totals, chunk_size)
         shift = tf.reduce_sum(tf.square(new_centers - centers))
         assigned_inertia = tf.cast(assignment_inertia(x_sq_total, bounds, centers), centers.dtype)
         share = tf.cast(tf.cast(n_computed, tf.float64) / all_distances, centers.dtype)
