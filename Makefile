@@ -43,7 +43,7 @@ BENCH := $(BIN)/python -m benchmarks
 bench: $(BIN)/.installed-bench
 	@git diff --quiet HEAD -- tfkmeans benchmarks || { echo "make bench measures one commit: commit the changes to tfkmeans/ and benchmarks/ first"; exit 1; }
 	$(BENCH).lloyd --targets=k10_per_iter $(BENCH_FLAGS)
-	$(BENCH).lloyd --section=lloyd_fixed_cost --iters=5 --repeats=9 --algorithms=auto --peers=sklearn --single_passes=false --targets=fixed_cost $(BENCH_FLAGS)
+	$(BENCH).lloyd --section=lloyd_fixed_cost --iters=5 --repeats=9 --algorithms=auto,lloyd --peers=sklearn --single_passes=false --targets=fixed_cost $(BENCH_FLAGS)
 	$(BENCH).lloyd --section=lloyd_k1000 --k=1000 --iters=50 --repeats=3 --algorithms=$(BENCH_ALGORITHMS) --peers=sklearn,faiss --single_passes=false --targets=k1000_50 $(BENCH_FLAGS)
 	$(BENCH).lloyd --section=lloyd_large --n_samples=600000 --k=1000 --iters=30 --repeats=1 --algorithms=$(BENCH_LARGE_ALGORITHMS) --peers=faiss --single_passes=false --targets=large_per_iter $(BENCH_FLAGS)
 	$(BENCH).restarts --targets=restarts $(BENCH_FLAGS)

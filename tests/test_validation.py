@@ -52,6 +52,19 @@ def test_arrays_are_copied_once_into_aligned_tensors(dtype, target):
     np.testing.assert_array_equal(tf.reduce_sum(tensor, axis=0).numpy(), expected.sum(axis=0))
 
 
+def test_sum_and_range_reads_every_chunk():
+    """The data checks' one pass: the sum, maximum and minimum of all values, a short last chunk included."""
+    from tfkmeans.ops._statistics import sum_and_range
+
+    data = np.random.default_rng(1).normal(size=(11, 3))
+    data[10, 2], data[0, 0] = 9.5, -7.25  # the extremes in the last (short) chunk and the first
+    total, largest, smallest = sum_and_range(tf.constant(data), chunk_size=4).numpy()
+    np.testing.assert_allclose(total, data.sum(), rtol=1e-12)
+    assert (largest, smallest) == (9.5, -7.25)
+    data[5, 1] = np.nan
+    assert np.isnan(sum_and_range(tf.constant(data), chunk_size=4)[0].numpy())
+
+
 def test_finite_data_whose_sum_overflows_is_accepted():
     """The finiteness check sums the data first; an overflowing sum of finite values is not an error."""
     from tfkmeans._data import as_float_matrix

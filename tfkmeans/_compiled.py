@@ -27,6 +27,7 @@ kmeans_plusplus = _compiled(ops.kmeans_plusplus)
 kmeans_plusplus_runs = _compiled(_seeding.kmeans_plusplus_runs)
 random_points = _compiled(ops.random_points)
 data_mean_variance = _compiled(_statistics.data_mean_variance)
+sum_and_range = _compiled(_statistics.sum_and_range)
 dataset_moments = _compiled(_statistics.dataset_moments, reduce_retracing=False)
 reservoir_sample = _compiled(_sampling.reservoir_sample, reduce_retracing=False)
 

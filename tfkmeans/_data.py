@@ -13,6 +13,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import tensorflow as tf
 
+from tfkmeans import _compiled
 from tfkmeans._datasets import unpack_dataset
 
 def as_float_matrix(
@@ -78,30 +79,30 @@ def finite_tensor(
             tensor = tensor - tf.cast(shift, dtype)
     else:
         tensor = _aligned_tensor(data, dtype, None if shift is None else np.asarray(shift))
-    # A NaN or an infinity makes the sum NaN or infinite, and one read of the data
-    # costs half of an element-wise is_finite pass; only an overflowing sum of
-    # finite values needs the element-wise check too.
-    if not bool(tf.math.is_finite(tf.reduce_sum(tensor))) and not bool(tf.reduce_all(tf.math.is_finite(tensor))):
+    # One chunked pass reads the sum (a NaN or an infinity makes it non-finite) and the range
+    # (float32's scale check); only an overflowing sum of finite values needs the element-wise check too.
+    total, largest, smallest = _compiled.sum_and_range(tensor).numpy()
+    if not math.isfinite(total) and not bool(tf.reduce_all(tf.math.is_finite(tensor))):
         # The input, not the shifted copy: an infinity minus the (infinite) mean is NaN.
         if bool(tf.reduce_any(tf.math.is_nan(tf.cast(data, tf.float64)))):
             raise ValueError(f"{name} contains NaN.")
         hint = " (use dtype='float64' for values beyond float32's 3.4e38)" if dtype == tf.float32 else ""
         raise ValueError(f"{name} contains infinity or a value too large for {dtype.name}{hint}.")
     if dtype == tf.float32:
-        check_float32_scale(tensor, name)
+        check_float32_scale(tensor, name, max(abs(float(largest)), abs(float(smallest))))
     return tensor
 
 
-def check_float32_scale(tensor: tf.Tensor, name: str) -> None:
+def check_float32_scale(tensor: tf.Tensor, name: str, largest: float) -> None:
     """A ValueError recommending float64 if float32 cannot cluster data of this magnitude.
 
     Too large, and squared norms or the inertia's sum overflow to infinity;
     too small, and the squared differences float32 resolves (2**-24 of the
     values) fall below its smallest normal number, which TensorFlow flushes to
-    zero, collapsing the clustering. Two reductions, no temporary.
+    zero, collapsing the clustering. ``largest`` is the largest magnitude the
+    reductions read (:func:`~tfkmeans.ops._statistics.sum_and_range`).
     """
     n_samples, n_features = (int(d) for d in tensor.shape)
-    largest = max(abs(float(tf.reduce_max(tensor))), abs(float(tf.reduce_min(tensor))))
     if largest == 0:
         # Reductions flush subnormal values to zero too: read the largest magnitude from the bits.
         bits = tf.reduce_max(tf.bitwise.bitwise_and(tf.bitcast(tensor, tf.int32), 0x7FFFFFFF))

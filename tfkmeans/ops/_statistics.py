@@ -1,4 +1,5 @@
-"""The data statistics a fit needs: the variance that scales ``tol``, and a dataset's moments.
+"""The data statistics a fit needs: the variance that scales ``tol``, the sum and range its checks read, and a
+dataset's moments.
 
 One place for the variance, computed two ways only because the data comes two
 ways: an in-memory matrix in two chunked passes (exact deviations, no ``n × d``
@@ -37,6 +38,24 @@ def data_mean_variance(x: tf.Tensor, chunk_size: int = 2048) -> tf.Tensor:
 
     (total,) = fold_chunks(n_rows, chunk_size, add_squared_deviations, (tf.zeros([], x.dtype),))
     return total / tf.cast(tf.size(x), x.dtype)
+
+
+def sum_and_range(x: tf.Tensor, chunk_size: int = 2048) -> tf.Tensor:
+    """``[sum, max, min]`` of all the values of ``x`` in one chunked pass: what the checks of a fit's data read.
+
+    Three whole-matrix reductions would read the data three times; a chunk
+    summed and ranged while it is in cache reads it once, and one small tensor
+    comes back to the host. A NaN or an infinity anywhere makes the sum
+    non-finite (so does an overflowing sum of finite values).
+    """
+
+    def add_chunk(start, size, total, largest, smallest):
+        chunk = row_slice(x, start, size)
+        return total + tf.reduce_sum(chunk), tf.maximum(largest, tf.reduce_max(chunk)), tf.minimum(smallest, tf.reduce_min(chunk))
+
+    infinity = tf.constant(float("inf"), x.dtype)
+    total, largest, smallest = fold_chunks(tf.shape(x)[0], chunk_size, add_chunk, (tf.zeros([], x.dtype), -infinity, infinity))
+    return tf.stack([total, largest, smallest])
 
 
 class DatasetMoments(NamedTuple):
