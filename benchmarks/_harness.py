@@ -25,8 +25,9 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from absl import flags
@@ -47,21 +48,29 @@ class UsageError(ValueError):
 def new_flags(name: str, repeats: int) -> flags.FlagValues:
     """A script's own flag set holding the flags every benchmark has; add the script's own with ``flag_values=``."""
     values = flags.FlagValues()
-    flags.DEFINE_string("data_dir", None, "MNIST directory; default: $TFKMEANS_DATA_DIR or tensorflow-datasets.",
-                        flag_values=values)
+    flags.DEFINE_string(
+        "data_dir", None, "MNIST directory; default: $TFKMEANS_DATA_DIR or tensorflow-datasets.", flag_values=values
+    )
     flags.DEFINE_integer("repeats", repeats, "Timed repeats (the tables show their medians).", flag_values=values)
     flags.DEFINE_integer("seed", 0, "Seed of the initial centres or of the first repeat.", flag_values=values)
-    flags.DEFINE_string("output", None, "Also write every measurement and the machine record to this JSON file.",
-                        flag_values=values)
-    flags.DEFINE_string("bench_file", "BENCHMARKS.md",
-                        "Markdown file whose marked section receives the table; empty: print only.",
-                        flag_values=values)
-    flags.DEFINE_string("section", name, "Name in the file's markers: <!-- bench:NAME --> ... <!-- /bench:NAME -->.",
-                        flag_values=values)
-    flags.DEFINE_list("targets", [], "Performance targets this run reports in the summary table (see TARGETS).",
-                      flag_values=values)
-    flags.DEFINE_bool("quick", False, f"Smoke run: the first {QUICK_ROWS:,} MNIST rows, small sizes, 1 repeat.",
-                      flag_values=values)
+    flags.DEFINE_string(
+        "output", None, "Also write every measurement and the machine record to this JSON file.", flag_values=values
+    )
+    flags.DEFINE_string(
+        "bench_file",
+        "BENCHMARKS.md",
+        "Markdown file whose marked section receives the table; empty: print only.",
+        flag_values=values,
+    )
+    flags.DEFINE_string(
+        "section", name, "Name in the file's markers: <!-- bench:NAME --> ... <!-- /bench:NAME -->.", flag_values=values
+    )
+    flags.DEFINE_list(
+        "targets", [], "Performance targets this run reports in the summary table (see TARGETS).", flag_values=values
+    )
+    flags.DEFINE_bool(
+        "quick", False, f"Smoke run: the first {QUICK_ROWS:,} MNIST rows, small sizes, 1 repeat.", flag_values=values
+    )
     return values
 
 
@@ -218,6 +227,7 @@ def source_revision(module: str = "tfkmeans") -> dict[str, Any]:
     directory = Path(spec.origin).parent if spec and spec.origin else Path.cwd()
     record: dict[str, Any] = {}
     try:
+
         def git(*args: str) -> str:
             return subprocess.run(
                 ["git", "-C", str(directory), *args], capture_output=True, text=True, check=True
@@ -317,11 +327,7 @@ def report(
 ) -> str:
     """A section's generated text: the machine, the method and the command, then the table."""
     quick = " **Quick run (`--quick`): smoke-test sizes, not a measurement.**" if values.quick else ""
-    return (
-        f"Machine: {machine_line(machine)}.{quick}\n"
-        f"Method: {method}\n"
-        f"Command: `{command(script, argv)}`\n\n{table}"
-    )
+    return f"Machine: {machine_line(machine)}.{quick}\nMethod: {method}\nCommand: `{command(script, argv)}`\n\n{table}"
 
 
 # ---------------------------------------------------------------- targets
@@ -336,8 +342,10 @@ class Target(NamedTuple):
 
 #: Every target of the summary table, in its order; scripts report rows by these names (``--targets``).
 TARGETS: dict[str, Target] = {
-    "k1000_50": Target("MNIST k=1,000, 50 iterations from the same centres (`tol=0`): default ≤ 0.25× FAISS "
-                       "and ≤ 0.25× scikit-learn", 14),
+    "k1000_50": Target(
+        "MNIST k=1,000, 50 iterations from the same centres (`tol=0`): default ≤ 0.25× FAISS and ≤ 0.25× scikit-learn",
+        14,
+    ),
     "k100_convergence": Target("MNIST k=100, one fit to convergence ≤ 0.15× scikit-learn", 14),
     "large_per_iter": Target("600,000 × 1,000 in memory ≤ 0.3× FAISS per iteration over 30 iterations", 14),
     "restarts": Target("`KMeans(10, n_init=10)` end to end ≤ 0.15× scikit-learn, same or lower inertia", 14),
@@ -363,8 +371,7 @@ class TargetRow(NamedTuple):
 def target_cells(row: TargetRow, machine: dict[str, Any], cmd: str, quick: bool) -> list[str]:
     target = TARGETS[row.name]
     status = "quick run" if quick else ("met" if row.met else "not met")
-    return [f"{target.text} ({target.issue})", row.figure, row.ratio, status, f"`{short_commit(machine)}`",
-            f"`{cmd}`"]
+    return [f"{target.text} ({target.issue})", row.figure, row.ratio, status, f"`{short_commit(machine)}`", f"`{cmd}`"]
 
 
 def update_summary(summary: str, cells_by_target: dict[str, list[str]]) -> str:
@@ -394,7 +401,7 @@ def publish(
     method: str,
     table: str,
     targets: Sequence[TargetRow] = (),
-    results: Optional[dict[str, Any]] = None,
+    results: dict[str, Any] | None = None,
 ) -> str:
     """Print the section, write it (and the target rows) into ``--bench_file``, the results into ``--output``."""
     text = report(values, script, argv, machine, method, table)

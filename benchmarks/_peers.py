@@ -12,7 +12,8 @@ estimator accepts, so a new one is benchmarked by adding its name to
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,7 +25,7 @@ class Fit(NamedTuple):
     centers: np.ndarray  # (k, d)
     n_iter: int  # iterations the method reports having run
     #: Mean share of the n × k point-centre distances computed per iteration, for methods that report it.
-    distance_share: Optional[float] = None
+    distance_share: float | None = None
 
 
 # fit(x, k, init, max_iter, tol, n_init, seed) -> Fit
@@ -37,28 +38,46 @@ class Method(NamedTuple):
     slow: bool = False
 
 
-def _distance_share(km: Any) -> Optional[float]:
+def _distance_share(km: Any) -> float | None:
     """Mean over the iterations of the estimator's ``distance_shares_``, if it records them."""
     shares = getattr(km, "distance_shares_", None)
     return None if shares is None or not len(shares) else float(np.mean(shares))
 
 
 def fit_tfkmeans(
-    x: np.ndarray, k: int, init: Optional[np.ndarray] = None, max_iter: int = 300, tol: float = 1e-4,
-    n_init: int = 1, seed: Any = None, algorithm: str = "auto", distance: str = "matmul",
+    x: np.ndarray,
+    k: int,
+    init: np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    n_init: int = 1,
+    seed: Any = None,
+    algorithm: str = "auto",
+    distance: str = "matmul",
 ) -> Fit:
     from tfkmeans import KMeans
 
     km = KMeans(
-        k, init="k-means++" if init is None else init, n_init=n_init, max_iter=max_iter, tol=tol,
-        random_state=seed, algorithm=algorithm, distance=distance,
+        k,
+        init="k-means++" if init is None else init,
+        n_init=n_init,
+        max_iter=max_iter,
+        tol=tol,
+        random_state=seed,
+        algorithm=algorithm,
+        distance=distance,
     ).fit(x)
     return Fit(km.cluster_centers_, km.n_iter_, _distance_share(km))
 
 
 def fit_tfkmeans_one_by_one(
-    x: np.ndarray, k: int, init: Optional[np.ndarray] = None, max_iter: int = 300, tol: float = 1e-4,
-    n_init: int = 1, seed: Any = None,
+    x: np.ndarray,
+    k: int,
+    init: np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    n_init: int = 1,
+    seed: Any = None,
 ) -> Fit:
     """``n_init`` separate one-run fits replaying the seeds ``KMeans(n_init=n_init, random_state=seed)`` draws."""
     rng = np.random.RandomState(seed)
@@ -67,23 +86,41 @@ def fit_tfkmeans_one_by_one(
 
 
 def fit_sklearn(
-    x: np.ndarray, k: int, init: Optional[np.ndarray] = None, max_iter: int = 300, tol: float = 1e-4,
-    n_init: int = 1, seed: Any = None, algorithm: str = "lloyd", threads: Optional[int] = None,
+    x: np.ndarray,
+    k: int,
+    init: np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    n_init: int = 1,
+    seed: Any = None,
+    algorithm: str = "lloyd",
+    threads: int | None = None,
 ) -> Fit:
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads):
         km = KMeans(
-            k, init="k-means++" if init is None else init, n_init=n_init, max_iter=max_iter, tol=tol,
-            random_state=seed, algorithm=algorithm,
+            k,
+            init="k-means++" if init is None else init,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            random_state=seed,
+            algorithm=algorithm,
         ).fit(x)
     return Fit(km.cluster_centers_, km.n_iter_)
 
 
 def fit_faiss(
-    x: np.ndarray, k: int, init: Optional[np.ndarray] = None, max_iter: int = FAISS_DEFAULT_ITERS,
-    tol: float = 0.0, n_init: int = 1, seed: Any = None, threads: Optional[int] = None,
+    x: np.ndarray,
+    k: int,
+    init: np.ndarray | None = None,
+    max_iter: int = FAISS_DEFAULT_ITERS,
+    tol: float = 0.0,
+    n_init: int = 1,
+    seed: Any = None,
+    threads: int | None = None,
 ) -> Fit:
     """``faiss.Kmeans`` on every point (no subsampling); FAISS has no tolerance and always runs ``max_iter``."""
     import faiss
@@ -93,7 +130,11 @@ def fit_faiss(
     faiss.omp_set_num_threads(threads or default_threads)
     try:
         km = faiss.Kmeans(
-            x.shape[1], k, niter=max_iter, nredo=n_init, seed=1234 if seed is None else int(seed) % 2**31,
+            x.shape[1],
+            k,
+            niter=max_iter,
+            nredo=n_init,
+            seed=1234 if seed is None else int(seed) % 2**31,
             max_points_per_centroid=max(len(x) // k + 1, 256),
         )
         km.train(np.ascontiguousarray(x, dtype=np.float32), init_centroids=init)
@@ -104,8 +145,13 @@ def fit_faiss(
 
 
 def fit_blog_float64(
-    x: np.ndarray, k: int, init: Optional[np.ndarray] = None, max_iter: int = 300, tol: float = 0.0,
-    n_init: int = 1, seed: Any = None,
+    x: np.ndarray,
+    k: int,
+    init: np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 0.0,
+    n_init: int = 1,
+    seed: Any = None,
 ) -> Fit:
     """The blog's eager K-means, step for step, with its loop bounded to ``max_iter`` iterations.
 
@@ -141,15 +187,20 @@ def fit_blog_float64(
 
 #: The methods that are not tfkmeans's estimator with one algorithm.
 PEERS: dict[str, Method] = {
-    "tfkmeans_expand": Method(functools.partial(fit_tfkmeans, distance="expand"),
-                              "tfkmeans KMeans(distance='expand'): the blog's tensor expansion, in chunks"),
-    "tfkmeans_one_by_one": Method(fit_tfkmeans_one_by_one,
-                                  "tfkmeans: the restarts as separate KMeans(n_init=1) fits, same seeds"),
+    "tfkmeans_expand": Method(
+        functools.partial(fit_tfkmeans, distance="expand"),
+        "tfkmeans KMeans(distance='expand'): the blog's tensor expansion, in chunks",
+    ),
+    "tfkmeans_one_by_one": Method(
+        fit_tfkmeans_one_by_one, "tfkmeans: the restarts as separate KMeans(n_init=1) fits, same seeds"
+    ),
     "sklearn": Method(fit_sklearn, "scikit-learn KMeans(algorithm='lloyd')"),
-    "sklearn_elkan": Method(functools.partial(fit_sklearn, algorithm="elkan"),
-                            "scikit-learn KMeans(algorithm='elkan')"),
-    "sklearn_1thread": Method(functools.partial(fit_sklearn, threads=1),
-                              "scikit-learn KMeans(algorithm='lloyd') under threadpool_limits(1)"),
+    "sklearn_elkan": Method(
+        functools.partial(fit_sklearn, algorithm="elkan"), "scikit-learn KMeans(algorithm='elkan')"
+    ),
+    "sklearn_1thread": Method(
+        functools.partial(fit_sklearn, threads=1), "scikit-learn KMeans(algorithm='lloyd') under threadpool_limits(1)"
+    ),
     "faiss": Method(fit_faiss, "FAISS Kmeans on every point, default OpenMP threads"),
     "faiss_1thread": Method(functools.partial(fit_faiss, threads=1), "FAISS Kmeans on every point, 1 OpenMP thread"),
     "blog_float64": Method(fit_blog_float64, "the blog's eager float64 broadcasting code, unchunked", slow=True),
@@ -188,7 +239,7 @@ def exact_inertia(x: np.ndarray, centers: np.ndarray, chunk: int = 8192) -> floa
     c_norms = (c * c).sum(axis=1)
     total = 0.0
     for start in range(0, len(x), chunk):
-        block = x[start:start + chunk].astype(np.float64)
+        block = x[start : start + chunk].astype(np.float64)
         nearest = (c_norms[None, :] - 2.0 * block @ c.T).argmin(axis=1)
         total += float(((block - c[nearest]) ** 2).sum())
     return total
@@ -200,27 +251,40 @@ class MiniBatchFit(NamedTuple):
 
 
 def fit_minibatch_tfkmeans(
-    x: np.ndarray, k: int, batch_size: int, max_iter: int, seed: int, max_no_improvement: Optional[int]
+    x: np.ndarray, k: int, batch_size: int, max_iter: int, seed: int, max_no_improvement: int | None
 ) -> MiniBatchFit:
     from tfkmeans import MiniBatchKMeans
 
     km = MiniBatchKMeans(
-        k, batch_size=batch_size, max_iter=max_iter, n_init=1, random_state=seed,
+        k,
+        batch_size=batch_size,
+        max_iter=max_iter,
+        n_init=1,
+        random_state=seed,
         max_no_improvement=max_no_improvement,
     ).fit(x)
     return MiniBatchFit(km.cluster_centers_, km.n_steps_)
 
 
 def fit_minibatch_sklearn(
-    x: np.ndarray, k: int, batch_size: int, max_iter: int, seed: int, max_no_improvement: Optional[int],
-    threads: Optional[int] = None,
+    x: np.ndarray,
+    k: int,
+    batch_size: int,
+    max_iter: int,
+    seed: int,
+    max_no_improvement: int | None,
+    threads: int | None = None,
 ) -> MiniBatchFit:
     from sklearn.cluster import MiniBatchKMeans
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads):
         km = MiniBatchKMeans(
-            k, batch_size=batch_size, max_iter=max_iter, n_init=1, random_state=seed,
+            k,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            n_init=1,
+            random_state=seed,
             max_no_improvement=max_no_improvement,
         ).fit(x)
     return MiniBatchFit(km.cluster_centers_, km.n_steps_)
@@ -230,6 +294,8 @@ def fit_minibatch_sklearn(
 MINIBATCH: dict[str, Method] = {
     "tfkmeans": Method(fit_minibatch_tfkmeans, "tfkmeans.MiniBatchKMeans, TensorFlow's default threads"),
     "sklearn": Method(fit_minibatch_sklearn, "sklearn.cluster.MiniBatchKMeans, default OpenMP threads"),
-    "sklearn_1thread": Method(functools.partial(fit_minibatch_sklearn, threads=1),
-                              "sklearn.cluster.MiniBatchKMeans under threadpool_limits(1)"),
+    "sklearn_1thread": Method(
+        functools.partial(fit_minibatch_sklearn, threads=1),
+        "sklearn.cluster.MiniBatchKMeans under threadpool_limits(1)",
+    ),
 }

@@ -86,11 +86,11 @@ def markdown_table(results: dict[str, Any]) -> str:
         for name in methods:
             probe = cell["memory"].get(name)
             memory.append(
-                "–" if probe is None
-                else f"{probe['extra_mb']:,.0f} ({copies_of_data(probe['extra_mb'], n, d):.2f})"
+                "–" if probe is None else f"{probe['extra_mb']:,.0f} ({copies_of_data(probe['extra_mb'], n, d):.2f})"
             )
         lines.append(
-            f"| {n:,} | {k:,} | {cell['iters']} × {cell['repeats']} | " + " | ".join(times + memory)
+            f"| {n:,} | {k:,} | {cell['iters']} × {cell['repeats']} | "
+            + " | ".join(times + memory)
             + f" | {n * d * 4 / 2**20:,.0f} | {n * k * d * 4 / 2**20:,.0f} |"
         )
     return "\n".join(lines)

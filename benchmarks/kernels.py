@@ -26,7 +26,8 @@ Usage::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from absl import flags
@@ -35,10 +36,12 @@ from benchmarks import _harness as harness
 
 FLAGS = harness.new_flags("kernels", repeats=7)
 flags.DEFINE_list("ks", ["10", "100", "1000"], "Numbers of clusters.", flag_values=FLAGS)
-flags.DEFINE_list("variants", ["fp32_tf", "fp32_tf_xla_scatter", "fp32_xla", "fp32_gemm_xla"], "Variants to time.",
-                  flag_values=FLAGS)
-flags.DEFINE_integer("lloyd_iters", 3, "Float64 Lloyd iterations from the random rows before timing.",
-                     flag_values=FLAGS)
+flags.DEFINE_list(
+    "variants", ["fp32_tf", "fp32_tf_xla_scatter", "fp32_xla", "fp32_gemm_xla"], "Variants to time.", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "lloyd_iters", 3, "Float64 Lloyd iterations from the random rows before timing.", flag_values=FLAGS
+)
 flags.DEFINE_integer("chunk_size", 2048, "Rows per chunk, all variants.", flag_values=FLAGS)
 
 VARIANTS = ("fp32_tf", "fp32_tf_xla_scatter", "fp32_xla", "fp32_gemm_xla")
@@ -57,8 +60,9 @@ def lloyd_pass(x: Any, n_rows: Any, centers: Any, chunk_size: int, segment_sum: 
     def body(index, sums):
         start = index * chunk_size
         block = tf.slice(x, [start, 0], [chunk_size, n_features])
-        labels = tf.argmin(center_norms[None, :] - 2.0 * tf.matmul(block, centers, transpose_b=True), axis=1,
-                           output_type=tf.int32)
+        labels = tf.argmin(
+            center_norms[None, :] - 2.0 * tf.matmul(block, centers, transpose_b=True), axis=1, output_type=tf.int32
+        )
         segments = tf.where(start + tf.range(chunk_size) < n_rows, labels, n_clusters)  # padding: no cluster
         if n_clusters <= _ONE_HOT_MAX_CLUSTERS:
             return index + 1, sums + tf.matmul(tf.one_hot(segments, n_clusters), block, transpose_a=True)
@@ -108,8 +112,9 @@ def measure_k(x: np.ndarray, k: int, values: flags.FlagValues, repeats: int) -> 
     graphs: dict[str, Callable[[], Any]] = {
         "fp32_tf": tf.function(lambda c: lloyd_pass(x_padded, rows, c, chunk, tf.math.unsorted_segment_sum)),
         "fp32_tf_xla_scatter": tf.function(lambda c: lloyd_pass(x_padded, rows, c, chunk, compiled_sum)),
-        "fp32_xla": tf.function(lambda c: lloyd_pass(x_padded, rows, c, chunk, tf.math.unsorted_segment_sum),
-                                jit_compile=True),
+        "fp32_xla": tf.function(
+            lambda c: lloyd_pass(x_padded, rows, c, chunk, tf.math.unsorted_segment_sum), jit_compile=True
+        ),
         "fp32_gemm_xla": tf.function(lambda c: gemm_pass(x_padded, c, chunk), jit_compile=True),
     }
     variants = {name: (lambda graph=graphs[name]: graph(centers).numpy()) for name in values.variants}
@@ -146,8 +151,16 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         f"from k random rows (`--seed={values.seed}`) after {values.lloyd_iters} float64 Lloyd iterations, "
         f"variants interleaved, {repeats} repeats after tracing; ms, median and minimum."
     )
-    harness.publish(values, "benchmarks.kernels", argv, machine, method, results_table(results), (),
-                    {str(k): v for k, v in results.items()})
+    harness.publish(
+        values,
+        "benchmarks.kernels",
+        argv,
+        machine,
+        method,
+        results_table(results),
+        (),
+        {str(k): v for k, v in results.items()},
+    )
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

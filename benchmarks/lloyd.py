@@ -34,7 +34,8 @@ Usage::
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from absl import flags, logging
@@ -45,17 +46,25 @@ from benchmarks._peers import Fit, Method, exact_inertia, methods
 FLAGS = harness.new_flags("lloyd", repeats=5)
 flags.DEFINE_integer("k", 10, "Number of clusters.", flag_values=FLAGS)
 flags.DEFINE_integer("iters", 20, "Iterations of the long timed fit (at least 2).", flag_values=FLAGS)
-flags.DEFINE_integer("n_samples", 0, "Rows: 0 for MNIST train, above 60,000 a multiple of it (shifted copies).",
-                     flag_values=FLAGS)
-flags.DEFINE_list("algorithms", ["auto", "lloyd"], "tfkmeans KMeans algorithms to time ('auto': the default).",
-                  flag_values=FLAGS)
-flags.DEFINE_list("peers", ["tfkmeans_expand", "sklearn", "sklearn_elkan", "faiss", "faiss_1thread", "blog_float64"],
-                  "Other methods to time (benchmarks._peers).", flag_values=FLAGS)
-flags.DEFINE_integer("slow_iters", 3, "Iterations of the long timed fit for slow methods (the blog's code).",
-                     flag_values=FLAGS)
+flags.DEFINE_integer(
+    "n_samples", 0, "Rows: 0 for MNIST train, above 60,000 a multiple of it (shifted copies).", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "algorithms", ["auto", "lloyd"], "tfkmeans KMeans algorithms to time ('auto': the default).", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "peers",
+    ["tfkmeans_expand", "sklearn", "sklearn_elkan", "faiss", "faiss_1thread", "blog_float64"],
+    "Other methods to time (benchmarks._peers).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "slow_iters", 3, "Iterations of the long timed fit for slow methods (the blog's code).", flag_values=FLAGS
+)
 flags.DEFINE_integer("slow_repeats", 3, "Timed repeats for slow methods.", flag_values=FLAGS)
-flags.DEFINE_bool("single_passes", True, "Also time single passes over the data (floors and fixed costs).",
-                  flag_values=FLAGS)
+flags.DEFINE_bool(
+    "single_passes", True, "Also time single passes over the data (floors and fixed costs).", flag_values=FLAGS
+)
 
 #: The methods each target compares.
 TARGET_METHODS = {
@@ -85,6 +94,7 @@ def round_robin(
     methods_: dict[str, Method], x: np.ndarray, init: np.ndarray, n_iter: int, repeats: int
 ) -> dict[str, dict[str, Any]]:
     """Warm up each method, then time its 1- and ``n_iter``-iteration fits, one method after another per repeat."""
+
     def fit(method: Method, iters: int) -> Fit:
         return method.fit(x, len(init), init, max_iter=iters, tol=0.0)
 
@@ -153,18 +163,33 @@ def results_table(results: dict[str, Any]) -> str:
     for name, m in summaries.items():
         share = "–" if m["distance_share"] is None else f"{100 * m['distance_share']:.1f} %"
         rel = (m["inertia"] - ref["inertia"]) / ref["inertia"]
-        rows.append([
-            name, f"{m['timed_iters']} × {m['repeats']}",
-            f"{harness.ms(m['slope_s']['median'])} / {harness.ms(m['slope_s']['min'])}",
-            harness.ratio(m["slope_s"]["median"], ref["slope_s"]["median"]),
-            harness.ms(m["fit_per_iter_s"]["median"]), harness.ratio(m["fit_s"]["median"], ref["fit_s"]["median"]),
-            f"{harness.ms(m['overhead_s']['median'])} / {harness.ms(m['overhead_s']['min'])}", share,
-            f"{m['inertia']:,.1f}", f"{rel:+.1e}",
-        ])
+        rows.append(
+            [
+                name,
+                f"{m['timed_iters']} × {m['repeats']}",
+                f"{harness.ms(m['slope_s']['median'])} / {harness.ms(m['slope_s']['min'])}",
+                harness.ratio(m["slope_s"]["median"], ref["slope_s"]["median"]),
+                harness.ms(m["fit_per_iter_s"]["median"]),
+                harness.ratio(m["fit_s"]["median"], ref["fit_s"]["median"]),
+                f"{harness.ms(m['overhead_s']['median'])} / {harness.ms(m['overhead_s']['min'])}",
+                share,
+                f"{m['inertia']:,.1f}",
+                f"{rel:+.1e}",
+            ]
+        )
     table = harness.markdown_table(
-        ["method", "timed iters × repeats", "ms/iter, slope (medians / minima)", f"× {reference}",
-         "ms/iter, whole fit (median)", f"× {reference}", "fixed overhead, ms (medians / minima)",
-         "distances computed per iteration", "inertia (float64)", f"vs {reference}"],
+        [
+            "method",
+            "timed iters × repeats",
+            "ms/iter, slope (medians / minima)",
+            f"× {reference}",
+            "ms/iter, whole fit (median)",
+            f"× {reference}",
+            "fixed overhead, ms (medians / minima)",
+            "distances computed per iteration",
+            "inertia (float64)",
+            f"vs {reference}",
+        ],
         rows,
     )
     if results["single_passes"]:
@@ -182,21 +207,33 @@ def target_rows(names: Sequence[str], summaries: dict[str, Any]) -> list[harness
             faiss, sklearn = summaries["faiss"], summaries["sklearn"]
             to_faiss = ours["fit_s"]["median"] / faiss["fit_s"]["median"]
             to_sklearn = ours["fit_s"]["median"] / sklearn["fit_s"]["median"]
-            figure = (f"whole {ours['timed_iters']}-iteration fit: default {ours['fit_s']['median']:.2f} s, "
-                      f"FAISS {faiss['fit_s']['median']:.2f} s, scikit-learn {sklearn['fit_s']['median']:.2f} s")
-            rows.append(harness.TargetRow(name, figure, f"{to_faiss:.2f}× FAISS, {to_sklearn:.2f}× scikit-learn",
-                                          to_faiss <= 0.25 and to_sklearn <= 0.25))
+            figure = (
+                f"whole {ours['timed_iters']}-iteration fit: default {ours['fit_s']['median']:.2f} s, "
+                f"FAISS {faiss['fit_s']['median']:.2f} s, scikit-learn {sklearn['fit_s']['median']:.2f} s"
+            )
+            rows.append(
+                harness.TargetRow(
+                    name,
+                    figure,
+                    f"{to_faiss:.2f}× FAISS, {to_sklearn:.2f}× scikit-learn",
+                    to_faiss <= 0.25 and to_sklearn <= 0.25,
+                )
+            )
         elif name in PER_ITERATION_BOUNDS:
             peer, label, bound = PER_ITERATION_BOUNDS[name]
             value = ours["slope_s"]["median"] / summaries[peer]["slope_s"]["median"]
-            figure = (f"ms/iter (slope of medians): default {harness.ms(ours['slope_s']['median'])}, "
-                      f"{label} {harness.ms(summaries[peer]['slope_s']['median'])}")
+            figure = (
+                f"ms/iter (slope of medians): default {harness.ms(ours['slope_s']['median'])}, "
+                f"{label} {harness.ms(summaries[peer]['slope_s']['median'])}"
+            )
             rows.append(harness.TargetRow(name, figure, f"{value:.2f}× {label}", value <= bound))
         elif name == "fixed_cost":
             n, slope = ours["timed_iters"], ours["slope_s"]["median"]
             value = ours["fit_s"]["median"] / (n * slope)
-            figure = (f"{n}-iteration fit {harness.ms(ours['fit_s']['median'])} ms, "
-                      f"iterations alone {harness.ms(n * slope)} ms")
+            figure = (
+                f"{n}-iteration fit {harness.ms(ours['fit_s']['median'])} ms, "
+                f"iterations alone {harness.ms(n * slope)} ms"
+            )
             rows.append(harness.TargetRow(name, figure, f"{value:.2f}× its iterations", value <= 1.5))
     return rows
 
@@ -239,10 +276,19 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         f"{x.shape[0]:,} × {x.shape[1]} float32, k={k}, the same k-means++ centres (`random_state={values.seed}`), "
         f"exactly {iters} iterations (`tol=0`; slow methods {slow_iters}), fits of 1 and n iterations after a warm-up, "
         f"{repeats} repeats round-robin; ms as medians / minima. Methods: "
-        + "; ".join(f"`{name}`: {m.description}" for name, m in chosen.items()) + "."
+        + "; ".join(f"`{name}`: {m.description}" for name, m in chosen.items())
+        + "."
     )
-    harness.publish(values, "benchmarks.lloyd", argv, machine, method, results_table(results),
-                    target_rows(values.targets, summaries), results)
+    harness.publish(
+        values,
+        "benchmarks.lloyd",
+        argv,
+        machine,
+        method,
+        results_table(results),
+        target_rows(values.targets, summaries),
+        results,
+    )
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

@@ -25,7 +25,8 @@ Usage::
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from absl import flags, logging
@@ -37,10 +38,12 @@ FLAGS = harness.new_flags("minibatch", repeats=3)
 flags.DEFINE_integer("k", 10, "Number of clusters.", flag_values=FLAGS)
 flags.DEFINE_integer("batch_size", 1024, "Rows per mini-batch.", flag_values=FLAGS)
 flags.DEFINE_integer("max_iter", 100, "max_iter (epochs) of the early-stopping fits.", flag_values=FLAGS)
-flags.DEFINE_integer("fixed_epochs", 5, "Epochs of the fixed-length fits (early stopping off); 0 skips that mode.",
-                     flag_values=FLAGS)
-flags.DEFINE_float("best_inertia", 2_352_825.0, "Best known full-batch K-means inertia of the data for --k.",
-                   flag_values=FLAGS)
+flags.DEFINE_integer(
+    "fixed_epochs", 5, "Epochs of the fixed-length fits (early stopping off); 0 skips that mode.", flag_values=FLAGS
+)
+flags.DEFINE_float(
+    "best_inertia", 2_352_825.0, "Best known full-batch K-means inertia of the data for --k.", flag_values=FLAGS
+)
 flags.DEFINE_list("methods", list(MINIBATCH), "Methods to time.", flag_values=FLAGS)
 
 #: Largest gap to the best full-batch inertia the target allows, in percent.
@@ -86,15 +89,27 @@ def results_table(summaries: dict[str, Any], best: float) -> str:
     for name, m in summaries.items():
         fit, steps, inertia = m["fit_s"], m["steps"], m["inertia"]
         per_step = f"{m['ms_per_step'].median:.2f}" if m["ms_per_step"] else "–"
-        rows.append([
-            name, f"{fit.median:.3f} [{fit.min:.3f}–{fit.max:.3f}]",
-            harness.ratio(fit.median, summaries[reference]["fit_s"].median),
-            f"{steps.median:.0f} [{steps.min:.0f}–{steps.max:.0f}]", per_step, f"{inertia.median:,.0f}",
-            f"{100 * (inertia.median / best - 1):+.2f} %",
-        ])
+        rows.append(
+            [
+                name,
+                f"{fit.median:.3f} [{fit.min:.3f}–{fit.max:.3f}]",
+                harness.ratio(fit.median, summaries[reference]["fit_s"].median),
+                f"{steps.median:.0f} [{steps.min:.0f}–{steps.max:.0f}]",
+                per_step,
+                f"{inertia.median:,.0f}",
+                f"{100 * (inertia.median / best - 1):+.2f} %",
+            ]
+        )
     return harness.markdown_table(
-        ["method", "whole fit, s, median [min–max]", f"× {reference}", "steps", "ms/step (early stop off)",
-         "final inertia, median", "gap to best K-means"],
+        [
+            "method",
+            "whole fit, s, median [min–max]",
+            f"× {reference}",
+            "steps",
+            "ms/step (early stop off)",
+            "final inertia, median",
+            "gap to best K-means",
+        ],
         rows,
     )
 
@@ -120,10 +135,19 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         f"`max_iter={values.max_iter}`, `n_init=1`, each library's defaults (early stopping on); {repeats} interleaved "
         f"repeats after a warm-up, medians [min–max]; ms/step from fits of 1 and {values.fixed_epochs} epochs with "
         f"early stopping off; gap to the best full-batch inertia ({values.best_inertia:,.0f}). Methods: "
-        + "; ".join(f"`{name}`: {MINIBATCH[name].description}" for name in values.methods) + "."
+        + "; ".join(f"`{name}`: {MINIBATCH[name].description}" for name in values.methods)
+        + "."
     )
-    harness.publish(values, "benchmarks.minibatch", argv, machine, method,
-                    results_table(summaries, values.best_inertia), rows, summaries)
+    harness.publish(
+        values,
+        "benchmarks.minibatch",
+        argv,
+        machine,
+        method,
+        results_table(summaries, values.best_inertia),
+        rows,
+        summaries,
+    )
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

@@ -17,7 +17,8 @@ Usage::
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from absl import flags, logging
@@ -38,8 +39,10 @@ def logical_cpus(replicas: int) -> list[str]:
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
     except RuntimeError:
-        logging.warning("TensorFlow's runtime had started: using its %d logical CPU devices",
-                        len(tf.config.list_logical_devices("CPU")))
+        logging.warning(
+            "TensorFlow's runtime had started: using its %d logical CPU devices",
+            len(tf.config.list_logical_devices("CPU")),
+        )
     return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
@@ -73,13 +76,23 @@ def measure(x: np.ndarray, init: np.ndarray, strategy: Any, n_iter: int, repeats
 def results_table(settings: dict[str, Any], n_iter: int) -> str:
     reference = settings["no strategy"]["slope_s"]["median"]
     rows = [
-        [name, f"{harness.ms(m['slope_s']['median'])} / {harness.ms(m['slope_s']['min'])}", harness.ms(m["fit_n_s"]),
-         harness.ratio(m["slope_s"]["median"], reference), f"{m['inertia']:,.1f}"]
+        [
+            name,
+            f"{harness.ms(m['slope_s']['median'])} / {harness.ms(m['slope_s']['min'])}",
+            harness.ms(m["fit_n_s"]),
+            harness.ratio(m["slope_s"]["median"], reference),
+            f"{m['inertia']:,.1f}",
+        ]
         for name, m in settings.items()
     ]
     return harness.markdown_table(
-        ["setting", "ms/iter, slope (medians / minima)", f"whole {n_iter}-iteration fit, ms (median)",
-         "× no strategy", "inertia"],
+        [
+            "setting",
+            "ms/iter, slope (medians / minima)",
+            f"whole {n_iter}-iteration fit, ms (median)",
+            "× no strategy",
+            "inertia",
+        ],
         rows,
     )
 

@@ -25,7 +25,8 @@ Usage::
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from absl import flags, logging
@@ -36,10 +37,15 @@ from benchmarks._peers import Method, exact_inertia, methods
 FLAGS = harness.new_flags("restarts", repeats=3)
 flags.DEFINE_integer("k", 10, "Number of clusters.", flag_values=FLAGS)
 flags.DEFINE_integer("n_init", 10, "Restarts per fit.", flag_values=FLAGS)
-flags.DEFINE_list("algorithms", ["auto", "lloyd"], "tfkmeans KMeans algorithms to time ('auto': the default).",
-                  flag_values=FLAGS)
-flags.DEFINE_list("peers", ["tfkmeans_one_by_one", "sklearn", "faiss"], "Other methods to time (benchmarks._peers).",
-                  flag_values=FLAGS)
+flags.DEFINE_list(
+    "algorithms", ["auto", "lloyd"], "tfkmeans KMeans algorithms to time ('auto': the default).", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "peers",
+    ["tfkmeans_one_by_one", "sklearn", "faiss"],
+    "Other methods to time (benchmarks._peers).",
+    flag_values=FLAGS,
+)
 
 #: Targets this script reports, with the bound on tfkmeans ÷ scikit-learn (median seconds per fit).
 TARGET_BOUNDS = {"restarts": 0.15, "k100_convergence": 0.15}
@@ -66,13 +72,27 @@ def measure(methods_: dict[str, Method], x: np.ndarray, k: int, n_init: int, rep
 def results_table(summaries: dict[str, Any], reference: str) -> str:
     ref = summaries[reference]["seconds"]
     rows = [
-        [name, f"{m['seconds'].median:.2f}", f"{m['seconds'].min:.2f}", harness.ratio(m["seconds"].median, ref.median),
-         harness.ratio(m["seconds"].min, ref.min), f"{m['inertia'].min:,.1f}", f"{m['inertia'].median:,.1f}"]
+        [
+            name,
+            f"{m['seconds'].median:.2f}",
+            f"{m['seconds'].min:.2f}",
+            harness.ratio(m["seconds"].median, ref.median),
+            harness.ratio(m["seconds"].min, ref.min),
+            f"{m['inertia'].min:,.1f}",
+            f"{m['inertia'].median:,.1f}",
+        ]
         for name, m in summaries.items()
     ]
     return harness.markdown_table(
-        ["method", "s per fit, median", "min", f"× {reference} (medians)", f"× {reference} (minima)", "best inertia",
-         "median inertia"],
+        [
+            "method",
+            "s per fit, median",
+            "min",
+            f"× {reference} (medians)",
+            f"× {reference} (minima)",
+            "best inertia",
+            "median inertia",
+        ],
         rows,
     )
 
@@ -83,9 +103,11 @@ def target_rows(names: Sequence[str], summaries: dict[str, Any], n_init: int) ->
         ours, sklearn = summaries["tfkmeans"], summaries["sklearn"]
         value = ours["seconds"].median / sklearn["seconds"].median
         same_or_lower = ours["inertia"].median <= sklearn["inertia"].median * (1 + 1e-6)
-        figure = (f"s per fit (median): default {ours['seconds'].median:.2f}, scikit-learn "
-                  f"{sklearn['seconds'].median:.2f}; median inertia {ours['inertia'].median:,.0f} against "
-                  f"{sklearn['inertia'].median:,.0f}")
+        figure = (
+            f"s per fit (median): default {ours['seconds'].median:.2f}, scikit-learn "
+            f"{sklearn['seconds'].median:.2f}; median inertia {ours['inertia'].median:,.0f} against "
+            f"{sklearn['inertia'].median:,.0f}"
+        )
         met = value <= TARGET_BOUNDS[name] and (same_or_lower or n_init == 1)
         rows.append(harness.TargetRow(name, figure, f"{value:.2f}× scikit-learn", met))
     return rows
@@ -108,10 +130,19 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         f"{x.shape[0]:,} × {x.shape[1]} float32, k={values.k}, `n_init={values.n_init}`, each library's defaults "
         f"and own seeding; whole `fit` timed, {repeats} repeats round-robin (repeat r: `random_state=r`) after a "
         "warm-up; inertia recomputed in float64. Methods: "
-        + "; ".join(f"`{name}`: {m.description}" for name, m in chosen.items()) + "."
+        + "; ".join(f"`{name}`: {m.description}" for name, m in chosen.items())
+        + "."
     )
-    harness.publish(values, "benchmarks.restarts", argv, machine, method, results_table(summaries, reference),
-                    target_rows(values.targets, summaries, values.n_init), summaries)
+    harness.publish(
+        values,
+        "benchmarks.restarts",
+        argv,
+        machine,
+        method,
+        results_table(summaries, reference),
+        target_rows(values.targets, summaries, values.n_init),
+        summaries,
+    )
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

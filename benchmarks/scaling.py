@@ -66,23 +66,34 @@ from benchmarks._peers import methods
 from benchmarks._scaling_parts import copies_of_data, initial_centres, iters_run, markdown_table, status_kib, within
 
 FLAGS = harness.new_flags("scaling", repeats=5)
-flags.DEFINE_list("sizes", "10000,60000,600000", "Numbers of points N (≤ 60,000, or multiples of it up to 600,000).",
-                  flag_values=FLAGS)
+flags.DEFINE_list(
+    "sizes",
+    "10000,60000,600000",
+    "Numbers of points N (≤ 60,000, or multiples of it up to 600,000).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_list("ks", "10,100,1000", "Numbers of clusters k.", flag_values=FLAGS)
-flags.DEFINE_list("methods", "tfkmeans_lloyd,sklearn,faiss",
-                  "Methods (benchmarks._peers), Lloyd's iterations for all by default.", flag_values=FLAGS)
+flags.DEFINE_list(
+    "methods",
+    "tfkmeans_lloyd,sklearn,faiss",
+    "Methods (benchmarks._peers), Lloyd's iterations for all by default.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("min_repeats", 3, "Fewest timed repeats per method and (N, k).", flag_values=FLAGS)
-flags.DEFINE_float("cell_seconds", 20.0, "Rough time of one method's long fits in one (N, k); chooses the repeats.",
-                   flag_values=FLAGS)
-flags.DEFINE_float("fit_seconds", 6.0, "Rough duration of the long timed fit; chooses its iterations m.",
-                   flag_values=FLAGS)
+flags.DEFINE_float(
+    "cell_seconds", 20.0, "Rough time of one method's long fits in one (N, k); chooses the repeats.", flag_values=FLAGS
+)
+flags.DEFINE_float(
+    "fit_seconds", 6.0, "Rough duration of the long timed fit; chooses its iterations m.", flag_values=FLAGS
+)
 flags.DEFINE_integer("iters_min", 3, "Fewest iterations m of the long timed fit (at least 2).", flag_values=FLAGS)
 flags.DEFINE_integer("iters_max", 20, "Most iterations m of the long timed fit.", flag_values=FLAGS)
 flags.DEFINE_integer("probe_iters", 2, "Iterations of the fit whose peak memory is measured.", flag_values=FLAGS)
 flags.DEFINE_string("figure", None, "Write the figure (PNG) here.", flag_values=FLAGS)
 flags.DEFINE_string("from_json", None, "Measure nothing: redraw the figure of this --output JSON.", flag_values=FLAGS)
-flags.DEFINE_string("probe", None, "Internal: 'method:N:k' runs one memory probe and prints its JSON record.",
-                    flag_values=FLAGS)
+flags.DEFINE_string(
+    "probe", None, "Internal: 'method:N:k' runs one memory probe and prints its JSON record.", flag_values=FLAGS
+)
 
 
 def run_fit(name: str, x: np.ndarray, init: np.ndarray, iters: int) -> int:
@@ -112,25 +123,38 @@ def probe(method: str, n: int, k: int, values: flags.FlagValues) -> dict[str, An
     iters = run_fit(method, x, init, values.probe_iters)
     peak = status_kib(_own_status(), "VmHWM")
     return {
-        "method": method, "n": n, "k": k, "iters": iters,
-        "baseline_rss_mb": baseline / 1024, "peak_rss_mb": peak / 1024, "extra_mb": (peak - baseline) / 1024,
+        "method": method,
+        "n": n,
+        "k": k,
+        "iters": iters,
+        "baseline_rss_mb": baseline / 1024,
+        "peak_rss_mb": peak / 1024,
+        "extra_mb": (peak - baseline) / 1024,
     }
 
 
 def run_probe(method: str, n: int, k: int, values: flags.FlagValues) -> dict[str, Any]:
     """Runs :func:`probe` in a fresh Python process and returns its record."""
     command = [
-        sys.executable, "-m", "benchmarks.scaling", f"--probe={method}:{n}:{k}",
-        f"--seed={values.seed}", f"--probe_iters={values.probe_iters}",
+        sys.executable,
+        "-m",
+        "benchmarks.scaling",
+        f"--probe={method}:{n}:{k}",
+        f"--seed={values.seed}",
+        f"--probe_iters={values.probe_iters}",
     ]
     if values.data_dir:
         command.append(f"--data_dir={values.data_dir}")
-    done = subprocess.run(
-        command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
     record = json.loads(done.stdout.strip().splitlines()[-1])
-    logging.info("memory %-8s N=%-7d k=%-5d extra %8.1f MB (baseline %.0f MB)",
-                 method, n, k, record["extra_mb"], record["baseline_rss_mb"])
+    logging.info(
+        "memory %-8s N=%-7d k=%-5d extra %8.1f MB (baseline %.0f MB)",
+        method,
+        n,
+        k,
+        record["extra_mb"],
+        record["baseline_rss_mb"],
+    )
     return record
 
 
@@ -141,7 +165,11 @@ def time_cell(x: np.ndarray, init: np.ndarray, names: Sequence[str], values: fla
         warmup_s, _ = harness.timed(run_fit, name, x, init, 1)  # traces tfkmeans's graph: too slow to calibrate
         calibration_s, _ = harness.timed(run_fit, name, x, init, 1)
         records[name] = {
-            "warmup_s": warmup_s, "calibration_s": calibration_s, "t1_s": [], "tn_s": [], "reported_iters": []
+            "warmup_s": warmup_s,
+            "calibration_s": calibration_s,
+            "t1_s": [],
+            "tn_s": [],
+            "reported_iters": [],
         }
     slowest = max(record["calibration_s"] for record in records.values())
     iters = 2 if values.quick else within(values.fit_seconds / slowest, values.iters_min, values.iters_max)
@@ -157,13 +185,22 @@ def time_cell(x: np.ndarray, init: np.ndarray, names: Sequence[str], values: fla
             record["t1_s"].append(t1)
             record["tn_s"].append(tn)
             record["reported_iters"].append([done1, done])
-            logging.info("N=%d k=%d repeat %d %-8s T(1) %9.1f ms  T(%d) %9.1f ms",
-                         len(x), len(init), repeat + 1, name, 1e3 * t1, iters, 1e3 * tn)
+            logging.info(
+                "N=%d k=%d repeat %d %-8s T(1) %9.1f ms  T(%d) %9.1f ms",
+                len(x),
+                len(init),
+                repeat + 1,
+                name,
+                1e3 * t1,
+                iters,
+                1e3 * tn,
+            )
     for name, record in records.items():
         record["iters_run"] = iters_run(record["reported_iters"])
         if record["iters_run"] is None:
-            logging.warning("%s N=%d k=%d: iterations differ between repeats: %s",
-                            name, len(x), len(init), record["reported_iters"])
+            logging.warning(
+                "%s N=%d k=%d: iterations differ between repeats: %s", name, len(x), len(init), record["reported_iters"]
+            )
             record["ms_per_iter"] = None
         else:
             slope = harness.slope_per_iteration(record["t1_s"], record["tn_s"], record["iters_run"])
@@ -207,12 +244,27 @@ def plot(results: dict[str, Any], title: str, path: Path) -> None:
     lines = time_ax.get_lines()
     start = float(np.exp(np.mean([np.log(line.get_ydata()[0]) for line in lines if len(line.get_ydata())])))
     time_ax.plot(sizes, start * sizes / sizes[0], color="0.6", linewidth=1, label="∝ N")
-    time_ax.set(xscale="log", yscale="log", xlabel="N (points)", ylabel="ms per Lloyd iteration (slope of medians)",
-                title="Time per iteration")
-    unit_ax.set(xscale="log", yscale="log", xlabel="N (points)", ylabel="ns per point × centre",
-                title="Time / (N·k): flat = linear in N, k")
-    memory_ax.set(xscale="log", yscale="log", xlabel="N (points)", ylabel="copies of X (N × D × 4 bytes)",
-                  title="Extra peak memory of a fit beyond the data")
+    time_ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (points)",
+        ylabel="ms per Lloyd iteration (slope of medians)",
+        title="Time per iteration",
+    )
+    unit_ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (points)",
+        ylabel="ns per point × centre",
+        title="Time / (N·k): flat = linear in N, k",
+    )
+    memory_ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (points)",
+        ylabel="copies of X (N × D × 4 bytes)",
+        title="Extra peak memory of a fit beyond the data",
+    )
     for ax in (time_ax, unit_ax, memory_ax):
         ax.grid(True, which="both", alpha=0.3)
         ax.set_xticks(sizes, [f"{n / 1000:,.0f}k" for n in sizes])
@@ -259,10 +311,16 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         n_features = x.shape[1]
         for k in ks:
             cell = time_cell(x, initial_centres(x, k, values.seed), chosen, values)
-            cells.append({
-                "n": n, "k": k, "iters": cell["iters"], "repeats": cell["repeats"], "timing": cell["methods"],
-                "memory": {name: memory[name, k] for name in chosen if (name, k) in memory},
-            })
+            cells.append(
+                {
+                    "n": n,
+                    "k": k,
+                    "iters": cell["iters"],
+                    "repeats": cell["repeats"],
+                    "timing": cell["methods"],
+                    "memory": {name: memory[name, k] for name in chosen if (name, k) in memory},
+                }
+            )
         del x
     results = {"config": {"sizes": sizes, "ks": ks, "methods": chosen, "n_features": n_features}, "cells": cells}
     if values.figure:
@@ -274,7 +332,8 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         "copies; extra peak memory of one "
         f"{values.probe_iters}-iteration fit in a fresh process beyond the loaded data (VmHWM − VmRSS before), "
         "in MB and in copies of X. Methods: "
-        + "; ".join(f"`{name}`: {m.description}" for name, m in methods(chosen).items()) + "."
+        + "; ".join(f"`{name}`: {m.description}" for name, m in methods(chosen).items())
+        + "."
     )
     table = markdown_table(results)
     if values.figure and values.bench_file:

@@ -18,7 +18,8 @@ Usage::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from absl import flags, logging
@@ -118,8 +119,16 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         f"{repeats} repeats round-robin (repeat r: `random_state=r`) after a warm-up per k; potential = float64 "
         "inertia of the seeds."
     )
-    harness.publish(values, "benchmarks.seeding", argv, machine, method, results_table(records, reference), rows,
-                    {str(k): v for k, v in records.items()})
+    harness.publish(
+        values,
+        "benchmarks.seeding",
+        argv,
+        machine,
+        method,
+        results_table(records, reference),
+        rows,
+        {str(k): v for k, v in records.items()},
+    )
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

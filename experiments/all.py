@@ -46,10 +46,16 @@ def source_commit() -> str | None:
     """The checkout's commit (``<hash>-dirty`` with uncommitted changes), or None outside git."""
     repository = Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repository, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repository,
-                                 capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repository, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repository,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return f"{commit}-dirty" if changes else commit
@@ -81,10 +87,15 @@ def run_experiment(name: str, runs_dir: Path) -> dict[str, object]:
         logging.info("%s finished in %.1f s", name, seconds)
     else:
         tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-25:])
-        logging.error("%s FAILED (exit %d) after %.1f s; end of %s:\n%s",
-                      name, completed.returncode, seconds, log_path, tail)
-    return {"seconds": seconds, "returncode": completed.returncode,
-            "command": " ".join(["python", *command[1:]]), "log": str(log_path)}
+        logging.error(
+            "%s FAILED (exit %d) after %.1f s; end of %s:\n%s", name, completed.returncode, seconds, log_path, tail
+        )
+    return {
+        "seconds": seconds,
+        "returncode": completed.returncode,
+        "command": " ".join(["python", *command[1:]]),
+        "log": str(log_path),
+    }
 
 
 def selected_studies() -> list[str]:
@@ -98,7 +109,9 @@ def selected_studies() -> list[str]:
 def write_index(index_path: Path, statuses: dict[str, dict[str, object]]) -> dict[str, object]:
     """Write all.json (the runs' wall times, exit statuses and commits) and return its content."""
     index = {
-        "quick": FLAGS.quick, "seed": FLAGS.seed, "cpu_count": os.cpu_count(),
+        "quick": FLAGS.quick,
+        "seed": FLAGS.seed,
+        "cpu_count": os.cpu_count(),
         "experiments": {name: statuses[name] for name in report.experiment_order(list(statuses))},
     }
     index_path.write_text(json.dumps(runner.to_jsonable(index), indent=2) + "\n")
@@ -107,8 +120,15 @@ def write_index(index_path: Path, statuses: dict[str, dict[str, object]]) -> dic
 
 def print_outcome(index: dict[str, object], names: Sequence[str], seconds: float, report_path: Path) -> int:
     """Print each run's status and the total time; return the exit status (1 if any run failed)."""
-    rows = [{"experiment": n, "status": "ok" if s["returncode"] == 0 else f"FAILED ({s['returncode']})",
-             "seconds": s["seconds"]} for n, s in index["experiments"].items() if n in names]
+    rows = [
+        {
+            "experiment": n,
+            "status": "ok" if s["returncode"] == 0 else f"FAILED ({s['returncode']})",
+            "seconds": s["seconds"],
+        }
+        for n, s in index["experiments"].items()
+        if n in names
+    ]
     print(runner.format_table(rows))
     print(f"total {seconds:.0f} s; report: {report_path}")
     failed = [row["experiment"] for row in rows if row["status"] != "ok"]

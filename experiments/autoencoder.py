@@ -67,15 +67,28 @@ def train_autoencoder(views: networks.Autoencoder, data: runner.MnistSplits, dir
     epochs = learned.epoch_budget(FLAGS.epochs, FLAGS.quick)
     views.autoencoder.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse")
     path = networks.weights_path(
-        directory, "autoencoder", code=FLAGS.code_dim, n=len(data.x_train), seed=FLAGS.seed,
-        epochs=epochs, batch=FLAGS.batch_size,
+        directory,
+        "autoencoder",
+        code=FLAGS.code_dim,
+        n=len(data.x_train),
+        seed=FLAGS.seed,
+        epochs=epochs,
+        batch=FLAGS.batch_size,
     )
     record = learned.train(
-        views.autoencoder, path, FLAGS.reuse, data.x_train, data.x_train, epochs=epochs,
-        batch_size=FLAGS.batch_size, validation_data=(data.x_test, data.x_test),
+        views.autoencoder,
+        path,
+        FLAGS.reuse,
+        data.x_train,
+        data.x_train,
+        epochs=epochs,
+        batch_size=FLAGS.batch_size,
+        validation_data=(data.x_test, data.x_test),
     )
-    mse = {split: float(views.autoencoder.evaluate(x, x, batch_size=PREDICT_BATCH, verbose=0))
-           for split, x in (("train", data.x_train), ("test", data.x_test))}
+    mse = {
+        split: float(views.autoencoder.evaluate(x, x, batch_size=PREDICT_BATCH, verbose=0))
+        for split, x in (("train", data.x_train), ("test", data.x_test))
+    }
     # What a network that learnt nothing but the mean training image would score on the test images.
     mse["test_mean_image"] = float(np.mean((data.x_test - data.x_train.mean(axis=0)) ** 2))
     return {**record, "reconstruction_mse": mse}
@@ -102,10 +115,7 @@ def centre_titles(name: str, y_true: np.ndarray, labels: np.ndarray, order: Sequ
     """Short titles of centre images: ``"<name> c3 → 0\\n92% of 5,871"`` (majority digit, its share, size)."""
     table = metrics.contingency_matrix(y_true, labels)
     sizes = table.sum(axis=0)
-    return [
-        f"{name} c{c} → {table[:, c].argmax()}\n{table[:, c].max() / sizes[c]:.0%} of {sizes[c]:,}"
-        for c in order
-    ]
+    return [f"{name} c{c} → {table[:, c].argmax()}\n{table[:, c].max() / sizes[c]:.0%} of {sizes[c]:,}" for c in order]
 
 
 def save_figures(
@@ -119,7 +129,8 @@ def save_figures(
     n_train = len(data.x_train)
     columns = {space.key: sorted_columns(data.y_train, results[space.key]) for space in spaces}
     plots.confusion_heatmaps(
-        [columns[space.key][0] for space in spaces], [columns[space.key][2] for space in spaces],
+        [columns[space.key][0] for space in spaces],
+        [columns[space.key][2] for space in spaces],
         [f"K-means on {space.title}\npurity {results[space.key].scores['train']['purity']:.3f}" for space in spaces],
         directory / "confusion_matrix.png",
         suptitle=f"True digit × cluster, {n_train:,} training images, clusters sorted by majority digit (k={FLAGS.k})",
@@ -135,7 +146,9 @@ def save_figures(
         # Clipped to the pixel range for display only: the linear output layer can overshoot slightly.
         np.concatenate([originals, np.clip(rebuilt, 0.0, 1.0)]),
         [f"test digit {data.y_test[i]}" for i in shown] + [f"reconstruction\nMSE {e:.4f}" for e in errors],
-        directory / "reconstructions.png", n_cols=len(shown), cell_inches=1.4,
+        directory / "reconstructions.png",
+        n_cols=len(shown),
+        cell_inches=1.4,
         suptitle=f"Test images (top) and their reconstructions through the {FLAGS.code_dim}-d code (bottom)",
     )
 
@@ -146,12 +159,17 @@ def save_figures(
         np.concatenate([pixel_model.cluster_centers_[pixel_order], np.clip(decoded, 0.0, 1.0)]),
         centre_titles("pixels", data.y_train, pixel_model.labels_, pixel_order)
         + centre_titles("codes", data.y_train, code_model.labels_, code_order),
-        directory / "centres.png", n_cols=min(FLAGS.k, 10), cell_inches=1.5,
+        directory / "centres.png",
+        n_cols=min(FLAGS.k, 10),
+        cell_inches=1.5,
         suptitle=f"K-means centres: in pixel space (top) and in code space, decoded (bottom); "
-                 f"majority digit, its share, cluster size ({n_train:,} training images)",
+        f"majority digit, its share, cluster size ({n_train:,} training images)",
     )
-    return {"confusion_matrix": "confusion_matrix.png", "reconstructions": "reconstructions.png",
-            "centres": "centres.png"}
+    return {
+        "confusion_matrix": "confusion_matrix.png",
+        "reconstructions": "reconstructions.png",
+        "centres": "centres.png",
+    }
 
 
 def seed_comparisons(
@@ -161,98 +179,148 @@ def seed_comparisons(
     purity = {key: results[key].scores["train"]["purity"] for key in SEED_PURITY}
     definition = "size-weighted purity: the fraction of training images in their cluster's majority digit"
     n_train = len(results["pixels"].model.labels_)
-    setup = (f"Ours: k={FLAGS.k}, {runner.estimator_params()['n_init']} k-means++ restarts, fitted on "
-             f"{n_train:,} MNIST training images{' (quick subset)' if FLAGS.quick else ''}; the notebook does not "
-             "say which images it scored.")
-    network = (f"Our autoencoder is DEC's dense 784-500-500-2000-{FLAGS.code_dim} network trained without labels "
-               f"for {training['epochs']} epochs (MSE, Adam {LEARNING_RATE:g}, batch {FLAGS.batch_size}); the "
-               "notebook's was a 'convolutional and dense network' with a 10-d code, size and training unstated.")
+    setup = (
+        f"Ours: k={FLAGS.k}, {runner.estimator_params()['n_init']} k-means++ restarts, fitted on "
+        f"{n_train:,} MNIST training images{' (quick subset)' if FLAGS.quick else ''}; the notebook does not "
+        "say which images it scored."
+    )
+    network = (
+        f"Our autoencoder is DEC's dense 784-500-500-2000-{FLAGS.code_dim} network trained without labels "
+        f"for {training['epochs']} epochs (MSE, Adam {LEARNING_RATE:g}, batch {FLAGS.batch_size}); the "
+        "notebook's was a 'convolutional and dense network' with a 10-d code, size and training unstated."
+    )
     gain = purity["codes"] - purity["pixels"]
-    orphans = {key: ", ".join(str(d) for d in range(10) if d not in results[key].mapping) or "none"
-               for key in SEED_PURITY}
-    coverage = (f"Digits that are the majority of no cluster: {orphans['pixels']} on pixels, {orphans['codes']} on "
-                "codes (the notebook: with codes every digit has a cluster).")
+    orphans = {
+        key: ", ".join(str(d) for d in range(10) if d not in results[key].mapping) or "none" for key in SEED_PURITY
+    }
+    coverage = (
+        f"Digits that are the majority of no cluster: {orphans['pixels']} on pixels, {orphans['codes']} on "
+        "codes (the notebook: with codes every digit has a cluster)."
+    )
     return [
         runner.seed_comparison(
-            source=SOURCE, quantity=f"purity of k={FLAGS.k} K-means on raw pixels (train)",
-            seed_value=SEED_PURITY["pixels"], ours=purity["pixels"], approximate=True, definition=definition,
-            note=setup, figures=[figures["confusion_matrix"]],
+            source=SOURCE,
+            quantity=f"purity of k={FLAGS.k} K-means on raw pixels (train)",
+            seed_value=SEED_PURITY["pixels"],
+            ours=purity["pixels"],
+            approximate=True,
+            definition=definition,
+            note=setup,
+            figures=[figures["confusion_matrix"]],
         ),
         runner.seed_comparison(
-            source=SOURCE, quantity=f"purity of k={FLAGS.k} K-means on {FLAGS.code_dim}-d autoencoder codes (train)",
-            seed_value=SEED_PURITY["codes"], ours=purity["codes"], approximate=True, definition=definition,
-            note=f"{network} {setup} {coverage}", figures=[figures["confusion_matrix"], figures["centres"]],
+            source=SOURCE,
+            quantity=f"purity of k={FLAGS.k} K-means on {FLAGS.code_dim}-d autoencoder codes (train)",
+            seed_value=SEED_PURITY["codes"],
+            ours=purity["codes"],
+            approximate=True,
+            definition=definition,
+            note=f"{network} {setup} {coverage}",
+            figures=[figures["confusion_matrix"], figures["centres"]],
         ),
         runner.seed_comparison(
-            source=SOURCE, quantity="purity gained by clustering codes instead of pixels (train)",
-            seed_value=round(SEED_PURITY["codes"] - SEED_PURITY["pixels"], 2), ours=gain, approximate=True,
+            source=SOURCE,
+            quantity="purity gained by clustering codes instead of pixels (train)",
+            seed_value=round(SEED_PURITY["codes"] - SEED_PURITY["pixels"], 2),
+            ours=gain,
+            approximate=True,
             definition="purity on codes minus purity on pixels, same k and K-means settings",
-            note="The codes " + ("help here, as in the notebook." if gain > 0 else
-                                 "do not help here, unlike in the notebook."),
-            headline=False, figures=[figures["confusion_matrix"]],
+            note="The codes "
+            + ("help here, as in the notebook." if gain > 0 else "do not help here, unlike in the notebook."),
+            headline=False,
+            figures=[figures["confusion_matrix"]],
         ),
         runner.seed_comparison(
-            source=SOURCE, quantity="accuracy of K-means on autoencoder codes (test, training map)",
-            seed_value=SEED_PURITY["codes"], ours=results["codes"].scores["test"]["accuracy_with_training_map"],
+            source=SOURCE,
+            quantity="accuracy of K-means on autoencoder codes (test, training map)",
+            seed_value=SEED_PURITY["codes"],
+            ours=results["codes"].scores["test"]["accuracy_with_training_map"],
             approximate=True,
             definition="test codes assigned to the centres fitted on the training codes, each cluster labelled "
-                       "with its majority training digit",
-            note="The notebook reports one purity; this is the held-out figure.", headline=False,
+            "with its majority training digit",
+            note="The notebook reports one purity; this is the held-out figure.",
+            headline=False,
         ),
     ]
 
 
 def summary_markdown(
-    spaces: Sequence[learned.FeatureSpace], results: dict[str, learned.Clustering], training: dict[str, Any],
-    comparisons: Sequence[dict[str, Any]], data: runner.MnistSplits, command: str,
+    spaces: Sequence[learned.FeatureSpace],
+    results: dict[str, learned.Clustering],
+    training: dict[str, Any],
+    comparisons: Sequence[dict[str, Any]],
+    data: runner.MnistSplits,
+    command: str,
 ) -> str:
     """The summary.md text: setup, training, scores, comparison with the seed, figures."""
     mse = training["reconstruction_mse"]
-    return "\n".join([
-        "# K-means on autoencoder codes and on raw pixels (seed 004)",
-        "",
-        f"`{command}`",
-        "",
-        f"Autoencoder 784-500-500-2000-{FLAGS.code_dim} (ReLU, linear code and output), MSE, Adam "
-        f"{LEARNING_RATE:g}, batch {FLAGS.batch_size}, seed {FLAGS.seed}, trained without labels on "
-        f"{len(data.x_train):,} training images. {learned.training_sentence(training)} Reconstruction MSE: "
-        f"train {mse['train']:.4f}, test {mse['test']:.4f} (the mean training image scores "
-        f"{mse['test_mean_image']:.4f} on the test images). "
-        + learned.kmeans_sentence(len(data.x_test)),
-        "",
-        *learned.scores_section(spaces, results),
-        *learned.closing_sections(comparisons, [
-            "- `confusion_matrix.png`: true digit × cluster on the training images, pixels and codes side by side.",
-            "- `reconstructions.png`: one test image of each digit above its reconstruction.",
-            "- `centres.png`: the centres of K-means on pixels (top) and on codes, decoded to images (bottom).",
-        ]),
-    ])
+    return "\n".join(
+        [
+            "# K-means on autoencoder codes and on raw pixels (seed 004)",
+            "",
+            f"`{command}`",
+            "",
+            f"Autoencoder 784-500-500-2000-{FLAGS.code_dim} (ReLU, linear code and output), MSE, Adam "
+            f"{LEARNING_RATE:g}, batch {FLAGS.batch_size}, seed {FLAGS.seed}, trained without labels on "
+            f"{len(data.x_train):,} training images. {learned.training_sentence(training)} Reconstruction MSE: "
+            f"train {mse['train']:.4f}, test {mse['test']:.4f} (the mean training image scores "
+            f"{mse['test_mean_image']:.4f} on the test images). " + learned.kmeans_sentence(len(data.x_test)),
+            "",
+            *learned.scores_section(spaces, results),
+            *learned.closing_sections(
+                comparisons,
+                [
+                    "- `confusion_matrix.png`: true digit × cluster on the training images, pixels and codes side by side.",
+                    "- `reconstructions.png`: one test image of each digit above its reconstruction.",
+                    "- `centres.png`: the centres of K-means on pixels (top) and on codes, decoded to images (bottom).",
+                ],
+            ),
+        ]
+    )
 
 
 def write_outputs(
-    spaces: Sequence[learned.FeatureSpace], results: dict[str, learned.Clustering], training: dict[str, Any],
-    data: runner.MnistSplits, stages: learned.Stages, figures: dict[str, str], directory: Path,
+    spaces: Sequence[learned.FeatureSpace],
+    results: dict[str, learned.Clustering],
+    training: dict[str, Any],
+    data: runner.MnistSplits,
+    stages: learned.Stages,
+    figures: dict[str, str],
+    directory: Path,
 ) -> None:
     """Print the table and write metrics.json and summary.md."""
     comparisons = seed_comparisons(results, training, figures)
     print(learned.scores_table(spaces, results))
     head = runner.record_head("autoencoder", "K-means on autoencoder codes and on raw pixels")
     command = head["command"]
-    runner.write_metrics({
-        **head,
-        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
-        "network": {"layout": f"784-500-500-2000-{FLAGS.code_dim}", "loss": "mse", "optimizer": "adam",
-                    "learning_rate": LEARNING_RATE, "batch_size": FLAGS.batch_size, "labels_used": False},
-        "training": training,
-        "results": {key: clustering.scores for key, clustering in results.items()},
-        "cluster_sizes": {key: {"train": np.bincount(c.model.labels_, minlength=FLAGS.k),
-                                "test": np.bincount(c.test_clusters, minlength=FLAGS.k)}
-                          for key, c in results.items()},
-        "train_confusion_sorted": {key: sorted_columns(data.y_train, c)[0] for key, c in results.items()},
-        "timings_s": stages.seconds,
-        "seed_comparisons": comparisons,
-        "figures": figures,
-    }, directory)
+    runner.write_metrics(
+        {
+            **head,
+            "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
+            "network": {
+                "layout": f"784-500-500-2000-{FLAGS.code_dim}",
+                "loss": "mse",
+                "optimizer": "adam",
+                "learning_rate": LEARNING_RATE,
+                "batch_size": FLAGS.batch_size,
+                "labels_used": False,
+            },
+            "training": training,
+            "results": {key: clustering.scores for key, clustering in results.items()},
+            "cluster_sizes": {
+                key: {
+                    "train": np.bincount(c.model.labels_, minlength=FLAGS.k),
+                    "test": np.bincount(c.test_clusters, minlength=FLAGS.k),
+                }
+                for key, c in results.items()
+            },
+            "train_confusion_sorted": {key: sorted_columns(data.y_train, c)[0] for key, c in results.items()},
+            "timings_s": stages.seconds,
+            "seed_comparisons": comparisons,
+            "figures": figures,
+        },
+        directory,
+    )
     runner.write_text("summary.md", summary_markdown(spaces, results, training, comparisons, data, command), directory)
 
 

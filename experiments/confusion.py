@@ -60,15 +60,17 @@ class SortedConfusion(NamedTuple):
         return [label.replace("\n→ ", "→") for label in self.tick_labels()]
 
 
-def sorted_confusion(data: runner.MnistSplits, train_clusters: np.ndarray, test_clusters: np.ndarray,
-                     n_clusters: int) -> SortedConfusion:
+def sorted_confusion(
+    data: runner.MnistSplits, train_clusters: np.ndarray, test_clusters: np.ndarray, n_clusters: int
+) -> SortedConfusion:
     """Both splits' confusion matrices with the columns sorted by majority *training* digit."""
     n_classes = int(max(data.y_train.max(), data.y_test.max())) + 1
     shape = (n_classes, n_clusters)
     majority = runner.padded(metrics.majority_labels(data.y_train, train_clusters), (n_clusters,), -1)
     order = runner.cluster_order(data.y_train, train_clusters, n_clusters)
     return SortedConfusion(
-        order, majority,
+        order,
+        majority,
         train=runner.padded(metrics.confusion_matrix(data.y_train, train_clusters, sort_clusters=True), shape, 0),
         test=runner.padded(metrics.contingency_matrix(data.y_test, test_clusters), shape, 0)[:, order],
     )
@@ -81,18 +83,21 @@ def digit_summary(table: np.ndarray, majority: np.ndarray) -> dict[int, dict[str
         own = np.flatnonzero(majority == digit)
         total = int(table[digit].sum())
         per_digit[digit] = {
-            "images": total, "clusters": own.tolist(),
+            "images": total,
+            "clusters": own.tolist(),
             "recall": float(table[digit, own].sum() / total) if total else None,
         }
     return per_digit
 
 
-def score(model: KMeans, data: runner.MnistSplits, test_clusters: np.ndarray,
-          majority: np.ndarray) -> dict[str, dict[str, Any]]:
+def score(
+    model: KMeans, data: runner.MnistSplits, test_clusters: np.ndarray, majority: np.ndarray
+) -> dict[str, dict[str, Any]]:
     """Scores of the training and test clusterings; the test images also under the training map."""
     return {
         "train": {
-            "inertia": model.inertia_, "n_iter": model.n_iter_,
+            "inertia": model.inertia_,
+            "n_iter": model.n_iter_,
             **runner.evaluate(data.y_train, model.labels_),
         },
         "test": {
@@ -103,25 +108,29 @@ def score(model: KMeans, data: runner.MnistSplits, test_clusters: np.ndarray,
     }
 
 
-def save_figure(tables: SortedConfusion, results: dict[str, dict[str, Any]], data: runner.MnistSplits,
-                directory: Path) -> dict[str, str]:
+def save_figure(
+    tables: SortedConfusion, results: dict[str, dict[str, Any]], data: runner.MnistSplits, directory: Path
+) -> dict[str, str]:
     """Write confusion_matrix.png: the training and test matrices side by side."""
     setup = f"k={FLAGS.k}, {FLAGS.init}, fitted on {len(data.x_train):,} training images"
     labels = tables.tick_labels()
     plots.confusion_heatmaps(
-        [tables.train, tables.test], [labels, labels],
-        [f"training images (n={len(data.x_train):,}), purity {results['train']['purity']:.3f}",
-         f"test images (n={len(data.x_test):,}), accuracy with training map "
-         f"{results['test']['accuracy_with_training_map']:.3f}"],
+        [tables.train, tables.test],
+        [labels, labels],
+        [
+            f"training images (n={len(data.x_train):,}), purity {results['train']['purity']:.3f}",
+            f"test images (n={len(data.x_test):,}), accuracy with training map "
+            f"{results['test']['accuracy_with_training_map']:.3f}",
+        ],
         directory / "confusion_matrix.png",
-        suptitle=f"K-means on raw pixels: true digit × cluster, clusters sorted by majority training digit "
-                 f"({setup})",
+        suptitle=f"K-means on raw pixels: true digit × cluster, clusters sorted by majority training digit ({setup})",
     )
     return {"confusion_matrix": "confusion_matrix.png"}
 
 
-def seed_comparisons(results: dict[str, dict[str, Any]], digits: dict[int, dict[str, Any]],
-                     figures: dict[str, str]) -> list[dict[str, Any]]:
+def seed_comparisons(
+    results: dict[str, dict[str, Any]], digits: dict[int, dict[str, Any]], figures: dict[str, str]
+) -> list[dict[str, Any]]:
     """The notebook's purity beside ours, on the training images and held out."""
     unmapped = [d for d, s in digits.items() if not s["clusters"]]
     on_diagonal = sum(1 for s in digits.values() if s["clusters"] and s["recall"] >= 0.5)
@@ -133,17 +142,25 @@ def seed_comparisons(results: dict[str, dict[str, Any]], digits: dict[int, dict[
     )
     return [
         runner.seed_comparison(
-            source=SOURCE, quantity=f"purity of k={FLAGS.k} K-means on pixels (train)", seed_value=SEED_PURITY,
-            ours=results["train"]["purity"], approximate=True,
+            source=SOURCE,
+            quantity=f"purity of k={FLAGS.k} K-means on pixels (train)",
+            seed_value=SEED_PURITY,
+            ours=results["train"]["purity"],
+            approximate=True,
             definition="size-weighted purity: the fraction of images in their cluster's majority digit",
-            note=note, figures=[figures["confusion_matrix"]],
+            note=note,
+            figures=[figures["confusion_matrix"]],
         ),
         runner.seed_comparison(
-            source=SOURCE, quantity=f"purity of k={FLAGS.k} K-means on pixels (test, training map)",
-            seed_value=SEED_PURITY, ours=results["test"]["accuracy_with_training_map"], approximate=True,
+            source=SOURCE,
+            quantity=f"purity of k={FLAGS.k} K-means on pixels (test, training map)",
+            seed_value=SEED_PURITY,
+            ours=results["test"]["accuracy_with_training_map"],
+            approximate=True,
             definition="test images assigned to the nearest centre, labelled with the training majority digit",
             note="The notebook reports one purity; we give the held-out figure too.",
-            headline=False, figures=[figures["confusion_matrix"]],
+            headline=False,
+            figures=[figures["confusion_matrix"]],
         ),
     ]
 
@@ -151,51 +168,79 @@ def seed_comparisons(results: dict[str, dict[str, Any]], digits: dict[int, dict[
 def training_table(tables: SortedConfusion, *, markdown: bool = False) -> str:
     """The training confusion matrix as a table: one row per digit, one column per cluster."""
     return runner.format_table(
-        [{"digit": d, **{label: int(v) for label, v in zip(tables.text_labels(), row)}}
-         for d, row in enumerate(tables.train)],
+        [
+            {"digit": d, **{label: int(v) for label, v in zip(tables.text_labels(), row)}}
+            for d, row in enumerate(tables.train)
+        ],
         markdown=markdown,
     )
 
 
-def summary_markdown(results: dict[str, dict[str, Any]], tables: SortedConfusion, comparisons: list[dict[str, Any]],
-                     data: runner.MnistSplits, max_iter: int, command: str) -> str:
+def summary_markdown(
+    results: dict[str, dict[str, Any]],
+    tables: SortedConfusion,
+    comparisons: list[dict[str, Any]],
+    data: runner.MnistSplits,
+    max_iter: int,
+    command: str,
+) -> str:
     """The summary.md text: setup, scores, the training matrix, comparison with the seed, figure."""
     train, test = results["train"], results["test"]
-    return "\n".join([
-        "# Sorted confusion matrix of K-means on raw pixels (seed 004)",
-        "",
-        f"`{command}`",
-        "",
-        f"k={FLAGS.k}, init={FLAGS.init}, n_init={FLAGS.n_init}, max_iter={max_iter}, seed={FLAGS.seed}; "
-        f"fitted on {len(data.x_train):,} training images, {len(data.x_test):,} test images assigned to the "
-        "nearest centre." + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else ""),
-        "",
-        runner.format_table([
-            {"": "purity", "train": train["purity"], "test": test["purity"]},
-            {"": "accuracy with the training map", "train": train["purity"],
-             "test": test["accuracy_with_training_map"]},
-            {"": "Hungarian accuracy", "train": train["hungarian_accuracy"], "test": test["hungarian_accuracy"]},
-            {"": "NMI", "train": train["nmi"], "test": test["nmi"]},
-        ], markdown=True),
-        "",
-        "## Training confusion matrix (rows: true digit; columns: cluster → majority digit)",
-        "",
-        training_table(tables, markdown=True),
-        "",
-        "## Comparison with the seed",
-        "",
-        *[f"- **{c['quantity']}**: seed about {c['seed_value']}, ours {c['ours']:.4f}. {c['note']}"
-          for c in comparisons],
-        "",
-        "## Figures",
-        "",
-        "- `confusion_matrix.png`: training and test confusion matrices, counts in every cell.",
-    ])
+    return "\n".join(
+        [
+            "# Sorted confusion matrix of K-means on raw pixels (seed 004)",
+            "",
+            f"`{command}`",
+            "",
+            f"k={FLAGS.k}, init={FLAGS.init}, n_init={FLAGS.n_init}, max_iter={max_iter}, seed={FLAGS.seed}; "
+            f"fitted on {len(data.x_train):,} training images, {len(data.x_test):,} test images assigned to the "
+            "nearest centre." + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else ""),
+            "",
+            runner.format_table(
+                [
+                    {"": "purity", "train": train["purity"], "test": test["purity"]},
+                    {
+                        "": "accuracy with the training map",
+                        "train": train["purity"],
+                        "test": test["accuracy_with_training_map"],
+                    },
+                    {
+                        "": "Hungarian accuracy",
+                        "train": train["hungarian_accuracy"],
+                        "test": test["hungarian_accuracy"],
+                    },
+                    {"": "NMI", "train": train["nmi"], "test": test["nmi"]},
+                ],
+                markdown=True,
+            ),
+            "",
+            "## Training confusion matrix (rows: true digit; columns: cluster → majority digit)",
+            "",
+            training_table(tables, markdown=True),
+            "",
+            "## Comparison with the seed",
+            "",
+            *[
+                f"- **{c['quantity']}**: seed about {c['seed_value']}, ours {c['ours']:.4f}. {c['note']}"
+                for c in comparisons
+            ],
+            "",
+            "## Figures",
+            "",
+            "- `confusion_matrix.png`: training and test confusion matrices, counts in every cell.",
+        ]
+    )
 
 
-def write_outputs(model: KMeans, results: dict[str, dict[str, Any]], tables: SortedConfusion,
-                  data: runner.MnistSplits, figures: dict[str, str], timings: dict[str, float],
-                  directory: Path) -> None:
+def write_outputs(
+    model: KMeans,
+    results: dict[str, dict[str, Any]],
+    tables: SortedConfusion,
+    data: runner.MnistSplits,
+    figures: dict[str, str],
+    timings: dict[str, float],
+    directory: Path,
+) -> None:
     """Print the training matrix; write metrics.json and summary.md."""
     digits = digit_summary(tables.train, tables.majority[tables.order])
     comparisons = seed_comparisons(results, digits, figures)
@@ -203,21 +248,29 @@ def write_outputs(model: KMeans, results: dict[str, dict[str, Any]], tables: Sor
     print(training_table(tables))
     head = runner.record_head("confusion", "Sorted confusion matrix of K-means on raw pixels")
     command = head["command"]
-    runner.write_metrics({
-        **head,
-        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
-        "max_iter_used": model.max_iter,
-        "train": results["train"], "test": results["test"],
-        "cluster_order": tables.order, "cluster_majority_digit": tables.majority,
-        "column_labels": tables.text_labels(),
-        "train_confusion_sorted": tables.train, "test_confusion_sorted": tables.test,
-        "per_digit": digits, "digits_without_cluster": [d for d, s in digits.items() if not s["clusters"]],
-        "timings_s": timings,
-        "seed_comparisons": comparisons,
-        "figures": figures,
-    }, directory)
-    runner.write_text("summary.md", summary_markdown(results, tables, comparisons, data, model.max_iter, command),
-                      directory)
+    runner.write_metrics(
+        {
+            **head,
+            "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
+            "max_iter_used": model.max_iter,
+            "train": results["train"],
+            "test": results["test"],
+            "cluster_order": tables.order,
+            "cluster_majority_digit": tables.majority,
+            "column_labels": tables.text_labels(),
+            "train_confusion_sorted": tables.train,
+            "test_confusion_sorted": tables.test,
+            "per_digit": digits,
+            "digits_without_cluster": [d for d, s in digits.items() if not s["clusters"]],
+            "timings_s": timings,
+            "seed_comparisons": comparisons,
+            "figures": figures,
+        },
+        directory,
+    )
+    runner.write_text(
+        "summary.md", summary_markdown(results, tables, comparisons, data, model.max_iter, command), directory
+    )
 
 
 def main(argv: Sequence[str]) -> None:
@@ -234,8 +287,12 @@ def main(argv: Sequence[str]) -> None:
         results = score(model, data, test_clusters, tables.majority)
         with runner.timed("figures") as plot_time:
             figures = save_figure(tables, results, data, directory)
-    timings = {"load": load_time.seconds, "fit": fit_time.seconds, "figures": plot_time.seconds,
-               "total": total_time.seconds}
+    timings = {
+        "load": load_time.seconds,
+        "fit": fit_time.seconds,
+        "figures": plot_time.seconds,
+        "total": total_time.seconds,
+    }
     write_outputs(model, results, tables, data, figures, timings, directory)
 
 

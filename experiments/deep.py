@@ -62,9 +62,11 @@ flags.DEFINE_integer("umap_neighbors", 20, "UMAP n_neighbors.", lower_bound=2)
 flags.DEFINE_integer("self_training_rounds", 2, "Self-training rounds of the CNN.", lower_bound=0)
 flags.DEFINE_integer("self_training_epochs", 4, "CNN epochs per self-training round.", lower_bound=1)
 flags.DEFINE_integer(
-    "early_epochs", 5,
+    "early_epochs",
+    5,
     "Also cluster the codes the autoencoder has after this many epochs (first seed only; 0: never), "
-    "for the best result within a few minutes.", lower_bound=0,
+    "for the best result within a few minutes.",
+    lower_bound=0,
 )
 flags.DEFINE_integer("view_samples", 5000, "Test images drawn in embedding.png.", lower_bound=10)
 runner.define_flags("batch_size", "n_init", "reuse", batch_size=256, n_init=10)
@@ -144,8 +146,15 @@ def pretrain_autoencoder(
     snapshot = CodesSnapshot(model.encoder, data, early_epochs) if 0 < early_epochs < epochs else None
     early_path = weights.with_name(weights.name.replace(".weights.h5", f"-codes-at-epoch{early_epochs}.npz"))
     networks.fit_or_load(
-        model.autoencoder, weights, FLAGS.reuse and (snapshot is None or early_path.is_file()),
-        data.x_train, data.x_train, batch_size=FLAGS.batch_size, epochs=epochs, shuffle=True, verbose=2,
+        model.autoencoder,
+        weights,
+        FLAGS.reuse and (snapshot is None or early_path.is_file()),
+        data.x_train,
+        data.x_train,
+        batch_size=FLAGS.batch_size,
+        epochs=epochs,
+        shuffle=True,
+        verbose=2,
         callbacks=[snapshot] if snapshot else [],
     )
     if snapshot is None:
@@ -171,7 +180,11 @@ def umap_embedding(
     import umap  # the experiments extra; imported here so the other stages' help works without it
 
     reducer = umap.UMAP(
-        n_components=FLAGS.umap_dims, n_neighbors=n_neighbors, min_dist=0.0, random_state=seed, verbose=True,
+        n_components=FLAGS.umap_dims,
+        n_neighbors=n_neighbors,
+        min_dist=0.0,
+        random_state=seed,
+        verbose=True,
     )
     embedded_train = reducer.fit_transform(codes_train).astype(np.float32)
     embedded_test = reducer.transform(codes_test).astype(np.float32)
@@ -180,8 +193,14 @@ def umap_embedding(
 
 
 def kmeans_stage(
-    name: str, train: np.ndarray, test: np.ndarray, seed: int, start_s: float, prepare_s: float = 0.0,
-    *, reference: bool = False,
+    name: str,
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int,
+    start_s: float,
+    prepare_s: float = 0.0,
+    *,
+    reference: bool = False,
 ) -> Stage:
     """K-means on ``train`` (tfkmeans), ``test`` assigned to its centres.
 
@@ -208,9 +227,23 @@ def self_train(
     for index in range(rounds):
         with runner.timed(f"seed {seed}: self-training round {index + 1}") as timer:
             networks.fit_or_load(
-                cnn, networks.weights_path(directory, "cnn", n=len(images), seed=seed, ae_epochs=FLAGS.ae_epochs,
-                                          round=index + 1, epochs=epochs), FLAGS.reuse,
-                images, clusters, batch_size=128, epochs=epochs, shuffle=True, verbose=2,
+                cnn,
+                networks.weights_path(
+                    directory,
+                    "cnn",
+                    n=len(images),
+                    seed=seed,
+                    ae_epochs=FLAGS.ae_epochs,
+                    round=index + 1,
+                    epochs=epochs,
+                ),
+                FLAGS.reuse,
+                images,
+                clusters,
+                batch_size=128,
+                epochs=epochs,
+                shuffle=True,
+                verbose=2,
             )
             clusters = cnn.predict(images, batch_size=1024, verbose=0).argmax(axis=1)
             test_clusters = cnn.predict(images_test, batch_size=1024, verbose=0).argmax(axis=1)
@@ -230,9 +263,16 @@ def run_seed(data: runner.MnistSplits, directory: Path, seed: int, early_epochs:
     if early is not None:
         with runner.timed(f"seed {seed}: UMAP of the codes after {early_epochs} epochs") as early_umap:
             early_train, early_test = umap_embedding(early[0], early[1], directory, seed, early_epochs)
-        stages.append(kmeans_stage(
-            f"UMAP embedding after {early_epochs} epochs", early_train, early_test, seed, early[2], early_umap.seconds,
-        ))
+        stages.append(
+            kmeans_stage(
+                f"UMAP embedding after {early_epochs} epochs",
+                early_train,
+                early_test,
+                seed,
+                early[2],
+                early_umap.seconds,
+            )
+        )
     with runner.timed(f"seed {seed}: UMAP") as umap_time:
         embedded_train, embedded_test = umap_embedding(codes_train, codes_test, directory, seed, FLAGS.ae_epochs)
     embedded = kmeans_stage("UMAP embedding", embedded_train, embedded_test, seed, ae_time.seconds, umap_time.seconds)
@@ -245,11 +285,17 @@ def run_seed(data: runner.MnistSplits, directory: Path, seed: int, early_epochs:
 
 def stage_records(data: runner.MnistSplits, stages: Sequence[Stage]) -> list[dict[str, Any]]:
     """Scores and times of every stage, for metrics.json."""
-    return [{
-        "stage": stage.name, "seconds": stage.seconds, "elapsed_s": stage.elapsed_s, "reference": stage.reference,
-        "train": runner.evaluate(data.y_train, stage.train_clusters),
-        "test": runner.evaluate(data.y_test, stage.test_clusters),
-    } for stage in stages]
+    return [
+        {
+            "stage": stage.name,
+            "seconds": stage.seconds,
+            "elapsed_s": stage.elapsed_s,
+            "reference": stage.reference,
+            "train": runner.evaluate(data.y_train, stage.train_clusters),
+            "test": runner.evaluate(data.y_test, stage.test_clusters),
+        }
+        for stage in stages
+    ]
 
 
 def pipeline(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -269,12 +315,18 @@ def save_figures(
     """progress.png (every seed), and for the first seed embedding.png, confusion.png, errors.png."""
     figures = {}
     series = {
-        f"seed {s}": ([r["elapsed_s"] for r in pipeline(records)], [r["test"]["hungarian_accuracy"] for r in pipeline(records)])
+        f"seed {s}": (
+            [r["elapsed_s"] for r in pipeline(records)],
+            [r["test"]["hungarian_accuracy"] for r in pipeline(records)],
+        )
         for s, records in runs.items()
     }
     figures["progress"] = plots.progress_chart(
-        series, directory / "progress.png", xlabel="elapsed seconds (autoencoder + UMAP + K-means, then each self-training round)",
-        ylabel="test Hungarian accuracy", title="Unsupervised MNIST: test accuracy after each stage",
+        series,
+        directory / "progress.png",
+        xlabel="elapsed seconds (autoencoder + UMAP + K-means, then each self-training round)",
+        ylabel="test Hungarian accuracy",
+        title="Unsupervised MNIST: test accuracy after each stage",
         references=dict(REFERENCES[1:]),
     )
     mapping = metrics.hungarian_mapping(data.y_test, final.test_clusters)
@@ -282,14 +334,20 @@ def save_figures(
     order = np.argsort(mapping, kind="stable")
     table = metrics.confusion_matrix(data.y_test, final.test_clusters)[:, order]
     figures["confusion"] = plots.confusion_heatmaps(
-        [table], [[f"c{c}\n→ {mapping[c]}" for c in order]], [f"{final.name}, seed {seed}"],
-        directory / "confusion.png", suptitle="Test images: true digit × cluster (Hungarian map)",
+        [table],
+        [[f"c{c}\n→ {mapping[c]}" for c in order]],
+        [f"{final.name}, seed {seed}"],
+        directory / "confusion.png",
+        suptitle="Test images: true digit × cluster (Hungarian map)",
     )
     wrong = np.flatnonzero(predicted_digit != data.y_test)
     shown = np.random.default_rng(seed).permutation(wrong)[:40]
     figures["errors"] = plots.image_grid(
-        data.x_test[shown], [f"{data.y_test[i]} as {predicted_digit[i]}" for i in shown], directory / "errors.png",
-        n_cols=10, cell_inches=1.1,
+        data.x_test[shown],
+        [f"{data.y_test[i]} as {predicted_digit[i]}" for i in shown],
+        directory / "errors.png",
+        n_cols=10,
+        cell_inches=1.1,
         suptitle=f"{len(wrong)} misclustered test images of {len(data.y_test):,}: {len(shown)} at random (digit as cluster's digit)",
     )
     figures["embedding"] = embedding_figure(data, final, predicted_digit, directory, seed)
@@ -308,10 +366,11 @@ def embedding_figure(
 
     autoencoder = networks.dense_autoencoder()
     autoencoder.autoencoder.load_weights(autoencoder_weights(directory, len(data.x_train), seed, FLAGS.ae_epochs))
-    shown = np.sort(np.random.default_rng(seed).permutation(len(data.x_test))[:FLAGS.view_samples])
+    shown = np.sort(np.random.default_rng(seed).permutation(len(data.x_test))[: FLAGS.view_samples])
     codes = autoencoder.encoder.predict(data.x_test[shown], batch_size=1024, verbose=0)
-    view = umap.UMAP(n_components=2, n_neighbors=min(FLAGS.umap_neighbors, len(shown) - 1), min_dist=0.0,
-                     random_state=seed).fit_transform(codes)
+    view = umap.UMAP(
+        n_components=2, n_neighbors=min(FLAGS.umap_neighbors, len(shown) - 1), min_dist=0.0, random_state=seed
+    ).fit_transform(codes)
     digits = {d: str(d) for d in range(K)}
     return plots.embedding_panels(
         view,
@@ -319,19 +378,26 @@ def embedding_figure(
             plots.Colouring("clusters (each coloured as its matched digit)", predicted_digit[shown], digits),
             plots.Colouring("true digits", data.y_test[shown], digits),
         ],
-        directory / "embedding.png", axis_name="UMAP", suptitle=(
-            f"{len(shown):,} test images: 2-d UMAP of the autoencoder codes (for the picture only), seed {seed}"
-        ),
+        directory / "embedding.png",
+        axis_name="UMAP",
+        suptitle=(f"{len(shown):,} test images: 2-d UMAP of the autoencoder codes (for the picture only), seed {seed}"),
     )
 
 
 def results_table(records: Sequence[dict[str, Any]], *, markdown: bool = False) -> str:
     """One row per stage: time, train and test Hungarian accuracy, NMI and ARI."""
-    rows = [{
-        "stage": r["stage"], "seconds": r["seconds"], "elapsed s": r["elapsed_s"],
-        "train acc": r["train"]["hungarian_accuracy"], "test acc": r["test"]["hungarian_accuracy"],
-        "test NMI": r["test"]["nmi"], "test ARI": r["test"]["ari"],
-    } for r in records]
+    rows = [
+        {
+            "stage": r["stage"],
+            "seconds": r["seconds"],
+            "elapsed s": r["elapsed_s"],
+            "train acc": r["train"]["hungarian_accuracy"],
+            "test acc": r["test"]["hungarian_accuracy"],
+            "test NMI": r["test"]["nmi"],
+            "test ARI": r["test"]["ari"],
+        }
+        for r in records
+    ]
     return runner.format_table(rows, markdown=markdown)
 
 
@@ -381,24 +447,26 @@ def format_score(score: float | None) -> str:
 def seed_comparisons(headline: dict[str, Any], figures: dict[str, str]) -> list[dict[str, Any]]:
     """One REPORT.md row: our median beside DEC, IDEC and N2D."""
     best_short = headline["best_within_short_budget"]
-    return [runner.seed_comparison(
-        source="beyond the seeds: " + ", ".join(name for name, _ in REFERENCES),
-        quantity="unsupervised clustering accuracy (Hungarian), DEC / IDEC / N2D",
-        seed_value=" / ".join(f"{value:.3f}" for _, value in REFERENCES),
-        ours=headline["median_test_accuracy"],
-        definition=(
-            f"median over {headline['n_seeds']} seeds of the test accuracy under the best one-to-one "
-            "cluster → digit map (10,000 test images; every model fitted on the 60,000 training images; "
-            "labels used only to score)"
-        ),
-        note=(
-            f"{headline['median_seconds']:.0f} s per seed (median) on 2 CPU cores: autoencoder, UMAP, tfkmeans, "
-            f"self-training; best within {SHORT_BUDGET_S:.0f} s: "
-            + format_score(best_short)
-            + ". The published figures are on all 70,000 images, after far longer training on a GPU."
-        ),
-        figures=[Path(path).name for path in figures.values()],
-    )]
+    return [
+        runner.seed_comparison(
+            source="beyond the seeds: " + ", ".join(name for name, _ in REFERENCES),
+            quantity="unsupervised clustering accuracy (Hungarian), DEC / IDEC / N2D",
+            seed_value=" / ".join(f"{value:.3f}" for _, value in REFERENCES),
+            ours=headline["median_test_accuracy"],
+            definition=(
+                f"median over {headline['n_seeds']} seeds of the test accuracy under the best one-to-one "
+                "cluster → digit map (10,000 test images; every model fitted on the 60,000 training images; "
+                "labels used only to score)"
+            ),
+            note=(
+                f"{headline['median_seconds']:.0f} s per seed (median) on 2 CPU cores: autoencoder, UMAP, tfkmeans, "
+                f"self-training; best within {SHORT_BUDGET_S:.0f} s: "
+                + format_score(best_short)
+                + ". The published figures are on all 70,000 images, after far longer training on a GPU."
+            ),
+            figures=[Path(path).name for path in figures.values()],
+        )
+    ]
 
 
 def main(argv: Sequence[str]) -> None:
@@ -409,7 +477,9 @@ def main(argv: Sequence[str]) -> None:
         with runner.timed("load") as load_time:
             data = runner.load_data_from_flags()
         seeds = [FLAGS.seed + offset for offset in range(n_seeds)]
-        stages = {seed: run_seed(data, directory, seed, FLAGS.early_epochs if seed == seeds[0] else 0) for seed in seeds}
+        stages = {
+            seed: run_seed(data, directory, seed, FLAGS.early_epochs if seed == seeds[0] else 0) for seed in seeds
+        }
         runs = {seed: stage_records(data, seed_stages) for seed, seed_stages in stages.items()}
         with runner.timed("figures") as figure_time:
             figures = save_figures(data, runs, stages[seeds[0]][-1], directory, seeds[0])
@@ -425,13 +495,19 @@ def main(argv: Sequence[str]) -> None:
         print(f"seed {seed}\n{results_table(records)}\n")
     head = runner.record_head("deep", "Unsupervised MNIST clustering beyond the seeds")
     command = head["command"]
-    runner.write_metrics({
-        **head,
-        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
-        "reused": FLAGS.reuse, "headline": headline, "seeds": {str(seed): records for seed, records in runs.items()},
-        "timings_s": {"load": load_time.seconds, "figures": figure_time.seconds, "total": total_time.seconds},
-        "figures": figures, "seed_comparisons": seed_comparisons(headline, figures),
-    }, directory)
+    runner.write_metrics(
+        {
+            **head,
+            "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
+            "reused": FLAGS.reuse,
+            "headline": headline,
+            "seeds": {str(seed): records for seed, records in runs.items()},
+            "timings_s": {"load": load_time.seconds, "figures": figure_time.seconds, "total": total_time.seconds},
+            "figures": figures,
+            "seed_comparisons": seed_comparisons(headline, figures),
+        },
+        directory,
+    )
     runner.write_text("summary.md", summary(runs, headline, command), directory)
 
 

@@ -65,8 +65,7 @@ def define_flags(*, epochs: int, batch_size: int) -> None:
 
     Call it once, at the import of the study's module (absl flags are process-wide).
     """
-    flags.DEFINE_integer("epochs", epochs, f"Training epochs (at most {QUICK_EPOCHS} in --quick mode).",
-                         lower_bound=1)
+    flags.DEFINE_integer("epochs", epochs, f"Training epochs (at most {QUICK_EPOCHS} in --quick mode).", lower_bound=1)
     runner.define_flags("batch_size", "reuse", "k", "n_init", "max_iter", batch_size=batch_size, n_init=10)
 
 
@@ -151,8 +150,16 @@ def train(
     """
     with runner.timed(f"train {model.name}") as timer:
         history = networks.fit_or_load(
-            model, path, reuse, x, y, epochs=epochs, batch_size=batch_size,
-            validation_data=validation_data, shuffle=True, verbose=2,
+            model,
+            path,
+            reuse,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            shuffle=True,
+            verbose=2,
         )
     if history is not None:
         fit = {
@@ -175,8 +182,10 @@ def training_sentence(training: dict[str, Any]) -> str:
     if training["history"] is None:
         return f"Weights loaded from `{training['weights']}` (`--reuse`); their training history was not kept."
     last = training["history"][-1]
-    text = (f"Trained for {training['epochs']} epochs in {training['fit_seconds']:.0f} s; final loss "
-            f"{last['loss']:.4f} on the training images, {last['val_loss']:.4f} on the test images")
+    text = (
+        f"Trained for {training['epochs']} epochs in {training['fit_seconds']:.0f} s; final loss "
+        f"{last['loss']:.4f} on the training images, {last['val_loss']:.4f} on the test images"
+    )
     return text + (f" (weights loaded from `{training['weights']}` with `--reuse`)." if training["reused"] else ".")
 
 
@@ -251,13 +260,15 @@ def cluster_space(space: FeatureSpace, y_train: np.ndarray, y_test: np.ndarray, 
             **runner.evaluate(y_train, model.labels_),
             "accuracy_with_training_map": runner.mapped_accuracy(y_train, model.labels_, mapping),
             "inertia_per_image": model.inertia_ / len(space.train),
-            "n_iter": model.n_iter_, "seconds": fit_time.seconds,
+            "n_iter": model.n_iter_,
+            "seconds": fit_time.seconds,
         },
         "test": {
             **runner.evaluate(y_test, test_clusters),
             "accuracy_with_training_map": runner.mapped_accuracy(y_test, test_clusters, mapping),
             "inertia_per_image": test_inertia / len(space.test),
-            "n_iter": None, "seconds": predict_time.seconds,
+            "n_iter": None,
+            "seconds": predict_time.seconds,
         },
     }
     return Clustering(model, test_clusters, mapping, scores)
@@ -283,15 +294,23 @@ def scores_section(spaces: Sequence[FeatureSpace], results: Mapping[str, Cluster
     return [
         scores_table(spaces, results, markdown=True),
         "",
-        "Purity and mean cluster purity score each split with its own majority map; \"accuracy, training map\" "
+        'Purity and mean cluster purity score each split with its own majority map; "accuracy, training map" '
         "labels the test clusters with their majority training digit.",
     ]
 
 
 def closing_sections(comparisons: Sequence[Mapping[str, Any]], figures: Sequence[str]) -> list[str]:
     """summary.md's last lines: the comparison with the seed (:func:`runner.comparison_lines`), then the figures."""
-    return ["", "## Comparison with the seed", "", *runner.comparison_lines(comparisons), "", "## Figures", "",
-            *figures]
+    return [
+        "",
+        "## Comparison with the seed",
+        "",
+        *runner.comparison_lines(comparisons),
+        "",
+        "## Figures",
+        "",
+        *figures,
+    ]
 
 
 #: Columns of :func:`scores_table`: (header, key in the per-split scores).
@@ -306,13 +325,14 @@ TABLE_COLUMNS = (
 )
 
 
-def scores_table(
-    spaces: Sequence[FeatureSpace], results: Mapping[str, Clustering], *, markdown: bool = False
-) -> str:
+def scores_table(spaces: Sequence[FeatureSpace], results: Mapping[str, Clustering], *, markdown: bool = False) -> str:
     """One row per feature space and split (train, then test), one column per score of :data:`TABLE_COLUMNS`."""
     rows = [
-        {"features": space.title, "split": split,
-         **{header: results[space.key].scores[split][key] for header, key in TABLE_COLUMNS}}
+        {
+            "features": space.title,
+            "split": split,
+            **{header: results[space.key].scores[split][key] for header, key in TABLE_COLUMNS},
+        }
         for space in spaces
         for split in ("train", "test")
     ]

@@ -37,7 +37,9 @@ FLAGS = flags.FLAGS
 
 runner.define_flags("k", "init", "n_init", "max_iter", "tol")
 flags.DEFINE_enum(
-    "distance", "matmul", ["matmul", "expand"],
+    "distance",
+    "matmul",
+    ["matmul", "expand"],
     "'matmul': one matrix product per chunk (fast); 'expand': the blog's expand_dims/subtract/square form (slow).",
 )
 flags.DEFINE_integer("examples_per_cluster", 10, "Images per row of examples.png.", lower_bound=1)
@@ -93,11 +95,15 @@ def fit_and_evaluate(data: runner.MnistSplits) -> tuple[KMeans, dict[str, dict[s
 
     results = {
         "train": {
-            "inertia": model.inertia_, "n_iter": model.n_iter_, "seconds": fit_time.seconds,
+            "inertia": model.inertia_,
+            "n_iter": model.n_iter_,
+            "seconds": fit_time.seconds,
             **runner.evaluate(data.y_train, model.labels_),
         },
         "test": {
-            "inertia": test_inertia, "n_iter": None, "seconds": predict_time.seconds,
+            "inertia": test_inertia,
+            "n_iter": None,
+            "seconds": predict_time.seconds,
             **runner.evaluate(data.y_test, test_labels),
         },
         "test_labels": test_labels,
@@ -107,10 +113,7 @@ def fit_and_evaluate(data: runner.MnistSplits) -> tuple[KMeans, dict[str, dict[s
 
 def results_table(results: dict[str, dict[str, Any]], *, markdown: bool = False) -> str:
     """The train/test table of :data:`TABLE_ROWS` (one row per quantity)."""
-    rows = [
-        {"": label, "train": results["train"][key], "test": results["test"][key]}
-        for label, key in TABLE_ROWS
-    ]
+    rows = [{"": label, "train": results["train"][key], "test": results["test"][key]} for label, key in TABLE_ROWS]
     return runner.format_table(rows, markdown=markdown)
 
 
@@ -132,12 +135,21 @@ def save_figures(model: KMeans, data: runner.MnistSplits, directory: Path) -> di
     order = runner.cluster_order(data.y_train, model.labels_, FLAGS.k)
     setup = f"k={FLAGS.k}, init={FLAGS.init}, {len(data.x_train):,} training images"
     centroids = plots.centre_images(
-        model.cluster_centers_, model.labels_, data.y_train, order, directory / "centroids.png",
+        model.cluster_centers_,
+        model.labels_,
+        data.y_train,
+        order,
+        directory / "centroids.png",
         suptitle=f"K-means centres on raw MNIST pixels ({setup})",
     )
     examples = plots.cluster_examples(
-        data.x_train, model.labels_, directory / "examples.png", FLAGS.examples_per_cluster,
-        true_labels=data.y_train, order=order, seed=FLAGS.seed,
+        data.x_train,
+        model.labels_,
+        directory / "examples.png",
+        FLAGS.examples_per_cluster,
+        true_labels=data.y_train,
+        order=order,
+        seed=FLAGS.seed,
         title=f"Random training images of each cluster ({setup})",
     )
     return {"centroids": str(centroids), "examples": str(examples)}
@@ -145,43 +157,54 @@ def save_figures(model: KMeans, data: runner.MnistSplits, directory: Path) -> di
 
 def summary_markdown(results: dict[str, dict[str, Any]], n_train: int, n_test: int, command: str) -> str:
     """The summary.md text: setup, results table, comparison with the seed, figures."""
-    return "\n".join([
-        "# Naive K-means on raw MNIST pixels",
-        "",
-        f"`{command}`",
-        "",
-        f"k={FLAGS.k}, init={FLAGS.init}, n_init={FLAGS.n_init}, max_iter={FLAGS.max_iter}, "
-        f"tol={FLAGS.tol:g}, distance={FLAGS.distance}, seed={FLAGS.seed}; fitted on {n_train:,} "
-        f"training images, test images ({n_test:,}) assigned to the nearest centre."
-        + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else ""),
-        "",
-        results_table(results, markdown=True),
-        "",
-        "## Comparison with the seed",
-        "",
-        comparison_paragraph(results),
-        "",
-        "## Figures",
-        "",
-        "- `centroids.png`: the centres as 28x28 images, ordered by majority digit.",
-        "- `examples.png`: random training images of each cluster, one row per cluster.",
-    ])
+    return "\n".join(
+        [
+            "# Naive K-means on raw MNIST pixels",
+            "",
+            f"`{command}`",
+            "",
+            f"k={FLAGS.k}, init={FLAGS.init}, n_init={FLAGS.n_init}, max_iter={FLAGS.max_iter}, "
+            f"tol={FLAGS.tol:g}, distance={FLAGS.distance}, seed={FLAGS.seed}; fitted on {n_train:,} "
+            f"training images, test images ({n_test:,}) assigned to the nearest centre."
+            + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else ""),
+            "",
+            results_table(results, markdown=True),
+            "",
+            "## Comparison with the seed",
+            "",
+            comparison_paragraph(results),
+            "",
+            "## Figures",
+            "",
+            "- `centroids.png`: the centres as 28x28 images, ordered by majority digit.",
+            "- `examples.png`: random training images of each cluster, one row per cluster.",
+        ]
+    )
 
 
 def seed_comparisons(results: dict[str, dict[str, Any]], figures: dict[str, str]) -> list[dict[str, Any]]:
     """The blog's purity beside ours under its definition, for metrics.json and the report."""
-    return [runner.seed_comparison(
-        source=SOURCE, quantity="mean cluster purity (train)",
-        seed_value=SEED_PURITY, ours=results["train"]["mean_cluster_purity"],
-        definition="unweighted mean over clusters of (majority-digit count / cluster size), train images",
-        note=f"Seed setup: {SEED_SETUP}.", approximate=True,
-        figures=[Path(path).name for path in figures.values()],
-    )]
+    return [
+        runner.seed_comparison(
+            source=SOURCE,
+            quantity="mean cluster purity (train)",
+            seed_value=SEED_PURITY,
+            ours=results["train"]["mean_cluster_purity"],
+            definition="unweighted mean over clusters of (majority-digit count / cluster size), train images",
+            note=f"Seed setup: {SEED_SETUP}.",
+            approximate=True,
+            figures=[Path(path).name for path in figures.values()],
+        )
+    ]
 
 
 def write_outputs(
-    model: KMeans, results: dict[str, Any], data: runner.MnistSplits, figures: dict[str, str],
-    timings: dict[str, float], directory: Path,
+    model: KMeans,
+    results: dict[str, Any],
+    data: runner.MnistSplits,
+    figures: dict[str, str],
+    timings: dict[str, float],
+    directory: Path,
 ) -> None:
     """Print the table and the comparison; write metrics.json and summary.md."""
     print(results_table(results))
@@ -189,18 +212,21 @@ def write_outputs(
     print(comparison_paragraph(results))
     head = runner.record_head("naive")
     command = head["command"]
-    runner.write_metrics({
-        **head,
-        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
-        "max_iter_used": model.max_iter,
-        "train": results["train"],
-        "test": results["test"],
-        "train_cluster_sizes": np.bincount(model.labels_, minlength=FLAGS.k),
-        "test_cluster_sizes": np.bincount(results["test_labels"], minlength=FLAGS.k),
-        "timings_s": timings,
-        "seed_comparisons": seed_comparisons(results, figures),
-        "figures": figures,
-    }, directory)
+    runner.write_metrics(
+        {
+            **head,
+            "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
+            "max_iter_used": model.max_iter,
+            "train": results["train"],
+            "test": results["test"],
+            "train_cluster_sizes": np.bincount(model.labels_, minlength=FLAGS.k),
+            "test_cluster_sizes": np.bincount(results["test_labels"], minlength=FLAGS.k),
+            "timings_s": timings,
+            "seed_comparisons": seed_comparisons(results, figures),
+            "figures": figures,
+        },
+        directory,
+    )
     runner.write_text("summary.md", summary_markdown(results, len(data.x_train), len(data.x_test), command), directory)
 
 
@@ -214,8 +240,11 @@ def main(argv: Sequence[str]) -> None:
         with runner.timed("figures") as plot_time:
             figures = save_figures(model, data, directory)
     timings = {
-        "load": load_time.seconds, "fit": results["train"]["seconds"], "predict": results["test"]["seconds"],
-        "figures": plot_time.seconds, "total": total_time.seconds,
+        "load": load_time.seconds,
+        "fit": results["train"]["seconds"],
+        "predict": results["test"]["seconds"],
+        "figures": plot_time.seconds,
+        "total": total_time.seconds,
     }
     write_outputs(model, results, data, figures, timings, directory)
 

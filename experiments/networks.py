@@ -19,7 +19,13 @@ import tensorflow as tf
 from absl import logging
 
 __all__ = [
-    "Autoencoder", "augmentation", "dense_autoencoder", "fit_or_load", "lenet5", "seed_everything", "small_cnn",
+    "Autoencoder",
+    "augmentation",
+    "dense_autoencoder",
+    "fit_or_load",
+    "lenet5",
+    "seed_everything",
+    "small_cnn",
     "weights_path",
 ]
 

@@ -22,9 +22,20 @@ from absl import logging  # noqa: E402
 from tfkmeans import metrics  # noqa: E402
 
 __all__ = [
-    "as_images", "centre_images", "cluster_examples", "cluster_descriptions", "image_grid", "tile_images",
-    "Colouring", "confusion_heatmaps", "embedding_panels", "grouped_bars", "knee_point", "line_chart",
-    "progress_chart", "strip_chart",
+    "as_images",
+    "centre_images",
+    "cluster_examples",
+    "cluster_descriptions",
+    "image_grid",
+    "tile_images",
+    "Colouring",
+    "confusion_heatmaps",
+    "embedding_panels",
+    "grouped_bars",
+    "knee_point",
+    "line_chart",
+    "progress_chart",
+    "strip_chart",
 ]
 
 # White background, dark ink: how handwritten digits are usually shown (and the blog did).
@@ -89,7 +100,7 @@ def tile_images(images: np.ndarray, side: int, *, gap: int = 1, gap_value: float
     for cell in range(side * side):
         row, col = divmod(cell, side)
         top, left = row * (height + gap), col * (width + gap)
-        mosaic[top:top + height, left:left + width] = images[cell] if cell < len(images) else 0.0
+        mosaic[top : top + height, left : left + width] = images[cell] if cell < len(images) else 0.0
     return mosaic
 
 
@@ -156,13 +167,16 @@ def image_grid(
     title_lines = max((title.count("\n") + 1 for title in titles), default=1)
     row_inches = cell_inches + 0.2 * title_lines
     fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(n_cols * cell_inches, n_rows * row_inches + (0.5 if suptitle else 0)),
-        squeeze=False, layout="constrained",
+        n_rows,
+        n_cols,
+        figsize=(n_cols * cell_inches, n_rows * row_inches + (0.5 if suptitle else 0)),
+        squeeze=False,
+        layout="constrained",
     )
     for ax, image, title in zip(axes.flat, images, titles):
         _show(ax, image)
         ax.set_title(title, fontsize=9)
-    for ax in axes.flat[len(images):]:
+    for ax in axes.flat[len(images) :]:
         ax.set_axis_off()
     if suptitle:
         fig.suptitle(suptitle, fontsize=12)
@@ -240,8 +254,11 @@ def centre_images(
     """
     titles = cluster_descriptions(labels, true_labels, multiline=True)
     return image_grid(
-        np.asarray(centres)[list(order)], [titles.get(c, f"cluster {c}\n(empty)") for c in order], path,
-        n_cols=n_cols, suptitle=suptitle,
+        np.asarray(centres)[list(order)],
+        [titles.get(c, f"cluster {c}\n(empty)") for c in order],
+        path,
+        n_cols=n_cols,
+        suptitle=suptitle,
     )
 
 
@@ -300,15 +317,19 @@ def cluster_examples(
     height = len(order) * cell_inches + title_inches
     fig, axes = plt.subplots(len(order), per_cluster, figsize=(width, height), squeeze=False)
     fig.subplots_adjust(
-        left=label_inches / width, right=0.99, bottom=0.05 * cell_inches / height,
-        top=1 - title_inches / height, wspace=0.05, hspace=0.05,
+        left=label_inches / width,
+        right=0.99,
+        bottom=0.05 * cell_inches / height,
+        top=1 - title_inches / height,
+        wspace=0.05,
+        hspace=0.05,
     )
     for row, cluster in zip(axes, order):
         members = np.flatnonzero(labels == cluster)
         shown = rng.choice(members, size=min(per_cluster, len(members)), replace=False)
         for ax, index in zip(row, shown):
             _show(ax, images[index])
-        for ax in row[len(shown):]:
+        for ax in row[len(shown) :]:
             ax.set_axis_off()
         # A y-label rather than axis text: it stays put next to its row whatever the layout.
         row[0].set_ylabel(descriptions[cluster], rotation=0, ha="right", va="center", fontsize=10, labelpad=8)
@@ -426,14 +447,27 @@ def line_chart(
             ax.plot([at], [y], marker="o", markersize=16, markerfacecolor="none", markeredgewidth=2, color=colour)
             # Right of the circle, one line lower per series so labels at the same k do not collide.
             ax.annotate(
-                f"k={at:g}", (at, y), xytext=(14, 4 - 16 * index), textcoords="offset points", fontsize=11,
-                color=colour, fontweight="bold", va="center",
+                f"k={at:g}",
+                (at, y),
+                xytext=(14, 4 - 16 * index),
+                textcoords="offset points",
+                fontsize=11,
+                color=colour,
+                fontweight="bold",
+                va="center",
                 bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.8, "linewidth": 0},
             )
     for index, (label, (ref_x, ref_y)) in enumerate((references or {}).items()):
         ax.plot(
-            ref_x, ref_y, linestyle="none", marker="D", markersize=8, markerfacecolor="none",
-            markeredgewidth=1.5, color=DIGIT_COLOURS[(len(series) + index) % len(DIGIT_COLOURS)], label=label,
+            ref_x,
+            ref_y,
+            linestyle="none",
+            marker="D",
+            markersize=8,
+            markerfacecolor="none",
+            markeredgewidth=1.5,
+            color=DIGIT_COLOURS[(len(series) + index) % len(DIGIT_COLOURS)],
+            label=label,
         )
     ax.margins(y=0.08)  # room for the circles and labels at the ends
     if integer_x:
@@ -486,8 +520,12 @@ def confusion_heatmaps(
     n_rows = max(t.shape[0] for t in tables)
     widths = [t.shape[1] * cell_inches + 1.2 for t in tables]
     fig, axes = plt.subplots(
-        1, len(tables), figsize=(sum(widths) + 1.0, n_rows * cell_inches + 2.2),
-        squeeze=False, layout="constrained", gridspec_kw={"width_ratios": [t.shape[1] for t in tables]},
+        1,
+        len(tables),
+        figsize=(sum(widths) + 1.0, n_rows * cell_inches + 2.2),
+        squeeze=False,
+        layout="constrained",
+        gridspec_kw={"width_ratios": [t.shape[1] for t in tables]},
     )
     for ax, table, labels, title in zip(axes[0], tables, column_labels, titles):
         table = np.asarray(table)
@@ -498,7 +536,12 @@ def confusion_heatmaps(
         for (row, col), count in np.ndenumerate(table):
             if count:
                 ax.text(
-                    col, row, f"{count:,}", ha="center", va="center", fontsize=fontsize,
+                    col,
+                    row,
+                    f"{count:,}",
+                    ha="center",
+                    va="center",
+                    fontsize=fontsize,
                     color="white" if share[row, col] > 0.5 else "black",
                 )
         ax.set_xticks(range(table.shape[1]))
@@ -573,8 +616,11 @@ def embedding_panels(
     """
     embedding = np.asarray(embedding)
     fig, axes = plt.subplots(
-        1, len(colourings), figsize=(panel_inches * len(colourings), panel_inches + 1.6),
-        squeeze=False, layout="constrained",
+        1,
+        len(colourings),
+        figsize=(panel_inches * len(colourings), panel_inches + 1.6),
+        squeeze=False,
+        layout="constrained",
     )
     for ax, (title, groups, names, colours) in zip(axes[0], colourings):
         groups = np.asarray(groups)
@@ -586,8 +632,13 @@ def embedding_panels(
             ax.scatter(*embedding[members].T, s=9, color=colour, alpha=0.8, label=name, linewidths=0)
             centre = np.median(embedding[members], axis=0)
             ax.text(
-                *centre, name, fontsize=10, fontweight="bold",
-                ha="center", va="center", color="black",
+                *centre,
+                name,
+                fontsize=10,
+                fontweight="bold",
+                ha="center",
+                va="center",
+                color="black",
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": colour, "alpha": 0.6, "linewidth": 0},
             )
         ax.set_title(title, fontsize=11)
@@ -596,8 +647,14 @@ def embedding_panels(
         ax.set_xlabel(f"{axis_name} 1", fontsize=10)
         ax.set_ylabel(f"{axis_name} 2", fontsize=10)
         ax.legend(
-            fontsize=8, markerscale=2, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=min(5, len(names)),
-            frameon=False, handletextpad=0.2, columnspacing=0.8,
+            fontsize=8,
+            markerscale=2,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.06),
+            ncol=min(5, len(names)),
+            frameon=False,
+            handletextpad=0.2,
+            columnspacing=0.8,
         )
     if suptitle:
         fig.suptitle(suptitle, fontsize=12)
@@ -749,8 +806,13 @@ def progress_chart(
     for index, (label, (x, y)) in enumerate(series.items()):
         ax.plot(x, y, marker="o", color=DIGIT_COLOURS[index % len(DIGIT_COLOURS)], label=label)
     for index, (label, value) in enumerate((references or {}).items()):
-        ax.axhline(value, linestyle="--", linewidth=1, color=DIGIT_COLOURS[(len(series) + index) % len(DIGIT_COLOURS)],
-                   label=f"{label}: {value:.3f}")
+        ax.axhline(
+            value,
+            linestyle="--",
+            linewidth=1,
+            color=DIGIT_COLOURS[(len(series) + index) % len(DIGIT_COLOURS)],
+            label=f"{label}: {value:.3f}",
+        )
     _label_axes(ax, title, xlabel, ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")

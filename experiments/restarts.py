@@ -59,33 +59,62 @@ SEED_N_TRAIN = 42_000
 #: The report's figures: per k the (max, min) inertia of Run1..Run5 and the accuracies.
 SEED_RESULTS = {
     5: {
-        "runs": [(2005877.525, 1824012.219), (1985790.222, 1824030.471), (2058536.885, 1824011.109),
-                 (2017129.383, 1824011.315), (1957515.944, 1824012.14)],
-        "train": 0.4511, "test": 0.4537,
+        "runs": [
+            (2005877.525, 1824012.219),
+            (1985790.222, 1824030.471),
+            (2058536.885, 1824011.109),
+            (2017129.383, 1824011.315),
+            (1957515.944, 1824012.14),
+        ],
+        "train": 0.4511,
+        "test": 0.4537,
     },
     7: {
-        "runs": [(1867412.635848724, 1735097.3918885968), (1834291.6736012741, 1735097.9146356802),
-                 (1792639.742930492, 1735097.4671158127), (1804453.0941065643, 1735097.9146356802),
-                 (1834414.5604952567, 1750063.3164397313)],
-        "train": 0.5083, "test": 0.5064,
+        "runs": [
+            (1867412.635848724, 1735097.3918885968),
+            (1834291.6736012741, 1735097.9146356802),
+            (1792639.742930492, 1735097.4671158127),
+            (1804453.0941065643, 1735097.9146356802),
+            (1834414.5604952567, 1750063.3164397313),
+        ],
+        "train": 0.5083,
+        "test": 0.5064,
     },
     10: {
-        "runs": [(1842558.399211303, 1651141.5429655006), (1868784.6883395873, 1646039.2485595671),
-                 (1850150.4099327181, 1645926.690151455), (1848641.2613696465, 1646031.9300724927),
-                 (1824945.3455359973, 1665512.9291154451)],
-        "train": 0.5920, "test": 0.5883,
+        "runs": [
+            (1842558.399211303, 1651141.5429655006),
+            (1868784.6883395873, 1646039.2485595671),
+            (1850150.4099327181, 1645926.690151455),
+            (1848641.2613696465, 1646031.9300724927),
+            (1824945.3455359973, 1665512.9291154451),
+        ],
+        "train": 0.5920,
+        "test": 0.5883,
     },
     12: {
-        "runs": [(1810431.295040314, 1598411.390134471), (1806245.0786733285, 1597737.9590808046),
-                 (1774087.2499047131, 1597737.9511413954), (1777668.7371507126, 1597737.4860982485),
-                 (1779308.8004898103, 1598417.5902334058)],
-        "train": 0.6065, "test": 0.6035,
+        "runs": [
+            (1810431.295040314, 1598411.390134471),
+            (1806245.0786733285, 1597737.9590808046),
+            (1774087.2499047131, 1597737.9511413954),
+            (1777668.7371507126, 1597737.4860982485),
+            (1779308.8004898103, 1598417.5902334058),
+        ],
+        "train": 0.6065,
+        "test": 0.6035,
     },
 }
 
 TABLE_COLUMNS = (
-    "k", "repetition", "min inertia", "max inertia", "min inertia / image", "max inertia / image",
-    "iterations", "train accuracy", "test accuracy", "majority digits of the clusters",
+    "k",
+    "repetition",
+    "min inertia",
+    "max inertia",
+    "min inertia / image",
+    "max inertia / image",
+    "iterations",
+    "train accuracy",
+    "test accuracy",
+    "majority digits of the clusters",
 )
 
 
@@ -112,9 +141,12 @@ def fit_repetition(data: runner.MnistSplits, k: int, repetition: int, n_init: in
     test_clusters = best.predict(data.x_test)
     n_train = len(data.x_train)
     row = {
-        "k": k, "repetition": repetition + 1,
-        "min inertia": min(inertias), "max inertia": max(inertias),
-        "min inertia / image": min(inertias) / n_train, "max inertia / image": max(inertias) / n_train,
+        "k": k,
+        "repetition": repetition + 1,
+        "min inertia": min(inertias),
+        "max inertia": max(inertias),
+        "min inertia / image": min(inertias) / n_train,
+        "max inertia / image": max(inertias) / n_train,
         "iterations": best.n_iter_,
         "train accuracy": metrics.majority_accuracy(data.y_train, best.labels_),
         "test accuracy": runner.mapped_accuracy(data.y_test, test_clusters, mapping),
@@ -122,12 +154,23 @@ def fit_repetition(data: runner.MnistSplits, k: int, repetition: int, n_init: in
     }
     logging.info(
         "k=%d repetition %d: inertia %.6g..%.6g over %d fits, train %.4f, test %.4f, %.1f s",
-        k, repetition + 1, row["min inertia"], row["max inertia"], n_init,
-        row["train accuracy"], row["test accuracy"], fit_time.seconds,
+        k,
+        repetition + 1,
+        row["min inertia"],
+        row["max inertia"],
+        n_init,
+        row["train accuracy"],
+        row["test accuracy"],
+        fit_time.seconds,
     )
     return {
-        **row, "model": best, "inertias": inertias, "n_iters": n_iters, "mapping": mapping,
-        "test_purity": metrics.purity(data.y_test, test_clusters), "seconds": fit_time.seconds,
+        **row,
+        "model": best,
+        "inertias": inertias,
+        "n_iters": n_iters,
+        "mapping": mapping,
+        "test_purity": metrics.purity(data.y_test, test_clusters),
+        "seconds": fit_time.seconds,
     }
 
 
@@ -140,7 +183,8 @@ def summarise(rows: list[dict[str, Any]], ks: Sequence[int]) -> dict[int, dict[s
         summary[k] = {
             **{
                 f"{split}_accuracy_{stat}": fn([row[f"{split} accuracy"] for row in mine])
-                for split in ("train", "test") for stat, fn in (("mean", np.mean), ("min", np.min), ("max", np.max))
+                for split in ("train", "test")
+                for stat, fn in (("mean", np.mean), ("min", np.min), ("max", np.max))
             },
             "min_inertia": best["min inertia"],
             "min_inertia_per_image": best["min inertia / image"],
@@ -160,8 +204,11 @@ def save_mean_images(rows: list[dict[str, Any]], data: runner.MnistSplits, setup
         return False
     model = min(candidates, key=lambda row: row["min inertia"])["model"]
     plots.centre_images(
-        model.cluster_centers_, model.labels_, data.y_train,
-        runner.cluster_order(data.y_train, model.labels_, model.n_clusters), path,
+        model.cluster_centers_,
+        model.labels_,
+        data.y_train,
+        runner.cluster_order(data.y_train, model.labels_, model.n_clusters),
+        path,
         n_cols=min(6, FLAGS.mean_image_k) if FLAGS.mean_image_k > 10 else 5,
         suptitle=f"Mean image of each cluster, k={FLAGS.mean_image_k} (lowest-inertia fit; {setup})",
     )
@@ -177,14 +224,17 @@ def save_accuracy_chart(summary: dict[int, dict[str, Any]], setup: str, path: Pa
     """Train and test accuracy against k (band: min-max over repetitions), with the report's values."""
     seed_ks = [k for k in sorted(summary) if k in SEED_RESULTS]
     plots.line_chart(
-        sorted(summary), {"train (mean of repetitions)": per_k(summary, "train_accuracy_mean"),
-                          "test (mean of repetitions)": per_k(summary, "test_accuracy_mean")},
+        sorted(summary),
+        {
+            "train (mean of repetitions)": per_k(summary, "train_accuracy_mean"),
+            "test (mean of repetitions)": per_k(summary, "test_accuracy_mean"),
+        },
         path,
         title=f"Majority-mapping accuracy against k ({setup});\nband: min-max over repetitions",
-        xlabel="number of clusters k", ylabel="accuracy (cluster → majority training digit)",
+        xlabel="number of clusters k",
+        ylabel="accuracy (cluster → majority training digit)",
         errors={
-            "train (mean of repetitions)": (per_k(summary, "train_accuracy_min"),
-                                            per_k(summary, "train_accuracy_max")),
+            "train (mean of repetitions)": (per_k(summary, "train_accuracy_min"), per_k(summary, "train_accuracy_max")),
             "test (mean of repetitions)": (per_k(summary, "test_accuracy_min"), per_k(summary, "test_accuracy_max")),
         },
         references={
@@ -198,25 +248,35 @@ def save_inertia_chart(summary: dict[int, dict[str, Any]], setup: str, path: Pat
     """Lowest and highest final inertia per image against k, with the report's (per its 42,000 images)."""
     seed_ks = [k for k in sorted(summary) if k in SEED_RESULTS]
     plots.line_chart(
-        sorted(summary), {"ours: lowest final inertia": per_k(summary, "min_inertia_per_image"),
-                          "ours: highest final inertia": per_k(summary, "max_inertia_per_image")},
+        sorted(summary),
+        {
+            "ours: lowest final inertia": per_k(summary, "min_inertia_per_image"),
+            "ours: highest final inertia": per_k(summary, "max_inertia_per_image"),
+        },
         path,
         title=f"Inertia per image over all fits of each k ({setup})",
-        xlabel="number of clusters k", ylabel="inertia / number of images (pixels in [0, 1])",
+        xlabel="number of clusters k",
+        ylabel="inertia / number of images (pixels in [0, 1])",
         references={
-            "seed 003 min (÷ 42,000)": (seed_ks, [min(r[1] for r in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN
-                                                 for k in seed_ks]),
-            "seed 003 max (÷ 42,000)": (seed_ks, [max(r[0] for r in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN
-                                                 for k in seed_ks]),
+            "seed 003 min (÷ 42,000)": (
+                seed_ks,
+                [min(r[1] for r in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN for k in seed_ks],
+            ),
+            "seed 003 max (÷ 42,000)": (
+                seed_ks,
+                [max(r[0] for r in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN for k in seed_ks],
+            ),
         },
     )
 
 
-def save_figures(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]], data: runner.MnistSplits,
-                 directory: Path) -> dict[str, str]:
+def save_figures(
+    rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]], data: runner.MnistSplits, directory: Path
+) -> dict[str, str]:
     """Write the mean images of the best ``--mean_image_k`` fit, accuracy and inertia against k."""
-    setup = (f"{FLAGS.init}, best of {len(rows[0]['inertias'])} fits per repetition, "
-             f"{len(data.x_train):,} training images")
+    setup = (
+        f"{FLAGS.init}, best of {len(rows[0]['inertias'])} fits per repetition, {len(data.x_train):,} training images"
+    )
     figures = {}
     mean_images = f"mean_images_k{FLAGS.mean_image_k}.png"
     if save_mean_images(rows, data, setup, directory / mean_images):
@@ -243,31 +303,46 @@ def seed_comparisons(summary: dict[int, dict[str, Any]], figures: dict[str, str]
         ours = summary[k]
         for split in ("train", "test"):
             value = ours[f"{split}_accuracy_mean"]
-            comparisons.append(runner.seed_comparison(
-                source=SOURCE, quantity=f"k={k} {split} accuracy", seed_value=SEED_RESULTS[k][split], ours=value,
-                definition=accuracy_definition,
-                note=(
-                    (f"{data_note} " if k == 10 else "")
-                    + f"Our repetitions range {ours[f'{split}_accuracy_min']:.4f}-"
-                    f"{ours[f'{split}_accuracy_max']:.4f}; difference {value - SEED_RESULTS[k][split]:+.4f}."
-                ),
-                headline=k == 10, figures=[figures["accuracy_vs_k"]],
-            ))
+            comparisons.append(
+                runner.seed_comparison(
+                    source=SOURCE,
+                    quantity=f"k={k} {split} accuracy",
+                    seed_value=SEED_RESULTS[k][split],
+                    ours=value,
+                    definition=accuracy_definition,
+                    note=(
+                        (f"{data_note} " if k == 10 else "")
+                        + f"Our repetitions range {ours[f'{split}_accuracy_min']:.4f}-"
+                        f"{ours[f'{split}_accuracy_max']:.4f}; difference {value - SEED_RESULTS[k][split]:+.4f}."
+                    ),
+                    headline=k == 10,
+                    figures=[figures["accuracy_vs_k"]],
+                )
+            )
         seed_min = min(run[1] for run in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN
         seed_max = max(run[0] for run in SEED_RESULTS[k]["runs"]) / SEED_N_TRAIN
-        comparisons.append(runner.seed_comparison(
-            source=SOURCE, quantity=f"k={k} lowest inertia per image", seed_value=seed_min,
-            ours=ours["min_inertia_per_image"],
-            definition="lowest final inertia over all fits of this k, divided by the number of training images",
-            note=(
-                (f"Inertia is a sum over images, so only per-image values compare ({SEED_N_TRAIN:,} vs 60,000 "
-                 "images). " if k == 10 else "")
-                + f"The report's highest value ({seed_max:.2f} per image) is far above any converged fit of ours "
-                f"(highest {ours['max_inertia_per_image']:.2f})"
-                + ("; it may be an inertia before convergence (the report does not say)." if k == 10 else ".")
-            ),
-            headline=k == 10, figures=[figures["inertia_per_image"]],
-        ))
+        comparisons.append(
+            runner.seed_comparison(
+                source=SOURCE,
+                quantity=f"k={k} lowest inertia per image",
+                seed_value=seed_min,
+                ours=ours["min_inertia_per_image"],
+                definition="lowest final inertia over all fits of this k, divided by the number of training images",
+                note=(
+                    (
+                        f"Inertia is a sum over images, so only per-image values compare ({SEED_N_TRAIN:,} vs 60,000 "
+                        "images). "
+                        if k == 10
+                        else ""
+                    )
+                    + f"The report's highest value ({seed_max:.2f} per image) is far above any converged fit of ours "
+                    f"(highest {ours['max_inertia_per_image']:.2f})"
+                    + ("; it may be an inertia before convergence (the report does not say)." if k == 10 else ".")
+                ),
+                headline=k == 10,
+                figures=[figures["inertia_per_image"]],
+            )
+        )
     return comparisons
 
 
@@ -275,54 +350,65 @@ def summary_markdown(rows, summary, comparisons, n_train, n_test, n_init, repeti
     per_k = [
         {
             "k": k,
-            "train acc. (mean)": s["train_accuracy_mean"], "train min-max": f"{s['train_accuracy_min']:.4f}-"
-                                                                            f"{s['train_accuracy_max']:.4f}",
-            "test acc. (mean)": s["test_accuracy_mean"], "test min-max": f"{s['test_accuracy_min']:.4f}-"
-                                                                         f"{s['test_accuracy_max']:.4f}",
+            "train acc. (mean)": s["train_accuracy_mean"],
+            "train min-max": f"{s['train_accuracy_min']:.4f}-{s['train_accuracy_max']:.4f}",
+            "test acc. (mean)": s["test_accuracy_mean"],
+            "test min-max": f"{s['test_accuracy_min']:.4f}-{s['test_accuracy_max']:.4f}",
             "lowest inertia / image": s["min_inertia_per_image"],
-            "seed train": SEED_RESULTS.get(k, {}).get("train"), "seed test": SEED_RESULTS.get(k, {}).get("test"),
+            "seed train": SEED_RESULTS.get(k, {}).get("train"),
+            "seed test": SEED_RESULTS.get(k, {}).get("test"),
         }
         for k, s in summary.items()
     ]
-    mappings = [{"k": k, "best repetition": s["best_repetition"], "cluster → digit": s["best_mapping"]}
-                for k, s in summary.items()]
-    return "\n".join([
-        "# K-means with restarts: inertia, cluster → digit maps and accuracy (seed 003)",
-        "",
-        f"`{command}`",
-        "",
-        f"k in {sorted(summary)}; {repetitions} repetitions per k, each the best of {n_init} fits "
-        f"(init={FLAGS.init}, max_iter={max_iter}, tol={FLAGS.tol:g}); fitted on {n_train:,} training images, "
-        f"{n_test:,} test images assigned to the nearest centre and labelled with the training map."
-        + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else ""),
-        "",
-        "## Per repetition",
-        "",
-        runner.format_table([{c: row[c] for c in TABLE_COLUMNS} for row in rows], TABLE_COLUMNS, markdown=True),
-        "",
-        "## Per k",
-        "",
-        runner.format_table(per_k, markdown=True),
-        "",
-        "## Cluster → digit map of the lowest-inertia fit",
-        "",
-        runner.format_table(mappings, markdown=True),
-        "",
-        "## Comparison with the seed",
-        "",
-        *runner.comparison_lines(comparisons),
-        "",
-        "## Figures",
-        "",
-        f"- `mean_images_k{FLAGS.mean_image_k}.png`: the centres of the lowest-inertia k={FLAGS.mean_image_k} fit.",
-        "- `accuracy_vs_k.png`: train and test accuracy against k, with the report's values.",
-        "- `inertia_per_image.png`: lowest and highest final inertia per image against k, with the report's.",
-    ])
+    mappings = [
+        {"k": k, "best repetition": s["best_repetition"], "cluster → digit": s["best_mapping"]}
+        for k, s in summary.items()
+    ]
+    return "\n".join(
+        [
+            "# K-means with restarts: inertia, cluster → digit maps and accuracy (seed 003)",
+            "",
+            f"`{command}`",
+            "",
+            f"k in {sorted(summary)}; {repetitions} repetitions per k, each the best of {n_init} fits "
+            f"(init={FLAGS.init}, max_iter={max_iter}, tol={FLAGS.tol:g}); fitted on {n_train:,} training images, "
+            f"{n_test:,} test images assigned to the nearest centre and labelled with the training map."
+            + (" **Quick mode: subsets only, not comparable with the seed.**" if FLAGS.quick else ""),
+            "",
+            "## Per repetition",
+            "",
+            runner.format_table([{c: row[c] for c in TABLE_COLUMNS} for row in rows], TABLE_COLUMNS, markdown=True),
+            "",
+            "## Per k",
+            "",
+            runner.format_table(per_k, markdown=True),
+            "",
+            "## Cluster → digit map of the lowest-inertia fit",
+            "",
+            runner.format_table(mappings, markdown=True),
+            "",
+            "## Comparison with the seed",
+            "",
+            *runner.comparison_lines(comparisons),
+            "",
+            "## Figures",
+            "",
+            f"- `mean_images_k{FLAGS.mean_image_k}.png`: the centres of the lowest-inertia k={FLAGS.mean_image_k} fit.",
+            "- `accuracy_vs_k.png`: train and test accuracy against k, with the report's values.",
+            "- `inertia_per_image.png`: lowest and highest final inertia per image against k, with the report's.",
+        ]
+    )
 
 
-def write_outputs(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]], data: runner.MnistSplits,
-                  budgets: dict[str, int], figures: dict[str, str], timings: dict[str, float],
-                  directory: Path) -> None:
+def write_outputs(
+    rows: list[dict[str, Any]],
+    summary: dict[int, dict[str, Any]],
+    data: runner.MnistSplits,
+    budgets: dict[str, int],
+    figures: dict[str, str],
+    timings: dict[str, float],
+    directory: Path,
+) -> None:
     """Print the repetitions; write metrics.json and summary.md.
 
     ``budgets`` holds the ``max_iter``, ``repetitions`` and ``n_init`` used (capped in ``--quick`` mode).
@@ -331,25 +417,43 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[int, dict[str, Any]]
     print(runner.format_table([{c: row[c] for c in TABLE_COLUMNS[:-1]} for row in rows], TABLE_COLUMNS[:-1]))
     head = runner.record_head("restarts", "K-means restarts: inertia, cluster → digit maps, train/test accuracy")
     command = head["command"]
-    runner.write_metrics({
-        **head,
-        "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
-        "max_iter_used": budgets["max_iter"], "repetitions_used": budgets["repetitions"],
-        "n_init_used": budgets["n_init"],
-        "repetitions": [
-            {**{key: value for key, value in row.items() if key != "model"},
-             "mapping": row["mapping"], "test_purity": row["test_purity"]}
-            for row in rows
-        ],
-        "per_k": summary,
-        "timings_s": timings,
-        "seed_comparisons": comparisons,
-        "figures": figures,
-    }, directory)
-    runner.write_text("summary.md", summary_markdown(
-        rows, summary, comparisons, len(data.x_train), len(data.x_test), budgets["n_init"],
-        budgets["repetitions"], budgets["max_iter"], command,
-    ), directory)
+    runner.write_metrics(
+        {
+            **head,
+            "data": {"n_train": len(data.x_train), "n_test": len(data.x_test), "quick": FLAGS.quick},
+            "max_iter_used": budgets["max_iter"],
+            "repetitions_used": budgets["repetitions"],
+            "n_init_used": budgets["n_init"],
+            "repetitions": [
+                {
+                    **{key: value for key, value in row.items() if key != "model"},
+                    "mapping": row["mapping"],
+                    "test_purity": row["test_purity"],
+                }
+                for row in rows
+            ],
+            "per_k": summary,
+            "timings_s": timings,
+            "seed_comparisons": comparisons,
+            "figures": figures,
+        },
+        directory,
+    )
+    runner.write_text(
+        "summary.md",
+        summary_markdown(
+            rows,
+            summary,
+            comparisons,
+            len(data.x_train),
+            len(data.x_test),
+            budgets["n_init"],
+            budgets["repetitions"],
+            budgets["max_iter"],
+            command,
+        ),
+        directory,
+    )
 
 
 def main(argv: Sequence[str]) -> None:
@@ -369,8 +473,12 @@ def main(argv: Sequence[str]) -> None:
         summary = summarise(rows, ks)
         with runner.timed("figures") as plot_time:
             figures = save_figures(rows, summary, data, directory)
-    timings = {"load": load_time.seconds, "fits": fit_time.seconds, "figures": plot_time.seconds,
-               "total": total_time.seconds}
+    timings = {
+        "load": load_time.seconds,
+        "fits": fit_time.seconds,
+        "figures": plot_time.seconds,
+        "total": total_time.seconds,
+    }
     write_outputs(rows, summary, data, budgets, figures, timings, directory)
 
 

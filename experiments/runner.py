@@ -101,14 +101,16 @@ QUICK_N_INIT = 2
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string(
-    "data_dir", None,
+    "data_dir",
+    None,
     "Directory with the MNIST IDX files (train-images-idx3-ubyte.gz, ...). "
     "Unset: $TFKMEANS_DATA_DIR, then tensorflow-datasets.",
 )
 flags.DEFINE_string("output_dir", None, "Directory for metrics.json, figures and summary.md.")
 flags.DEFINE_integer("seed", 0, "Random seed of the model and of every random choice of the script.")
 flags.DEFINE_bool(
-    "quick", False,
+    "quick",
+    False,
     f"Smoke test: {QUICK_N_TRAIN:,} training / {QUICK_N_TEST:,} test images and at most "
     f"{QUICK_MAX_ITER} iterations and {QUICK_N_INIT} restarts.",
 )
@@ -132,36 +134,46 @@ class SharedFlag(NamedTuple):
 SHARED_FLAGS: dict[str, SharedFlag] = {
     "k": SharedFlag(flags.DEFINE_integer, 10, "Number of clusters.", {"lower_bound": 1}),
     "init": SharedFlag(
-        flags.DEFINE_enum, "k-means++", "Initial centres of every fit.", {"enum_values": ["k-means++", "random"]},
+        flags.DEFINE_enum,
+        "k-means++",
+        "Initial centres of every fit.",
+        {"enum_values": ["k-means++", "random"]},
     ),
     "n_init": SharedFlag(
-        flags.DEFINE_integer, 1,
+        flags.DEFINE_integer,
+        1,
         f"Runs from different initial centres per fit; the lowest inertia wins (at most {QUICK_N_INIT} in --quick "
         "mode).",
         {"lower_bound": 1},
     ),
     "max_iter": SharedFlag(
-        flags.DEFINE_integer, 300, "K-means: maximum Lloyd iterations per run (capped in --quick mode).",
+        flags.DEFINE_integer,
+        300,
+        "K-means: maximum Lloyd iterations per run (capped in --quick mode).",
         {"lower_bound": 1},
     ),
     "tol": SharedFlag(
-        flags.DEFINE_float, 1e-4,
+        flags.DEFINE_float,
+        1e-4,
         "K-means: stop when the centre shift falls below tol x mean pixel variance; 0: when no label changes.",
     ),
     "minibatch_max_iter": SharedFlag(
-        flags.DEFINE_integer, 100,
+        flags.DEFINE_integer,
+        100,
         "MiniBatchKMeans: maximum epochs, i.e. at most minibatch_max_iter * n_train // batch_size steps (capped "
         "in --quick mode).",
         {"lower_bound": 1},
     ),
     "batch_size": SharedFlag(
-        flags.DEFINE_integer, 1024,
+        flags.DEFINE_integer,
+        1024,
         "Images per mini-batch: a MiniBatchKMeans step, or a training step of the study's network.",
         {"lower_bound": 1},
     ),
     "algorithms": SharedFlag(flags.DEFINE_list, list(ALGORITHMS), "Estimators to compare: kmeans, minibatch."),
     "reuse": SharedFlag(
-        flags.DEFINE_bool, False,
+        flags.DEFINE_bool,
+        False,
         "Load the weights (and embeddings) kept in --output_dir by an earlier run with the same data size, seed "
         "and training setup instead of computing them; compute (and keep) them when there are none.",
     ),
@@ -287,9 +299,7 @@ class MnistSplits(NamedTuple):
     y_test: np.ndarray
 
 
-def _random_subset(
-    x: np.ndarray, y: np.ndarray, size: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _random_subset(x: np.ndarray, y: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """At most ``size`` rows drawn without replacement, kept in their original order."""
     if size >= len(x):
         return x, y
@@ -669,8 +679,16 @@ SEED_DOCUMENTS = {
 
 #: Keys of one entry of ``metrics.json["seed_comparisons"]``; ``experiments.report`` reads them.
 SEED_COMPARISON_KEYS = (
-    "source", "quantity", "seed_value", "ours", "definition", "note",
-    "format", "approximate", "headline", "figures",
+    "source",
+    "quantity",
+    "seed_value",
+    "ours",
+    "definition",
+    "note",
+    "format",
+    "approximate",
+    "headline",
+    "figures",
 )
 
 
@@ -722,9 +740,16 @@ def seed_comparison(
     if format not in ("number", "percent", "int"):
         raise ValueError(f"format must be 'number', 'percent' or 'int', got {format!r}")
     return {
-        "source": source, "quantity": quantity, "seed_value": seed_value, "ours": ours,
-        "definition": definition, "note": note, "format": format, "approximate": approximate,
-        "headline": headline, "figures": list(figures),
+        "source": source,
+        "quantity": quantity,
+        "seed_value": seed_value,
+        "ours": ours,
+        "definition": definition,
+        "note": note,
+        "format": format,
+        "approximate": approximate,
+        "headline": headline,
+        "figures": list(figures),
     }
 
 
@@ -764,6 +789,8 @@ def record_head(experiment: str, title: str | None = None) -> dict[str, Any]:
         What the report calls the study.
     """
     return {
-        "experiment": experiment, **({"title": title} if title else {}),
-        "command": command_line(f"experiments.{experiment}"), "flags": experiment_flags(),
+        "experiment": experiment,
+        **({"title": title} if title else {}),
+        "command": command_line(f"experiments.{experiment}"),
+        "flags": experiment_flags(),
     }

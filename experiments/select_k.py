@@ -89,14 +89,26 @@ def sweep(algorithm: str, data: runner.MnistSplits, ks: Sequence[int], ch_ks: se
             model.fit(data.x_train)
         with runner.timed() as ch_time:
             ch = calinski_harabasz(data.x_train, model.labels_) if k in ch_ks else None
-        rows.append({
-            "k": k, "inertia": model.inertia_, "inertia_per_image": model.inertia_ / len(data.x_train),
-            "calinski_harabasz": ch, "n_iter": model.n_iter_,
-            "majority_accuracy": metrics.majority_accuracy(data.y_train, model.labels_),
-            "fit_seconds": fit_time.seconds, "ch_seconds": ch_time.seconds if ch is not None else None,
-        })
-        logging.info("%s k=%d: inertia %.6g, CH %s, %.1f s", algorithm, k, model.inertia_,
-                     "-" if ch is None else f"{ch:.1f}", fit_time.seconds)
+        rows.append(
+            {
+                "k": k,
+                "inertia": model.inertia_,
+                "inertia_per_image": model.inertia_ / len(data.x_train),
+                "calinski_harabasz": ch,
+                "n_iter": model.n_iter_,
+                "majority_accuracy": metrics.majority_accuracy(data.y_train, model.labels_),
+                "fit_seconds": fit_time.seconds,
+                "ch_seconds": ch_time.seconds if ch is not None else None,
+            }
+        )
+        logging.info(
+            "%s k=%d: inertia %.6g, CH %s, %.1f s",
+            algorithm,
+            k,
+            model.inertia_,
+            "-" if ch is None else f"{ch:.1f}",
+            fit_time.seconds,
+        )
     return rows
 
 
@@ -110,7 +122,8 @@ def choose(sweeps: dict[str, list[dict[str, Any]]], elbow_ks: list[int], ch_ks: 
     """The knee of each inertia curve and the k of the largest CH index."""
     ch_values = {a: column(rows, "calinski_harabasz", ch_ks) for a, rows in sweeps.items()}
     return Choices(
-        elbow_ks, ch_ks,
+        elbow_ks,
+        ch_ks,
         elbow={a: knee_point(elbow_ks, column(rows, "inertia", elbow_ks)) for a, rows in sweeps.items()},
         ch_values=ch_values,
         ch_best={a: ch_ks[int(np.nanargmax(values))] for a, values in ch_values.items()},
@@ -118,26 +131,31 @@ def choose(sweeps: dict[str, list[dict[str, Any]]], elbow_ks: list[int], ch_ks: 
     )
 
 
-def save_figures(sweeps: dict[str, list[dict[str, Any]]], chosen: Choices, n_train: int,
-                 directory: Path) -> dict[str, str]:
+def save_figures(
+    sweeps: dict[str, list[dict[str, Any]]], chosen: Choices, n_train: int, directory: Path
+) -> dict[str, str]:
     """Write elbow.png and calinski_harabasz.png; return their file names."""
     names = {a: runner.ALGORITHM_TITLES[a] for a in sweeps}
     elbow_ks, ch_ks = chosen.elbow_ks, chosen.ch_ks
     plots.line_chart(
-        elbow_ks, {names[a]: column(rows, "inertia_per_image", elbow_ks) for a, rows in sweeps.items()},
+        elbow_ks,
+        {names[a]: column(rows, "inertia_per_image", elbow_ks) for a, rows in sweeps.items()},
         directory / "elbow.png",
         title=f"Elbow method: inertia (WCSS) per image against k, {n_train:,} raw-pixel training images\n"
-              f"circled: the knee (point farthest from the chord k={elbow_ks[0]}..{elbow_ks[-1]}, "
-              "axes scaled to [0, 1])",
-        xlabel="number of clusters k", ylabel="inertia / number of images",
+        f"circled: the knee (point farthest from the chord k={elbow_ks[0]}..{elbow_ks[-1]}, "
+        "axes scaled to [0, 1])",
+        xlabel="number of clusters k",
+        ylabel="inertia / number of images",
         marked={names[a]: knee for a, knee in chosen.elbow.items()},
     )
     plots.line_chart(
-        ch_ks, {names[a]: values for a, values in chosen.ch_values.items()},
+        ch_ks,
+        {names[a]: values for a, values in chosen.ch_values.items()},
         directory / "calinski_harabasz.png",
         title=f"Calinski-Harabasz index against k, {n_train:,} raw-pixel training images\n"
-              "(higher is better; circled: the largest)",
-        xlabel="number of clusters k", ylabel="Calinski-Harabasz index",
+        "(higher is better; circled: the largest)",
+        xlabel="number of clusters k",
+        ylabel="Calinski-Harabasz index",
         marked={names[a]: best for a, best in chosen.ch_best.items()},
     )
     return {"elbow": "elbow.png", "calinski_harabasz": "calinski_harabasz.png"}
@@ -149,34 +167,49 @@ def seed_comparisons(chosen: Choices, figures: dict[str, str]) -> list[dict[str,
     comparisons = []
     for a, elbow in chosen.elbow.items():
         name, values = runner.ALGORITHM_TITLES[a], chosen.ch_values[a]
-        comparisons.append(runner.seed_comparison(
-            source=SOURCE_ELBOW, quantity=f"k at the elbow of inertia, k={elbow_ks[0]}..{elbow_ks[-1]} ({name})",
-            seed_value=SEED_ELBOW_K, ours=elbow, format="int",
-            definition="knee = point farthest from the chord of the inertia curve, both axes scaled to [0, 1]",
-            note=(
-                "The blog read its elbow by eye on 10-d LeNet features, where the ten digits are well separated; "
-                + ("on raw pixels the knee rule agrees." if elbow == SEED_ELBOW_K else
-                   f"on raw pixels the inertia curve bends smoothly with no sharp elbow, and the knee rule picks "
-                   f"k={elbow}.")
-            ),
-            headline=a == "kmeans", figures=[figures["elbow"]],
-        ))
-        comparisons.append(runner.seed_comparison(
-            source=SOURCE_CH, quantity=f"k with the largest Calinski-Harabasz index, k={ch_ks[0]}..{ch_ks[-1]} "
-                                       f"({name})",
-            seed_value=SEED_CH_K[a], ours=chosen.ch_best[a], format="int",
-            definition="argmax over k of tfkmeans.metrics.calinski_harabasz on the training images",
-            note=(
-                f"Our index {'falls at every step' if chosen.ch_falling[a] else 'does not fall at every step'} from "
-                f"k={ch_ks[0]} to {ch_ks[-1]} ({values[0]:,.0f} to {values[-1]:,.0f}); "
-                + ("the paper's K-means curve fell with k too, best at 2."
-                   if a == "kmeans" else
-                   "the paper found MiniBatchKMeans best at 2 or 3 clusters, with 6 also good. Mini-batch fits "
-                   "vary from seed to seed, so the argmax of one sweep is noisy.")
-                + " Neither seed nor we find k=10, the number of digits: on raw pixels CH prefers few clusters."
-            ),
-            figures=[figures["calinski_harabasz"]],
-        ))
+        comparisons.append(
+            runner.seed_comparison(
+                source=SOURCE_ELBOW,
+                quantity=f"k at the elbow of inertia, k={elbow_ks[0]}..{elbow_ks[-1]} ({name})",
+                seed_value=SEED_ELBOW_K,
+                ours=elbow,
+                format="int",
+                definition="knee = point farthest from the chord of the inertia curve, both axes scaled to [0, 1]",
+                note=(
+                    "The blog read its elbow by eye on 10-d LeNet features, where the ten digits are well separated; "
+                    + (
+                        "on raw pixels the knee rule agrees."
+                        if elbow == SEED_ELBOW_K
+                        else f"on raw pixels the inertia curve bends smoothly with no sharp elbow, and the knee rule picks "
+                        f"k={elbow}."
+                    )
+                ),
+                headline=a == "kmeans",
+                figures=[figures["elbow"]],
+            )
+        )
+        comparisons.append(
+            runner.seed_comparison(
+                source=SOURCE_CH,
+                quantity=f"k with the largest Calinski-Harabasz index, k={ch_ks[0]}..{ch_ks[-1]} ({name})",
+                seed_value=SEED_CH_K[a],
+                ours=chosen.ch_best[a],
+                format="int",
+                definition="argmax over k of tfkmeans.metrics.calinski_harabasz on the training images",
+                note=(
+                    f"Our index {'falls at every step' if chosen.ch_falling[a] else 'does not fall at every step'} from "
+                    f"k={ch_ks[0]} to {ch_ks[-1]} ({values[0]:,.0f} to {values[-1]:,.0f}); "
+                    + (
+                        "the paper's K-means curve fell with k too, best at 2."
+                        if a == "kmeans"
+                        else "the paper found MiniBatchKMeans best at 2 or 3 clusters, with 6 also good. Mini-batch fits "
+                        "vary from seed to seed, so the argmax of one sweep is noisy."
+                    )
+                    + " Neither seed nor we find k=10, the number of digits: on raw pixels CH prefers few clusters."
+                ),
+                figures=[figures["calinski_harabasz"]],
+            )
+        )
     return comparisons
 
 
@@ -188,50 +221,66 @@ def sweep_table(sweeps: dict[str, list[dict[str, Any]]], ks: Sequence[int]) -> l
     """One row per k: inertia per image, CH index and accuracy of every estimator."""
     names = {a: runner.ALGORITHM_TITLES[a] for a in sweeps}
     return [
-        {"k": k, **{f"{names[a]} {header}": column(rows, key, [k])[0] for header, key in SWEEP_COLUMNS
-                    for a, rows in sweeps.items()}}
+        {
+            "k": k,
+            **{
+                f"{names[a]} {header}": column(rows, key, [k])[0]
+                for header, key in SWEEP_COLUMNS
+                for a, rows in sweeps.items()
+            },
+        }
         for k in ks
     ]
 
 
-def summary_markdown(table: list[dict[str, Any]], chosen: Choices, comparisons: list[dict[str, Any]],
-                     n_train: int, command: str) -> str:
+def summary_markdown(
+    table: list[dict[str, Any]], chosen: Choices, comparisons: list[dict[str, Any]], n_train: int, command: str
+) -> str:
     """The summary.md text: setup, the sweep, the k each criterion picks, comparison with the seeds, figures."""
     names = [runner.ALGORITHM_TITLES[a] for a in chosen.elbow]
     elbow_ks, ch_ks = chosen.elbow_ks, chosen.ch_ks
-    return "\n".join([
-        "# Choosing k: elbow and Calinski-Harabasz (seeds 002 and 000)",
-        "",
-        f"`{command}`",
-        "",
-        f"Estimators fitted on {n_train:,} training images (raw pixels) for k = {table[0]['k']}..{table[-1]['k']}, "
-        f"seed {FLAGS.seed}; K-means n_init={FLAGS.n_init}, MiniBatchKMeans batch_size={FLAGS.batch_size}."
-        + (" **Quick mode: subsets only.**" if FLAGS.quick else ""),
-        "",
-        runner.format_table(table, markdown=True),
-        "",
-        "| criterion | " + " | ".join(names) + " |",
-        "| --- | " + " | ".join("---:" for _ in names) + " |",
-        f"| elbow (knee of inertia, k={elbow_ks[0]}..{elbow_ks[-1]}) | "
-        + " | ".join(str(k) for k in chosen.elbow.values()) + " |",
-        f"| largest CH (k={ch_ks[0]}..{ch_ks[-1]}) | " + " | ".join(str(k) for k in chosen.ch_best.values()) + " |",
-        "",
-        "The knee rule: scale k and inertia to [0, 1], draw the chord from the first to the last point, take "
-        "the point farthest from it (see `knee_point`).",
-        "",
-        "## Comparison with the seeds",
-        "",
-        *runner.comparison_lines(comparisons),
-        "",
-        "## Figures",
-        "",
-        "- `elbow.png`: inertia per image against k, knee circled.",
-        "- `calinski_harabasz.png`: CH index against k, maximum circled.",
-    ])
+    return "\n".join(
+        [
+            "# Choosing k: elbow and Calinski-Harabasz (seeds 002 and 000)",
+            "",
+            f"`{command}`",
+            "",
+            f"Estimators fitted on {n_train:,} training images (raw pixels) for k = {table[0]['k']}..{table[-1]['k']}, "
+            f"seed {FLAGS.seed}; K-means n_init={FLAGS.n_init}, MiniBatchKMeans batch_size={FLAGS.batch_size}."
+            + (" **Quick mode: subsets only.**" if FLAGS.quick else ""),
+            "",
+            runner.format_table(table, markdown=True),
+            "",
+            "| criterion | " + " | ".join(names) + " |",
+            "| --- | " + " | ".join("---:" for _ in names) + " |",
+            f"| elbow (knee of inertia, k={elbow_ks[0]}..{elbow_ks[-1]}) | "
+            + " | ".join(str(k) for k in chosen.elbow.values())
+            + " |",
+            f"| largest CH (k={ch_ks[0]}..{ch_ks[-1]}) | " + " | ".join(str(k) for k in chosen.ch_best.values()) + " |",
+            "",
+            "The knee rule: scale k and inertia to [0, 1], draw the chord from the first to the last point, take "
+            "the point farthest from it (see `knee_point`).",
+            "",
+            "## Comparison with the seeds",
+            "",
+            *runner.comparison_lines(comparisons),
+            "",
+            "## Figures",
+            "",
+            "- `elbow.png`: inertia per image against k, knee circled.",
+            "- `calinski_harabasz.png`: CH index against k, maximum circled.",
+        ]
+    )
 
 
-def write_outputs(sweeps: dict[str, list[dict[str, Any]]], chosen: Choices, n_train: int,
-                  figures: dict[str, str], timings: dict[str, float], directory: Path) -> None:
+def write_outputs(
+    sweeps: dict[str, list[dict[str, Any]]],
+    chosen: Choices,
+    n_train: int,
+    figures: dict[str, str],
+    timings: dict[str, float],
+    directory: Path,
+) -> None:
     """Print the sweep and the choices; write metrics.json and summary.md."""
     comparisons = seed_comparisons(chosen, figures)
     table = sweep_table(sweeps, sorted(set(chosen.elbow_ks) | set(chosen.ch_ks)))
@@ -239,15 +288,20 @@ def write_outputs(sweeps: dict[str, list[dict[str, Any]]], chosen: Choices, n_tr
     print("elbow:", chosen.elbow, " CH argmax:", chosen.ch_best)
     head = runner.record_head("select_k", "Choosing k: elbow of the inertia curve and the Calinski-Harabasz index")
     command = head["command"]
-    runner.write_metrics({
-        **head,
-        "data": {"n_train": n_train, "quick": FLAGS.quick},
-        "sweeps": sweeps,
-        "elbow_k": chosen.elbow, "calinski_harabasz_k": chosen.ch_best, "calinski_harabasz_falling": chosen.ch_falling,
-        "timings_s": timings,
-        "seed_comparisons": comparisons,
-        "figures": figures,
-    }, directory)
+    runner.write_metrics(
+        {
+            **head,
+            "data": {"n_train": n_train, "quick": FLAGS.quick},
+            "sweeps": sweeps,
+            "elbow_k": chosen.elbow,
+            "calinski_harabasz_k": chosen.ch_best,
+            "calinski_harabasz_falling": chosen.ch_falling,
+            "timings_s": timings,
+            "seed_comparisons": comparisons,
+            "figures": figures,
+        },
+        directory,
+    )
     runner.write_text("summary.md", summary_markdown(table, chosen, comparisons, n_train, command), directory)
 
 
@@ -265,8 +319,12 @@ def main(argv: Sequence[str]) -> None:
         chosen = choose(sweeps, elbow_ks, ch_ks)
         with runner.timed("figures") as plot_time:
             figures = save_figures(sweeps, chosen, len(data.x_train), directory)
-    timings = {"load": load_time.seconds, "fits": fit_time.seconds, "figures": plot_time.seconds,
-               "total": total_time.seconds}
+    timings = {
+        "load": load_time.seconds,
+        "fits": fit_time.seconds,
+        "figures": plot_time.seconds,
+        "total": total_time.seconds,
+    }
     write_outputs(sweeps, chosen, len(data.x_train), figures, timings, directory)
 
 

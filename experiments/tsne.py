@@ -52,11 +52,16 @@ FLAGS = flags.FLAGS
 runner.define_flags("k", "algorithms", "max_iter", "minibatch_max_iter", "batch_size")
 flags.DEFINE_integer("n_samples", 1000, "Random training images embedded with t-SNE and counted.", lower_bound=10)
 flags.DEFINE_float("perplexity", 30.0, "t-SNE perplexity (scikit-learn's default).")
-flags.DEFINE_bool("label_column_check", True,
-                  "Also fit on the paper's 785-column matrix (pixels + the label as a column).")
-flags.DEFINE_integer("spread_seeds", 20,
-                     "Initialisations (random_state = seed, seed+1, ...) over which the accuracies' spread is "
-                     "measured, on pixels and with the label column.", lower_bound=1)
+flags.DEFINE_bool(
+    "label_column_check", True, "Also fit on the paper's 785-column matrix (pixels + the label as a column)."
+)
+flags.DEFINE_integer(
+    "spread_seeds",
+    20,
+    "Initialisations (random_state = seed, seed+1, ...) over which the accuracies' spread is "
+    "measured, on pixels and with the label column.",
+    lower_bound=1,
+)
 
 #: In --quick mode at most this many images are embedded and this many seeds tried.
 QUICK_N_SAMPLES = 300
@@ -101,7 +106,10 @@ def fit(algorithm: str, x: np.ndarray, y: np.ndarray, sample: np.ndarray, seed: 
     n_digits = int(y.max()) + 1
     return {
         "seed": seed,
-        "labels": labels, "mapping": mapping, "inertia": model.inertia_, "n_iter": model.n_iter_,
+        "labels": labels,
+        "mapping": mapping,
+        "inertia": model.inertia_,
+        "n_iter": model.n_iter_,
         "accuracy_all": metrics.majority_accuracy(y, labels),
         "accuracy_sample": float(correct.mean()),
         "purity_sample": metrics.purity(y[sample], labels[sample]),
@@ -142,19 +150,21 @@ def embed(images: np.ndarray, perplexity: float, seed: int) -> np.ndarray:
     try:
         from sklearn.manifold import TSNE
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise SystemExit(
-            "experiments.tsne needs scikit-learn for t-SNE: pip install -e '.[experiments]'"
-        ) from error
+        raise SystemExit("experiments.tsne needs scikit-learn for t-SNE: pip install -e '.[experiments]'") from error
     perplexity = min(perplexity, (len(images) - 1) / 3)  # TSNE requires perplexity < n_samples
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
-                random_state=seed).fit_transform(images)
+    return TSNE(
+        n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed
+    ).fit_transform(images)
 
 
 def cluster_colouring(title: str, labels: np.ndarray, mapping: np.ndarray) -> plots.Colouring:
     """Panel colouring of clusters: each in its majority digit's colour, named ``c<id>→<digit>``."""
     present = sorted({int(c) for c in labels}, key=lambda c: (mapping[c], c))
     return plots.Colouring(
-        title, labels, {c: f"c{c}→{mapping[c]}" for c in present}, {c: int(mapping[c]) for c in present},
+        title,
+        labels,
+        {c: f"c{c}→{mapping[c]}" for c in present},
+        {c: int(mapping[c]) for c in present},
     )
 
 
@@ -167,20 +177,23 @@ def save_tsne(embedding: np.ndarray, fits: Fits, y: np.ndarray, sample: np.ndarr
     """tsne.png: the embedding coloured by true digit and by each estimator's clusters."""
     names = names_of(list(fits.results))
     digits = list(range(int(y.max()) + 1))
-    colourings = [plots.Colouring(f"true digit ({len(sample):,} random training images)", y[sample],
-                                  {d: str(d) for d in digits})]
+    colourings = [
+        plots.Colouring(f"true digit ({len(sample):,} random training images)", y[sample], {d: str(d) for d in digits})
+    ]
     colourings += [
         cluster_colouring(
             f"{names[a]} clusters (k={FLAGS.k}), coloured by majority digit\n"
             f"accuracy on these images {r['accuracy_sample']:.1%}",
-            r["labels"][sample], r["mapping"],
+            r["labels"][sample],
+            r["mapping"],
         )
         for a, r in fits.results.items()
     ]
     plots.embedding_panels(
-        embedding, colourings, path,
-        suptitle=f"t-SNE of {len(sample):,} random training images; clusters fitted on all "
-                 f"{len(y):,} raw-pixel images",
+        embedding,
+        colourings,
+        path,
+        suptitle=f"t-SNE of {len(sample):,} random training images; clusters fitted on all {len(y):,} raw-pixel images",
     )
 
 
@@ -195,8 +208,9 @@ def save_correct_per_digit(fits: Fits, y: np.ndarray, sample: np.ndarray, path: 
         totals=np.bincount(y[sample], minlength=len(digits)).tolist(),
         totals_label="images of the digit in the sample",
         title=f"Correctly clustered images per digit among {len(sample):,} random training images\n"
-              f"(correct: the image's cluster has it as majority digit over all {len(y):,}; k={FLAGS.k})",
-        xlabel="true digit", ylabel="images",
+        f"(correct: the image's cluster has it as majority digit over all {len(y):,}; k={FLAGS.k})",
+        xlabel="true digit",
+        ylabel="images",
     )
 
 
@@ -211,21 +225,25 @@ def save_accuracy_spread(fits: Fits, n_samples: int, path: Path) -> None:
                 colours[f"{names[a]}\n{label}"] = index
         colours[f"paper: {names[a]} {100 * SEED_ACCURACY[a]:.2f} %"] = index
     plots.strip_chart(
-        groups, path,
+        groups,
+        path,
         title=f"Accuracy on the {n_samples:,} drawn images, one dot per initialisation "
-              f"({len(fits.seeds)} seeds, k={FLAGS.k})",
+        f"({len(fits.seeds)} seeds, k={FLAGS.k})",
         ylabel="accuracy (%), cluster → majority digit",
-        references={f"paper: {names[a]} {100 * SEED_ACCURACY[a]:.2f} %": 100 * SEED_ACCURACY[a]
-                    for a in fits.results},
+        references={f"paper: {names[a]} {100 * SEED_ACCURACY[a]:.2f} %": 100 * SEED_ACCURACY[a] for a in fits.results},
         colours=colours,
     )
 
 
-def save_figures(embedding: np.ndarray, fits: Fits, y: np.ndarray, sample: np.ndarray,
-                 directory: Path) -> dict[str, str]:
+def save_figures(
+    embedding: np.ndarray, fits: Fits, y: np.ndarray, sample: np.ndarray, directory: Path
+) -> dict[str, str]:
     """Write the three figures; return their file names."""
-    figures = {"tsne": "tsne.png", "correct_per_digit": "correct_per_digit.png",
-               "accuracy_spread": "accuracy_spread.png"}
+    figures = {
+        "tsne": "tsne.png",
+        "correct_per_digit": "correct_per_digit.png",
+        "accuracy_spread": "accuracy_spread.png",
+    }
     save_tsne(embedding, fits, y, sample, directory / figures["tsne"])
     save_correct_per_digit(fits, y, sample, directory / figures["correct_per_digit"])
     save_accuracy_spread(fits, len(sample), directory / figures["accuracy_spread"])
@@ -238,8 +256,9 @@ def span(runs: list[dict[str, Any]], key: str) -> str:
     return f"{min(values):.1%}-{max(values):.1%}"
 
 
-def leak_comparison(a: str, runs: list[dict[str, Any]], n_samples: int, n_train: int,
-                    figures: dict[str, str]) -> dict[str, Any]:
+def leak_comparison(
+    a: str, runs: list[dict[str, Any]], n_samples: int, n_train: int, figures: dict[str, str]
+) -> dict[str, Any]:
     """The paper's accuracy beside our fits on the 785-column matrix (pixels and the label)."""
     name = runner.ALGORITHM_TITLES[a]
     values = [run["accuracy_sample"] for run in runs]
@@ -247,24 +266,29 @@ def leak_comparison(a: str, runs: list[dict[str, Any]], n_samples: int, n_train:
     return runner.seed_comparison(
         source=SOURCE,
         quantity=f"{name} accuracy with the label as 785th column ({n_samples:,} images, median of "
-                 f"{len(runs)} initialisations)",
-        seed_value=SEED_ACCURACY[a], ours=float(np.median(values)), format="percent",
+        f"{len(runs)} initialisations)",
+        seed_value=SEED_ACCURACY[a],
+        ours=float(np.median(values)),
+        format="percent",
         definition=(
-            "as above, but fitted on [784 pixels in [0, 1], digit label], the paper's \"60000 x 785\" "
-            "matrix \"one of which is the real value of the image\": not a valid clustering, the labels "
+            'as above, but fitted on [784 pixels in [0, 1], digit label], the paper\'s "60000 x 785" '
+            'matrix "one of which is the real value of the image": not a valid clustering, the labels '
             "leak into the fit"
         ),
         note=(
             f"Range over initialisations {span(runs, 'accuracy_sample')} ({span(runs, 'accuracy_all')} on "
             f"all {n_train:,}): the fit lands in different local optima. "
-            + (f"The paper's {SEED_ACCURACY[a]:.2%} lies within (or within {LEAK_MATCH:.0%} of) that range, "
-               "while no raw-pixel fit comes near it: its figure most likely comes from a clustering that "
-               "saw the labels."
-               if inside else
-               f"The paper's {SEED_ACCURACY[a]:.2%} lies outside that range; the label column explains "
-               "most of the gap to raw pixels but not all of it (the paper gives no seed or settings).")
+            + (
+                f"The paper's {SEED_ACCURACY[a]:.2%} lies within (or within {LEAK_MATCH:.0%} of) that range, "
+                "while no raw-pixel fit comes near it: its figure most likely comes from a clustering that "
+                "saw the labels."
+                if inside
+                else f"The paper's {SEED_ACCURACY[a]:.2%} lies outside that range; the label column explains "
+                "most of the gap to raw pixels but not all of it (the paper gives no seed or settings)."
+            )
         ),
-        headline=True, figures=[figures["accuracy_spread"]],
+        headline=True,
+        figures=[figures["accuracy_spread"]],
     )
 
 
@@ -279,23 +303,35 @@ def seed_comparisons(fits: Fits, n_samples: int, n_train: int, figures: dict[str
             f"initialisations ({span(pixels, 'accuracy_all')} on all {n_train:,}), far below the paper"
             + ("; the label-column row shows an input that comes much closer." if a in fits.leaked else ".")
         )
-        comparisons.append(runner.seed_comparison(
-            source=SOURCE, quantity=f"{name} accuracy, k={FLAGS.k}, {n_samples:,} random training images",
-            seed_value=SEED_ACCURACY[a], ours=ours["accuracy_sample"], format="percent",
-            definition=(
-                f"fit on all {n_train:,} training images (raw pixels in [0, 1], random_state={FLAGS.seed}); a "
-                f"cluster's digit is its majority digit over all of them; share of the {n_samples:,} drawn images "
-                "whose cluster's digit is theirs"
-            ),
-            note=note, figures=[figures["correct_per_digit"], figures["tsne"], figures["accuracy_spread"]],
-        ))
-        comparisons.append(runner.seed_comparison(
-            source=SOURCE, quantity=f"{name} accuracy, k={FLAGS.k}, all {n_train:,} training images",
-            seed_value=SEED_ACCURACY[a], ours=ours["accuracy_all"], format="percent",
-            definition="majority-mapping accuracy (= purity) over all training images",
-            note=f"The paper counts only its 1,000 drawn images; on all {n_train:,} there is no sampling noise.",
-            headline=False, figures=[figures["correct_per_digit"]],
-        ))
+        comparisons.append(
+            runner.seed_comparison(
+                source=SOURCE,
+                quantity=f"{name} accuracy, k={FLAGS.k}, {n_samples:,} random training images",
+                seed_value=SEED_ACCURACY[a],
+                ours=ours["accuracy_sample"],
+                format="percent",
+                definition=(
+                    f"fit on all {n_train:,} training images (raw pixels in [0, 1], random_state={FLAGS.seed}); a "
+                    f"cluster's digit is its majority digit over all of them; share of the {n_samples:,} drawn images "
+                    "whose cluster's digit is theirs"
+                ),
+                note=note,
+                figures=[figures["correct_per_digit"], figures["tsne"], figures["accuracy_spread"]],
+            )
+        )
+        comparisons.append(
+            runner.seed_comparison(
+                source=SOURCE,
+                quantity=f"{name} accuracy, k={FLAGS.k}, all {n_train:,} training images",
+                seed_value=SEED_ACCURACY[a],
+                ours=ours["accuracy_all"],
+                format="percent",
+                definition="majority-mapping accuracy (= purity) over all training images",
+                note=f"The paper counts only its 1,000 drawn images; on all {n_train:,} there is no sampling noise.",
+                headline=False,
+                figures=[figures["correct_per_digit"]],
+            )
+        )
         if a in fits.leaked:
             comparisons.append(leak_comparison(a, fits.spread[a]["label_column"], n_samples, n_train, figures))
     return comparisons
@@ -304,63 +340,84 @@ def seed_comparisons(fits: Fits, n_samples: int, n_train: int, figures: dict[str
 def results_rows(fits: Fits, n_samples: int) -> list[dict[str, Any]]:
     """One row per estimator and input (pixels, then with the label column): accuracies, iterations, time."""
     return [
-        {"estimator": runner.ALGORITHM_TITLES[a] + (" + label column" if leak else ""),
-         f"accuracy ({n_samples:,} sample)": r["accuracy_sample"], "accuracy (all)": r["accuracy_all"],
-         "seed": SEED_ACCURACY[a], "Hungarian (all)": r["hungarian_accuracy_all"],
-         "iterations": r["n_iter"], "fit s": r["seconds"]}
-        for leak, group in ((False, fits.results), (True, fits.leaked)) for a, r in group.items()
+        {
+            "estimator": runner.ALGORITHM_TITLES[a] + (" + label column" if leak else ""),
+            f"accuracy ({n_samples:,} sample)": r["accuracy_sample"],
+            "accuracy (all)": r["accuracy_all"],
+            "seed": SEED_ACCURACY[a],
+            "Hungarian (all)": r["hungarian_accuracy_all"],
+            "iterations": r["n_iter"],
+            "fit s": r["seconds"],
+        }
+        for leak, group in ((False, fits.results), (True, fits.leaked))
+        for a, r in group.items()
     ]
 
 
-def summary_markdown(fits: Fits, comparisons: list[dict[str, Any]], y: np.ndarray, n_samples: int,
-                     command: str) -> str:
+def summary_markdown(fits: Fits, comparisons: list[dict[str, Any]], y: np.ndarray, n_samples: int, command: str) -> str:
     """The summary.md text: setup, results, spread over seeds, per-digit counts, comparison, figures."""
     names = names_of(list(fits.results))
     first = fits.results[next(iter(fits.results))]
     per_digit = [
-        {"digit": d, "in sample": int(first["sample_per_digit"][d]),
-         **{f"{names[a]} correct": int(r["correct_per_digit"][d]) for a, r in fits.results.items()}}
+        {
+            "digit": d,
+            "in sample": int(first["sample_per_digit"][d]),
+            **{f"{names[a]} correct": int(r["correct_per_digit"][d]) for a, r in fits.results.items()},
+        }
         for d in range(int(y.max()) + 1)
     ]
     seeds = fits.seeds
-    return "\n".join([
-        "# t-SNE and per-digit correct counts, K-means and MiniBatchKMeans (seed 000)",
-        "",
-        f"`{command}`",
-        "",
-        f"k={FLAGS.k}; both estimators fitted on all {len(y):,} training images (raw pixels), seed {FLAGS.seed}; "
-        f"{n_samples:,} random training images embedded with scikit-learn's t-SNE (perplexity "
-        f"{FLAGS.perplexity:g}, PCA init)." + (" **Quick mode: subsets only.**" if FLAGS.quick else ""),
-        "",
-        runner.format_table(results_rows(fits, n_samples), markdown=True),
-        "",
-        f"## Spread over {len(seeds)} initialisations (random_state {seeds[0]}..{seeds[-1]})",
-        "",
-        runner.format_table([
-            {"estimator": names[a], "input": inp, "seed": run["seed"],
-             f"accuracy ({n_samples:,} sample)": run["accuracy_sample"], "accuracy (all)": run["accuracy_all"],
-             "inertia": run["inertia"]}
-            for a, by_input in fits.spread.items() for inp, runs in by_input.items() for run in runs
-        ], markdown=True),
-        "",
-        "## Correctly clustered images per digit",
-        "",
-        runner.format_table(per_digit, markdown=True),
-        "",
-        "## Comparison with the seed",
-        "",
-        *runner.comparison_lines(comparisons),
-        "",
-        "## Figures",
-        "",
-        "- `tsne.png`: the embedding coloured by true digit and by each estimator's clusters.",
-        "- `correct_per_digit.png`: correctly clustered images per digit, both estimators.",
-        "- `accuracy_spread.png`: accuracy of every initialisation, raw pixels and with the label column.",
-    ])
+    return "\n".join(
+        [
+            "# t-SNE and per-digit correct counts, K-means and MiniBatchKMeans (seed 000)",
+            "",
+            f"`{command}`",
+            "",
+            f"k={FLAGS.k}; both estimators fitted on all {len(y):,} training images (raw pixels), seed {FLAGS.seed}; "
+            f"{n_samples:,} random training images embedded with scikit-learn's t-SNE (perplexity "
+            f"{FLAGS.perplexity:g}, PCA init)." + (" **Quick mode: subsets only.**" if FLAGS.quick else ""),
+            "",
+            runner.format_table(results_rows(fits, n_samples), markdown=True),
+            "",
+            f"## Spread over {len(seeds)} initialisations (random_state {seeds[0]}..{seeds[-1]})",
+            "",
+            runner.format_table(
+                [
+                    {
+                        "estimator": names[a],
+                        "input": inp,
+                        "seed": run["seed"],
+                        f"accuracy ({n_samples:,} sample)": run["accuracy_sample"],
+                        "accuracy (all)": run["accuracy_all"],
+                        "inertia": run["inertia"],
+                    }
+                    for a, by_input in fits.spread.items()
+                    for inp, runs in by_input.items()
+                    for run in runs
+                ],
+                markdown=True,
+            ),
+            "",
+            "## Correctly clustered images per digit",
+            "",
+            runner.format_table(per_digit, markdown=True),
+            "",
+            "## Comparison with the seed",
+            "",
+            *runner.comparison_lines(comparisons),
+            "",
+            "## Figures",
+            "",
+            "- `tsne.png`: the embedding coloured by true digit and by each estimator's clusters.",
+            "- `correct_per_digit.png`: correctly clustered images per digit, both estimators.",
+            "- `accuracy_spread.png`: accuracy of every initialisation, raw pixels and with the label column.",
+        ]
+    )
 
 
-def write_outputs(fits: Fits, y: np.ndarray, sample: np.ndarray, figures: dict[str, str],
-                  timings: dict[str, float], directory: Path) -> None:
+def write_outputs(
+    fits: Fits, y: np.ndarray, sample: np.ndarray, figures: dict[str, str], timings: dict[str, float], directory: Path
+) -> None:
     """Print the results table; write metrics.json and summary.md."""
     n_samples = len(sample)
     comparisons = seed_comparisons(fits, n_samples, len(y), figures)
@@ -371,20 +428,30 @@ def write_outputs(fits: Fits, y: np.ndarray, sample: np.ndarray, figures: dict[s
     def jsonable(result: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in result.items() if key != "labels"}
 
-    runner.write_metrics({
-        **head,
-        "data": {"n_train": len(y), "n_samples": n_samples, "quick": FLAGS.quick},
-        "estimator_params": {a: runner.estimator_params(a) for a in fits.results},
-        "results": {a: jsonable(r) for a, r in fits.results.items()},
-        "label_column_results": {a: jsonable(r) for a, r in fits.leaked.items()},
-        "spread": {a: {inp: [{key: run[key] for key in ("seed", "accuracy_sample", "accuracy_all", "inertia")}
-                             for run in runs] for inp, runs in by_input.items()}
-                   for a, by_input in fits.spread.items()},
-        "sample_indices": sample,
-        "timings_s": timings,
-        "seed_comparisons": comparisons,
-        "figures": figures,
-    }, directory)
+    runner.write_metrics(
+        {
+            **head,
+            "data": {"n_train": len(y), "n_samples": n_samples, "quick": FLAGS.quick},
+            "estimator_params": {a: runner.estimator_params(a) for a in fits.results},
+            "results": {a: jsonable(r) for a, r in fits.results.items()},
+            "label_column_results": {a: jsonable(r) for a, r in fits.leaked.items()},
+            "spread": {
+                a: {
+                    inp: [
+                        {key: run[key] for key in ("seed", "accuracy_sample", "accuracy_all", "inertia")}
+                        for run in runs
+                    ]
+                    for inp, runs in by_input.items()
+                }
+                for a, by_input in fits.spread.items()
+            },
+            "sample_indices": sample,
+            "timings_s": timings,
+            "seed_comparisons": comparisons,
+            "figures": figures,
+        },
+        directory,
+    )
     runner.write_text("summary.md", summary_markdown(fits, comparisons, y, n_samples, command), directory)
 
 
@@ -403,11 +470,18 @@ def main(argv: Sequence[str]) -> None:
             embedding = embed(x[sample], FLAGS.perplexity, FLAGS.seed)
         with runner.timed("figures") as plot_time:
             figures = save_figures(embedding, fits, y, sample, directory)
-    timings = {"load": load_time.seconds, "fits": fit_time.seconds, "tsne": tsne_time.seconds,
-               "figures": plot_time.seconds, "total": total_time.seconds}
+    timings = {
+        "load": load_time.seconds,
+        "fits": fit_time.seconds,
+        "tsne": tsne_time.seconds,
+        "figures": plot_time.seconds,
+        "total": total_time.seconds,
+    }
     write_outputs(fits, y, sample, figures, timings, directory)
-    logging.info("Done: %s", ", ".join(f"{runner.ALGORITHM_TITLES[a]} {r['accuracy_sample']:.2%}"
-                                       for a, r in fits.results.items()))
+    logging.info(
+        "Done: %s",
+        ", ".join(f"{runner.ALGORITHM_TITLES[a]} {r['accuracy_sample']:.2%}" for a, r in fits.results.items()),
+    )
 
 
 if __name__ == "__main__":

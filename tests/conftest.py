@@ -99,8 +99,14 @@ def quick_runs(data_dir, tmp_path_factory) -> dict:
     report_path = runs_dir / "REPORT.md"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     command = [
-        sys.executable, "-m", "experiments.all", "--quick", "--skip=naive",
-        f"--data_dir={directory}", f"--output_dir={runs_dir}", f"--report={report_path}",
+        sys.executable,
+        "-m",
+        "experiments.all",
+        "--quick",
+        "--skip=naive",
+        f"--data_dir={directory}",
+        f"--output_dir={runs_dir}",
+        f"--report={report_path}",
     ]
     completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1500)
     return {"runs_dir": runs_dir, "report": report_path, "completed": completed}

@@ -35,12 +35,20 @@ def test_replace_section_needs_exactly_one_marker_pair(text):
 def test_summary_rows_keep_the_targets_order_and_the_rows_not_rewritten():
     first, second = list(harness.TARGETS)[:2]
     machine = {"source": {"commit": "0123456789abcdef", "dirty": False}}
-    old = harness.update_summary("", {
-        second: harness.target_cells(harness.TargetRow(second, "old figure", "0.50×", False), machine, "cmd", False),
-    })
-    new = harness.update_summary(old, {
-        first: harness.target_cells(harness.TargetRow(first, "fig", "0.20×", True), machine, "python -m x", False),
-    })
+    old = harness.update_summary(
+        "",
+        {
+            second: harness.target_cells(
+                harness.TargetRow(second, "old figure", "0.50×", False), machine, "cmd", False
+            ),
+        },
+    )
+    new = harness.update_summary(
+        old,
+        {
+            first: harness.target_cells(harness.TargetRow(first, "fig", "0.20×", True), machine, "python -m x", False),
+        },
+    )
     rows = new.splitlines()[2:]
     assert len(rows) == len(harness.TARGETS)
     assert rows[0].endswith("| fig | 0.20× | met | `0123456` | `python -m x` |")
@@ -95,7 +103,14 @@ def test_make_bench_fills_every_section_and_every_target_of_benchmarks_md():
     text = DOCUMENT.read_text()
     runs = make_bench_runs()
     assert {script for script, _, _ in runs} == {
-        "lloyd", "restarts", "seeding", "kernels", "minibatch", "out_of_core", "scaling", "mirrored"
+        "lloyd",
+        "restarts",
+        "seeding",
+        "kernels",
+        "minibatch",
+        "out_of_core",
+        "scaling",
+        "mirrored",
     }
     sections = {section for _, section, _ in runs}
     assert sections | {"summary"} == set(re.findall(r"^<!-- bench:(\w+) -->$", text, re.MULTILINE))
@@ -126,8 +141,14 @@ def test_quick_run_rewrites_only_its_section_and_target_rows(script, tmp_path):
     shutil.copy(DOCUMENT, document)
     before = document.read_text()
     extra = {"out_of_core": [f"--work_dir={tmp_path}"], "scaling": [f"--figure={tmp_path / 'scaling.png'}"]}
-    flags = ["--quick", f"--bench_file={document}", f"--data_dir={mnist_dir()}", *QUICK_RUNS[script],
-             *extra.get(script, []), f"--output={tmp_path / 'out.json'}"]
+    flags = [
+        "--quick",
+        f"--bench_file={document}",
+        f"--data_dir={mnist_dir()}",
+        *QUICK_RUNS[script],
+        *extra.get(script, []),
+        f"--output={tmp_path / 'out.json'}",
+    ]
     importlib.import_module(f"benchmarks.{script}").cli([script, *flags])
 
     after = document.read_text()
@@ -135,6 +156,7 @@ def test_quick_run_rewrites_only_its_section_and_target_rows(script, tmp_path):
     assert section != harness.section_body(before, script)
     assert "Quick run (`--quick`)" in section and f"Command: `python -m benchmarks.{script} --quick" in section
     assert re.search(r"^\|---", section, re.MULTILINE)
+
     # Everything outside the section and the summary is byte for byte what it was.
     def outside(text: str) -> str:
         return harness.replace_section(harness.replace_section(text, script, "X"), "summary", "X")

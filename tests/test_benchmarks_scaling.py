@@ -50,7 +50,7 @@ def test_points_above_the_training_set_are_its_images_under_each_shift(monkeypat
     assert x.shape == (12, 784) and x.dtype == np.float32
     for copy, (dy, dx) in enumerate(SHIFTS[:2]):
         expected = np.roll(np.roll(images, dy, axis=1), dx, axis=2).reshape(6, 784)
-        np.testing.assert_array_equal(x[copy * 6:(copy + 1) * 6], expected)
+        np.testing.assert_array_equal(x[copy * 6 : (copy + 1) * 6], expected)
     np.testing.assert_array_equal(load_points(4, None), images[:4].reshape(4, 784))
     for n in (9, 6 * len(SHIFTS) + 6):  # not a multiple; more copies than shifts
         with pytest.raises(ValueError):
@@ -82,15 +82,20 @@ def test_extra_memory_is_shown_in_copies_of_the_float32_data():
 def test_markdown_table_row():
     results = {
         "config": {"methods": ["tfkmeans", "sklearn", "faiss"], "n_features": 784},
-        "cells": [{
-            "n": 60_000, "k": 100, "iters": 12, "repeats": 3,
-            "timing": {
-                "tfkmeans": {"ms_per_iter": {"median": 1234.56, "min": 1000.0}, "iters_run": 12},
-                "sklearn": {"ms_per_iter": {"median": 50.0, "min": 40.0}, "iters_run": 9},
-                "faiss": {"ms_per_iter": None, "iters_run": None},
-            },
-            "memory": {"tfkmeans": {"extra_mb": 400.4}, "sklearn": {"extra_mb": 180.0}},
-        }],
+        "cells": [
+            {
+                "n": 60_000,
+                "k": 100,
+                "iters": 12,
+                "repeats": 3,
+                "timing": {
+                    "tfkmeans": {"ms_per_iter": {"median": 1234.56, "min": 1000.0}, "iters_run": 12},
+                    "sklearn": {"ms_per_iter": {"median": 50.0, "min": 40.0}, "iters_run": 9},
+                    "faiss": {"ms_per_iter": None, "iters_run": None},
+                },
+                "memory": {"tfkmeans": {"extra_mb": 400.4}, "sklearn": {"extra_mb": 180.0}},
+            }
+        ],
     }
     row = markdown_table(results).splitlines()[2]
     # 60,000 × 784 float32 is 179.4 MB: 400.4 MB is 2.23 copies of it; faiss was not probed.

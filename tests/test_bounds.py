@@ -57,7 +57,9 @@ def test_cluster_emptied_by_moves_is_re_seeded_in_float32():
     np.testing.assert_array_equal(np.bincount(lloyd.labels_, minlength=3), [50, 1, 51])  # re-seeded at 2.9
     np.testing.assert_array_equal(elkan.labels_, lloyd.labels_)
     # Centres are updated about the data's mean (≈ 5) and moved back: a few float32 ulps of 5, absolute.
-    np.testing.assert_allclose(elkan.cluster_centers_, lloyd.cluster_centers_, rtol=1e-6, atol=4 * np.spacing(np.float32(5)))
+    np.testing.assert_allclose(
+        elkan.cluster_centers_, lloyd.cluster_centers_, rtol=1e-6, atol=4 * np.spacing(np.float32(5))
+    )
     assert elkan.inertia_ == pytest.approx(lloyd.inertia_, rel=1e-6)
     # After a re-seeding the bounded loop rebuilds its float64 totals from a fresh pass, and with tol=0
     # the last-bit difference from the re-seeded centres can cost it one more iteration.
@@ -164,7 +166,9 @@ def test_n_init_runs_one_after_the_other(mnist_subset, capfd, algorithm):
     bounded = KMeans(6, n_init=3, random_state=0, algorithm=algorithm, verbose=1).fit(x)
     printed = capfd.readouterr().err
     # Bounded, one by one: each run counts its own iterations from 1.
-    assert "share of points measured" in printed and all(f"tfkmeans: run {r} iteration 1 " in printed for r in (1, 2, 3))
+    assert "share of points measured" in printed and all(
+        f"tfkmeans: run {r} iteration 1 " in printed for r in (1, 2, 3)
+    )
     lloyd = KMeans(6, n_init=3, random_state=0, algorithm="lloyd").fit(x)
     np.testing.assert_array_equal(bounded.labels_, lloyd.labels_)
     assert bounded.inertia_ == pytest.approx(lloyd.inertia_, rel=1e-6)

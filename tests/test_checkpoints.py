@@ -10,10 +10,8 @@ import tensorflow as tf
 from conftest import Interrupted, interrupt_after
 from sklearn.datasets import make_blobs
 
-from tfkmeans import KMeans
-from tfkmeans import _checkpoint, _compiled
+from tfkmeans import KMeans, _checkpoint, _compiled
 from tfkmeans._checkpoint import fit_fingerprint
-
 
 # The compiled function each algorithm runs a checkpointed fit with ('auto' picks
 # Lloyd there, whose resumed fits are bit-exact).
@@ -22,13 +20,17 @@ RUN_FUNCTIONS = [("lloyd", "lloyd"), ("auto", "lloyd"), ("elkan", "lloyd_bounded
 
 @pytest.mark.parametrize("algorithm, compiled_name", RUN_FUNCTIONS)
 @pytest.mark.parametrize("n_init", [1, 3])
-def test_resumed_fit_reaches_the_uninterrupted_result(mnist_subset, tmp_path, monkeypatch, n_init, algorithm, compiled_name):
+def test_resumed_fit_reaches_the_uninterrupted_result(
+    mnist_subset, tmp_path, monkeypatch, n_init, algorithm, compiled_name
+):
     x, _ = mnist_subset
     x = x[:3000]
     # tol=0 stops when the centres repeat bit for bit; Elkan's resumed running sums
     # round differently from the uninterrupted ones, so it gets a small tol instead.
     tol = 1e-5 if algorithm == "elkan" else 0.0
-    params = dict(n_clusters=10, init="random", n_init=n_init, random_state=5, tol=tol, max_iter=60, algorithm=algorithm)
+    params = dict(
+        n_clusters=10, init="random", n_init=n_init, random_state=5, tol=tol, max_iter=60, algorithm=algorithm
+    )
     reference = KMeans(**params, checkpoint_dir=str(tmp_path / "uninterrupted"), checkpoint_every=1000).fit(x)
     assert reference.n_iter_ > 8, "the fit must span several checkpoints"
 
@@ -205,9 +207,12 @@ def test_checkpoint_without_a_fingerprint_is_refused(blobs, tmp_path):
     """A checkpoint of an earlier version cannot be checked against the data, so it is not resumed."""
     x, _ = blobs
     variables = dict(
-        run_seeds=tf.Variable(tf.zeros([1], tf.int64)), run_index=tf.Variable(0, dtype=tf.int64),
-        iterations=tf.Variable(0, dtype=tf.int64), centers=tf.Variable(tf.zeros([5, 6])),
-        best_centers=tf.Variable(tf.zeros([5, 6])), best_inertia=tf.Variable(np.inf, dtype=tf.float64),
+        run_seeds=tf.Variable(tf.zeros([1], tf.int64)),
+        run_index=tf.Variable(0, dtype=tf.int64),
+        iterations=tf.Variable(0, dtype=tf.int64),
+        centers=tf.Variable(tf.zeros([5, 6])),
+        best_centers=tf.Variable(tf.zeros([5, 6])),
+        best_inertia=tf.Variable(np.inf, dtype=tf.float64),
         best_n_iter=tf.Variable(0, dtype=tf.int64),
     )
     tf.train.CheckpointManager(tf.train.Checkpoint(**variables), str(tmp_path), max_to_keep=2).save()
@@ -237,7 +242,9 @@ def test_fingerprint_checksums(blobs, monkeypatch):
     np.testing.assert_allclose(streamed.weight_checksum, fingerprint.weight_checksum, rtol=1e-12)
 
 
-@pytest.mark.parametrize("random_state", [np.random.RandomState(3), np.random.default_rng(3)], ids=["RandomState", "Generator"])
+@pytest.mark.parametrize(
+    "random_state", [np.random.RandomState(3), np.random.default_rng(3)], ids=["RandomState", "Generator"]
+)
 def test_fingerprint_leaves_the_random_state_alone(blobs, random_state):
     x, _ = blobs
     before = copy.deepcopy(random_state)

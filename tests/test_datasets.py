@@ -150,9 +150,7 @@ def _corrupt_gzip_variants(good: bytes) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize(
-    "variant", ["not gzip at all", "cut short", "bad crc", "bad deflate stream"]
-)
+@pytest.mark.parametrize("variant", ["not gzip at all", "cut short", "bad crc", "bad deflate stream"])
 def test_read_idx_corrupt_gzip(tmp_path, variant):
     good = idx_bytes(np.arange(100, dtype=np.uint8))
     path = tmp_path / "labels-idx1-ubyte.gz"
@@ -221,10 +219,7 @@ def test_load_mnist_bad_split(mnist_dir, split):
 def test_load_mnist_logs_source(mnist_dir, caplog):
     with caplog.at_level(std_logging.INFO, logger="absl"):
         load_mnist("test", mnist_dir[0])
-    assert any(
-        "data_dir argument" in r.getMessage() and str(mnist_dir[0]) in r.getMessage()
-        for r in caplog.records
-    )
+    assert any("data_dir argument" in r.getMessage() and str(mnist_dir[0]) in r.getMessage() for r in caplog.records)
 
 
 # --- load_mnist errors --------------------------------------------------------

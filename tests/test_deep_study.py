@@ -32,7 +32,9 @@ def test_stage_records_keep_the_reference_off_the_pipeline_clock():
     records = deep.stage_records(data, stages)
     assert [r["test"]["hungarian_accuracy"] for r in records] == [0.5, 1.0, 1.0, 1.0]
     assert [r["stage"] for r in deep.pipeline(records)] == [
-        "UMAP embedding after 5 epochs", "UMAP embedding", "self-training 1",
+        "UMAP embedding after 5 epochs",
+        "UMAP embedding",
+        "self-training 1",
     ]
     assert deep.best_within(records, 9.0) == 1.0
     assert deep.best_within(records, 5.0) is None  # the reference does not count
@@ -43,15 +45,17 @@ def test_stage_records_keep_the_reference_off_the_pipeline_clock():
 
 def test_deep_quick_run_scores_every_stage_of_every_seed(quick_runs, data_dir):
     metrics, directory = study(quick_runs, "deep")
-    assert metrics["data"] == {"n_train": runner.QUICK_N_TRAIN, "n_test": runner.QUICK_N_TEST, "quick": True} \
+    assert (
+        metrics["data"] == {"n_train": runner.QUICK_N_TRAIN, "n_test": runner.QUICK_N_TEST, "quick": True}
         or not data_dir[1]
+    )
     assert list(metrics["seeds"]) == ["0", "1"]  # --quick caps the default three seeds at two
     finals = []
     for seed, records in metrics["seeds"].items():
         names = [record["stage"] for record in records]
         early = ["UMAP embedding after 5 epochs"] if seed == "0" else []  # the first seed only
         assert names == ["autoencoder codes", *early, "UMAP embedding", "self-training 1", "self-training 2"]
-        elapsed = [record["elapsed_s"] for record in records[1 + len(early):]]
+        elapsed = [record["elapsed_s"] for record in records[1 + len(early) :]]
         assert elapsed == sorted(elapsed) and elapsed[0] > 0
         for record in records:
             for split in ("train", "test"):
@@ -70,10 +74,24 @@ def test_deep_quick_run_scores_every_stage_of_every_seed(quick_runs, data_dir):
 
 def run_deep_once(data_dir: str, output_dir, *flags: str) -> subprocess.CompletedProcess:
     """``python -m experiments.deep --quick --n_seeds=1`` in its own process."""
-    command = [sys.executable, "-m", "experiments.deep", "--quick", "--n_seeds=1", *flags,
-               f"--data_dir={data_dir}", f"--output_dir={output_dir}"]
-    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""})
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.deep",
+        "--quick",
+        "--n_seeds=1",
+        *flags,
+        f"--data_dir={data_dir}",
+        f"--output_dir={output_dir}",
+    ]
+    completed = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed
 

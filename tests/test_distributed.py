@@ -16,6 +16,7 @@ from sklearn.datasets import make_blobs
 
 from tfkmeans import KMeans
 
+
 def data():
     x, _ = make_blobs(n_samples=2000, centers=6, n_features=5, cluster_std=2.0, random_state=7)
     return x
@@ -117,7 +118,8 @@ def test_multi_worker_fit_equals_single_process_fit(tmp_path: Path):
     script.write_text(_WORKER)
     processes = [
         _start(
-            script, tmp_path / f"result{index}.json",
+            script,
+            tmp_path / f"result{index}.json",
             TF_CONFIG=json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
         )
         for index in range(2)

@@ -197,24 +197,57 @@ def test_report_shows_comparisons_and_copies_figures(tmp_path):
     runs = tmp_path / "runs"
     (runs / "naive").mkdir(parents=True)
     (runs / "naive" / "centroids.png").write_bytes(PNG_SIGNATURE)
-    (runs / "naive" / "metrics.json").write_text(json.dumps({
-        "experiment": "naive", "data": {"quick": False},
-        "seed_comparisons": [
-            runner.seed_comparison(source="blog", quantity="mean cluster purity (train)", seed_value=0.6,
-                                   ours=0.6237, definition="unweighted mean", note="", approximate=True),
-        ],
-        "figures": {"centroids": "/somewhere/else/centroids.png"},
-    }))
+    (runs / "naive" / "metrics.json").write_text(
+        json.dumps(
+            {
+                "experiment": "naive",
+                "data": {"quick": False},
+                "seed_comparisons": [
+                    runner.seed_comparison(
+                        source="blog",
+                        quantity="mean cluster purity (train)",
+                        seed_value=0.6,
+                        ours=0.6237,
+                        definition="unweighted mean",
+                        note="",
+                        approximate=True,
+                    ),
+                ],
+                "figures": {"centroids": "/somewhere/else/centroids.png"},
+            }
+        )
+    )
     (runs / "newer").mkdir()
-    (runs / "newer" / "metrics.json").write_text(json.dumps({
-        "experiment": "newer", "data": {"quick": False}, "figures": {},
-        "seed_comparisons": [
-            runner.seed_comparison(source="paper", quantity="accuracy", seed_value=0.8333, ours=0.58,
-                                   definition="majority map", note="Different data.", format="percent"),
-            runner.seed_comparison(source="paper", quantity="side figure", seed_value=2, ours=2,
-                                   definition="argmax", note="Same.", format="int", headline=False),
-        ],
-    }))
+    (runs / "newer" / "metrics.json").write_text(
+        json.dumps(
+            {
+                "experiment": "newer",
+                "data": {"quick": False},
+                "figures": {},
+                "seed_comparisons": [
+                    runner.seed_comparison(
+                        source="paper",
+                        quantity="accuracy",
+                        seed_value=0.8333,
+                        ours=0.58,
+                        definition="majority map",
+                        note="Different data.",
+                        format="percent",
+                    ),
+                    runner.seed_comparison(
+                        source="paper",
+                        quantity="side figure",
+                        seed_value=2,
+                        ours=2,
+                        definition="argmax",
+                        note="Same.",
+                        format="int",
+                        headline=False,
+                    ),
+                ],
+            }
+        )
+    )
     stale = tmp_path / "docs" / "report" / "naive" / "old.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(PNG_SIGNATURE)
@@ -234,7 +267,6 @@ def test_report_shows_comparisons_and_copies_figures(tmp_path):
 
 
 # -- MiniBatchKMeans beside K-means (experiments.minibatch) -----------------------------------------
-
 
 
 def test_minibatch_quick(quick_runs, data_dir):

@@ -50,9 +50,9 @@ def synthetic_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     for c in range(N_CLASSES):
         offset = 3 + 4 * (c % 5)
         if c < 5:
-            prototypes[c, 4:24, offset:offset + 4] = 1.0  # vertical bars
+            prototypes[c, 4:24, offset : offset + 4] = 1.0  # vertical bars
         else:
-            prototypes[c, offset:offset + 4, 4:24] = 1.0  # horizontal bars
+            prototypes[c, offset : offset + 4, 4:24] = 1.0  # horizontal bars
     labels = np.arange(n) % N_CLASSES
     rng.shuffle(labels)
     noisy = prototypes[labels] + rng.normal(0.0, 0.15, size=(n, 28, 28))
@@ -86,27 +86,44 @@ def test_evaluate_perfect_and_permuted_clusterings():
 
 def test_shared_flags_build_both_estimators_with_quick_caps():
     """The flags a study picks set the estimators; --quick caps iterations and restarts (own process: absl flags)."""
-    code = "\n".join([
-        "import json",
-        "from absl import flags",
-        "from experiments import runner",
-        'runner.define_flags("k", "init", "n_init", "max_iter", "minibatch_max_iter", "batch_size", n_init=5)',
-        'flags.FLAGS(["study", "--quick", "--k=7", "--max_iter=500", "--seed=3", "--init=random"])',
-        "model = runner.estimator('minibatch', random_state=9)",
-        "lloyd = runner.estimator('kmeans', 3, algorithm='lloyd')",
-        "print(json.dumps({'params': {a: runner.estimator_params(a) for a in runner.ALGORITHMS},",
-        "                  'model': [type(model).__name__, model.n_clusters, model.random_state, model.init],",
-        "                  'lloyd': [lloyd.n_clusters, lloyd.algorithm, lloyd.max_iter]}))",
-    ])
-    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+    code = "\n".join(
+        [
+            "import json",
+            "from absl import flags",
+            "from experiments import runner",
+            'runner.define_flags("k", "init", "n_init", "max_iter", "minibatch_max_iter", "batch_size", n_init=5)',
+            'flags.FLAGS(["study", "--quick", "--k=7", "--max_iter=500", "--seed=3", "--init=random"])',
+            "model = runner.estimator('minibatch', random_state=9)",
+            "lloyd = runner.estimator('kmeans', 3, algorithm='lloyd')",
+            "print(json.dumps({'params': {a: runner.estimator_params(a) for a in runner.ALGORITHMS},",
+            "                  'model': [type(model).__name__, model.n_clusters, model.random_state, model.init],",
+            "                  'lloyd': [lloyd.n_clusters, lloyd.algorithm, lloyd.max_iter]}))",
+        ]
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["params"] == {
-        "kmeans": {"init": "random", "n_init": runner.QUICK_N_INIT, "max_iter": runner.QUICK_MAX_ITER,
-                   "random_state": 3},
-        "minibatch": {"init": "random", "n_init": runner.QUICK_N_INIT, "max_iter": runner.QUICK_MAX_ITER,
-                      "batch_size": 1024, "random_state": 3},
+        "kmeans": {
+            "init": "random",
+            "n_init": runner.QUICK_N_INIT,
+            "max_iter": runner.QUICK_MAX_ITER,
+            "random_state": 3,
+        },
+        "minibatch": {
+            "init": "random",
+            "n_init": runner.QUICK_N_INIT,
+            "max_iter": runner.QUICK_MAX_ITER,
+            "batch_size": 1024,
+            "random_state": 3,
+        },
     }
     assert result["model"] == ["MiniBatchKMeans", 7, 9, "random"]
     assert result["lloyd"] == [3, "lloyd", runner.QUICK_MAX_ITER]  # KMeans's own `algorithm` passes through
@@ -144,12 +161,23 @@ def test_evaluate_distinguishes_weighted_and_mean_purity():
 
 def test_to_jsonable_converts_numpy_paths_and_non_finite_values():
     value = {
-        1: np.float32(0.5), "a": np.arange(3), "b": (np.int64(2), Path("x/y")),
-        "nan": float("nan"), "inf": np.float64("inf"), "none": None, "flag": np.bool_(True),
+        1: np.float32(0.5),
+        "a": np.arange(3),
+        "b": (np.int64(2), Path("x/y")),
+        "nan": float("nan"),
+        "inf": np.float64("inf"),
+        "none": None,
+        "flag": np.bool_(True),
     }
     converted = runner.to_jsonable(value)
     assert converted == {
-        "1": 0.5, "a": [0, 1, 2], "b": [2, "x/y"], "nan": None, "inf": None, "none": None, "flag": True,
+        "1": 0.5,
+        "a": [0, 1, 2],
+        "b": [2, "x/y"],
+        "nan": None,
+        "inf": None,
+        "none": None,
+        "flag": True,
     }
     json.dumps(converted, allow_nan=False)  # strict JSON
 
@@ -215,8 +243,13 @@ def run_naive_quick(data_dir: Path | str, output_dir: Path) -> dict:
     """
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     command = [
-        sys.executable, "-m", "experiments.naive", "--quick", "--k=10",
-        f"--data_dir={data_dir}", f"--output_dir={output_dir}",
+        sys.executable,
+        "-m",
+        "experiments.naive",
+        "--quick",
+        "--k=10",
+        f"--data_dir={data_dir}",
+        f"--output_dir={output_dir}",
     ]
     completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-3000:]

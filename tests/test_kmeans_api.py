@@ -10,8 +10,7 @@ import pytest
 import tensorflow as tf
 from sklearn.base import clone
 
-from tfkmeans import ConvergenceWarning, KMeans
-from tfkmeans import _compiled, ops
+from tfkmeans import ConvergenceWarning, KMeans, _compiled, ops
 
 
 def test_fitted_attributes_and_methods(blobs):
@@ -39,7 +38,10 @@ def test_same_random_state_same_result_and_different_seeds_differ(blobs):
     first = KMeans(5, init="random", n_init=1, random_state=7).fit(x)
     again = KMeans(5, init="random", n_init=1, random_state=7).fit(x)
     np.testing.assert_array_equal(first.cluster_centers_, again.cluster_centers_)
-    starts = {tuple(KMeans(5, init="random", n_init=1, max_iter=1, random_state=s).fit(x).cluster_centers_[0]) for s in range(4)}
+    starts = {
+        tuple(KMeans(5, init="random", n_init=1, max_iter=1, random_state=s).fit(x).cluster_centers_[0])
+        for s in range(4)
+    }
     assert len(starts) > 1
 
 

@@ -45,8 +45,12 @@ def test_hand_computed_labels_and_distances():
     centers = np.array([[0.0, 0.0], [3.0, 4.0]])
     x = np.array([[0.0, 0.0], [3.0, 0.0], [3.0, 5.0], [-6.0, -8.0]], np.float32)
     np.testing.assert_array_equal(KMeansLayer(centers)(x), [0, 0, 1, 0])
-    np.testing.assert_allclose(KMeansLayer(centers, "distances")(x), [[0, 5], [3, 4], [np.sqrt(34), 1], [10, 15]], rtol=1e-6)
-    np.testing.assert_allclose(KMeansLayer(centers, "squared_distances")(x), [[0, 25], [9, 16], [34, 1], [100, 225]], rtol=1e-6)
+    np.testing.assert_allclose(
+        KMeansLayer(centers, "distances")(x), [[0, 5], [3, 4], [np.sqrt(34), 1], [10, 15]], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        KMeansLayer(centers, "squared_distances")(x), [[0, 25], [9, 16], [34, 1], [100, 225]], rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("estimator_class", [KMeans, MiniBatchKMeans])
@@ -144,7 +148,9 @@ def test_saved_model_round_trips(fitted, three_blobs, tmp_path):
     model = keras.Sequential([keras.Input((5,)), fitted.to_layer("distances")])
     model.export(str(tmp_path / "exported"), verbose=False)
     exported = tf.saved_model.load(str(tmp_path / "exported"))  # kept: its functions need its variables
-    np.testing.assert_allclose(exported.serve(tf.constant(three_blobs)), fitted.transform(three_blobs), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        exported.serve(tf.constant(three_blobs)), fitted.transform(three_blobs), rtol=1e-5, atol=1e-5
+    )
 
     module = tf.Module()
     module.layer = fitted.to_layer()
@@ -241,7 +247,9 @@ def test_from_estimator_starts_at_the_fitted_centres(fitted, three_blobs):
     q = layer(three_blobs).numpy()
     assert layer.centers.trainable and layer.alpha == 2.0
     np.testing.assert_array_equal(layer.centers.numpy(), fitted.cluster_centers_)
-    np.testing.assert_allclose(q, numpy_soft_assignment(three_blobs, fitted.cluster_centers_, 2.0), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        q, numpy_soft_assignment(three_blobs, fitted.cluster_centers_, 2.0), rtol=1e-4, atol=1e-7
+    )
     np.testing.assert_array_equal(q.argmax(axis=1), fitted.predict(three_blobs))
 
 

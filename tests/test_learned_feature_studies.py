@@ -50,11 +50,18 @@ def launch(study: str, data: str, output_dir: Path, *extra: str) -> subprocess.P
     """Start ``python -m experiments.<study> --quick`` in its own process."""
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     command = [
-        sys.executable, "-m", f"experiments.{study}", "--quick", *TEST_FLAGS[study],
-        f"--data_dir={data}", f"--output_dir={output_dir}", *extra,
+        sys.executable,
+        "-m",
+        f"experiments.{study}",
+        "--quick",
+        *TEST_FLAGS[study],
+        f"--data_dir={data}",
+        f"--output_dir={output_dir}",
+        *extra,
     ]
-    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(process: subprocess.Popen, output_dir: Path) -> dict:
@@ -62,11 +69,18 @@ def finish(process: subprocess.Popen, output_dir: Path) -> dict:
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
     assert "split" in stdout and "purity" in stdout  # the scores table was printed
-    errors = [line for line in stderr.splitlines()
-              if re.match(r"E\d{4} ", line) and not any(benign in line for benign in BENIGN_ERRORS)]
+    errors = [
+        line
+        for line in stderr.splitlines()
+        if re.match(r"E\d{4} ", line) and not any(benign in line for benign in BENIGN_ERRORS)
+    ]
     assert not errors, errors
-    return {"metrics": json.loads((output_dir / "metrics.json").read_text()), "stderr": stderr,
-            "stdout": stdout, "directory": output_dir}
+    return {
+        "metrics": json.loads((output_dir / "metrics.json").read_text()),
+        "stderr": stderr,
+        "stdout": stdout,
+        "directory": output_dir,
+    }
 
 
 @pytest.fixture(scope="module")

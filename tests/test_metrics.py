@@ -69,12 +69,7 @@ def _entropy(*probs):
 A_TRUE = [0, 0, 0, 1, 1, 1, 2, 2, 2]
 A_PRED = [1, 1, 0, 0, 0, 0, 2, 2, 1]
 A_TABLE = [[1, 2, 0], [3, 0, 0], [0, 1, 2]]
-A_MI = (
-    math.log(9 / 12) / 9
-    + 2 * math.log(2) / 9
-    + 3 * math.log(27 / 12) / 9
-    + 2 * math.log(3) / 9
-)
+A_MI = math.log(9 / 12) / 9 + 2 * math.log(2) / 9 + 3 * math.log(27 / 12) / 9 + 2 * math.log(3) / 9
 A_NMI = A_MI / ((math.log(3) + _entropy(4 / 9, 3 / 9, 2 / 9)) / 2)
 
 # Case B: more clusters than classes, and cluster id 1 never used.
@@ -133,12 +128,8 @@ def test_case_a_scores():
 
 def test_case_b_more_clusters_than_classes_with_gap():
     np.testing.assert_array_equal(metrics.contingency_matrix(B_TRUE, B_PRED), B_TABLE)
-    np.testing.assert_array_equal(
-        metrics.majority_labels(B_TRUE, B_PRED), [0, -1, 1, 1]
-    )
-    np.testing.assert_array_equal(
-        metrics.hungarian_mapping(B_TRUE, B_PRED), [0, -1, -1, 1]
-    )
+    np.testing.assert_array_equal(metrics.majority_labels(B_TRUE, B_PRED), [0, -1, 1, 1])
+    np.testing.assert_array_equal(metrics.hungarian_mapping(B_TRUE, B_PRED), [0, -1, -1, 1])
     # Clusters 2 and 3 tie on class and size, so id order; empty cluster 1 last.
     np.testing.assert_array_equal(metrics.cluster_order(B_TRUE, B_PRED), [0, 2, 3, 1])
     assert metrics.purity(B_TRUE, B_PRED) == pytest.approx(9 / 10)
@@ -220,21 +211,14 @@ def _random_labelings():
     permuted = (y_true * 7) % 20
     y_pred = np.where(rng.random(10_000) < 0.5, permuted, rng.integers(0, 20, 10_000))
     cases.append(pytest.param(y_true, y_pred, id="k20-n10000"))
-    cases += [
-        pytest.param(np.array(t), np.array(p), id=f"edge{i}")
-        for i, (t, p) in enumerate(EDGE_CASES)
-    ]
+    cases += [pytest.param(np.array(t), np.array(p), id=f"edge{i}") for i, (t, p) in enumerate(EDGE_CASES)]
     return cases
 
 
 @pytest.mark.parametrize("y_true, y_pred", _random_labelings())
 def test_matches_sklearn(y_true, y_pred):
-    assert metrics.nmi(y_true, y_pred) == pytest.approx(
-        normalized_mutual_info_score(y_true, y_pred), abs=1e-6
-    )
-    assert metrics.ari(y_true, y_pred) == pytest.approx(
-        adjusted_rand_score(y_true, y_pred), abs=1e-6
-    )
+    assert metrics.nmi(y_true, y_pred) == pytest.approx(normalized_mutual_info_score(y_true, y_pred), abs=1e-6)
+    assert metrics.ari(y_true, y_pred) == pytest.approx(adjusted_rand_score(y_true, y_pred), abs=1e-6)
     # scikit-learn's table has only the labels that occur; ours is indexed by value.
     table = metrics.contingency_matrix(y_true, y_pred)
     assert table.shape == (y_true.max() + 1, y_pred.max() + 1)
@@ -246,16 +230,12 @@ def test_matches_sklearn(y_true, y_pred):
 @pytest.mark.parametrize("y_true, y_pred", _random_labelings())
 def test_label_mapping_scores_match_their_definitions(y_true, y_pred):
     sk_table = sk_contingency_matrix(y_true, y_pred)
-    assert metrics.purity(y_true, y_pred) == pytest.approx(
-        sk_table.max(axis=0).sum() / y_true.size, abs=1e-12
-    )
+    assert metrics.purity(y_true, y_pred) == pytest.approx(sk_table.max(axis=0).sum() / y_true.size, abs=1e-12)
     assert metrics.mean_cluster_purity(y_true, y_pred) == pytest.approx(
         np.mean(sk_table.max(axis=0) / sk_table.sum(axis=0)), abs=1e-12
     )
     majority = metrics.majority_labels(y_true, y_pred)
-    assert metrics.majority_accuracy(y_true, y_pred) == pytest.approx(
-        np.mean(majority[y_pred] == y_true), abs=1e-12
-    )
+    assert metrics.majority_accuracy(y_true, y_pred) == pytest.approx(np.mean(majority[y_pred] == y_true), abs=1e-12)
     mapping = metrics.hungarian_mapping(y_true, y_pred)
     matched = mapping[mapping >= 0]
     assert len(set(matched)) == matched.size  # one-to-one
@@ -325,23 +305,22 @@ BAD_INPUTS = [
     pytest.param([0, 1, 2], [0, 1], ValueError, "differ in length", id="length"),
     pytest.param([], [], ValueError, "empty", id="empty"),
     pytest.param(
-        np.array([], dtype=int), np.array([], dtype=int), ValueError, "empty",
+        np.array([], dtype=int),
+        np.array([], dtype=int),
+        ValueError,
+        "empty",
         id="empty-int",
     ),
     pytest.param([0, -1, 2], [0, 1, 2], ValueError, "non-negative", id="negative-true"),
     pytest.param([0, 1, 2], [0, 1, -3], ValueError, "non-negative", id="negative-pred"),
     pytest.param([[0, 1], [1, 0]], [[0, 1], [1, 0]], ValueError, "1-D", id="2-D"),
-    pytest.param(
-        np.zeros((3, 1), int), np.zeros(3, int), ValueError, "1-D", id="column"
-    ),
+    pytest.param(np.zeros((3, 1), int), np.zeros(3, int), ValueError, "1-D", id="column"),
     pytest.param(3, 3, ValueError, "1-D", id="scalar"),
     pytest.param([0, 1.5, 2], [0, 1, 2], TypeError, "integer", id="fractional"),
     pytest.param([0, 1, 2], [0, np.nan, 2], TypeError, "integer", id="nan"),
     pytest.param([0, 1, 2], [0, np.inf, 2], TypeError, "integer", id="inf"),
     pytest.param(["a", "b"], [0, 1], TypeError, "integer", id="strings"),
-    pytest.param(
-        tf.constant(["a", "b"]), [0, 1], TypeError, "integer", id="tf-strings"
-    ),
+    pytest.param(tf.constant(["a", "b"]), [0, 1], TypeError, "integer", id="tf-strings"),
     pytest.param([0, 1], [True, False], TypeError, "integer", id="bool"),
     pytest.param([0, None], [0, 1], TypeError, "integer", id="object"),
     pytest.param([0, 1], [0, 1 + 1j], TypeError, "integer", id="complex"),
@@ -381,16 +360,12 @@ def _blob_cases():
         k = int(rng.integers(2, 13))
         d, n = int(rng.integers(2, 51)), int(rng.integers(20 * k, 3001))
         cases.append((seed, k, d, n))
-    return [
-        pytest.param(*case, id="seed{}-k{}-d{}-n{}".format(*case)) for case in cases
-    ]
+    return [pytest.param(*case, id="seed{}-k{}-d{}-n{}".format(*case)) for case in cases]
 
 
 def _blobs(seed, k, d, n):
     rng = np.random.default_rng(seed)
-    x, y = make_blobs(
-        n, n_features=d, centers=k, cluster_std=rng.uniform(0.5, 4.0), random_state=seed
-    )
+    x, y = make_blobs(n, n_features=d, centers=k, cluster_std=rng.uniform(0.5, 4.0), random_state=seed)
     # Gappy, unsorted ids, and a labelling unrelated to the geometry.
     return x, y * 3 + 7, rng.integers(0, k, n) * 5 + 2
 
@@ -431,9 +406,7 @@ def test_inertia_of_one_cluster_is_the_total_sum_of_squares():
     x = np.random.default_rng(0).normal(size=(50, 3))
     expected = np.sum((x - x.mean(axis=0)) ** 2)
     assert metrics.inertia(x, np.zeros(50, int)) == pytest.approx(expected, rel=1e-12)
-    assert metrics.inertia(x, np.zeros(50, int), centers=np.zeros((1, 3))) == (
-        pytest.approx(np.sum(x**2), rel=1e-12)
-    )
+    assert metrics.inertia(x, np.zeros(50, int), centers=np.zeros((1, 3))) == (pytest.approx(np.sum(x**2), rel=1e-12))
 
 
 @pytest.fixture(scope="module")
@@ -448,9 +421,7 @@ def test_scores_match_sklearn_on_digits(digits):
     for labels in (km.labels_, classes):
         for ours, theirs in GEOMETRIC_SCORES.items():
             assert ours(x, labels) == pytest.approx(theirs(x, labels), rel=REL)
-    assert metrics.inertia(x, km.labels_, km.cluster_centers_) == pytest.approx(
-        km.inertia_, rel=REL
-    )
+    assert metrics.inertia(x, km.labels_, km.cluster_centers_) == pytest.approx(km.inertia_, rel=REL)
     # At a Lloyd fixed point the centres are the cluster means.
     assert metrics.inertia(x, km.labels_) == pytest.approx(km.inertia_, rel=REL)
 
@@ -495,9 +466,7 @@ def test_degenerate_cases_match_sklearn(x, labels):
 def test_silhouette_chunked_equals_unchunked(chunk_size):
     x, labels, _ = _blobs(11, 4, 5, 301)
     unchunked = metrics.silhouette(x, labels, chunk_size=301)
-    assert metrics.silhouette(x, labels, chunk_size=chunk_size) == pytest.approx(
-        unchunked, rel=1e-12
-    )
+    assert metrics.silhouette(x, labels, chunk_size=chunk_size) == pytest.approx(unchunked, rel=1e-12)
     assert unchunked == pytest.approx(silhouette_score(x, labels), rel=1e-10)
 
 
@@ -507,21 +476,15 @@ def test_silhouette_sample_size_is_reproducible_and_close_to_the_full_score(blob
     sampled = metrics.silhouette(x, labels, sample_size=500, random_state=3)
     assert metrics.silhouette(x, labels, sample_size=500, random_state=3) == sampled
     # An int seed draws the same subset as scikit-learn.
-    assert sampled == pytest.approx(
-        silhouette_score(x, labels, sample_size=500, random_state=3), rel=1e-10
-    )
+    assert sampled == pytest.approx(silhouette_score(x, labels, sample_size=500, random_state=3), rel=1e-10)
     assert sampled != metrics.silhouette(x, labels, sample_size=500, random_state=4)
     assert abs(sampled - full) < 0.05
     rng = np.random.RandomState(3)
     assert metrics.silhouette(x, labels, sample_size=500, random_state=rng) == sampled
-    generator_score = metrics.silhouette(
-        x, labels, sample_size=500, random_state=np.random.default_rng(0)
-    )
+    generator_score = metrics.silhouette(x, labels, sample_size=500, random_state=np.random.default_rng(0))
     assert abs(generator_score - full) < 0.05
     # As in scikit-learn, a sample at least as large as the data is all of it.
-    assert metrics.silhouette(
-        x, labels, sample_size=5000, random_state=0
-    ) == pytest.approx(full, rel=1e-12)
+    assert metrics.silhouette(x, labels, sample_size=5000, random_state=0) == pytest.approx(full, rel=1e-12)
 
 
 # --- Geometric metrics: input types and validation ---------------------------------
@@ -555,19 +518,21 @@ BAD_GEOMETRIC_INPUTS = [
     pytest.param(np.arange(4.0), [0, 0, 1, 1], ValueError, "2-D", id="X-1-D"),
     pytest.param(np.zeros((4, 2, 2)), [0, 0, 1, 1], ValueError, "2-D", id="X-3-D"),
     pytest.param(5.0, [0], ValueError, "2-D", id="X-scalar"),
+    pytest.param(np.zeros((4, 0)), [0, 0, 1, 1], ValueError, "0 feature", id="X-no-features"),
+    pytest.param(np.where(_X4 == 3, np.nan, _X4), [0, 0, 1, 1], ValueError, "NaN", id="X-nan"),
     pytest.param(
-        np.zeros((4, 0)), [0, 0, 1, 1], ValueError, "0 feature", id="X-no-features"
-    ),
-    pytest.param(
-        np.where(_X4 == 3, np.nan, _X4), [0, 0, 1, 1], ValueError, "NaN", id="X-nan"
-    ),
-    pytest.param(
-        np.where(_X4 == 3, np.inf, _X4), [0, 0, 1, 1], ValueError, "infinity",
+        np.where(_X4 == 3, np.inf, _X4),
+        [0, 0, 1, 1],
+        ValueError,
+        "infinity",
         id="X-inf",
     ),
     pytest.param([["a", "b"]] * 4, [0, 0, 1, 1], TypeError, "numeric", id="X-strings"),
     pytest.param(
-        _X4, [0, 0, 1], ValueError, "inconsistent numbers of samples: \\[4, 3\\]",
+        _X4,
+        [0, 0, 1],
+        ValueError,
+        "inconsistent numbers of samples: \\[4, 3\\]",
         id="length",
     ),
     pytest.param(np.zeros((0, 2)), [], ValueError, "empty", id="empty"),

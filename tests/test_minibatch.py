@@ -150,7 +150,7 @@ def test_partial_fit_reassigns_a_starved_centre():
     x, init = _blobs_with_a_lost_centre()
     km = MiniBatchKMeans(4, init=init, random_state=0)
     for start in range(0, 600, BATCH):
-        km.partial_fit(x[start:start + BATCH])
+        km.partial_fit(x[start : start + BATCH])
     assert km.n_reassigned_ >= 1 and np.abs(km.cluster_centers_).max() < 50
     assert np.isfinite(km.cluster_centers_).all()
 
@@ -190,7 +190,7 @@ def test_partial_fit_over_batches_converges(blobs):
     for epoch in range(4):
         order = rng.permutation(len(x))
         for start in range(0, len(x), BATCH):
-            km.partial_fit(x[order[start:start + BATCH]])
+            km.partial_fit(x[order[start : start + BATCH]])
         if epoch == 0:
             first_epoch = -km.score(x)
     assert km.n_steps_ == 4 * 15
@@ -458,7 +458,12 @@ def logged_curves(log_dir) -> dict[str, list[tuple[int, float]]]:
 def test_log_dir_records_both_inertias_at_every_step(blobs, tmp_path):
     x, _ = blobs
     km = MiniBatchKMeans(
-        5, batch_size=BATCH, max_iter=3, max_no_improvement=None, compute_labels=False, random_state=0,
+        5,
+        batch_size=BATCH,
+        max_iter=3,
+        max_no_improvement=None,
+        compute_labels=False,
+        random_state=0,
         log_dir=str(tmp_path),
     ).fit(x)
     curves = logged_curves(tmp_path / "fit-1")

@@ -8,8 +8,7 @@ import tensorflow as tf
 from conftest import Interrupted, interrupt_after
 from test_minibatch import logged_curves
 
-from tfkmeans import KMeans, MiniBatchKMeans
-from tfkmeans import _compiled
+from tfkmeans import KMeans, MiniBatchKMeans, _compiled
 
 
 def assert_same_fit(fit, reference):
@@ -65,7 +64,9 @@ def test_resumed_fit_continues_the_tensorboard_curves(blobs, tmp_path, monkeypat
     x, _ = blobs
     params = dict(n_clusters=5, batch_size=100, max_iter=2, max_no_improvement=None, random_state=0)
     reference = MiniBatchKMeans(**params, log_dir=str(tmp_path / "reference")).fit(x)
-    resumable = dict(params, checkpoint_dir=str(tmp_path / "run"), checkpoint_every=7, log_dir=str(tmp_path / "run_log"))
+    resumable = dict(
+        params, checkpoint_dir=str(tmp_path / "run"), checkpoint_every=7, log_dir=str(tmp_path / "run_log")
+    )
     restore = interrupt_after(monkeypatch, _compiled, "minibatch_kmeans_resume", calls=2)
     with pytest.raises(Interrupted):
         MiniBatchKMeans(**resumable).fit(x)

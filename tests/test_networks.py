@@ -13,8 +13,9 @@ def test_autoencoder_views_share_their_weights():
     x = np.random.default_rng(0).random((5, 12)).astype(np.float32)
     codes = model.encoder.predict(x, verbose=0)
     assert codes.shape == (5, 3)
-    np.testing.assert_allclose(model.autoencoder.predict(x, verbose=0), model.decoder.predict(codes, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.autoencoder.predict(x, verbose=0), model.decoder.predict(codes, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_lenet_exposes_penultimate_features_and_logits():

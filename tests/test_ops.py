@@ -93,7 +93,8 @@ def test_public_ops_are_sorted_and_no_module_imports_a_private_name_from_another
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfkmeans")
         for alias in node.names
-        if alias.name.startswith("_") and not alias.name.startswith("__")
+        if alias.name.startswith("_")
+        and not alias.name.startswith("__")
         and not (node.module == "tfkmeans" or node.module.endswith(".ops"))  # private modules, not names
     ]
     assert private_imports == []
@@ -105,7 +106,9 @@ def test_data_mean_variance_matches_numpy(chunk_size):
     expected = np.var(x, axis=0).mean()
     assert float(_statistics.data_mean_variance(tf.constant(x), chunk_size)) == pytest.approx(expected, rel=1e-12)
     # float32 with a large offset: two passes keep the deviations, not a difference of huge squares.
-    assert float(_statistics.data_mean_variance(tf.constant(x, tf.float32), chunk_size)) == pytest.approx(expected, rel=1e-4)
+    assert float(_statistics.data_mean_variance(tf.constant(x, tf.float32), chunk_size)) == pytest.approx(
+        expected, rel=1e-4
+    )
 
 
 def test_exact_inertia_uses_weights():
@@ -138,8 +141,10 @@ def test_keep_farthest_over_a_stream_equals_global_top_k():
         buffer = _lloyd.keep_farthest(
             buffer,
             _lloyd.Candidates(
-                tf.constant(points[block]), tf.ones([len(points[block])], tf.float64),
-                tf.constant(labels[block]), tf.constant(distances[block]),
+                tf.constant(points[block]),
+                tf.ones([len(points[block])], tf.float64),
+                tf.constant(labels[block]),
+                tf.constant(distances[block]),
             ),
         )
     top = np.argsort(-distances)[:5]
@@ -170,7 +175,11 @@ def test_kmeans_plusplus_potential_close_to_sklearn():
         return ((x[:, None, :] - centers[None]) ** 2).sum(-1).min(1).sum()
 
     ours = [
-        potential(ops.kmeans_plusplus(tf.constant(x), tf.ones([3000], tf.float64), 30, tf.constant([s, 0], tf.int64))[0].numpy())
+        potential(
+            ops.kmeans_plusplus(tf.constant(x), tf.ones([3000], tf.float64), 30, tf.constant([s, 0], tf.int64))[
+                0
+            ].numpy()
+        )
         for s in range(20)
     ]
     theirs = [potential(kmeans_plusplus(x, 30, random_state=s)[0]) for s in range(20)]

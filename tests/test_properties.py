@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 
 from tfkmeans import KMeans, MiniBatchKMeans
 
-BOUNDED = settings(
-    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+BOUNDED = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 INTEGER_TYPES = (int, np.int32, np.int64, np.uint16)
 
 
@@ -74,21 +72,31 @@ def _check_fit(estimator_class, x, weights, n_clusters, dtype, **params):
 
 
 @BOUNDED
-@given(problem=problems(), params=st.fixed_dictionaries({
-    "max_iter": st.sampled_from(INTEGER_TYPES).map(lambda t: t(50)),
-    "tol": st.sampled_from([0.0, 1e-4, np.float32(1e-3)]),
-    "n_init": st.sampled_from(["auto", 1, np.int64(2)]),
-    "algorithm": st.sampled_from(["lloyd", "elkan"]),
-}))
+@given(
+    problem=problems(),
+    params=st.fixed_dictionaries(
+        {
+            "max_iter": st.sampled_from(INTEGER_TYPES).map(lambda t: t(50)),
+            "tol": st.sampled_from([0.0, 1e-4, np.float32(1e-3)]),
+            "n_init": st.sampled_from(["auto", 1, np.int64(2)]),
+            "algorithm": st.sampled_from(["lloyd", "elkan"]),
+        }
+    ),
+)
 def test_kmeans_answers_correctly_or_refuses_clearly(problem, params):
     _check_fit(KMeans, *problem, **params)
 
 
 @BOUNDED
-@given(problem=problems(), params=st.fixed_dictionaries({
-    "batch_size": st.sampled_from(INTEGER_TYPES).map(lambda t: t(16)),
-    "max_iter": st.sampled_from([5, np.int32(5)]),
-    "reassignment_ratio": st.sampled_from([0.01, np.float64(0.1)]),
-}))
+@given(
+    problem=problems(),
+    params=st.fixed_dictionaries(
+        {
+            "batch_size": st.sampled_from(INTEGER_TYPES).map(lambda t: t(16)),
+            "max_iter": st.sampled_from([5, np.int32(5)]),
+            "reassignment_ratio": st.sampled_from([0.01, np.float64(0.1)]),
+        }
+    ),
+)
 def test_minibatch_kmeans_answers_correctly_or_refuses_clearly(problem, params):
     _check_fit(MiniBatchKMeans, *problem, **params)

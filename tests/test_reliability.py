@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfkmeans import KMeans, MiniBatchKMeans, kmeans_plusplus, ops
-from tfkmeans import _compiled
+from tfkmeans import KMeans, MiniBatchKMeans, _compiled, kmeans_plusplus, ops
 
 
 def test_kmeans_plusplus_runs_graph_serves_another_number_of_runs(blobs):
@@ -85,8 +84,14 @@ def test_largest_int32_parameters_work(blobs):
     np.testing.assert_allclose(got.cluster_centers_, expected.cluster_centers_, rtol=1e-5)
     assert got.n_iter_ == expected.n_iter_
     mb = MiniBatchKMeans(
-        3, random_state=0, max_iter=2**31 - 1, batch_size=2**31 - 1, init_size=2**31 - 1,
-        max_no_improvement=2**31 - 1, chunk_size=2**31 - 1, tol=1e-3,
+        3,
+        random_state=0,
+        max_iter=2**31 - 1,
+        batch_size=2**31 - 1,
+        init_size=2**31 - 1,
+        max_no_improvement=2**31 - 1,
+        chunk_size=2**31 - 1,
+        tol=1e-3,
     ).fit(x)
     np.testing.assert_array_equal(mb.predict(x), mb.labels_)
     assert np.isfinite(mb.cluster_centers_).all()
@@ -254,8 +259,13 @@ def test_outputs_indexed_by_label_value_are_exact_with_gaps_and_refused_when_hug
     np.testing.assert_array_equal(metrics.majority_labels(y_true, y_pred), [-1, -1, 5] + [-1] * 6 + [0])
     np.testing.assert_array_equal(metrics.cluster_order(y_true, y_pred), [9, 2, 0, 1, 3, 4, 5, 6, 7, 8])
     np.testing.assert_array_equal(metrics.hungarian_mapping(y_true, y_pred), [-1, -1, 5] + [-1] * 6 + [0])
-    for table_of in (metrics.contingency_matrix, metrics.majority_labels, metrics.cluster_order,
-                     metrics.hungarian_mapping, metrics.confusion_matrix):
+    for table_of in (
+        metrics.contingency_matrix,
+        metrics.majority_labels,
+        metrics.cluster_order,
+        metrics.hungarian_mapping,
+        metrics.confusion_matrix,
+    ):
         with pytest.raises(ValueError, match="Encode the labels first"):
             table_of([0, 10**12], [0, 10**12])
 
@@ -385,13 +395,17 @@ def test_graph_code_gets_a_clear_error_pointing_to_graph_friendly_apis(fitted_km
     def call(batch):
         return getattr(km, method)(batch)
 
-    with pytest.raises(TypeError, match=rf"KMeans.{method} .*cannot run inside a tf.function.*tfkmeans.ops.nearest_centers"
-                       r".*tf.saved_model.save.*tfkmeans.layers.KMeansLayer"):
+    with pytest.raises(
+        TypeError,
+        match=rf"KMeans.{method} .*cannot run inside a tf.function.*tfkmeans.ops.nearest_centers"
+        r".*tf.saved_model.save.*tfkmeans.layers.KMeansLayer",
+    ):
         if context == "tf.function":
             tf.function(call)(tf.constant(x))
         elif context == "Dataset.map":
             tf.data.Dataset.from_tensor_slices(x).batch(10).map(call)
         else:
+
             class EstimatorLayer(tf.keras.layers.Layer):
                 def call(self, batch):
                     return call(batch)
@@ -482,8 +496,11 @@ def test_transform_is_exact_for_equal_and_near_points(dtype):
     near = near.astype(centers.dtype)  # the queries as the model sees them
     exact = np.sqrt(((near.astype(np.float64)[:, None] - centers.astype(np.float64)[None]) ** 2).sum(-1))
     np.testing.assert_allclose(km.transform(near), exact, rtol=1e-4 if dtype == "float32" else 1e-10)
-    np.testing.assert_allclose(km.fit_transform(x)[:5], np.sqrt(((x[:5, None] - km.cluster_centers_[None]) ** 2).sum(-1)),
-                               rtol=1e-4 if dtype == "float32" else 1e-10)
+    np.testing.assert_allclose(
+        km.fit_transform(x)[:5],
+        np.sqrt(((x[:5, None] - km.cluster_centers_[None]) ** 2).sum(-1)),
+        rtol=1e-4 if dtype == "float32" else 1e-10,
+    )
 
 
 @pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
@@ -545,7 +562,9 @@ def test_copy_x_and_x_squared_norms_are_accepted(blobs):
 def test_float32_out_of_range_scales_are_refused_recommending_float64(blobs, estimator, scale):
     """1e-19 collapsed into one cluster with inertia 0; 1e19 gave inf inertia; 3e38 an inf centre."""
     x = blobs[0][:500] * scale
-    with pytest.raises(ValueError, match="(outside the range float32 clusters correctly|too large for float32).*dtype='float64'"):
+    with pytest.raises(
+        ValueError, match="(outside the range float32 clusters correctly|too large for float32).*dtype='float64'"
+    ):
         estimator(3, random_state=0).fit(x)
     km = estimator(3, random_state=0, dtype="float64").fit(x)
     unscaled = estimator(3, random_state=0, dtype="float64").fit(blobs[0][:500])
@@ -578,17 +597,20 @@ def _sklearn_twin(estimator):
     return getattr(sklearn.cluster, estimator.__name__)
 
 
-def _outcome(call):
-    """What a call did: ('error', type, message), or ('warnings', [(category, message), ...])."""
+def _outcome(call, *args):
+    """What ``call(*args)`` did: ('error', type, message), or ('warnings', [(category, message), ...])."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            call()
+            call(*args)
         except (ValueError, TypeError) as error:
             return ("error", type(error), str(error))
-    return ("warnings", sorted((w.category.__name__, str(w.message)) for w in caught if "feature names" in str(w.message)))
+    return (
+        "warnings",
+        sorted((w.category.__name__, str(w.message)) for w in caught if "feature names" in str(w.message)),
+    )
 
 
 @pytest.mark.parametrize("estimator", [KMeans, MiniBatchKMeans])
@@ -597,7 +619,10 @@ def test_feature_names_in_are_remembered_and_forgotten_as_scikit_learn_does(blob
     x = blobs[0][:300]
     twin = _sklearn_twin(estimator)
     for columns in (list("abcdef"), list(range(6))):  # string names are kept, integer ones are not
-        ours, theirs = estimator(3, random_state=0).fit(_frame(x, columns)), twin(3, random_state=0).fit(_frame(x, columns))
+        ours, theirs = (
+            estimator(3, random_state=0).fit(_frame(x, columns)),
+            twin(3, random_state=0).fit(_frame(x, columns)),
+        )
         assert hasattr(ours, "feature_names_in_") == hasattr(theirs, "feature_names_in_")
         if hasattr(theirs, "feature_names_in_"):
             assert ours.feature_names_in_.dtype == object
@@ -630,8 +655,8 @@ def test_other_columns_give_scikit_learns_errors_and_warnings(blobs, estimator, 
         ours = estimator(3, random_state=0).fit(data)
         theirs = _sklearn_twin(estimator)(3, random_state=0, n_init=1).fit(data)
         for query_name, query in queries.items():
-            expected = _outcome(lambda: getattr(theirs, method)(query))
-            got = _outcome(lambda: getattr(ours, method)(query))
+            expected = _outcome(getattr(theirs, method), query)
+            got = _outcome(getattr(ours, method), query)
             if expected[0] == "error" and got[0] == "error" and "feature names" not in expected[2]:
                 # Errors past the names (the feature count) are worded by each library.
                 assert got[1] is expected[1] and "features" in got[2], (fit_name, query_name, got)
@@ -642,7 +667,6 @@ def test_other_columns_give_scikit_learns_errors_and_warnings(blobs, estimator, 
 
 def test_pyarrow_tables_have_feature_names_as_in_scikit_learn(blobs):
     import pyarrow as pa  # installed with tensorflow-datasets
-
     from sklearn.cluster import KMeans as SklearnKMeans
 
     x = blobs[0][:200]
@@ -681,8 +705,8 @@ def test_get_feature_names_out_is_scikit_learns(blobs, estimator):
         assert got.dtype == object and got.tolist() == expected.tolist()
         assert got.tolist() == [f"{estimator.__name__.lower()}{i}" for i in range(4)]
         for input_features in (list("abcdef"), list("abcdeg"), list("abc"), [f"x{i}" for i in range(6)]):
-            assert _outcome(lambda: ours.get_feature_names_out(input_features)) == _outcome(
-                lambda: theirs.get_feature_names_out(input_features)
+            assert _outcome(ours.get_feature_names_out, input_features) == _outcome(
+                theirs.get_feature_names_out, input_features
             ), input_features
     with pytest.raises(tfkmeans_not_fitted()):
         estimator(4).get_feature_names_out()
@@ -732,15 +756,19 @@ def test_column_transformer_names_and_values_match_scikit_learns(blobs):
 
     def pipeline(estimator):
         columns = ColumnTransformer(
-            [("km", make_pipeline(StandardScaler(), estimator(3, init=init, n_init=1)), list("abcd")),
-             ("rest", "passthrough", ["e", "f"])]
+            [
+                ("km", make_pipeline(StandardScaler(), estimator(3, init=init, n_init=1)), list("abcd")),
+                ("rest", "passthrough", ["e", "f"]),
+            ]
         )
         return columns.set_output(transform="pandas").fit(frame)
 
     ours, theirs = pipeline(KMeans), pipeline(SklearnKMeans)
-    assert ours.get_feature_names_out().tolist() == theirs.get_feature_names_out().tolist() == [
-        "km__kmeans0", "km__kmeans1", "km__kmeans2", "rest__e", "rest__f"
-    ]
+    assert (
+        ours.get_feature_names_out().tolist()
+        == theirs.get_feature_names_out().tolist()
+        == ["km__kmeans0", "km__kmeans1", "km__kmeans2", "rest__e", "rest__f"]
+    )
     got, expected = ours.transform(frame), theirs.transform(frame)
     assert list(got.columns) == list(expected.columns)
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-5, atol=1e-5)
@@ -793,9 +821,11 @@ def test_verbose_lines_carry_the_run_and_the_iteration_across_checkpoint_segment
         KMeans(**{**params, "algorithm": "elkan" if name == "elkan" else "lloyd", "n_init": 2}, **extra).fit(x)
         runs[name] = [(r, i) for r, i, _ in _verbose_lines(capfd)]
     first = sum(1 for r, _ in runs["elkan"] if r == 1)
-    assert runs["segments"] == runs["elkan"] == [(1, i) for i in range(1, first + 1)] + [
-        (2, i) for i in range(1, len(runs["elkan"]) - first + 1)
-    ]
+    assert (
+        runs["segments"]
+        == runs["elkan"]
+        == [(1, i) for i in range(1, first + 1)] + [(2, i) for i in range(1, len(runs["elkan"]) - first + 1)]
+    )
 
 
 def test_two_fits_into_one_log_dir_keep_their_curves_apart(blobs, tmp_path, monkeypatch):
@@ -826,16 +856,22 @@ def test_two_fits_into_one_log_dir_keep_their_curves_apart(blobs, tmp_path, monk
     assert sorted(path.name for path in logs.iterdir()) == ["fit-1", "fit-2", "fit-3", "fit-4"]
     curve = logged_curves(logs / "fit-3")["kmeans/run_0/inertia"]
     assert [step for step, _ in curve] == list(range(1, resumed.n_iter_ + 1)) and resumed.n_iter_ > 2
-    np.testing.assert_allclose([v for _, v in curve], [v for _, v in logged_curves(logs / "fit-1")["kmeans/run_0/inertia"]],
-                               rtol=1e-5)  # the same fit as the first one
+    np.testing.assert_allclose(
+        [v for _, v in curve], [v for _, v in logged_curves(logs / "fit-1")["kmeans/run_0/inertia"]], rtol=1e-5
+    )  # the same fit as the first one
     # Another log_dir for the resume: a new folder there, not the old one.
     KMeans(**params | {"log_dir": str(tmp_path / "elsewhere")}, checkpoint_dir=str(tmp_path / "ckpt")).fit(x)
     assert [path.name for path in (tmp_path / "elsewhere").iterdir()] == ["fit-1"]
 
 
-@pytest.mark.parametrize("estimator, options", [
-    (KMeans, {}), (MiniBatchKMeans, {}), (MiniBatchKMeans, {"compute_labels": False}),
-])
+@pytest.mark.parametrize(
+    "estimator, options",
+    [
+        (KMeans, {}),
+        (MiniBatchKMeans, {}),
+        (MiniBatchKMeans, {"compute_labels": False}),
+    ],
+)
 @pytest.mark.parametrize("as_dataset", [False, True])
 def test_fewer_distinct_points_than_clusters_warn_as_scikit_learns_kmeans(estimator, options, as_dataset):
     """MiniBatchKMeans said nothing where KMeans (and scikit-learn's) give a ConvergenceWarning."""
@@ -935,7 +971,10 @@ def test_reloaded_saved_model_serves_every_thread_after_bad_calls(tmp_path, esti
     try:  # a subprocess with a timeout: a hang fails this test instead of stopping the suite
         done = subprocess.run(
             [sys.executable, "-c", _SAVED_MODEL_THREADS, str(tmp_path / "model"), estimator],
-            capture_output=True, text=True, timeout=120, env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
         )
     except subprocess.TimeoutExpired as expired:
         pytest.fail(f"the reloaded model's threads hung after the bad calls:\n{expired.stdout}\n{expired.stderr}")

@@ -14,12 +14,22 @@ def _single_and_batched(x, initial_centers, tol, max_iter=100):
     weights = tf.ones([x.shape[0]], x.dtype)
     k = initial_centers.shape[1]
     batched = ops.lloyd_runs(
-        x, weights, tf.constant(initial_centers), tf.constant(max_iter), tf.constant(tol, x.dtype),
+        x,
+        weights,
+        tf.constant(initial_centers),
+        tf.constant(max_iter),
+        tf.constant(tol, x.dtype),
         chunk_size=default_chunk_size(k * len(initial_centers), x.shape[1], "matmul"),
     )
     singles = [
-        ops.lloyd(x, weights, tf.constant(c), tf.constant(max_iter), tf.constant(tol, x.dtype),
-                  chunk_size=default_chunk_size(k, x.shape[1], "matmul"))
+        ops.lloyd(
+            x,
+            weights,
+            tf.constant(c),
+            tf.constant(max_iter),
+            tf.constant(tol, x.dtype),
+            chunk_size=default_chunk_size(k, x.shape[1], "matmul"),
+        )
         for c in initial_centers
     ]
     return batched, singles

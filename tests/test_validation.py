@@ -30,7 +30,23 @@ X = np.random.default_rng(0).normal(size=(40, 3))
         (tf.data.Dataset.from_tensor_slices(np.array([[1.0, np.nan]])).batch(2), ValueError, "NaN or infinity"),
         (tf.data.Dataset.from_tensor_slices({"x": np.zeros((3, 2))}), TypeError, "must yield features"),
     ],
-    ids=["nan", "inf", "inf_and_minus_inf", "overflow", "1d", "scalar", "no_samples", "no_features", "complex", "strings", "objects", "string_tensor", "empty_dataset", "nan_dataset", "dict_dataset"],
+    ids=[
+        "nan",
+        "inf",
+        "inf_and_minus_inf",
+        "overflow",
+        "1d",
+        "scalar",
+        "no_samples",
+        "no_features",
+        "complex",
+        "strings",
+        "objects",
+        "string_tensor",
+        "empty_dataset",
+        "nan_dataset",
+        "dict_dataset",
+    ],
 )
 def test_bad_training_data(data, error, message):
     with pytest.raises(error, match=message):
@@ -121,7 +137,7 @@ def test_use_before_fit(method):
     with pytest.raises(NotFittedError, match="not fitted yet"):
         getattr(KMeans(2), method)(X)
     with pytest.raises(AttributeError):
-        KMeans(2).cluster_centers_
+        _ = KMeans(2).cluster_centers_
 
 
 @pytest.mark.parametrize("method", ["predict", "transform", "score"])

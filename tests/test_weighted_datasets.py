@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 
 from tfkmeans import KMeans, MiniBatchKMeans
-from tfkmeans.ops._sampling import reservoir_sample
 from tfkmeans.exceptions import ConvergenceWarning
+from tfkmeans.ops._sampling import reservoir_sample
 
 BLOB_CENTERS = np.array([[100.0, 100.0], [110.0, 100.0], [100.0, 110.0]])
 

@@ -112,7 +112,7 @@ def test_groups_partition_the_centres():
     np.testing.assert_array_equal(np.sort(members), np.arange(37))
     assert splits[0] == 0 and splits[-1] == 37 and len(splits) == 6
     for group in range(5):
-        inside = members[splits[group]:splits[group + 1]]
+        inside = members[splits[group] : splits[group + 1]]
         assert (np.diff(inside) > 0).all()
         assert (groups.of_center.numpy()[inside] == group).all()
 

@@ -7,7 +7,15 @@ from tfkmeans.exceptions import ConvergenceWarning, NotFittedError
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceWarning", "KMeans", "MiniBatchKMeans", "NotFittedError", "__version__", "kmeans_plusplus", "layers"]
+__all__ = [
+    "ConvergenceWarning",
+    "KMeans",
+    "MiniBatchKMeans",
+    "NotFittedError",
+    "__version__",
+    "kmeans_plusplus",
+    "layers",
+]
 
 
 def __getattr__(name: str):

@@ -20,7 +20,7 @@ import copy
 import json
 import math
 import os
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -48,12 +48,12 @@ class FitFingerprint(NamedTuple):
     n_samples: int
     x_checksum: tuple[float, float, float, float]
     weight_checksum: tuple[float, float, float]
-    seed: Optional[int]
+    seed: int | None
     origin: tuple[float, ...]  # where the fit moved the data (the centres saved are about it); () if not moved
 
 
 def fit_fingerprint(
-    X: Any, sample_weight: Any, dtype: tf.DType, random_state: RandomState, origin: Optional[tf.Tensor] = None
+    X: Any, sample_weight: Any, dtype: tf.DType, random_state: RandomState, origin: tf.Tensor | None = None
 ) -> FitFingerprint:
     """Fingerprint of a fit's inputs, as the estimator receives them, for :class:`_CompatibleCheckpoint`.
 
@@ -120,10 +120,10 @@ class _Checksum:
     def __init__(self):
         self.rows = 0
         self.x_sum = self.x_squares = self.x_by_row = 0.0
-        self.column_sums: Optional[np.ndarray] = None
+        self.column_sums: np.ndarray | None = None
         self.w_sum = self.w_squares = self.w_by_row = 0.0
 
-    def add(self, x: Union[np.ndarray, tf.Tensor], weights: np.ndarray, dtype: Optional[tf.DType] = None) -> None:
+    def add(self, x: np.ndarray | tf.Tensor, weights: np.ndarray, dtype: tf.DType | None = None) -> None:
         """Add the rows of ``x`` (cast to ``dtype`` first, if given) and their weights."""
         n_samples, n_features = (int(d) for d in x.shape)
         w, w_rows = weights.astype(np.float64), self._positions(n_samples)
@@ -132,7 +132,7 @@ class _Checksum:
         self.w_by_row += float((w * w_rows).sum())
         step = max(1, _CHECKSUM_CHUNK // n_features)
         for start in range(0, n_samples, step):
-            chunk = x[start:start + step]
+            chunk = x[start : start + step]
             if dtype is not None:
                 chunk = tf.cast(chunk, dtype) if tf.is_tensor(chunk) else chunk.astype(dtype.as_numpy_dtype, copy=False)
             if tf.is_tensor(chunk):
@@ -186,8 +186,12 @@ class _CompatibleCheckpoint:
     _required_keys: tuple[str, ...] = ()
 
     def __init__(
-        self, directory: Union[str, os.PathLike], expected: dict[str, Any], variables: dict[str, tf.Variable],
-        fingerprint: FitFingerprint, settings: dict[str, Union[str, int, float, None]],
+        self,
+        directory: str | os.PathLike,
+        expected: dict[str, Any],
+        variables: dict[str, tf.Variable],
+        fingerprint: FitFingerprint,
+        settings: dict[str, str | int | float | None],
     ):
         self.directory = os.fspath(directory)
         settings_json = json.dumps(settings, sort_keys=True)
@@ -223,10 +227,12 @@ class _CompatibleCheckpoint:
         try:
             self._checkpoint.restore(latest).assert_existing_objects_matched()
         except (tf.errors.OpError, ValueError, AssertionError, IndexError) as error:
-            raise ValueError(f"The checkpoint {latest} could not be restored (corrupt or incomplete): {error}") from None
+            raise ValueError(
+                f"The checkpoint {latest} could not be restored (corrupt or incomplete): {error}"
+            ) from None
         return True
 
-    def log_folder(self, log_dir: Optional[str], resumed: bool) -> Optional[str]:
+    def log_folder(self, log_dir: str | None, resumed: bool) -> str | None:
         """The fit's TensorBoard folder in ``log_dir`` (None without one), recorded beside the checkpoint.
 
         A resumed fit continues in the folder of the fit it resumes, if that
@@ -305,8 +311,14 @@ class FitCheckpoint(_CompatibleCheckpoint):
     _required_keys = (_CENTERS_KEY, _SEEDS_KEY)
 
     def __init__(
-        self, directory: Union[str, os.PathLike], n_clusters: int, n_features: int, n_init: int, dtype: tf.DType,
-        fingerprint: FitFingerprint, settings: dict[str, Union[str, int, float, None]],
+        self,
+        directory: str | os.PathLike,
+        n_clusters: int,
+        n_features: int,
+        n_init: int,
+        dtype: tf.DType,
+        fingerprint: FitFingerprint,
+        settings: dict[str, str | int | float | None],
     ):
         self.run_seeds = tf.Variable(tf.zeros([n_init], tf.int64), trainable=False)
         self.run_index = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -319,8 +331,13 @@ class FitCheckpoint(_CompatibleCheckpoint):
             directory,
             {"n_clusters": n_clusters, "n_features": n_features, "n_init": n_init, "dtype": dtype.name},
             dict(
-                run_seeds=self.run_seeds, run_index=self.run_index, iterations=self.iterations, centers=self.centers,
-                best_centers=self.best_centers, best_inertia=self.best_inertia, best_n_iter=self.best_n_iter,
+                run_seeds=self.run_seeds,
+                run_index=self.run_index,
+                iterations=self.iterations,
+                centers=self.centers,
+                best_centers=self.best_centers,
+                best_inertia=self.best_inertia,
+                best_n_iter=self.best_n_iter,
             ),
             fingerprint,
             settings,
@@ -368,8 +385,14 @@ class MiniBatchCheckpoint(_CompatibleCheckpoint):
     _required_keys = tuple(_key(name) for name in ("state_centers", "state_counts", "batch_seed", "batch_size"))
 
     def __init__(
-        self, directory: Union[str, os.PathLike], n_clusters: int, n_features: int, dtype: tf.DType,
-        batch_size: int, fingerprint: FitFingerprint, settings: dict[str, Union[str, int, float, None]],
+        self,
+        directory: str | os.PathLike,
+        n_clusters: int,
+        n_features: int,
+        dtype: tf.DType,
+        batch_size: int,
+        fingerprint: FitFingerprint,
+        settings: dict[str, str | int | float | None],
     ):
         template = minibatch_initial_state(tf.zeros([n_clusters, n_features], dtype))
         self.state_variables = {

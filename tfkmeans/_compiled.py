@@ -10,7 +10,7 @@ change shape from fit to fit, so that one generic graph serves them all.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -72,8 +72,15 @@ def score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance: 
 
 @tf.function(autograph=False)
 def lloyd_stream_fit(
-    batches: tf.data.Dataset, n_batches: tf.Tensor, initial_centers: tf.Tensor, max_iter: tf.Tensor, tol: tf.Tensor,
-    progress: tf.Tensor, distance: str, chunk_size: int, verbose: bool,
+    batches: tf.data.Dataset,
+    n_batches: tf.Tensor,
+    initial_centers: tf.Tensor,
+    max_iter: tf.Tensor,
+    tol: tf.Tensor,
+    progress: tf.Tensor,
+    distance: str,
+    chunk_size: int,
+    verbose: bool,
 ) -> ops.LloydResult:
     """Streamed Lloyd iterations, then a last pass for labels and exact inertia: one graph call."""
     run = ops.lloyd_stream(batches, n_batches, initial_centers, max_iter, tol, distance, chunk_size, verbose, progress)
@@ -98,7 +105,15 @@ def minibatch_stream_fit(
 ) -> ops.MiniBatchResult:
     """Steps over ``train`` (the epochs, one step per batch), then labels over ``once``: one call."""
     state, history = ops.minibatch_kmeans_stream(
-        train, initial_centers, n_samples, seed, reassignment_ratio, tol, max_no_improvement,
-        distance, chunk_size, verbose,
+        train,
+        initial_centers,
+        n_samples,
+        seed,
+        reassignment_ratio,
+        tol,
+        max_no_improvement,
+        distance,
+        chunk_size,
+        verbose,
     )
     return _minibatch.minibatch_result(state, history, once, total_weight, compute_labels, distance, chunk_size)

@@ -8,7 +8,7 @@ it, so that float32 keeps their distances.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -16,8 +16,9 @@ import tensorflow as tf
 from tfkmeans import _compiled
 from tfkmeans._datasets import unpack_dataset
 
+
 def as_float_matrix(
-    data: Any, dtype: tf.DType, name: str = "X", shift: Optional[Union[np.ndarray, tf.Tensor]] = None
+    data: Any, dtype: tf.DType, name: str = "X", shift: np.ndarray | tf.Tensor | None = None
 ) -> tf.Tensor:
     """Convert array-like, ``tf.Tensor`` or ``tf.data.Dataset`` data to a finite 2-D float tensor.
 
@@ -31,7 +32,7 @@ def as_float_matrix(
     return finite_tensor(data, dtype, name, shift)
 
 
-def numeric_matrix(data: Any, name: str) -> Union[np.ndarray, tf.Tensor]:
+def numeric_matrix(data: Any, name: str) -> np.ndarray | tf.Tensor:
     """``data`` as a numeric numpy array or tensor of shape ``(n_samples, n_features)``, both non-zero."""
     if isinstance(data, tf.data.Dataset):
         data = _concatenate_dataset(data, name)
@@ -47,7 +48,9 @@ def numeric_matrix(data: Any, name: str) -> Union[np.ndarray, tf.Tensor]:
             try:
                 data = data.astype(np.float64)
             except (TypeError, ValueError) as error:
-                raise TypeError(f"{name} must be numeric; could not convert its objects to numbers ({error}).") from None
+                raise TypeError(
+                    f"{name} must be numeric; could not convert its objects to numbers ({error})."
+                ) from None
         if data.dtype.kind == "c":
             raise ValueError(f"Complex data not supported: {name} must hold real numbers.")
         if data.dtype.kind not in "biuf":
@@ -70,7 +73,7 @@ def numeric_matrix(data: Any, name: str) -> Union[np.ndarray, tf.Tensor]:
 
 
 def finite_tensor(
-    data: Union[np.ndarray, tf.Tensor], dtype: tf.DType, name: str, shift: Optional[Union[np.ndarray, tf.Tensor]]
+    data: np.ndarray | tf.Tensor, dtype: tf.DType, name: str, shift: np.ndarray | tf.Tensor | None
 ) -> tf.Tensor:
     """``data - shift`` as a tensor of ``dtype``; a ValueError naming NaN or infinity if it is not finite."""
     if tf.is_tensor(data):
@@ -122,7 +125,7 @@ def check_float32_scale(tensor: tf.Tensor, name: str, largest: float) -> None:
 _TF_ALIGNMENT = 64
 
 
-def _aligned_tensor(array: np.ndarray, dtype: tf.DType, shift: Optional[np.ndarray] = None) -> tf.Tensor:
+def _aligned_tensor(array: np.ndarray, dtype: tf.DType, shift: np.ndarray | None = None) -> tf.Tensor:
     """A tensor sharing a fresh, aligned, C-ordered copy of ``array - shift`` in ``dtype``.
 
     ``tf.convert_to_tensor`` peaks at twice the array's size, and its allocator
@@ -132,7 +135,7 @@ def _aligned_tensor(array: np.ndarray, dtype: tf.DType, shift: Optional[np.ndarr
     itemsize = dtype.size
     raw = np.empty(array.size * itemsize + _TF_ALIGNMENT, np.uint8)
     offset = -raw.ctypes.data % _TF_ALIGNMENT
-    copy = raw[offset:offset + array.size * itemsize].view(dtype.as_numpy_dtype).reshape(array.shape)
+    copy = raw[offset : offset + array.size * itemsize].view(dtype.as_numpy_dtype).reshape(array.shape)
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller
         if shift is None:
             copy[...] = array
@@ -151,9 +154,7 @@ def _concatenate_dataset(dataset: tf.data.Dataset, name: str) -> tf.Tensor:
 _CENTERING_ROWS = 4096
 
 
-def as_centered_float_matrix(
-    data: Any, dtype: tf.DType, name: str = "X"
-) -> tuple[tf.Tensor, Optional[tf.Tensor]]:
+def as_centered_float_matrix(data: Any, dtype: tf.DType, name: str = "X") -> tuple[tf.Tensor, tf.Tensor | None]:
     """:func:`as_float_matrix`, moved to an origin near its mean if it lies far from zero; that origin or None.
 
     Distances are the same about any origin, but float32 loses them on data
@@ -184,7 +185,7 @@ def _mean_and_far_from_zero(points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return mean, far_from_zero(mean, tf.reduce_sum(tf.math.reduce_variance(points, axis=0)))
 
 
-def mean_if_far_from_zero(points: tf.Tensor) -> Optional[tf.Tensor]:
+def mean_if_far_from_zero(points: tf.Tensor) -> tf.Tensor | None:
     """The mean of ``points`` if they are :func:`far_from_zero`, else None."""
     mean, far = _mean_and_far_from_zero(points)
     return mean if far else None
@@ -197,7 +198,7 @@ def mean_if_far_from_zero_else_zeros(points: tf.Tensor) -> tf.Tensor:
     return tf.where(far, mean, tf.zeros_like(mean))
 
 
-def feature_names(data: Any) -> Optional[np.ndarray]:
+def feature_names(data: Any) -> np.ndarray | None:
     """The column names of a data frame whose columns are all named by strings, else None (scikit-learn's rule).
 
     Data frames are recognised by their attributes, so that pandas (or polars,
@@ -264,7 +265,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: tf.DType) -> 
     return tf.cast(weights, dtype)
 
 
-def check_weights_fit(smallest_positive: Optional[float], total: float, dtype: tf.DType) -> None:
+def check_weights_fit(smallest_positive: float | None, total: float, dtype: tf.DType) -> None:
     """A ValueError unless weights summing to ``total`` (smallest positive one, if known) are safe in ``dtype``."""
     limits = np.finfo(dtype.as_numpy_dtype)
     # A quarter of the maximum leaves room for the weighted sums of coordinates near 1.

@@ -9,7 +9,8 @@ checkpoints; the plan only runs iterations and the final labelling pass.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -31,8 +32,8 @@ class FitPlan(NamedTuple):
     run: RunFn
     distributed_run: Callable[[tf.distribute.Strategy], RunFn]  # ``run`` spread over a strategy's replicas
     in_memory: bool = False  # restarts can then be seeded together
-    run_all: Optional[RunsFn] = None  # every run in one loop (Lloyd); None: one by one
-    origin: Optional[tf.Tensor] = None  # the runs see the data moved by -origin (centred)
+    run_all: RunsFn | None = None  # every run in one loop (Lloyd); None: one by one
+    origin: tf.Tensor | None = None  # the runs see the data moved by -origin (centred)
     weight_scale: float = 1.0  # the runs see the sample weights divided by it (scaled_sample_weight)
 
 
@@ -62,8 +63,16 @@ def stream_seed_sample_size(n_clusters: int) -> int:
 
 
 def in_memory_plan(
-    x: tf.Tensor, weights: tf.Tensor, tol: tf.Tensor, options: LoopOptions, *, algorithm: str, n_groups: int,
-    runs_chunk_size: Callable[[int], int], origin: Optional[tf.Tensor], weight_scale: float,
+    x: tf.Tensor,
+    weights: tf.Tensor,
+    tol: tf.Tensor,
+    options: LoopOptions,
+    *,
+    algorithm: str,
+    n_groups: int,
+    runs_chunk_size: Callable[[int], int],
+    origin: tf.Tensor | None,
+    weight_scale: float,
 ) -> FitPlan:
     """The plan of in-memory data ``x`` (moved by ``-origin``) with scaled sample ``weights``.
 
@@ -102,8 +111,12 @@ def in_memory_plan(
 
 
 def stream_plan(
-    batches: tf.data.Dataset, n_batches: tf.Tensor, seed_rows: tf.Tensor, tol: tf.Tensor, options: LoopOptions,
-    origin: Optional[tf.Tensor],
+    batches: tf.data.Dataset,
+    n_batches: tf.Tensor,
+    seed_rows: tf.Tensor,
+    tol: tf.Tensor,
+    options: LoopOptions,
+    origin: tf.Tensor | None,
 ) -> FitPlan:
     """The plan of a dataset of ``n_batches`` ``(x, sample_weight)`` batches (moved by ``-origin``), read once per
     iteration; initial centres come from ``seed_rows``, drawn by weight (so they count once each)."""
@@ -116,7 +129,9 @@ def stream_plan(
     def distributed_run(strategy: tf.distribute.Strategy) -> RunFn:
         return dataset_distributed_run(strategy, batches, options)
 
-    return FitPlan(seed_rows, tf.ones(tf.shape(seed_rows)[:1], seed_rows.dtype), tol, run, distributed_run, origin=origin)
+    return FitPlan(
+        seed_rows, tf.ones(tf.shape(seed_rows)[:1], seed_rows.dtype), tol, run, distributed_run, origin=origin
+    )
 
 
 def replicated_run(strategy: tf.distribute.Strategy, x: tf.Tensor, weights: tf.Tensor, options: LoopOptions) -> RunFn:
@@ -132,7 +147,7 @@ def replicated_run(strategy: tf.distribute.Strategy, x: tf.Tensor, weights: tf.T
     def shard(values: tf.Tensor) -> tf.distribute.DistributedValues:
         def replica_share(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
             start = context.replica_id_in_sync_group * shard_size
-            return tf.identity(values[start:start + shard_size])  # a copy on the replica's device
+            return tf.identity(values[start : start + shard_size])  # a copy on the replica's device
 
         return strategy.experimental_distribute_values_from_function(replica_share)
 

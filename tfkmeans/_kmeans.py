@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -39,7 +40,7 @@ _AUTO_MAX_BOUNDS_BYTES = 2**30
 _AUTO_YINYANG_MIN_CLUSTERS = 300
 
 
-def _active_strategy() -> Optional[tf.distribute.Strategy]:
+def _active_strategy() -> tf.distribute.Strategy | None:
     """The ``tf.distribute`` strategy whose scope we are in, if it has several replicas."""
     if not tf.distribute.has_strategy():
         return None
@@ -214,8 +215,8 @@ class KMeans(BaseKMeans):
         self,
         n_clusters: int = 8,
         *,
-        init: Union[str, np.ndarray, Callable] = "k-means++",
-        n_init: Union[str, int] = "auto",
+        init: str | np.ndarray | Callable = "k-means++",
+        n_init: str | int = "auto",
         max_iter: int = 300,
         tol: float = 1e-4,
         verbose: int = 0,
@@ -224,10 +225,10 @@ class KMeans(BaseKMeans):
         algorithm: str = "auto",
         distance: str = "matmul",
         dtype: str = "float32",
-        chunk_size: Optional[int] = None,
-        checkpoint_dir: Optional[str] = None,
+        chunk_size: int | None = None,
+        checkpoint_dir: str | None = None,
         checkpoint_every: int = 10,
-        log_dir: Optional[str] = None,
+        log_dir: str | None = None,
     ):
         super().__init__(name="kmeans")
         self.n_clusters = n_clusters
@@ -287,19 +288,25 @@ class KMeans(BaseKMeans):
     def _loop_options(self, n_features: int) -> LoopOptions:
         return LoopOptions(self.distance, self._chunk_size(n_features), bool(self.verbose))
 
-    def _in_memory_fit_plan(self, X: Any, sample_weight: Optional[Any]) -> FitPlan:
+    def _in_memory_fit_plan(self, X: Any, sample_weight: Any | None) -> FitPlan:
         x, origin = self._fit_matrix(X)
         n_samples, n_features = (int(d) for d in x.shape)
         self._check_common_params(n_samples)
         self._check_tol()
         weights, weight_scale = scaled_sample_weight(sample_weight, n_samples, x.dtype)
         return in_memory_plan(
-            x, weights, self._absolute_tol(x), self._loop_options(n_features),
-            algorithm=self._single_run_algorithm(n_samples, n_features), n_groups=default_n_groups(self._n_clusters),
-            runs_chunk_size=functools.partial(self._chunk_size, n_features), origin=origin, weight_scale=weight_scale,
+            x,
+            weights,
+            self._absolute_tol(x),
+            self._loop_options(n_features),
+            algorithm=self._single_run_algorithm(n_samples, n_features),
+            n_groups=default_n_groups(self._n_clusters),
+            runs_chunk_size=functools.partial(self._chunk_size, n_features),
+            origin=origin,
+            weight_scale=weight_scale,
         )
 
-    def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Optional[Any]) -> FitPlan:
+    def _stream_fit_plan(self, dataset: tf.data.Dataset, sample_weight: Any | None) -> FitPlan:
         """Out-of-core fit: the dataset is read once per iteration, never held in memory.
 
         Initial centres are chosen (k-means++ or random) from a random sample
@@ -322,9 +329,14 @@ class KMeans(BaseKMeans):
         return stream_plan(batches, moments.batches, rows, tol, self._loop_options(self.n_features_in_), origin)
 
     def _open_checkpoint(
-        self, n_init: int, run_seeds: np.ndarray, dtype: tf.DType, X: Any, sample_weight: Optional[Any],
-        origin: Optional[tf.Tensor],
-    ) -> Optional[FitCheckpoint]:
+        self,
+        n_init: int,
+        run_seeds: np.ndarray,
+        dtype: tf.DType,
+        X: Any,
+        sample_weight: Any | None,
+        origin: tf.Tensor | None,
+    ) -> FitCheckpoint | None:
         """The fit's checkpoint, restored if the directory holds one of this fit (``X`` as fit received it), else started."""
         if self.checkpoint_dir is None:
             return None
@@ -337,7 +349,9 @@ class KMeans(BaseKMeans):
         if resumed:
             logging.info(
                 "KMeans: resuming from %s at run %d, iteration %d",
-                self.checkpoint_dir, int(checkpoint.run_index.numpy()) + 1, int(checkpoint.iterations.numpy()),
+                self.checkpoint_dir,
+                int(checkpoint.run_index.numpy()) + 1,
+                int(checkpoint.iterations.numpy()),
             )
         else:
             checkpoint.start(run_seeds)
@@ -345,8 +359,13 @@ class KMeans(BaseKMeans):
         return checkpoint
 
     def _run_lloyd(
-        self, run: RunFn, centers: tf.Tensor, tol: tf.Tensor, done: int,
-        checkpoint: Optional[FitCheckpoint], run_index: int,
+        self,
+        run: RunFn,
+        centers: tf.Tensor,
+        tol: tf.Tensor,
+        done: int,
+        checkpoint: FitCheckpoint | None,
+        run_index: int,
     ) -> ops.LloydResult:
         """One run to convergence; with a checkpoint, in segments of ``checkpoint_every`` iterations."""
         if checkpoint is None:
@@ -384,7 +403,10 @@ class KMeans(BaseKMeans):
             self._log_history(run_index, history, first_iteration=1)
             logging.info(
                 "KMeans run %d/%d: %d iterations, inertia %.6g",
-                run_index + 1, len(run_seeds), n_iter[run_index], inertia[run_index],
+                run_index + 1,
+                len(run_seeds),
+                n_iter[run_index],
+                inertia[run_index],
             )
         logging.info("KMeans: %d runs in %.2f s", len(run_seeds), time.perf_counter() - started)
         if plan.run_all is None:
@@ -392,16 +414,14 @@ class KMeans(BaseKMeans):
         best = int(np.argmin(inertia))
         # Labels and exact inertia of the best run: one more pass, as a single run ends.
         result = plan.run(runs.centers[best], plan.tol, 0, progress(best))
-        return result._replace(
-            n_iter=runs.n_iter[best], converged=runs.converged[best], history=histories[best]
-        )
+        return result._replace(n_iter=runs.n_iter[best], converged=runs.converged[best], history=histories[best])
 
     def _log_history(self, run_index: int, history: tf.Tensor, first_iteration: int) -> None:
         """TensorBoard curves of one run (or segment) from the history the graph recorded."""
         tags = (f"kmeans/run_{run_index}/inertia", f"kmeans/run_{run_index}/centre_shift")
         self._log_scalars(tags, history, first_iteration)
 
-    def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "KMeans":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any | None = None) -> KMeans:
         """Compute the clustering.
 
         Parameters
@@ -439,7 +459,9 @@ class KMeans(BaseKMeans):
             # .numpy(), not int(variable): under a MirroredStrategy the checkpoint's variables are mirrored.
             first_run, run_seeds = int(checkpoint.run_index.numpy()), checkpoint.run_seeds.numpy()
             if np.isfinite(checkpoint.best_inertia.numpy()):  # a finished run to beat
-                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0, progress(first_run))._replace(n_iter=checkpoint.best_n_iter.numpy())
+                best = run(tf.identity(checkpoint.best_centers), plan.tol, 0, progress(first_run))._replace(
+                    n_iter=checkpoint.best_n_iter.numpy()
+                )
 
         for run_index in range(first_run, n_init):
             started = time.perf_counter()
@@ -450,8 +472,14 @@ class KMeans(BaseKMeans):
                 centers, done = self._initial_centers(plan.seed_points, plan.seed_weights, run_rng, plan.origin), 0
             result = self._run_lloyd(run, centers, plan.tol, done, checkpoint, run_index)
             logging.log_if(
-                logging.INFO, "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s", self.verbose or n_init > 1,
-                run_index + 1, n_init, int(result.n_iter), float(result.inertia), time.perf_counter() - started,
+                logging.INFO,
+                "KMeans run %d/%d: %d iterations, inertia %.6g, %.2f s",
+                self.verbose or n_init > 1,
+                run_index + 1,
+                n_init,
+                int(result.n_iter),
+                float(result.inertia),
+                time.perf_counter() - started,
             )
             if best is None or float(result.inertia) < float(best.inertia):
                 best = result

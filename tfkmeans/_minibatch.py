@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -227,23 +228,23 @@ class MiniBatchKMeans(BaseKMeans):
         self,
         n_clusters: int = 8,
         *,
-        init: Union[str, np.ndarray, Callable] = "k-means++",
+        init: str | np.ndarray | Callable = "k-means++",
         max_iter: int = 100,
         batch_size: int = 1024,
         verbose: int = 0,
         compute_labels: bool = True,
         random_state: RandomState = None,
         tol: float = 0.0,
-        max_no_improvement: Optional[int] = 10,
-        init_size: Optional[int] = None,
-        n_init: Union[str, int] = "auto",
+        max_no_improvement: int | None = 10,
+        init_size: int | None = None,
+        n_init: str | int = "auto",
         reassignment_ratio: float = 0.01,
         distance: str = "matmul",
         dtype: str = "float32",
-        chunk_size: Optional[int] = None,
-        checkpoint_dir: Optional[str] = None,
+        chunk_size: int | None = None,
+        checkpoint_dir: str | None = None,
         checkpoint_every: int = 10,
-        log_dir: Optional[str] = None,
+        log_dir: str | None = None,
     ):
         super().__init__(name="minibatch_kmeans")
         self.n_clusters = n_clusters
@@ -280,7 +281,9 @@ class MiniBatchKMeans(BaseKMeans):
         self._check_tol()
         self._check_step_params()
         self._max_no_improvement = (
-            None if self.max_no_improvement is None else check_int(self.max_no_improvement, "max_no_improvement", minimum=0)
+            None
+            if self.max_no_improvement is None
+            else check_int(self.max_no_improvement, "max_no_improvement", minimum=0)
         )
         batch_size = min(check_positive_int(self.batch_size, "batch_size"), n_samples)
         if self.init_size is None:
@@ -331,7 +334,7 @@ class MiniBatchKMeans(BaseKMeans):
             super()._set_centers(centers)
 
     def _set_state(
-        self, centers: tf.Tensor, counts: tf.Tensor, samples_since_reassign: int, origin: Optional[tf.Tensor]
+        self, centers: tf.Tensor, counts: tf.Tensor, samples_since_reassign: int, origin: tf.Tensor | None
     ) -> None:
         """Keep the step state: centres computed about ``origin`` (None: not moved), counts, reassignment counter."""
         existing = getattr(self, "counts", None)
@@ -343,8 +346,14 @@ class MiniBatchKMeans(BaseKMeans):
         self._store_centers(centers, origin)  # after the counts, which _set_centers compares the centres with
 
     def _best_initial_centers(
-        self, x: tf.Tensor, weights: tf.Tensor, rng: np.random.RandomState, init_size: int, n_init: int,
-        origin: Optional[tf.Tensor], same_subset: bool = False,
+        self,
+        x: tf.Tensor,
+        weights: tf.Tensor,
+        rng: np.random.RandomState,
+        init_size: int,
+        n_init: int,
+        origin: tf.Tensor | None,
+        same_subset: bool = False,
     ) -> tf.Tensor:
         """scikit-learn's scheme: each candidate on its own random subset, scored on a common one.
 
@@ -366,8 +375,14 @@ class MiniBatchKMeans(BaseKMeans):
                 return centers
             inertia = float(_compiled.labels_and_inertia(x_valid, centers, w_valid, distance, chunk_size)[1])
             logging.log_if(
-                logging.INFO, "MiniBatchKMeans init %d/%d: inertia %.6g on %d validation rows, %.2f s",
-                bool(self.verbose), run + 1, n_init, inertia, int(x_valid.shape[0]), time.perf_counter() - started,
+                logging.INFO,
+                "MiniBatchKMeans init %d/%d: inertia %.6g on %d validation rows, %.2f s",
+                bool(self.verbose),
+                run + 1,
+                n_init,
+                inertia,
+                int(x_valid.shape[0]),
+                time.perf_counter() - started,
             )
             if best_inertia is None or inertia < best_inertia:
                 best, best_inertia = centers, inertia
@@ -375,7 +390,7 @@ class MiniBatchKMeans(BaseKMeans):
 
     # -- fitting -------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "MiniBatchKMeans":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any | None = None) -> MiniBatchKMeans:
         """Compute the centres from mini-batches of ``X``.
 
         Parameters
@@ -417,7 +432,8 @@ class MiniBatchKMeans(BaseKMeans):
         if resumed:
             logging.info(
                 "MiniBatchKMeans: resuming from %s at step %d",
-                self.checkpoint_dir, int(checkpoint.state_variables["step"].numpy()),
+                self.checkpoint_dir,
+                int(checkpoint.state_variables["step"].numpy()),
             )
             # The seed and initial centres come from the checkpoint: no initialisation is recomputed.
             centers, seed = tf.identity(checkpoint.initial_centers), tf.identity(checkpoint.batch_seed)
@@ -430,47 +446,94 @@ class MiniBatchKMeans(BaseKMeans):
         n_steps = min(self._max_iter * n_samples // batch_size, INT32_MAX)
         options = dict(
             # Equal weights draw batches as no weights do: unit weights change nothing.
-            batch_size=batch_size, weighted=bool(tf.reduce_any(weights != weights[0])), distance=self.distance,
-            chunk_size=self._chunk_size(n_features), verbose=bool(self.verbose),
+            batch_size=batch_size,
+            weighted=bool(tf.reduce_any(weights != weights[0])),
+            distance=self.distance,
+            chunk_size=self._chunk_size(n_features),
+            verbose=bool(self.verbose),
         )
         if checkpoint is None:
             result = _compiled.minibatch_kmeans(
-                x, weights, centers, tf.constant(n_steps), seed, ratio, self._absolute_tol(x), max_no_improvement,
-                compute_labels=bool(self.compute_labels), **options,
+                x,
+                weights,
+                centers,
+                tf.constant(n_steps),
+                seed,
+                ratio,
+                self._absolute_tol(x),
+                max_no_improvement,
+                compute_labels=bool(self.compute_labels),
+                **options,
             )
             self._log_steps(result.history, first_step=1)
         else:
             result = self._fit_in_segments(
-                checkpoint, resumed, x, weights, centers, n_steps, seed, ratio, self._absolute_tol(x),
-                max_no_improvement, options,
+                checkpoint,
+                resumed,
+                x,
+                weights,
+                centers,
+                n_steps,
+                seed,
+                ratio,
+                self._absolute_tol(x),
+                max_no_improvement,
+                options,
             )
         self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples), origin, weight_scale)
         logging.log_if(
-            logging.INFO, "MiniBatchKMeans: %d steps (%d epochs), inertia %.6g, %.2f s", bool(self.verbose),
-            self.n_steps_, self.n_iter_, self.inertia_, time.perf_counter() - started,
+            logging.INFO,
+            "MiniBatchKMeans: %d steps (%d epochs), inertia %.6g, %.2f s",
+            bool(self.verbose),
+            self.n_steps_,
+            self.n_iter_,
+            self.inertia_,
+            time.perf_counter() - started,
         )
         return self
 
     def _open_checkpoint(
-        self, n_features: int, dtype: tf.DType, batch_size: int, init_size: int, n_init: int, X: Any,
-        sample_weight: Optional[Any], origin: Optional[tf.Tensor],
-    ) -> Optional[MiniBatchCheckpoint]:
+        self,
+        n_features: int,
+        dtype: tf.DType,
+        batch_size: int,
+        init_size: int,
+        n_init: int,
+        X: Any,
+        sample_weight: Any | None,
+        origin: tf.Tensor | None,
+    ) -> MiniBatchCheckpoint | None:
         """The checkpoint of this fit (``X`` as fit received it) in ``checkpoint_dir``, not yet restored; None without one."""
         if self.checkpoint_dir is None:
             return None
         fingerprint = fit_fingerprint(X, sample_weight, dtype, self.random_state, origin)
         # A resume reuses the stored initial centres and step state: every parameter they came from must match.
         settings = {
-            "init": describe_init(self.init, dtype), "n_init": n_init, "init_size": init_size, "max_iter": self._max_iter,
-            "tol": self._tol, "max_no_improvement": self._max_no_improvement, "reassignment_ratio": self._reassignment_ratio,
+            "init": describe_init(self.init, dtype),
+            "n_init": n_init,
+            "init_size": init_size,
+            "max_iter": self._max_iter,
+            "tol": self._tol,
+            "max_no_improvement": self._max_no_improvement,
+            "reassignment_ratio": self._reassignment_ratio,
         }
         return MiniBatchCheckpoint(
             self.checkpoint_dir, self._n_clusters, n_features, dtype, batch_size, fingerprint, settings
         )
 
     def _fit_in_segments(
-        self, checkpoint: MiniBatchCheckpoint, resumed: bool, x: tf.Tensor, weights: tf.Tensor, centers: tf.Tensor,
-        n_steps: int, seed: tf.Tensor, ratio: tf.Tensor, tol: tf.Tensor, max_no_improvement: tf.Tensor, options: dict[str, Any],
+        self,
+        checkpoint: MiniBatchCheckpoint,
+        resumed: bool,
+        x: tf.Tensor,
+        weights: tf.Tensor,
+        centers: tf.Tensor,
+        n_steps: int,
+        seed: tf.Tensor,
+        ratio: tf.Tensor,
+        tol: tf.Tensor,
+        max_no_improvement: tf.Tensor,
+        options: dict[str, Any],
     ) -> ops.MiniBatchResult:
         """The step loop in graph calls of ``checkpoint_every`` steps, saving (and logging) after each.
 
@@ -487,20 +550,34 @@ class MiniBatchKMeans(BaseKMeans):
         while int(state.step) < n_steps and not bool(state.converged):
             first_step, limit = int(state.step) + 1, min(n_steps, int(state.step) + self._checkpoint_every)
             segment = _compiled.minibatch_kmeans_resume(
-                x, weights, state, tf.constant(limit), seed, ratio, tol, max_no_improvement,
-                compute_labels=False, **options,
+                x,
+                weights,
+                state,
+                tf.constant(limit),
+                seed,
+                ratio,
+                tol,
+                max_no_improvement,
+                compute_labels=False,
+                **options,
             )
             state = segment.state
             checkpoint.save(state)
             self._log_steps(segment.history, first_step)
             histories.append(segment.history)
         return _compiled.minibatch_result(
-            state, tf.concat(histories, 0), x, tf.reduce_sum(weights), self.compute_labels,
-            options["distance"], options["chunk_size"], weights,
+            state,
+            tf.concat(histories, 0),
+            x,
+            tf.reduce_sum(weights),
+            self.compute_labels,
+            options["distance"],
+            options["chunk_size"],
+            weights,
         )
 
     def _store_fit(
-        self, result: ops.MiniBatchResult, n_iter: int, origin: Optional[tf.Tensor], weight_scale: float = 1.0
+        self, result: ops.MiniBatchResult, n_iter: int, origin: tf.Tensor | None, weight_scale: float = 1.0
     ) -> None:
         """Keep a fit's outcome: its centres are about ``origin`` (None: not moved), and its inertia was computed
         with the sample weights divided by ``weight_scale``."""
@@ -517,7 +594,7 @@ class MiniBatchKMeans(BaseKMeans):
         self._partial_fit_rng = None  # a later partial_fit starts its own stream from random_state
         self._warn_if_fewer_distinct_clusters()
 
-    def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> "MiniBatchKMeans":
+    def _fit_dataset(self, dataset: tf.data.Dataset, sample_weight: Any) -> MiniBatchKMeans:
         # Epochs may come in a new order each (a reshuffling pipeline is the usual way to draw batches).
         batches, moments, origin = self._fit_batches(
             dataset, sample_weight, check_positive_int(self.batch_size, "batch_size"), same_order_every_pass=False
@@ -536,15 +613,25 @@ class MiniBatchKMeans(BaseKMeans):
         tol = tf.cast(mean_variance(moments) * self._tol, dtype)
         ratio, max_no_improvement = self._graph_params(dtype)
         result = _compiled.minibatch_stream_fit(
-            batches.repeat(self._max_iter), batches, centers, tf.constant(n_samples, tf.int64), moments.total_weight,
-            draw_seed(rng), ratio, tol, max_no_improvement, self.distance, self._chunk_size(self.n_features_in_),
-            bool(self.compute_labels), bool(self.verbose),
+            batches.repeat(self._max_iter),
+            batches,
+            centers,
+            tf.constant(n_samples, tf.int64),
+            moments.total_weight,
+            draw_seed(rng),
+            ratio,
+            tol,
+            max_no_improvement,
+            self.distance,
+            self._chunk_size(self.n_features_in_),
+            bool(self.compute_labels),
+            bool(self.verbose),
         )
         self._log_steps(result.history, first_step=1)
         self._store_fit(result, math.ceil(int(result.state.rows_seen) / n_samples), origin)
         return self
 
-    def partial_fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "MiniBatchKMeans":
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any | None = None) -> MiniBatchKMeans:
         """One mini-batch step on ``X`` (initialising the centres from ``X`` on the first call).
 
         Counts, and with them every centre's learning rate, carry over from
@@ -592,9 +679,17 @@ class MiniBatchKMeans(BaseKMeans):
             self._centers_about_origin(), self.counts.value(), self._samples_since_reassign, self.n_steps_
         )
         state = _compiled.minibatch_step(
-            state, x, weights, draw_seed(rng), tf.constant(rows), ratio, tf.zeros([], x.dtype),
-            tf.constant(NO_PLATEAU_STOP, tf.int32), distance=self.distance,
-            chunk_size=self._chunk_size(int(x.shape[1])), verbose=bool(self.verbose),
+            state,
+            x,
+            weights,
+            draw_seed(rng),
+            tf.constant(rows),
+            ratio,
+            tf.zeros([], x.dtype),
+            tf.constant(NO_PLATEAU_STOP, tf.int32),
+            distance=self.distance,
+            chunk_size=self._chunk_size(int(x.shape[1])),
+            verbose=bool(self.verbose),
         )
         self._set_state(state.centers, state.counts, int(state.samples_since_reassign), origin)
         self.n_steps_ += 1

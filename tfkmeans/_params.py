@@ -10,19 +10,19 @@ import numbers
 import os
 import re
 import sys
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-RandomState = Union[None, int, np.random.RandomState, np.random.Generator]
+RandomState = None | int | np.random.RandomState | np.random.Generator
 
 
 # TensorFlow counts iterations, steps, rows and chunks in int32.
 INT32_MAX = 2**31 - 1
 
 
-def check_int(value: Any, name: str, *, minimum: int, upper: Optional[int] = None, upper_name: str = "") -> int:
+def check_int(value: Any, name: str, *, minimum: int, upper: int | None = None, upper_name: str = "") -> int:
     """``value`` as a Python ``int`` in ``[minimum, min(upper, 2**31 - 1)]``; numpy integers are accepted, bools are not.
 
     The Python ``int`` matters: a numpy integer given to a ``tf.function``
@@ -37,11 +37,13 @@ def check_int(value: Any, name: str, *, minimum: int, upper: Optional[int] = Non
     if upper is not None and value > upper:
         raise ValueError(f"{name}={value} must be <= {upper_name} ({upper}).")
     if value > INT32_MAX:
-        raise ValueError(f"{name}={value} is too large: TensorFlow counts it in int32, so at most 2**31 - 1 ({INT32_MAX}).")
+        raise ValueError(
+            f"{name}={value} is too large: TensorFlow counts it in int32, so at most 2**31 - 1 ({INT32_MAX})."
+        )
     return value
 
 
-def check_positive_int(value: Any, name: str, upper: Optional[int] = None, upper_name: str = "") -> int:
+def check_positive_int(value: Any, name: str, upper: int | None = None, upper_name: str = "") -> int:
     """:func:`check_int` with a minimum of 1."""
     return check_int(value, name, minimum=1, upper=upper, upper_name=upper_name)
 
@@ -71,7 +73,7 @@ def draw_seed(rng: np.random.RandomState) -> tf.Tensor:
     return tf.constant(rng.randint(0, 2**31 - 1, size=2), dtype=tf.int64)
 
 
-def check_destination(path: Any, name: str) -> Optional[str]:
+def check_destination(path: Any, name: str) -> str | None:
     """``path`` as a writable directory (created if missing), or None; a ValueError naming ``name`` otherwise.
 
     Run before any work, so that a fit cannot end in an error about where to
@@ -92,7 +94,9 @@ def check_destination(path: Any, name: str) -> Optional[str]:
             file.write("")
         tf.io.gfile.remove(probe)
     except (OSError, tf.errors.OpError) as error:
-        raise ValueError(f"{name}={directory!r} is not a writable directory: {getattr(error, 'message', error)}") from None
+        raise ValueError(
+            f"{name}={directory!r} is not a writable directory: {getattr(error, 'message', error)}"
+        ) from None
     return directory
 
 

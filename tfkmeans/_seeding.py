@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -16,10 +16,10 @@ def kmeans_plusplus(
     X: Any,
     n_clusters: int,
     *,
-    x_squared_norms: Optional[Any] = None,
-    sample_weight: Optional[Any] = None,
+    x_squared_norms: Any | None = None,
+    sample_weight: Any | None = None,
     random_state: RandomState = None,
-    n_local_trials: Optional[int] = None,
+    n_local_trials: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Initial centres by greedy k-means++, compiled: one pass over ``X`` per centre.
 

@@ -194,7 +194,10 @@ def _load_from_dir(directory: Path, split: str, origin: str) -> tuple[np.ndarray
         # Subsets are legitimate (and used in tests), so only note it.
         logging.warning(
             "MNIST %s split in %s has %d examples instead of the usual %d",
-            split, directory, len(images), _SPLITS[split],
+            split,
+            directory,
+            len(images),
+            _SPLITS[split],
         )
     return images, labels
 
@@ -296,8 +299,9 @@ def load_mnist(
         images, labels = _load_from_dir(directory, split, origin)
     else:
         logging.info(
-            "Loading MNIST %s split with tensorflow-datasets (no data_dir argument "
-            "and %s unset)", split, DATA_DIR_ENV_VAR,
+            "Loading MNIST %s split with tensorflow-datasets (no data_dir argument and %s unset)",
+            split,
+            DATA_DIR_ENV_VAR,
         )
         images, labels = _load_from_tfds(split)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import keras
 import numpy as np
@@ -41,9 +41,9 @@ class BaseCentersLayer(keras.layers.Layer):
 
     def __init__(
         self,
-        centers: Optional[Any] = None,
+        centers: Any | None = None,
         *,
-        n_clusters: Optional[int] = None,
+        n_clusters: int | None = None,
         centers_initializer: Any = "zeros",
         centers_trainable: bool = False,
         **kwargs: Any,
@@ -71,7 +71,7 @@ class BaseCentersLayer(keras.layers.Layer):
             # would create the weight there and lose the centres (every label came out 0).
             self.build((None, self._initial_centers.shape[1]))
 
-    def build(self, input_shape: tuple[Optional[int], ...]) -> None:
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         initial = self._initial_centers
         n_features = self._n_features(input_shape, None if initial is None else initial.shape[1])
         self.centers = self.add_weight(
@@ -82,7 +82,7 @@ class BaseCentersLayer(keras.layers.Layer):
         )
         self._initial_centers = None  # the weight holds them now
 
-    def _n_features(self, input_shape: Any, expected: Optional[int]) -> int:
+    def _n_features(self, input_shape: Any, expected: int | None) -> int:
         """Features per row of inputs of this shape, checked against ``expected`` (the centres' width)."""
         shape = tf.TensorShape(input_shape)
         if shape.rank is None or shape.rank < 2:
@@ -92,7 +92,9 @@ class BaseCentersLayer(keras.layers.Layer):
             )
         n_features = shape[1:].num_elements()
         if n_features is None:
-            raise ValueError(f"{self.name}: the inputs' feature dimensions must be known, got shape {tuple(shape.as_list())}.")
+            raise ValueError(
+                f"{self.name}: the inputs' feature dimensions must be known, got shape {tuple(shape.as_list())}."
+            )
         if expected is not None and n_features != expected:
             raise ValueError(
                 f"{self.name} expects inputs with {expected} features (its centres' width), got shape "

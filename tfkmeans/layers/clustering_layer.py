@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Optional
+from typing import Any
 
 import keras
 import numpy as np
@@ -71,10 +71,10 @@ class ClusteringLayer(BaseCentersLayer):
 
     def __init__(
         self,
-        centers: Optional[Any] = None,
+        centers: Any | None = None,
         alpha: float = 1.0,
         *,
-        n_clusters: Optional[int] = None,
+        n_clusters: int | None = None,
         centers_initializer: Any = "glorot_uniform",
         **kwargs: Any,
     ) -> None:
@@ -88,7 +88,7 @@ class ClusteringLayer(BaseCentersLayer):
         self.alpha = float(alpha)
 
     @classmethod
-    def from_estimator(cls, estimator: Any, alpha: float = 1.0, **kwargs: Any) -> "ClusteringLayer":
+    def from_estimator(cls, estimator: Any, alpha: float = 1.0, **kwargs: Any) -> ClusteringLayer:
         """A layer whose centres start at a fitted ``KMeans``/``MiniBatchKMeans``'s ``cluster_centers_``.
 
         The layer takes the dtype policy of the model it joins (``dtype``

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -69,7 +69,7 @@ class KMeansLayer(BaseCentersLayer):
     """
 
     def __init__(
-        self, centers: Optional[Any] = None, output_mode: str = "labels", *, n_clusters: Optional[int] = None, **kwargs: Any
+        self, centers: Any | None = None, output_mode: str = "labels", *, n_clusters: int | None = None, **kwargs: Any
     ) -> None:
         if output_mode not in _OUTPUT_MODES:
             raise ValueError(f"output_mode must be one of {list(_OUTPUT_MODES)}, got {output_mode!r}.")
@@ -77,7 +77,7 @@ class KMeansLayer(BaseCentersLayer):
         self.output_mode = output_mode
 
     @classmethod
-    def from_estimator(cls, estimator: Any, output_mode: str = "labels", **kwargs: Any) -> "KMeansLayer":
+    def from_estimator(cls, estimator: Any, output_mode: str = "labels", **kwargs: Any) -> KMeansLayer:
         """The layer of a fitted ``KMeans`` or ``MiniBatchKMeans``, in its dtype unless ``dtype`` is given.
 
         Raises :class:`~tfkmeans.NotFittedError` if the estimator is not fitted.

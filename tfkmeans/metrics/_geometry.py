@@ -25,13 +25,12 @@ Points = ArrayLike | tf.Tensor
 # n_samples is, so memory never grows like n_samples².
 _SILHOUETTE_BLOCK_ELEMENTS = 2**22
 
+
 def _as_matrix(data: Points, name: str) -> tf.Tensor:
     """Validate a 2-D numeric, finite, non-empty array; return it as float64."""
     shape = data.shape if tf.is_tensor(data) else np.shape(data)
     if len(shape) != 2:
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got shape {tuple(shape)}"
-        )
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(shape)}")
     return as_float_matrix(data, tf.float64, name)
 
 
@@ -39,16 +38,11 @@ def _as_points(X: Points, n_samples: int) -> tf.Tensor:
     """``X`` as a float64 matrix with one row per label."""
     x = _as_matrix(X, "X")
     if x.shape[0] != n_samples:
-        raise ValueError(
-            "Found input variables with inconsistent numbers of samples: "
-            f"[{x.shape[0]}, {n_samples}]"
-        )
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: [{x.shape[0]}, {n_samples}]")
     return x
 
 
-def _cluster_codes(
-    labels: np.ndarray, *, check_count: bool = True
-) -> tuple[tf.Tensor, int]:
+def _cluster_codes(labels: np.ndarray, *, check_count: bool = True) -> tuple[tf.Tensor, int]:
     """Cluster ids re-indexed to ``0..k-1`` in sorted order (int32), and ``k``.
 
     With ``check_count``, ``k`` must be between 2 and ``n_samples - 1``, as
@@ -57,10 +51,7 @@ def _cluster_codes(
     uniques, codes = np.unique(labels, return_inverse=True)
     n_clusters = int(uniques.size)
     if check_count and not 1 < n_clusters < labels.size:
-        raise ValueError(
-            f"Number of labels is {n_clusters}. "
-            "Valid values are 2 to n_samples - 1 (inclusive)"
-        )
+        raise ValueError(f"Number of labels is {n_clusters}. Valid values are 2 to n_samples - 1 (inclusive)")
     return tf.constant(codes.reshape(-1), tf.int32), n_clusters
 
 
@@ -93,9 +84,7 @@ def _cluster_means(
 
 
 @tf.function(reduce_retracing=True, autograph=False)
-def _center_distance_sums(
-    x: tf.Tensor, centers: tf.Tensor, codes: tf.Tensor, chunk_size: int = 4096
-) -> tf.Tensor:
+def _center_distance_sums(x: tf.Tensor, centers: tf.Tensor, codes: tf.Tensor, chunk_size: int = 4096) -> tf.Tensor:
     """Per cluster, the sum of Euclidean distances of its rows to its centre."""
     n_clusters = tf.shape(centers)[0]
 
@@ -139,9 +128,7 @@ def _distance_sums_by_cluster(
             row_slice(sq_norms, start, rest),
         )
         distances = tf.sqrt(tf.maximum(squared, 0.0))  # row r is sample start + r
-        to_chunk = tf.transpose(
-            tf.math.unsorted_segment_sum(distances, rest_codes, n_clusters)
-        )
+        to_chunk = tf.transpose(tf.math.unsorted_segment_sum(distances, rest_codes, n_clusters))
         # The expansion leaves round-off on self-distances; remove it (scikit-learn
         # zeroes the diagonal).
         local = tf.range(size)
@@ -234,13 +221,10 @@ def inertia(
     else:
         centers = _as_matrix(centers, "centers")
         if centers.shape[1] != x.shape[1]:
-            raise ValueError(
-                f"centers has {centers.shape[1]} features, but X has {x.shape[1]}"
-            )
+            raise ValueError(f"centers has {centers.shape[1]} features, but X has {x.shape[1]}")
         if labels.max() >= centers.shape[0]:
             raise ValueError(
-                f"labels must index the rows of centers: got label {labels.max()} "
-                f"for {centers.shape[0]} centers"
+                f"labels must index the rows of centers: got label {labels.max()} for {centers.shape[0]} centers"
             )
         codes = tf.constant(labels)
     return float(_compiled.inertia(x, centers, codes, weights))
@@ -333,9 +317,7 @@ def davies_bouldin(X: Points, labels: Labels) -> float:
     # cancellation error of the ||a||² - 2ab + ||b||² expansion.
     shifted = centroids - tf.reduce_mean(x, axis=0)
     squared = matmul_squared_distances(shifted, shifted)
-    separations = tf.linalg.set_diag(
-        tf.sqrt(tf.maximum(squared, 0.0)), tf.zeros([n_clusters], tf.float64)
-    )
+    separations = tf.linalg.set_diag(tf.sqrt(tf.maximum(squared, 0.0)), tf.zeros([n_clusters], tf.float64))
     if _all_near_zero(spreads) or _all_near_zero(separations):
         return 0.0
     inf = tf.constant(np.inf, tf.float64)
@@ -427,7 +409,5 @@ def silhouette(
     chunk_size = min(chunk_size, n_samples)
     # Distances do not change under a shift; centring reduces cancellation error.
     x = x - tf.reduce_mean(x, axis=0)
-    sums = _distance_sums_by_cluster(
-        x, codes, tf.constant(n_clusters), tf.constant(chunk_size, tf.int32)
-    )
+    sums = _distance_sums_by_cluster(x, codes, tf.constant(n_clusters), tf.constant(chunk_size, tf.int32))
     return float(tf.reduce_mean(_silhouette_values(sums, codes)))

@@ -52,9 +52,7 @@ def _counts(y_true: Labels, y_pred: Labels) -> _Counts:
     y_true = as_labels(y_true, "y_true")
     y_pred = as_labels(y_pred, "y_pred")
     if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"y_true and y_pred differ in length: {y_true.size} != {y_pred.size}"
-        )
+        raise ValueError(f"y_true and y_pred differ in length: {y_true.size} != {y_pred.size}")
     classes, class_codes = np.unique(y_true, return_inverse=True)
     clusters, cluster_codes = np.unique(y_pred, return_inverse=True)
     cells = classes.size * clusters.size
@@ -202,9 +200,7 @@ def cluster_order(y_true: Labels, y_pred: Labels) -> np.ndarray:
     return _cluster_order(_counts(y_true, y_pred))
 
 
-def confusion_matrix(
-    y_true: Labels, y_pred: Labels, *, sort_clusters: bool = False
-) -> np.ndarray:
+def confusion_matrix(y_true: Labels, y_pred: Labels, *, sort_clusters: bool = False) -> np.ndarray:
     """Confusion matrix of true classes (rows) against clusters (columns).
 
     Parameters
@@ -410,10 +406,7 @@ def nmi(y_true: Labels, y_pred: Labels) -> float:
     table = tf.cast(_counts(y_true, y_pred).table, tf.float64)
     class_sizes = tf.reduce_sum(table, axis=1)
     cluster_sizes = tf.reduce_sum(table, axis=0)
-    if (
-        tf.math.count_nonzero(class_sizes) == 1
-        and tf.math.count_nonzero(cluster_sizes) == 1
-    ):
+    if tf.math.count_nonzero(class_sizes) == 1 and tf.math.count_nonzero(cluster_sizes) == 1:
         return 1.0
     n = tf.reduce_sum(table)
     expected = class_sizes[:, None] * cluster_sizes[None, :]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -27,7 +27,7 @@ def assign_block(
     x: tf.Tensor,
     centers: tf.Tensor,
     distance_fn: DistanceFn,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
 ) -> Assignment:
     """Nearest centre for one block of rows that fits in memory."""
     d = distance_fn(x, centers, x_sq_norms)
@@ -43,7 +43,7 @@ def nearest_centers(
     centers: tf.Tensor,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
 ) -> Assignment:
     """Assign each row of ``x`` to its nearest centre, ``chunk_size`` rows at a time."""
     distance_fn = get_distance(distance)
@@ -58,9 +58,7 @@ def nearest_centers(
     return Assignment(*(tf.ensure_shape(piece, x.shape[:1]) for piece in pieces))
 
 
-def squared_distances(
-    x: tf.Tensor, centers: tf.Tensor, distance: str = "matmul", chunk_size: int = 4096
-) -> tf.Tensor:
+def squared_distances(x: tf.Tensor, centers: tf.Tensor, distance: str = "matmul", chunk_size: int = 4096) -> tf.Tensor:
     """All squared distances ``(n, k)``, built chunk by chunk, accurate for near and equal points too.
 
     These are the distances users see (``transform``): with ``distance='matmul'``
@@ -84,7 +82,7 @@ def assigned_squared_distances(x: tf.Tensor, centers: tf.Tensor, labels: tf.Tens
     return squared_norms(x - tf.gather(centers, labels))
 
 
-def _weighted_sum(values: tf.Tensor, weights: Optional[tf.Tensor]) -> tf.Tensor:
+def _weighted_sum(values: tf.Tensor, weights: tf.Tensor | None) -> tf.Tensor:
     return tf.reduce_sum(values if weights is None else values * weights)
 
 
@@ -92,7 +90,7 @@ def inertia(
     x: tf.Tensor,
     centers: tf.Tensor,
     labels: tf.Tensor,
-    sample_weight: Optional[tf.Tensor] = None,
+    sample_weight: tf.Tensor | None = None,
     chunk_size: int = 4096,
 ) -> tf.Tensor:
     """Exact ``sum_i w_i ||x_i - c_{label_i}||²`` by direct differences.
@@ -113,10 +111,10 @@ def inertia(
 def labels_and_inertia(
     x: tf.Tensor,
     centers: tf.Tensor,
-    sample_weight: Optional[tf.Tensor] = None,
+    sample_weight: tf.Tensor | None = None,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Nearest centre of every row and the exact (weighted) inertia, in one chunked pass.
 
@@ -132,7 +130,9 @@ def labels_and_inertia(
         norms = optional_row_slice(x_sq_norms, start, size)
         block_labels = assign_block(block, centers, distance_fn, norms).labels
         weights = optional_row_slice(sample_weight, start, size)
-        return (block_labels,), (total + _weighted_sum(assigned_squared_distances(block, centers, block_labels), weights),)
+        return (block_labels,), (
+            total + _weighted_sum(assigned_squared_distances(block, centers, block_labels), weights),
+        )
 
     (labels,), (total,) = map_chunks(
         tf.shape(x)[0], chunk_size, body, [tf.TensorSpec([None], tf.int32)], (tf.zeros([], x.dtype),)
@@ -159,10 +159,10 @@ def dataset_labels_and_inertia(
 def final_assignment(
     data: tf.Tensor | tf.data.Dataset,
     centers: tf.Tensor,
-    sample_weight: Optional[tf.Tensor] = None,
+    sample_weight: tf.Tensor | None = None,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """The last step of every fit: labels under the final centres and the exact inertia.
 

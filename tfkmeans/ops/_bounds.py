@@ -21,7 +21,7 @@ may differ from Lloyd's: float32 fits can part ways at a near-tie).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -78,7 +78,7 @@ class Bounds(NamedTuple):
     totals: Totals
 
 
-def _measure(block: tf.Tensor, centers: tf.Tensor, block_sq_norms: tf.Tensor) -> "Measured":
+def _measure(block: tf.Tensor, centers: tf.Tensor, block_sq_norms: tf.Tensor) -> Measured:
     """Labels as Lloyd's matmul assignment computes them, and the exact distances."""
     d = matmul_squared_distances(block, centers, block_sq_norms)
     distances = tf.sqrt(tf.maximum(d, 0.0))
@@ -89,7 +89,9 @@ def _with_static_shapes(bounds: Bounds, x: tf.Tensor, centers: tf.Tensor) -> Bou
     """Restore the static shapes that dynamic-size ops forget; a ``tf.while_loop`` needs them fixed."""
     rows, clusters = x.shape[:1], centers.shape[:1]
     shapes = (rows, rows, rows.concatenate(clusters))
-    totals = Totals(*(tf.ensure_shape(t, shape) for t, shape in zip(bounds.totals, (centers.shape, clusters, clusters))))
+    totals = Totals(
+        *(tf.ensure_shape(t, shape) for t, shape in zip(bounds.totals, (centers.shape, clusters, clusters)))
+    )
     return Bounds(*(tf.ensure_shape(t, shape) for t, shape in zip(bounds[:3], shapes)), totals)
 
 
@@ -146,8 +148,8 @@ def _measure_pass(
     centers: tf.Tensor,
     x_sq_norms: tf.Tensor,
     chunk_size: int,
-    previous_labels: Optional[tf.Tensor] = None,
-    rows: Optional[tf.Tensor] = None,
+    previous_labels: tf.Tensor | None = None,
+    rows: tf.Tensor | None = None,
 ) -> tuple[Measured, Totals]:
     """Every point (or those at indices ``rows``) measured chunk by chunk, with the cluster totals.
 
@@ -180,7 +182,9 @@ def _measure_pass(
             block_sums, _ = cluster_sums(block, block_weights, measured.labels, n_clusters)
             block_totals = Totals(tf.cast(block_sums, tf.float64), *counted(block_weights, measured.labels, n_clusters))
         else:
-            block_totals = moved_totals(block, block_weights, part(previous_labels, start, size), measured.labels, n_clusters)
+            block_totals = moved_totals(
+                block, block_weights, part(previous_labels, start, size), measured.labels, n_clusters
+            )
         # tf.cond in the sums forgets static shapes; the loop needs them fixed.
         added = [tf.ensure_shape(total + more, total.shape) for total, more in zip(totals, block_totals)]
         return measured, added
@@ -193,8 +197,12 @@ def _measure_pass(
 def empty_totals(centers: tf.Tensor) -> Totals:
     """Totals of no points: zeros of the right shapes."""
     n_clusters = tf.shape(centers)[0]
-    zeros = Totals(tf.zeros(tf.shape(centers), tf.float64), tf.zeros([n_clusters], tf.float64), tf.zeros([n_clusters], tf.int32))
-    return Totals(*(tf.ensure_shape(t, shape) for t, shape in zip(zeros, (centers.shape, centers.shape[:1], centers.shape[:1]))))
+    zeros = Totals(
+        tf.zeros(tf.shape(centers), tf.float64), tf.zeros([n_clusters], tf.float64), tf.zeros([n_clusters], tf.int32)
+    )
+    return Totals(
+        *(tf.ensure_shape(t, shape) for t, shape in zip(zeros, (centers.shape, centers.shape[:1], centers.shape[:1])))
+    )
 
 
 def full_bounds(
@@ -207,7 +215,12 @@ def full_bounds(
 
 @tf.function(jit_compile=True, autograph=False)
 def loosen_bounds(
-    labels: tf.Tensor, upper: tf.Tensor, lower: tf.Tensor, x_norms: tf.Tensor, old_centers: tf.Tensor, centers: tf.Tensor
+    labels: tf.Tensor,
+    upper: tf.Tensor,
+    lower: tf.Tensor,
+    x_norms: tf.Tensor,
+    old_centers: tf.Tensor,
+    centers: tf.Tensor,
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Bounds under the moved ``centers``, and which points they no longer settle.
 
@@ -246,7 +259,9 @@ def refresh_bounds(
 
     Returns the new bounds and how many points were re-measured.
     """
-    upper, lower, unsettled_mask = loosen_bounds(bounds.labels, bounds.upper, bounds.lower, x_norms, old_centers, centers)
+    upper, lower, unsettled_mask = loosen_bounds(
+        bounds.labels, bounds.upper, bounds.lower, x_norms, old_centers, centers
+    )
     unsettled = tf.where(unsettled_mask)[:, 0]
     n_unsettled = tf.size(unsettled, out_type=tf.int32)
     n_rows = tf.shape(x)[0]
@@ -258,8 +273,9 @@ def refresh_bounds(
     def measure_unsettled():
         measured, moved = _measure_pass(x, sample_weight, centers, x_sq_norms, chunk_size, bounds.labels, unsettled)
         index = unsettled[:, None]
-        measured = Measured(*(tf.tensor_scatter_nd_update(old, index, new)
-                              for old, new in zip((bounds.labels, upper, lower), measured)))
+        measured = Measured(
+            *(tf.tensor_scatter_nd_update(old, index, new) for old, new in zip((bounds.labels, upper, lower), measured))
+        )
         return measured, moved, n_unsettled
 
     def measure_none():
@@ -310,7 +326,7 @@ def lloyd_bounded(
     tol: tf.Tensor,
     chunk_size: int = 4096,
     verbose: bool = False,
-    progress: Optional[tf.Tensor] = None,
+    progress: tf.Tensor | None = None,
 ) -> LloydResult:
     """Lloyd's algorithm with Elkan's bounds, as one graph; same contract as :func:`tfkmeans.ops.lloyd`.
 
@@ -332,7 +348,9 @@ def lloyd_bounded(
         return tf.cond(
             rebuild,
             lambda: (full_bounds(x, sample_weight, centers, x_sq_norms, chunk_size), tf.shape(x)[0]),
-            lambda: refresh_bounds(x, sample_weight, x_sq_norms, x_norms, bounds, previous_centers, centers, chunk_size),
+            lambda: refresh_bounds(
+                x, sample_weight, x_sq_norms, x_norms, bounds, previous_centers, centers, chunk_size
+            ),
         )
 
     def body(iteration, centers, previous_centers, bounds, rebuild, _done, history):
@@ -341,8 +359,16 @@ def lloyd_bounded(
         shift = tf.reduce_sum(tf.square(new_centers - centers))
         assigned_inertia = tf.cast(assignment_inertia(x_sq_total, bounds, centers), centers.dtype)
         if verbose:
-            print_iteration(progress, iteration, "inertia", assigned_inertia, "centre shift", shift,
-                            "share of points measured", tf.cast(measured, centers.dtype) / n_rows)
+            print_iteration(
+                progress,
+                iteration,
+                "inertia",
+                assigned_inertia,
+                "centre shift",
+                shift,
+                "share of points measured",
+                tf.cast(measured, centers.dtype) / n_rows,
+            )
         history = history.write(iteration, tf.stack([assigned_inertia, shift]))
         return iteration + 1, new_centers, centers, bounds, empty, shift <= tol, history
 

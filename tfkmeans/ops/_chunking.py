@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
@@ -36,7 +36,7 @@ def default_chunk_size(n_clusters: int, n_features: int, distance: str, device_t
 
 
 def compute_device_type() -> str:
-    """"GPU" where TensorFlow places ops on a GPU by default (one is visible and not hidden by a
+    """ "GPU" where TensorFlow places ops on a GPU by default (one is visible and not hidden by a
     ``tf.device`` CPU scope), else "CPU"."""
     if not tf.config.list_logical_devices("GPU"):
         return "CPU"
@@ -67,9 +67,7 @@ def fold_chunks(
     # At most two chunks in flight: one computing while the next starts keeps the
     # cores busy (as fast as TF's default of 10), and the per-chunk
     # intermediates alive at once stay bounded whatever the scheduler does.
-    result = tf.while_loop(
-        lambda i, *_: i < n_chunks, step, (tf.constant(0), *initial_state), parallel_iterations=2
-    )
+    result = tf.while_loop(lambda i, *_: i < n_chunks, step, (tf.constant(0), *initial_state), parallel_iterations=2)
     return list(result[1:])
 
 
@@ -109,6 +107,6 @@ def row_slice(x: tf.Tensor, start: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
     return tf.slice(x, [start, 0], tf.stack([size, tf.shape(x)[1]]))
 
 
-def optional_row_slice(x: Optional[tf.Tensor], start: tf.Tensor, size: tf.Tensor) -> Optional[tf.Tensor]:
+def optional_row_slice(x: tf.Tensor | None, start: tf.Tensor, size: tf.Tensor) -> tf.Tensor | None:
     """:func:`row_slice` of an optional per-row tensor (norms, weights): None stays None."""
     return None if x is None else row_slice(x, start, size)

@@ -13,13 +13,13 @@ Two formulations share one signature ``(x, centers, x_sq_norms=None) -> (n, k)``
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import tensorflow as tf
 
 from tfkmeans.ops._chunking import BLOCK_ELEMENTS, fold_chunks, map_chunks, row_slice
 
-DistanceFn = Callable[[tf.Tensor, tf.Tensor, Optional[tf.Tensor]], tf.Tensor]
+DistanceFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor | None], tf.Tensor]
 
 
 def squared_norms(x: tf.Tensor) -> tf.Tensor:
@@ -34,15 +34,15 @@ def data_squared_norms(x: tf.Tensor, chunk_size: int = 2048) -> tf.Tensor:
     temporary, which is faster.
     """
     (norms,), _ = map_chunks(
-        tf.shape(x)[0], chunk_size, lambda start, size: ((squared_norms(row_slice(x, start, size)),), ()),
+        tf.shape(x)[0],
+        chunk_size,
+        lambda start, size: ((squared_norms(row_slice(x, start, size)),), ()),
         [tf.TensorSpec([None], x.dtype)],
     )
     return tf.ensure_shape(norms, x.shape[:1])
 
 
-def matmul_squared_distances(
-    x: tf.Tensor, centers: tf.Tensor, x_sq_norms: Optional[tf.Tensor] = None
-) -> tf.Tensor:
+def matmul_squared_distances(x: tf.Tensor, centers: tf.Tensor, x_sq_norms: tf.Tensor | None = None) -> tf.Tensor:
     """``||x||² - 2 x·cᵀ + ||c||²`` for a block of points; shape ``(n, k)``.
 
     Not clipped: tiny negative values can appear for points on top of a centre.
@@ -53,9 +53,7 @@ def matmul_squared_distances(
     return x_sq_norms[:, None] - 2.0 * cross + squared_norms(centers)[None, :]
 
 
-def expand_squared_distances(
-    x: tf.Tensor, centers: tf.Tensor, x_sq_norms: Optional[tf.Tensor] = None
-) -> tf.Tensor:
+def expand_squared_distances(x: tf.Tensor, centers: tf.Tensor, x_sq_norms: tf.Tensor | None = None) -> tf.Tensor:
     """The blog's tensor expansion: ``sum((c[:, None] - x[None])², -1)``, shape ``(n, k)``.
 
     ``x_sq_norms`` is accepted for a uniform signature and ignored.
@@ -107,6 +105,4 @@ def get_distance(name: str) -> DistanceFn:
     try:
         return DISTANCES[name]
     except KeyError:
-        raise ValueError(
-            f"distance must be one of {sorted(DISTANCES)}, got {name!r}."
-        ) from None
+        raise ValueError(f"distance must be one of {sorted(DISTANCES)}, got {name!r}.") from None

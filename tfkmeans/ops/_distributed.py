@@ -8,8 +8,6 @@ replica applies the identical update and holds identical centres.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import tensorflow as tf
 
 from tfkmeans.ops._lloyd import (
@@ -95,7 +93,7 @@ def lloyd_distributed(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
-    progress: Optional[tf.Tensor] = None,
+    progress: tf.Tensor | None = None,
 ) -> Iterations:
     """Full-batch Lloyd with every pass spread over the strategy's replicas.
 
@@ -106,5 +104,9 @@ def lloyd_distributed(
     data_pass = replicated_pass if isinstance(data, tuple) else distributed_pass
     return lloyd_iterations(
         lambda centers: data_pass(strategy, data, centers, distance, chunk_size),
-        initial_centers, max_iter, tol, verbose, progress,
+        initial_centers,
+        max_iter,
+        tol,
+        verbose,
+        progress,
     )

@@ -37,7 +37,7 @@ The step follows scikit-learn's ``_mini_batch_step`` and
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -79,7 +79,7 @@ def _record_step(history: tf.TensorArray, first_step: tf.Tensor, state: MiniBatc
 
 def minibatch_initial_state(
     centers: tf.Tensor,
-    counts: Optional[tf.Tensor] = None,
+    counts: tf.Tensor | None = None,
     samples_since_reassign: int = 0,
     step: int = 0,
     rows_seen: int = 0,
@@ -171,7 +171,7 @@ def minibatch_step(
     max_no_improvement: tf.Tensor,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
     verbose: bool = False,
 ) -> MiniBatchState:
     """One mini-batch step: state in, state out (see the module docstring for the rules).
@@ -227,8 +227,16 @@ def minibatch_step(
 
     if verbose:
         tf.print(
-            "tfkmeans: minibatch step", state.step + 1, "mean batch inertia", batch_inertia,
-            "ewa inertia", ewa, "centre change", shift, "reassigned", n_moved,
+            "tfkmeans: minibatch step",
+            state.step + 1,
+            "mean batch inertia",
+            batch_inertia,
+            "ewa inertia",
+            ewa,
+            "centre change",
+            shift,
+            "reassigned",
+            n_moved,
         )
     return MiniBatchState(
         centers=tf.ensure_shape(centers, state.centers.shape),
@@ -273,8 +281,20 @@ def minibatch_kmeans(
     ``ewa_inertia · Σ w``.
     """
     return minibatch_kmeans_resume(
-        x, sample_weight, minibatch_initial_state(initial_centers), n_steps, seed, reassignment_ratio, tol,
-        max_no_improvement, batch_size, weighted, distance, chunk_size, compute_labels, verbose,
+        x,
+        sample_weight,
+        minibatch_initial_state(initial_centers),
+        n_steps,
+        seed,
+        reassignment_ratio,
+        tol,
+        max_no_improvement,
+        batch_size,
+        weighted,
+        distance,
+        chunk_size,
+        compute_labels,
+        verbose,
     )
 
 
@@ -318,8 +338,18 @@ def minibatch_kmeans_resume(
         # Norms of the batch rows are computed per batch: precomputing them for all
         # of x would cost a full pass over the data, more than a short fit needs.
         state = minibatch_step(
-            state, tf.gather(x, indices), unit_weights, tf.random.experimental.stateless_fold_in(step_seed, 1),
-            n, reassignment_ratio, tol, max_no_improvement, distance, chunk_size, None, verbose,
+            state,
+            tf.gather(x, indices),
+            unit_weights,
+            tf.random.experimental.stateless_fold_in(step_seed, 1),
+            n,
+            reassignment_ratio,
+            tol,
+            max_no_improvement,
+            distance,
+            chunk_size,
+            None,
+            verbose,
         )
         return state, _record_step(history, first_step, state)
 
@@ -329,7 +359,14 @@ def minibatch_kmeans_resume(
         (state, empty_history(x.dtype)),
     )
     return minibatch_result(
-        state, stacked_history(history), x, tf.reduce_sum(sample_weight), compute_labels, distance, chunk_size, sample_weight
+        state,
+        stacked_history(history),
+        x,
+        tf.reduce_sum(sample_weight),
+        compute_labels,
+        distance,
+        chunk_size,
+        sample_weight,
     )
 
 
@@ -341,7 +378,7 @@ def minibatch_result(
     compute_labels: bool,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    sample_weight: Optional[tf.Tensor] = None,
+    sample_weight: tf.Tensor | None = None,
 ) -> MiniBatchResult:
     """A mini-batch fit's result: with ``compute_labels`` the labels and exact inertia of ``data``.
 
@@ -386,8 +423,18 @@ def minibatch_kmeans_stream(
         def step():
             x, weights = element.get_value()
             stepped = minibatch_step(
-                state, x, weights, tf.random.experimental.stateless_fold_in(seed, state.step), n_samples,
-                reassignment_ratio, tol, max_no_improvement, distance, chunk_size, None, verbose,
+                state,
+                x,
+                weights,
+                tf.random.experimental.stateless_fold_in(seed, state.step),
+                n_samples,
+                reassignment_ratio,
+                tol,
+                max_no_improvement,
+                distance,
+                chunk_size,
+                None,
+                verbose,
             )
             return stepped, _record_step(history, initial.step, stepped)
 

@@ -9,7 +9,7 @@ of the products while the others go on, and run ``r`` ends exactly where
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -44,7 +44,7 @@ class FarthestRows(NamedTuple):
 
 
 def assign_runs(
-    block: tf.Tensor, centers: tf.Tensor, distance: str, block_sq_norms: Optional[tf.Tensor]
+    block: tf.Tensor, centers: tf.Tensor, distance: str, block_sq_norms: tf.Tensor | None
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Nearest centre of each row for every run: labels and clipped squared distances, ``(rows, runs)``."""
     n_runs, n_clusters = tf.shape(centers)[0], tf.shape(centers)[1]
@@ -72,10 +72,14 @@ def runs_cluster_sums(
         # Map over run indices, not transposed labels: oneDNN has no integer transpose.
         runs = tf.range(n_runs)
         return (
-            tf.map_fn(lambda run: segment_sum(weighted, labels[:, run], n_clusters), runs,
-                      fn_output_signature=block.dtype),
-            tf.map_fn(lambda run: segment_sum(block_weights, labels[:, run], n_clusters), runs,
-                      fn_output_signature=block.dtype),
+            tf.map_fn(
+                lambda run: segment_sum(weighted, labels[:, run], n_clusters), runs, fn_output_signature=block.dtype
+            ),
+            tf.map_fn(
+                lambda run: segment_sum(block_weights, labels[:, run], n_clusters),
+                runs,
+                fn_output_signature=block.dtype,
+            ),
         )
 
     return tf.cond(n_clusters <= ONE_HOT_MAX_CLUSTERS, by_matmul, by_scatter)
@@ -109,7 +113,7 @@ def runs_pass(
     centers: tf.Tensor,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
 ) -> PassTotals:
     """One fused pass over ``x`` for every run: cluster sums, weights, inertia, farthest rows.
 
@@ -132,12 +136,14 @@ def runs_pass(
         distances, rows = tf.math.top_k(by_run, k=tf.minimum(n_clusters, size))
         run_of_row = tf.broadcast_to(tf.range(tf.shape(rows)[0])[:, None], tf.shape(rows))
         farthest = FarthestRows(distances, rows + start, tf.gather_nd(labels, tf.stack([rows, run_of_row], axis=-1)))
-        return (PassTotals(
-            totals.sums + sums,
-            totals.weights + weights,
-            totals.inertia + tf.reduce_sum(by_run * block_weights, axis=1),
-            keep_farthest_rows(totals.candidates, farthest),
-        ),)
+        return (
+            PassTotals(
+                totals.sums + sums,
+                totals.weights + weights,
+                totals.inertia + tf.reduce_sum(by_run * block_weights, axis=1),
+                keep_farthest_rows(totals.candidates, farthest),
+            ),
+        )
 
     (totals,) = fold_chunks(tf.shape(x)[0], chunk_size, body, (no_runs_totals(centers),))
     return totals
@@ -149,7 +155,7 @@ def runs_inertia(
     centers: tf.Tensor,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """Every run's inertia ``(runs,)`` under its centres: assignment only, no sums."""
 
@@ -162,7 +168,9 @@ def runs_inertia(
     return total
 
 
-def relocate_runs_empty_clusters(x: tf.Tensor, sample_weight: tf.Tensor, totals: PassTotals) -> tuple[tf.Tensor, tf.Tensor]:
+def relocate_runs_empty_clusters(
+    x: tf.Tensor, sample_weight: tf.Tensor, totals: PassTotals
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Each run's empty clusters re-seeded from its farthest rows (see ``relocate_empty_clusters``)."""
 
     def relocate_run(run):
@@ -174,7 +182,8 @@ def relocate_runs_empty_clusters(x: tf.Tensor, sample_weight: tf.Tensor, totals:
 
     def relocate_all():
         return tf.map_fn(
-            relocate_run, (totals.sums, totals.weights, totals.candidates),
+            relocate_run,
+            (totals.sums, totals.weights, totals.candidates),
             fn_output_signature=(totals.sums.dtype, totals.weights.dtype),
         )
 
@@ -214,8 +223,17 @@ def lloyd_runs(
         updated = update_centers(sums, weights, active)
         shift = tf.reduce_sum(tf.square(updated - active), axis=[1, 2])
         if verbose:
-            tf.print("tfkmeans: iteration", iteration + 1, "runs still running", tf.shape(running)[0],
-                     "inertia", totals.inertia, "centre shift", shift, summarize=-1)
+            tf.print(
+                "tfkmeans: iteration",
+                iteration + 1,
+                "runs still running",
+                tf.shape(running)[0],
+                "inertia",
+                totals.inertia,
+                "centre shift",
+                shift,
+                summarize=-1,
+            )
         progress = tf.scatter_nd(running, tf.stack([totals.inertia, shift], axis=1), [n_runs, 2])
         return (
             iteration + 1,

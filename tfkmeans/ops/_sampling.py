@@ -61,7 +61,11 @@ def reservoir_sample(batches: tf.data.Dataset, size: int, seed: tf.Tensor) -> tf
         _, best = tf.math.top_k(all_keys, k=size)
         return index + 1, tf.gather(all_keys, best), tf.gather(tf.concat([rows, x], 0), best)
 
-    initial = (tf.constant(0, tf.int64), tf.fill([size], tf.constant(-math.inf, tf.float64)), tf.zeros([size, n_features], dtype))
+    initial = (
+        tf.constant(0, tf.int64),
+        tf.fill([size], tf.constant(-math.inf, tf.float64)),
+        tf.zeros([size, n_features], dtype),
+    )
     _, keys, rows = batches.reduce(initial, add)
     # Unfilled slots hold zero rows, not data: only the drawn rows are returned.
     return tf.boolean_mask(rows, keys > -math.inf)

@@ -7,7 +7,6 @@ reproducible from ``random_state`` alone and the same graph serves every seed.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import tensorflow as tf
 
@@ -25,7 +24,7 @@ def kmeans_plusplus_runs(
     sample_weight: tf.Tensor,
     n_clusters: int,
     seeds: tf.Tensor,
-    n_local_trials: Optional[int] = None,
+    n_local_trials: int | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Greedy k-means++ for several independent runs at once, one seed per run.
 
@@ -86,7 +85,7 @@ def kmeans_plusplus(
     sample_weight: tf.Tensor,
     n_clusters: int,
     seed: tf.Tensor,
-    n_local_trials: Optional[int] = None,
+    n_local_trials: int | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, with scikit-learn's local trials).
 

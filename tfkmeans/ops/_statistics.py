@@ -51,10 +51,16 @@ def sum_and_range(x: tf.Tensor, chunk_size: int = 2048) -> tf.Tensor:
 
     def add_chunk(start, size, total, largest, smallest):
         chunk = row_slice(x, start, size)
-        return total + tf.reduce_sum(chunk), tf.maximum(largest, tf.reduce_max(chunk)), tf.minimum(smallest, tf.reduce_min(chunk))
+        return (
+            total + tf.reduce_sum(chunk),
+            tf.maximum(largest, tf.reduce_max(chunk)),
+            tf.minimum(smallest, tf.reduce_min(chunk)),
+        )
 
     infinity = tf.constant(float("inf"), x.dtype)
-    total, largest, smallest = fold_chunks(tf.shape(x)[0], chunk_size, add_chunk, (tf.zeros([], x.dtype), -infinity, infinity))
+    total, largest, smallest = fold_chunks(
+        tf.shape(x)[0], chunk_size, add_chunk, (tf.zeros([], x.dtype), -infinity, infinity)
+    )
     return tf.stack([total, largest, smallest])
 
 
@@ -89,7 +95,12 @@ def dataset_moments(batches: tf.data.Dataset) -> DatasetMoments:
 
     zeros = tf.zeros([n_features], tf.float64)
     initial = DatasetMoments(
-        tf.constant(0, tf.int64), tf.constant(0, tf.int64), zeros, zeros, tf.constant(True), tf.constant(math.inf, tf.float64),
+        tf.constant(0, tf.int64),
+        tf.constant(0, tf.int64),
+        zeros,
+        zeros,
+        tf.constant(True),
+        tf.constant(math.inf, tf.float64),
         tf.constant(0.0, tf.float64),
     )
     return batches.reduce(initial, add)

@@ -30,12 +30,20 @@ measured points come from a GEMM, ties going to the lower centre index.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import tensorflow as tf
 
 from tfkmeans.ops._assignment import inertia
-from tfkmeans.ops._bounds import ROUNDING_MARGIN, Totals, next_centers, counted, moved_totals, empty_totals, assignment_inertia
+from tfkmeans.ops._bounds import (
+    ROUNDING_MARGIN,
+    Totals,
+    assignment_inertia,
+    counted,
+    empty_totals,
+    moved_totals,
+    next_centers,
+)
 from tfkmeans.ops._chunking import fold_chunks, row_slice
 from tfkmeans.ops._distances import data_squared_norms, matmul_squared_distances
 from tfkmeans.ops._lloyd import (
@@ -90,8 +98,9 @@ def group_centers(centers: tf.Tensor, n_groups: int) -> CenterGroups:
     n_clusters = tf.shape(centers)[0]
     seeds = tf.gather(centers, tf.range(n_groups) * n_clusters // n_groups)
     ones = tf.ones([n_clusters], centers.dtype)
-    grouping = lloyd(centers, ones, seeds, tf.constant(_GROUPING_ITERATIONS), tf.constant(0.0, centers.dtype),
-                     chunk_size=4096)
+    grouping = lloyd(
+        centers, ones, seeds, tf.constant(_GROUPING_ITERATIONS), tf.constant(0.0, centers.dtype), chunk_size=4096
+    )
     of_center = grouping.labels
     # A stable sort by group keeps each group's members in increasing index order.
     members = tf.argsort(of_center, stable=True)
@@ -113,7 +122,9 @@ def _with_static_shapes(bounds: GroupBounds, x: tf.Tensor, centers: tf.Tensor, n
     """Restore the static shapes that dynamic-size ops forget; a ``tf.while_loop`` needs them fixed."""
     rows, clusters = x.shape[:1], centers.shape[:1]
     shapes = (rows, rows, rows.concatenate([n_groups]))
-    totals = Totals(*(tf.ensure_shape(t, shape) for t, shape in zip(bounds.totals, (centers.shape, clusters, clusters))))
+    totals = Totals(
+        *(tf.ensure_shape(t, shape) for t, shape in zip(bounds.totals, (centers.shape, clusters, clusters)))
+    )
     return GroupBounds(*(tf.ensure_shape(t, shape) for t, shape in zip(bounds[:3], shapes)), totals)
 
 
@@ -124,7 +135,7 @@ def full_group_bounds(
     x_sq_norms: tf.Tensor,
     groups: CenterGroups,
     chunk_size: int,
-    previous_labels: Optional[tf.Tensor] = None,
+    previous_labels: tf.Tensor | None = None,
 ) -> tuple[GroupBounds, Totals]:
     """Every point measured against every centre, chunk by chunk: exact labels and bounds.
 
@@ -168,8 +179,13 @@ def full_group_bounds(
 
 @tf.function(jit_compile=True, autograph=False)
 def loosen_group_bounds(
-    labels: tf.Tensor, upper: tf.Tensor, lower: tf.Tensor, x_norms: tf.Tensor, of_center: tf.Tensor,
-    old_centers: tf.Tensor, centers: tf.Tensor,
+    labels: tf.Tensor,
+    upper: tf.Tensor,
+    lower: tf.Tensor,
+    x_norms: tf.Tensor,
+    of_center: tf.Tensor,
+    old_centers: tf.Tensor,
+    centers: tf.Tensor,
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """Bounds under the moved ``centers``, and the rounding allowance of each point's squared distances.
 
@@ -213,8 +229,13 @@ class GroupMeasures(NamedTuple):
 
 
 def _measure_groups(
-    x: tf.Tensor, x_sq_norms: tf.Tensor, centers: tf.Tensor, groups: CenterGroups, rows: tf.Tensor,
-    pair_splits: tf.Tensor, chunk_size: int,
+    x: tf.Tensor,
+    x_sq_norms: tf.Tensor,
+    centers: tf.Tensor,
+    groups: CenterGroups,
+    rows: tf.Tensor,
+    pair_splits: tf.Tensor,
+    chunk_size: int,
 ) -> GroupMeasures:
     """Distances of points to the centres of one group at a time.
 
@@ -231,7 +252,7 @@ def _measure_groups(
     inf = tf.constant(float("inf"), x.dtype)
 
     def group_body(group, index, *arrays):
-        members = groups.members[groups.splits[group]:groups.splits[group + 1]]
+        members = groups.members[groups.splits[group] : groups.splits[group + 1]]
         centers_of_group = tf.gather(centers, members)
         first = pair_splits[group]
 
@@ -257,7 +278,11 @@ def _measure_groups(
 
 
 def _chunked_moved_totals(
-    x: tf.Tensor, sample_weight: tf.Tensor, old_labels: tf.Tensor, new_labels: tf.Tensor, centers: tf.Tensor,
+    x: tf.Tensor,
+    sample_weight: tf.Tensor,
+    old_labels: tf.Tensor,
+    new_labels: tf.Tensor,
+    centers: tf.Tensor,
     chunk_size: int,
 ) -> Totals:
     """Change in the cluster totals from the points that changed cluster, their rows gathered a chunk at a time."""
@@ -266,8 +291,13 @@ def _chunked_moved_totals(
 
     def body(start, size, *totals):
         chosen = row_slice(changed, start, size)
-        more = moved_totals(tf.gather(x, chosen), tf.gather(sample_weight, chosen), tf.gather(old_labels, chosen),
-                             tf.gather(new_labels, chosen), n_clusters)
+        more = moved_totals(
+            tf.gather(x, chosen),
+            tf.gather(sample_weight, chosen),
+            tf.gather(old_labels, chosen),
+            tf.gather(new_labels, chosen),
+            n_clusters,
+        )
         return tuple(tf.ensure_shape(total + change, total.shape) for total, change in zip(totals, more))
 
     return Totals(*fold_chunks(tf.shape(changed)[0], chunk_size, body, tuple(empty_totals(centers))))
@@ -306,8 +336,9 @@ def refresh_group_bounds(
     # own group, so that their label comes from a GEMM, as Lloyd's does.
     failing = tf.square(unsettled_lower) - tf.square(unsettled_upper)[:, None] <= unsettled_allowance
     still = tf.reduce_any(failing, axis=1)
-    own_group = tf.one_hot(tf.gather(groups.of_center, tf.gather(bounds.labels, unsettled)), n_groups,
-                           on_value=True, off_value=False)
+    own_group = tf.one_hot(
+        tf.gather(groups.of_center, tf.gather(bounds.labels, unsettled)), n_groups, on_value=True, off_value=False
+    )
     open_groups = tf.logical_and(tf.logical_or(failing, own_group), still[:, None])
     group_sizes = tf.cast(groups.splits[1:] - groups.splits[:-1], tf.int64)
     open_distances = tf.reduce_sum(tf.cast(open_groups, tf.int64) * group_sizes[None, :])
@@ -335,7 +366,9 @@ def refresh_group_bounds(
         group_bound = tf.sqrt(tf.maximum(tf.where(is_own_group, measured.second, measured.nearest), 0.0))
         measured_points = tf.cast(tf.where(still)[:, 0], tf.int32)
         rows_measured = tf.gather(unsettled, measured_points)
-        labels = tf.tensor_scatter_nd_update(bounds.labels, rows_measured[:, None], tf.gather(new_labels, measured_points))
+        labels = tf.tensor_scatter_nd_update(
+            bounds.labels, rows_measured[:, None], tf.gather(new_labels, measured_points)
+        )
         new_upper = tf.tensor_scatter_nd_update(
             upper, rows_measured[:, None], tf.sqrt(tf.maximum(tf.gather(best, measured_points), 0.0))
         )
@@ -357,8 +390,8 @@ def lloyd_yinyang(
     tol: tf.Tensor,
     chunk_size: int = 4096,
     verbose: bool = False,
-    progress: Optional[tf.Tensor] = None,
-    n_groups: Optional[int] = None,
+    progress: tf.Tensor | None = None,
+    n_groups: int | None = None,
 ) -> LloydResult:
     """Lloyd's algorithm with Yinyang's group bounds, as one graph; same contract as :func:`tfkmeans.ops.lloyd`.
 
@@ -402,8 +435,16 @@ def lloyd_yinyang(
         assigned_inertia = tf.cast(assignment_inertia(x_sq_total, bounds, centers), centers.dtype)
         share = tf.cast(tf.cast(n_computed, tf.float64) / all_distances, centers.dtype)
         if verbose:
-            print_iteration(progress, iteration, "inertia", assigned_inertia, "centre shift", shift,
-                            "share of distances computed", share)
+            print_iteration(
+                progress,
+                iteration,
+                "inertia",
+                assigned_inertia,
+                "centre shift",
+                shift,
+                "share of distances computed",
+                share,
+            )
         history = history.write(iteration, tf.stack([assigned_inertia, shift, share]))
         return iteration + 1, new_centers, centers, bounds, empty, shift <= tol, history
 
