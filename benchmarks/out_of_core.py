@@ -3,7 +3,9 @@
 The 60,000 training images under ten pixel shifts (:mod:`benchmarks._mnist10x`)
 are written to ``--work_dir`` as raw uint8 shards (470 MB; 1.9 GB as float32),
 then ``KMeans(k, init=C, max_iter=n, tol=0, algorithm='lloyd').fit(dataset)``
-runs on a ``tf.data`` pipeline reading them. A pass costs the slope between
+runs on a ``tf.data`` pipeline reading them as uint8 batches (the fit casts
+each chunk to float32 inside its pass), and on the same pixel values 0..255
+as one float32 array in memory, from the same centres. A pass costs the slope between
 fits of 1 and n iterations (medians of ``--repeats`` pairs after a warm-up
 pair). The process's peak resident memory (``ru_maxrss``) is read after the
 streamed fits, before anything loads the data into memory; then the same rows
@@ -65,9 +67,11 @@ def write_shards(work_dir: Path, data_dir: str | None, rows: int, n_shards: int)
 
 
 def shard_dataset(paths: Sequence[Path], batch_size: int) -> Any:
-    """Batches of float32 pixels in [0, 1], decoded from the raw shards in the pipeline.
+    """Batches of uint8 pixels, decoded from the raw shards in the pipeline.
 
-    Records hold ``IMAGES_PER_RECORD`` images: tf.data's cost is per element, so
+    The pixels stay uint8: the fit casts each chunk inside its pass, where
+    a float32 batch made here would be written at four times the size on
+    tf.data's threads. Records hold ``IMAGES_PER_RECORD`` images: tf.data's cost is per element, so
     one element per image would cost more than the clustering itself.
 
     The buffering is fixed: two decoded batches prefetched, nothing else.
@@ -82,7 +86,7 @@ def shard_dataset(paths: Sequence[Path], batch_size: int) -> Any:
                                                buffer_size=1 << 20)
 
     def decode(raw: tf.Tensor) -> tf.Tensor:
-        return tf.reshape(tf.cast(tf.io.decode_raw(raw, tf.uint8), tf.float32) / 255.0, [-1, IMAGE_BYTES])
+        return tf.reshape(tf.io.decode_raw(raw, tf.uint8), [-1, IMAGE_BYTES])
 
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -90,8 +94,8 @@ def shard_dataset(paths: Sequence[Path], batch_size: int) -> Any:
 
 
 def in_memory(paths: Sequence[Path]) -> np.ndarray:
-    """The shards' rows as one float32 array, in the dataset's order."""
-    return np.concatenate([np.fromfile(p, np.uint8).reshape(-1, IMAGE_BYTES) for p in paths]).astype(np.float32) / 255
+    """The shards' rows as one float32 array of pixel values 0..255, in the dataset's order."""
+    return np.concatenate([np.fromfile(p, np.uint8).reshape(-1, IMAGE_BYTES) for p in paths]).astype(np.float32)
 
 
 def pass_seconds(data: Any, init: np.ndarray, iters: int, repeats: int) -> dict[str, Any]:
@@ -124,7 +128,7 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
     rows, n_shards = (harness.QUICK_ROWS, 2) if values.quick else (60_000, len(SHIFTS))
     paths = write_shards(Path(values.work_dir), values.data_dir, rows, n_shards)
     first = np.fromfile(paths[0], np.uint8).reshape(-1, IMAGE_BYTES)
-    init = first[np.sort(np.random.default_rng(values.seed).choice(rows, values.k, replace=False))] / np.float32(255)
+    init = first[np.sort(np.random.default_rng(values.seed).choice(rows, values.k, replace=False))].astype(np.float32)
     repeats = harness.repeats(values)
 
     rss_before = peak_rss_bytes()

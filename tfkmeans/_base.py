@@ -378,6 +378,9 @@ class BaseKMeans(tf.Module):
     ) -> tuple[tf.data.Dataset, DatasetMoments, Optional[tf.Tensor]]:
         """A dataset as validated ``(x, sample_weight)`` batches moved by ``-origin``, its moments (one pass), the origin.
 
+        Integer features stay integers (the passes cast them chunk by chunk, to
+        the dtype of the weights) unless the batches are moved, in float.
+
         The origin is the data's mean when they lie far from zero, as for
         :meth:`_fit_matrix`, and None otherwise (the batches are not moved).
         Sets ``n_features_in_``; rank-1 elements (single rows) are batched by ``batch_size``.
@@ -388,7 +391,7 @@ class BaseKMeans(tf.Module):
             raise ValueError("sample_weight with a tf.data.Dataset: yield (x, y, sample_weight) elements instead.")
         if same_order_every_pass:
             check_same_order_every_pass(dataset, "X")
-        batches = as_weighted_batches(dataset, self._tf_dtype, batch_size)
+        batches = as_weighted_batches(dataset, self._tf_dtype, batch_size, cast_features=False)
         moments = _compiled.dataset_moments(batches)
         n_samples, n_features = int(moments.rows), int(batches.element_spec[0].shape[-1])
         if n_samples == 0:
@@ -406,7 +409,7 @@ class BaseKMeans(tf.Module):
         if not far_from_zero(mean, mean_variance(moments) * n_features):
             return batches, moments, None
         origin = tf.cast(mean, self._tf_dtype)
-        return batches.map(lambda x, w: (x - origin, w)), moments, origin
+        return batches.map(lambda x, w: (tf.cast(x, w.dtype) - origin, w)), moments, origin
 
     def _check_is_fitted(self) -> None:
         if getattr(self, "centers", None) is None:

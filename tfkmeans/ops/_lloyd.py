@@ -243,19 +243,21 @@ def in_memory_pass(
     Nothing of size ``n`` is written: each chunk adds its cluster sums and
     offers its k farthest points as relocation candidates, which is cheaper
     than keeping every label and distance. ``inertia`` is the weighted sum of
-    the assignment's (clipped, matmul) squared distances.
+    the assignment's (clipped, matmul) squared distances. ``x`` may hold
+    integers (a streamed batch of pixels, say): each chunk is cast to the
+    centres' dtype, so only a chunk-sized float block is ever written.
     """
     distance_fn = get_distance(distance)
     n_clusters, n_features = tf.unstack(tf.shape(centers))
 
     def body(start, size, totals):
-        block = row_slice(x, start, size)
+        block = tf.cast(row_slice(x, start, size), centers.dtype)
         block_weights = row_slice(sample_weight, start, size)
         norms = optional_row_slice(x_sq_norms, start, size)
         assigned = assign_block(block, centers, distance_fn, norms)
         sums, weights = cluster_sums(block, block_weights, assigned.labels, tf.shape(centers)[0])
         farthest = keep_farthest(
-            no_candidates(n_clusters, n_features, x.dtype),
+            no_candidates(n_clusters, n_features, centers.dtype),
             Candidates(block, block_weights, assigned.labels, assigned.min_sq_distances),
         )
         block_totals = PassTotals(

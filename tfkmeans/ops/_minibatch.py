@@ -386,7 +386,7 @@ def minibatch_kmeans_stream(
         def step():
             x, weights = element.get_value()
             stepped = minibatch_step(
-                state, x, weights, tf.random.experimental.stateless_fold_in(seed, state.step), n_samples,
+                state, tf.cast(x, weights.dtype), weights, tf.random.experimental.stateless_fold_in(seed, state.step), n_samples,
                 reassignment_ratio, tol, max_no_improvement, distance, chunk_size, None, verbose,
             )
             return stepped, _record_step(history, initial.step, stepped)
