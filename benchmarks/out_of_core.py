@@ -4,10 +4,10 @@ The 60,000 training images under ten pixel shifts (:mod:`benchmarks._mnist10x`)
 are written to ``--work_dir`` as raw uint8 shards (470 MB; 1.9 GB as float32),
 then ``KMeans(k, init=C, max_iter=n, tol=0, algorithm='lloyd').fit(dataset)``
 runs on a ``tf.data`` pipeline reading them as uint8 batches (the fit casts
-each chunk to float32 inside its pass), and on the same pixel values 0..255
-as one float32 array in memory, from the same centres. A pass costs the slope between
-fits of 1 and n iterations (medians of ``--repeats`` pairs after a warm-up
-pair). The process's peak resident memory (``ru_maxrss``) is read after the
+each chunk to float32 inside its pass), and on the same pixel values 0..255 as
+one float32 array in memory, from the same centres. A pass costs the slope
+between fits of 1 and n iterations (medians of ``--repeats`` pairs after a
+warm-up pair). The process's peak resident memory (``ru_maxrss``) is read after the
 streamed fits, before anything loads the data into memory; then the same rows
 are loaded as one float32 array and the same fits timed in memory.
 
@@ -69,10 +69,11 @@ def write_shards(work_dir: Path, data_dir: str | None, rows: int, n_shards: int)
 def shard_dataset(paths: Sequence[Path], batch_size: int) -> Any:
     """Batches of uint8 pixels, decoded from the raw shards in the pipeline.
 
-    The pixels stay uint8: the fit casts each chunk inside its pass, where
-    a float32 batch made here would be written at four times the size on
-    tf.data's threads. Records hold ``IMAGES_PER_RECORD`` images: tf.data's cost is per element, so
-    one element per image would cost more than the clustering itself.
+    The pixels stay uint8: the fit casts each chunk inside its pass, where a
+    float32 batch made here would be written at four times the size on
+    tf.data's threads and held so in the prefetch buffer. Records hold
+    ``IMAGES_PER_RECORD`` images: tf.data's cost is per element, so one
+    element per image would cost more than the clustering itself.
 
     The buffering is fixed: two decoded batches prefetched, nothing else.
     tf.data's autotuning would parallelise the decoding and grow its buffers
@@ -160,9 +161,9 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
                                          f"{peak / PEAK_RSS_BOUND:.2f}× 1 GB", peak < PEAK_RSS_BOUND))
     method = (
         f"{n:,} × {IMAGE_BYTES} (MNIST train under {n_shards} pixel shifts) as raw uint8 shards, read by `tf.data` "
-        f"in batches of {values.batch_size:,} rows (two prefetched, autotuning off); `KMeans({values.k}, init=C, "
+        f"as uint8 batches of {values.batch_size:,} rows (two prefetched, autotuning off); `KMeans({values.k}, init=C, "
         f"tol=0, algorithm='lloyd')` from {values.k} random rows, fits of 1 and {iters} iterations, {repeats} pairs "
-        "after a warm-up, streamed first (peak RSS read then), then on the same rows in memory."
+        "after a warm-up, streamed first (peak RSS read then), then on the same rows (float32, 0..255) in memory."
     )
     harness.publish(values, "benchmarks.out_of_core", argv, machine, method, table, targets,
                     {"streamed": streamed, "in_memory": memory, "peak_rss_bytes": peak, "rss_before": rss_before})
