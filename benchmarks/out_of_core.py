@@ -3,9 +3,11 @@
 The 60,000 training images under ten pixel shifts (:mod:`benchmarks._mnist10x`)
 are written to ``--work_dir`` as raw uint8 shards (470 MB; 1.9 GB as float32),
 then ``KMeans(k, init=C, max_iter=n, tol=0, algorithm='lloyd').fit(dataset)``
-runs on a ``tf.data`` pipeline reading them. A pass costs the slope between
-fits of 1 and n iterations (medians of ``--repeats`` pairs after a warm-up
-pair). The process's peak resident memory (``ru_maxrss``) is read after the
+runs on a ``tf.data`` pipeline reading them as uint8 batches (the fit casts
+each chunk to float32 inside its pass), and on the same pixel values 0..255 as
+one float32 array in memory, from the same centres. A pass costs the slope
+between fits of 1 and n iterations (medians of ``--repeats`` pairs after a
+warm-up pair). The process's peak resident memory (``ru_maxrss``) is read after the
 streamed fits, before anything loads the data into memory; then the same rows
 are loaded as one float32 array and the same fits timed in memory.
 
@@ -18,8 +20,9 @@ Usage::
 from __future__ import annotations
 
 import resource
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from absl import flags, logging
@@ -28,12 +31,14 @@ from benchmarks import _harness as harness
 from benchmarks._mnist10x import SHIFTS
 
 FLAGS = harness.new_flags("out_of_core", repeats=3)
-flags.DEFINE_string("work_dir", "runs/mnist10x", "Where the shards are written (runs/ is not tracked).",
-                    flag_values=FLAGS)
+flags.DEFINE_string(
+    "work_dir", "runs/mnist10x", "Where the shards are written (runs/ is not tracked).", flag_values=FLAGS
+)
 flags.DEFINE_integer("k", 10, "Number of clusters.", flag_values=FLAGS)
 flags.DEFINE_integer("iters", 10, "Iterations of the long timed fit (at least 2).", flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", 2048, "Rows per batch read from disk (peak memory grows with it).",
-                     flag_values=FLAGS)
+flags.DEFINE_integer(
+    "batch_size", 2048, "Rows per batch read from disk (peak memory grows with it).", flag_values=FLAGS
+)
 
 IMAGE_BYTES = 28 * 28
 IMAGES_PER_RECORD = 100  # divides 60,000 and the quick shards' rows
@@ -65,10 +70,13 @@ def write_shards(work_dir: Path, data_dir: str | None, rows: int, n_shards: int)
 
 
 def shard_dataset(paths: Sequence[Path], batch_size: int) -> Any:
-    """Batches of float32 pixels in [0, 1], decoded from the raw shards in the pipeline.
+    """Batches of uint8 pixels, decoded from the raw shards in the pipeline.
 
-    Records hold ``IMAGES_PER_RECORD`` images: tf.data's cost is per element, so
-    one element per image would cost more than the clustering itself.
+    The pixels stay uint8: the fit casts each chunk inside its pass, where a
+    float32 batch made here would be written at four times the size on
+    tf.data's threads and held so in the prefetch buffer. Records hold
+    ``IMAGES_PER_RECORD`` images: tf.data's cost is per element, so one
+    element per image would cost more than the clustering itself.
 
     The buffering is fixed: two decoded batches prefetched, nothing else.
     tf.data's autotuning would parallelise the decoding and grow its buffers
@@ -78,11 +86,12 @@ def shard_dataset(paths: Sequence[Path], batch_size: int) -> Any:
     """
     import tensorflow as tf
 
-    records = tf.data.FixedLengthRecordDataset([str(p) for p in paths], IMAGE_BYTES * IMAGES_PER_RECORD,
-                                               buffer_size=1 << 20)
+    records = tf.data.FixedLengthRecordDataset(
+        [str(p) for p in paths], IMAGE_BYTES * IMAGES_PER_RECORD, buffer_size=1 << 20
+    )
 
     def decode(raw: tf.Tensor) -> tf.Tensor:
-        return tf.reshape(tf.cast(tf.io.decode_raw(raw, tf.uint8), tf.float32) / 255.0, [-1, IMAGE_BYTES])
+        return tf.reshape(tf.io.decode_raw(raw, tf.uint8), [-1, IMAGE_BYTES])
 
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -90,8 +99,8 @@ def shard_dataset(paths: Sequence[Path], batch_size: int) -> Any:
 
 
 def in_memory(paths: Sequence[Path]) -> np.ndarray:
-    """The shards' rows as one float32 array, in the dataset's order."""
-    return np.concatenate([np.fromfile(p, np.uint8).reshape(-1, IMAGE_BYTES) for p in paths]).astype(np.float32) / 255
+    """The shards' rows as one float32 array of pixel values 0..255, in the dataset's order."""
+    return np.concatenate([np.fromfile(p, np.uint8).reshape(-1, IMAGE_BYTES) for p in paths]).astype(np.float32)
 
 
 def pass_seconds(data: Any, init: np.ndarray, iters: int, repeats: int) -> dict[str, Any]:
@@ -109,8 +118,11 @@ def pass_seconds(data: Any, init: np.ndarray, iters: int, repeats: int) -> dict[
         if km.n_iter_ != iters:
             raise RuntimeError(f"the fit ran {km.n_iter_} iterations instead of {iters}")
         longs.append(long)
-    return {"slope_s": harness.slope_per_iteration(firsts, longs, iters), "fit_s": harness.summarize(longs),
-            "inertia": km.inertia_}
+    return {
+        "slope_s": harness.slope_per_iteration(firsts, longs, iters),
+        "fit_s": harness.summarize(longs),
+        "inertia": km.inertia_,
+    }
 
 
 def main(values: flags.FlagValues, argv: list[str]) -> None:
@@ -124,7 +136,7 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
     rows, n_shards = (harness.QUICK_ROWS, 2) if values.quick else (60_000, len(SHIFTS))
     paths = write_shards(Path(values.work_dir), values.data_dir, rows, n_shards)
     first = np.fromfile(paths[0], np.uint8).reshape(-1, IMAGE_BYTES)
-    init = first[np.sort(np.random.default_rng(values.seed).choice(rows, values.k, replace=False))] / np.float32(255)
+    init = first[np.sort(np.random.default_rng(values.seed).choice(rows, values.k, replace=False))].astype(np.float32)
     repeats = harness.repeats(values)
 
     rss_before = peak_rss_bytes()
@@ -136,32 +148,62 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
 
     n = rows * n_shards
     table = harness.markdown_table(
-        ["data", "s per pass, slope (medians / minima)", f"whole {iters}-iteration fit, s (median)", "× in memory",
-         "inertia"],
-        [[name, f"{m['slope_s']['median']:.3f} / {m['slope_s']['min']:.3f}", f"{m['fit_s'].median:.2f}",
-          harness.ratio(m["slope_s"]["median"], memory["slope_s"]["median"]), f"{m['inertia']:,.0f}"]
-         for name, m in (("streamed from uint8 shards (tf.data)", streamed), ("in memory (float32 array)", memory))],
+        [
+            "data",
+            "s per pass, slope (medians / minima)",
+            f"whole {iters}-iteration fit, s (median)",
+            "× in memory",
+            "inertia",
+        ],
+        [
+            [
+                name,
+                f"{m['slope_s']['median']:.3f} / {m['slope_s']['min']:.3f}",
+                f"{m['fit_s'].median:.2f}",
+                harness.ratio(m["slope_s"]["median"], memory["slope_s"]["median"]),
+                f"{m['inertia']:,.0f}",
+            ]
+            for name, m in (("streamed from uint8 shards (tf.data)", streamed), ("in memory (float32 array)", memory))
+        ],
     )
-    table += (f"\n\nPeak RSS of the process after the streamed fits: {peak / 1e6:,.0f} MB "
-              f"(before them, TensorFlow and the libraries loaded: {rss_before / 1e6:,.0f} MB); "
-              f"the data: {n * IMAGE_BYTES / 1e6:,.0f} MB as uint8 shards, "
-              f"{4 * n * IMAGE_BYTES / 1e6:,.0f} MB as float32.")
+    table += (
+        f"\n\nPeak RSS of the process after the streamed fits: {peak / 1e6:,.0f} MB "
+        f"(before them, TensorFlow and the libraries loaded: {rss_before / 1e6:,.0f} MB); "
+        f"the data: {n * IMAGE_BYTES / 1e6:,.0f} MB as uint8 shards, "
+        f"{4 * n * IMAGE_BYTES / 1e6:,.0f} MB as float32."
+    )
     targets = []
     if "streamed_pass" in values.targets:
-        figure = (f"s per pass: streamed {streamed['slope_s']['median']:.3f}, "
-                  f"in memory {memory['slope_s']['median']:.3f} ({n:,} rows)")
+        figure = (
+            f"s per pass: streamed {streamed['slope_s']['median']:.3f}, "
+            f"in memory {memory['slope_s']['median']:.3f} ({n:,} rows)"
+        )
         targets.append(harness.TargetRow("streamed_pass", figure, f"{ratio:.2f}× in memory", ratio <= PASS_RATIO_BOUND))
     if "streamed_memory" in values.targets:
-        targets.append(harness.TargetRow("streamed_memory", f"peak RSS {peak / 1e6:,.0f} MB ({n:,} rows)",
-                                         f"{peak / PEAK_RSS_BOUND:.2f}× 1 GB", peak < PEAK_RSS_BOUND))
+        targets.append(
+            harness.TargetRow(
+                "streamed_memory",
+                f"peak RSS {peak / 1e6:,.0f} MB ({n:,} rows)",
+                f"{peak / PEAK_RSS_BOUND:.2f}× 1 GB",
+                peak < PEAK_RSS_BOUND,
+            )
+        )
     method = (
         f"{n:,} × {IMAGE_BYTES} (MNIST train under {n_shards} pixel shifts) as raw uint8 shards, read by `tf.data` "
-        f"in batches of {values.batch_size:,} rows (two prefetched, autotuning off); `KMeans({values.k}, init=C, "
+        f"as uint8 batches of {values.batch_size:,} rows (two prefetched, autotuning off); `KMeans({values.k}, init=C, "
         f"tol=0, algorithm='lloyd')` from {values.k} random rows, fits of 1 and {iters} iterations, {repeats} pairs "
-        "after a warm-up, streamed first (peak RSS read then), then on the same rows in memory."
+        "after a warm-up, streamed first (peak RSS read then), then on the same rows (float32, 0..255) in memory."
     )
-    harness.publish(values, "benchmarks.out_of_core", argv, machine, method, table, targets,
-                    {"streamed": streamed, "in_memory": memory, "peak_rss_bytes": peak, "rss_before": rss_before})
+    harness.publish(
+        values,
+        "benchmarks.out_of_core",
+        argv,
+        machine,
+        method,
+        table,
+        targets,
+        {"streamed": streamed, "in_memory": memory, "peak_rss_bytes": peak, "rss_before": rss_before},
+    )
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

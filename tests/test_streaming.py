@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from sklearn.cluster import KMeans as SkKMeans
 from sklearn.cluster import kmeans_plusplus
 
-from tfkmeans import KMeans
+from tfkmeans import KMeans, MiniBatchKMeans
 
 
 def assert_same_fit(streamed, in_memory):
@@ -51,6 +52,41 @@ def test_streamed_empty_cluster_relocation_matches_in_memory(blobs):
     in_memory = KMeans(5, init=init, dtype="float64").fit(x)
     streamed = KMeans(5, init=init, dtype="float64").fit(tf.data.Dataset.from_tensor_slices(x).batch(100))
     assert_same_fit(streamed, in_memory)
+
+
+def test_uint8_stream_equals_float32_in_memory_and_scikit_learn(mnist_subset):
+    pixels = np.round(mnist_subset[0] * 255).astype(np.uint8)
+    rows = pixels.astype(np.float32)
+    init = rows[:10]
+    in_memory = KMeans(10, init=init, tol=0, algorithm="lloyd").fit(rows)
+    streamed = KMeans(10, init=init, tol=0, algorithm="lloyd").fit(
+        tf.data.Dataset.from_tensor_slices(pixels).batch(700)
+    )
+    oracle = SkKMeans(10, init=init.astype(np.float64), n_init=1, tol=0, algorithm="lloyd").fit(rows.astype(np.float64))
+    assert in_memory.n_iter_ > 5
+    np.testing.assert_array_equal(streamed.labels_, in_memory.labels_)
+    np.testing.assert_array_equal(streamed.labels_, oracle.labels_)
+    assert streamed.n_iter_ == in_memory.n_iter_ == oracle.n_iter_
+    np.testing.assert_array_equal(streamed.cluster_centers_, in_memory.cluster_centers_)
+    assert streamed.inertia_ == pytest.approx(in_memory.inertia_, rel=1e-6)
+    assert streamed.inertia_ == pytest.approx(oracle.inertia_, rel=1e-5)
+
+
+@pytest.mark.parametrize("offset", [-100, 60_000])  # 60,000: far from the origin, so the batches are moved in float
+def test_integer_batches_fit_as_their_float_values(offset):
+    values = np.random.default_rng(5).integers(0, 200, size=(900, 7)) + offset
+    as_floats = tf.data.Dataset.from_tensor_slices(values.astype(np.float64)).batch(128)
+    for integers in (values.astype(np.int32), values.astype(np.uint16 if offset > 0 else np.int8)):
+        dataset = tf.data.Dataset.from_tensor_slices(integers).batch(128)
+        for make in (
+            lambda: KMeans(4, random_state=2, dtype="float64"),
+            lambda: MiniBatchKMeans(4, random_state=2, batch_size=100, max_iter=3, dtype="float64"),
+        ):
+            fit, reference = make().fit(dataset), make().fit(as_floats)
+            assert np.any(fit.origin.numpy() != 0) == (offset > 0)
+            np.testing.assert_array_equal(fit.cluster_centers_, reference.cluster_centers_)
+            np.testing.assert_array_equal(fit.labels_, reference.labels_)
+            assert fit.inertia_ == reference.inertia_ and fit.n_iter_ == reference.n_iter_
 
 
 def test_image_batches_and_single_rows_are_accepted():

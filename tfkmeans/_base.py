@@ -20,7 +20,8 @@ import functools
 import inspect
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
@@ -64,7 +65,7 @@ _OUTPUTS = ("default", "pandas")
 _EXPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.uint8, tf.int32, tf.int64)
 
 
-def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int, origin: Optional[tf.Variable]) -> tf.Tensor:
+def _exported_queries(x: tf.Tensor, dtype: tf.DType, n_features: int, origin: tf.Variable | None) -> tf.Tensor:
     """``x`` of the exported functions as ``(n_samples, n_features)`` in ``dtype``, moved by ``-origin`` if given;
     an InvalidArgumentError if it has another rank or width.
 
@@ -128,7 +129,7 @@ class BaseKMeans(tf.Module):
         del deep  # no nested estimators
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> "BaseKMeans":
+    def set_params(self, **params: Any) -> BaseKMeans:
         """Set constructor parameters; they take effect at the next ``fit``."""
         valid = self._param_names()
         for key, value in params.items():
@@ -241,7 +242,7 @@ class BaseKMeans(tf.Module):
         return n_init
 
     def _initial_centers(
-        self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState, origin: Optional[tf.Tensor] = None
+        self, x: tf.Tensor, sample_weight: tf.Tensor, rng: np.random.RandomState, origin: tf.Tensor | None = None
     ) -> tf.Tensor:
         """Centres to start from, as ``init`` asks, computed on ``x``.
 
@@ -253,7 +254,9 @@ class BaseKMeans(tf.Module):
             return _compiled.kmeans_plusplus(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
         if isinstance(self.init, str):
             return _compiled.random_points(x, sample_weight, self._n_clusters, draw_seed(rng))[0]
-        chosen = numeric_matrix(self.init(x.numpy(), self._n_clusters, rng) if callable(self.init) else self.init, "init")
+        chosen = numeric_matrix(
+            self.init(x.numpy(), self._n_clusters, rng) if callable(self.init) else self.init, "init"
+        )
         expected = (self._n_clusters, int(x.shape[1]))
         if tuple(chosen.shape) != expected:
             raise ValueError(f"init must have shape (n_clusters, n_features) = {expected}, got {tuple(chosen.shape)}.")
@@ -294,7 +297,8 @@ class BaseKMeans(tf.Module):
         estimator = type(self).__name__
         if fitted is None or names is None:
             message = (
-                f"X has feature names, but {estimator} was fitted without feature names" if fitted is None
+                f"X has feature names, but {estimator} was fitted without feature names"
+                if fitted is None
                 else f"X does not have valid feature names, but {estimator} was fitted with feature names"
             )
             warnings.warn(message, UserWarning, stacklevel=stacklevel_outside_package())
@@ -316,7 +320,7 @@ class BaseKMeans(tf.Module):
 
     # -- data preparation: convert, move data far from zero to an origin near them, move queries alike --
 
-    def _fit_matrix(self, X: Any) -> tuple[tf.Tensor, Optional[tf.Tensor]]:
+    def _fit_matrix(self, X: Any) -> tuple[tf.Tensor, tf.Tensor | None]:
         """Training data in memory, in the fit's dtype and moved by ``-origin``; that origin, or None if not moved.
 
         The origin is the data's mean when they lie far from zero
@@ -342,7 +346,7 @@ class BaseKMeans(tf.Module):
             )
         return finite_tensor(matrix, self.centers.dtype, "X", self._shift())
 
-    def _shift(self) -> Optional[tf.Tensor]:
+    def _shift(self) -> tf.Tensor | None:
         """The origin the fitted estimator moves data to, or None where it moves nothing (a zero origin)."""
         origin = getattr(self, "origin", None)
         if origin is None:
@@ -359,14 +363,18 @@ class BaseKMeans(tf.Module):
         centers, shift = tf.convert_to_tensor(self.centers), self._shift()
         return centers if shift is None else centers - shift
 
-    def _store_centers(self, centers: tf.Tensor, origin: Optional[tf.Tensor]) -> None:
+    def _store_centers(self, centers: tf.Tensor, origin: tf.Tensor | None) -> None:
         """Keep centres computed about ``origin`` (None: not moved) in the caller's coordinates, and the origin."""
         self._set_centers(centers if origin is None else centers + origin)
         self._set_origin(origin)
 
-    def _set_origin(self, origin: Optional[tf.Tensor]) -> None:
+    def _set_origin(self, origin: tf.Tensor | None) -> None:
         """Store the origin queries are moved by (None: zeros, no move) in the ``origin`` variable."""
-        origin = tf.zeros(self.centers.shape[1:], self.centers.dtype) if origin is None else tf.cast(origin, self.centers.dtype)
+        origin = (
+            tf.zeros(self.centers.shape[1:], self.centers.dtype)
+            if origin is None
+            else tf.cast(origin, self.centers.dtype)
+        )
         existing = getattr(self, "origin", None)
         if existing is not None and existing.shape == origin.shape and existing.dtype == origin.dtype:
             existing.assign(origin)
@@ -375,8 +383,11 @@ class BaseKMeans(tf.Module):
 
     def _fit_batches(
         self, dataset: tf.data.Dataset, sample_weight: Any, batch_size: int = 4096, same_order_every_pass: bool = True
-    ) -> tuple[tf.data.Dataset, DatasetMoments, Optional[tf.Tensor]]:
+    ) -> tuple[tf.data.Dataset, DatasetMoments, tf.Tensor | None]:
         """A dataset as validated ``(x, sample_weight)`` batches moved by ``-origin``, its moments (one pass), the origin.
+
+        Integer features stay integers (the passes cast them chunk by chunk, to
+        the dtype of the weights) unless the batches are moved, in float.
 
         The origin is the data's mean when they lie far from zero, as for
         :meth:`_fit_matrix`, and None otherwise (the batches are not moved).
@@ -388,7 +399,7 @@ class BaseKMeans(tf.Module):
             raise ValueError("sample_weight with a tf.data.Dataset: yield (x, y, sample_weight) elements instead.")
         if same_order_every_pass:
             check_same_order_every_pass(dataset, "X")
-        batches = as_weighted_batches(dataset, self._tf_dtype, batch_size)
+        batches = as_weighted_batches(dataset, self._tf_dtype, batch_size, cast_features=False)
         moments = _compiled.dataset_moments(batches)
         n_samples, n_features = int(moments.rows), int(batches.element_spec[0].shape[-1])
         if n_samples == 0:
@@ -406,7 +417,7 @@ class BaseKMeans(tf.Module):
         if not far_from_zero(mean, mean_variance(moments) * n_features):
             return batches, moments, None
         origin = tf.cast(mean, self._tf_dtype)
-        return batches.map(lambda x, w: (x - origin, w)), moments, origin
+        return batches.map(lambda x, w: (tf.cast(x, w.dtype) - origin, w)), moments, origin
 
     def _check_is_fitted(self) -> None:
         if getattr(self, "centers", None) is None:
@@ -434,7 +445,7 @@ class BaseKMeans(tf.Module):
             input_tags=InputTags(allow_nan=False),
         )
 
-    def _chunk_size(self, n_features: int, n_columns: Optional[int] = None) -> int:
+    def _chunk_size(self, n_features: int, n_columns: int | None = None) -> int:
         """Rows per chunk: ``chunk_size``, else a size for distance blocks ``n_columns`` wide (default: the clusters)."""
         if self.chunk_size is not None:
             return check_positive_int(self.chunk_size, "chunk_size")
@@ -528,7 +539,7 @@ class BaseKMeans(tf.Module):
             origin = self.origin if self._shift() is not None else None
 
             def about_centers(function: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
-                def exported(x: Optional[tf.Tensor] = None, *args: Any, **kwargs: Any) -> tf.Tensor:
+                def exported(x: tf.Tensor | None = None, *args: Any, **kwargs: Any) -> tf.Tensor:
                     del args, kwargs  # never traced with them: calls that pass them match no graph
                     x = _exported_queries(x, centers.dtype, n_features, origin)
                     return function(x, centers if origin is None else centers - origin, **options)
@@ -567,7 +578,7 @@ class BaseKMeans(tf.Module):
         distances = _compiled.transform(*self._inference_inputs(X), **self._inference_options()).numpy()
         return self._output_container(distances, X)
 
-    def get_feature_names_out(self, input_features: Optional[Any] = None) -> np.ndarray:
+    def get_feature_names_out(self, input_features: Any | None = None) -> np.ndarray:
         """Names of the columns ``transform`` returns: the lower-case class name and the centre's index.
 
         As scikit-learn's ``ClassNamePrefixFeaturesOutMixin``: ``kmeans0`` ...
@@ -598,7 +609,7 @@ class BaseKMeans(tf.Module):
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(int(self.centers.shape[0]))], dtype=object)
 
-    def set_output(self, *, transform: Optional[str] = None) -> "BaseKMeans":
+    def set_output(self, *, transform: str | None = None) -> BaseKMeans:
         """Choose the container ``transform`` and ``fit_transform`` return, as scikit-learn's transformers.
 
         Parameters
@@ -636,7 +647,7 @@ class BaseKMeans(tf.Module):
         index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
         return pd.DataFrame(distances, index=index, columns=self.get_feature_names_out())
 
-    def score(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> float:
+    def score(self, X: Any, y: Any = None, sample_weight: Any | None = None) -> float:
         """Opposite of the inertia of ``X`` under the fitted centres (higher is better).
 
         Parameters
@@ -669,13 +680,13 @@ class BaseKMeans(tf.Module):
 
         return KMeansLayer.from_estimator(self, output_mode, **kwargs)
 
-    def fit(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> "BaseKMeans":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any | None = None) -> BaseKMeans:
         raise NotImplementedError
 
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> np.ndarray:
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any | None = None) -> np.ndarray:
         """Fit, then return ``labels_``."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def fit_transform(self, X: Any, y: Any = None, sample_weight: Optional[Any] = None) -> np.ndarray:
+    def fit_transform(self, X: Any, y: Any = None, sample_weight: Any | None = None) -> np.ndarray:
         """Fit, then return the distances of ``X`` to the centres."""
         return self.fit(X, sample_weight=sample_weight).transform(X)

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tfkmeans._params import stacklevel_outside_package
 
+
 def check_dataset_ends(dataset: tf.data.Dataset, name: str) -> None:
     """A ValueError for a dataset TensorFlow knows never ends: reading it would never return."""
     if int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
@@ -29,20 +30,21 @@ def check_same_order_every_pass(dataset: tf.data.Dataset, name: str) -> None:
     graph = tf.compat.v1.GraphDef()
     try:
         graph.ParseFromString(
-            dataset._as_serialized_graph(
-                external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE
-            ).numpy()
+            dataset._as_serialized_graph(external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE).numpy()
         )
     except (tf.errors.OpError, TypeError, ValueError):  # e.g. a pipeline that cannot be serialised: nothing to inspect
         return
     nodes = [*graph.node, *(node for function in graph.library.function for node in function.node_def)]
-    reasons = sorted({
-        f"{node.op} with reshuffle_each_iteration=True" if "reshuffle_each_iteration" in node.attr
-        else f"{node.op} with deterministic=False"
-        for node in nodes
-        if ("reshuffle_each_iteration" in node.attr and node.attr["reshuffle_each_iteration"].b)
-        or ("deterministic" in node.attr and node.attr["deterministic"].s == b"false")
-    })
+    reasons = sorted(
+        {
+            f"{node.op} with reshuffle_each_iteration=True"
+            if "reshuffle_each_iteration" in node.attr
+            else f"{node.op} with deterministic=False"
+            for node in nodes
+            if ("reshuffle_each_iteration" in node.attr and node.attr["reshuffle_each_iteration"].b)
+            or ("deterministic" in node.attr and node.attr["deterministic"].s == b"false")
+        }
+    )
     if reasons:
         raise ValueError(
             f"{name}: the dataset yields its rows in another order on every pass ({', '.join(reasons)}), "
@@ -96,8 +98,15 @@ def unpack_dataset(data: Any, sample_weight: Any, name: str = "X") -> tuple[Any,
     return tf.concat(rows, axis=0), tf.concat(weights, axis=0) if weighted else sample_weight
 
 
-def as_weighted_batches(dataset: tf.data.Dataset, dtype: tf.DType, batch_size: int = 4096) -> tf.data.Dataset:
+def as_weighted_batches(
+    dataset: tf.data.Dataset, dtype: tf.DType, batch_size: int = 4096, cast_features: bool = True
+) -> tf.data.Dataset:
     """A dataset as ``(x, sample_weight)`` batches: ``x`` of shape ``(rows, n_features)`` in ``dtype``.
+
+    With ``cast_features=False``, integer and boolean features keep their
+    dtype (``sample_weight`` is in ``dtype`` either way): the passes cast them
+    chunk by chunk, so a pipeline of uint8 pixels never writes a float32 copy
+    of each batch, four times its size, on tf.data's threads.
 
     Elements may be feature tensors, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``
     (Keras' convention; ``y`` is ignored). Rank-1 elements are single rows (batched
@@ -125,8 +134,10 @@ def as_weighted_batches(dataset: tf.data.Dataset, dtype: tf.DType, batch_size: i
     if n_features is None:
         raise ValueError(f"X: the dataset's feature shape must be known, got element shape {features.shape}.")
 
+    features_dtype = dtype if cast_features or features.dtype.is_floating else features.dtype
+
     def to_pair(*element):
-        x = tf.reshape(tf.cast(element[0], dtype), [-1, n_features])
+        x = tf.reshape(tf.cast(element[0], features_dtype), [-1, n_features])
         w = tf.cast(element[2], dtype) if len(element) == 3 else tf.ones(tf.shape(x)[:1], dtype)
         return x, tf.reshape(w, [-1])
 

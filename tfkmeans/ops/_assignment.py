@@ -148,7 +148,7 @@ def dataset_labels_and_inertia(
     def add(state, element):
         index, labels, total = state
         x, w = element
-        block_labels, block_inertia = labels_and_inertia(x, centers, w, distance, chunk_size)
+        block_labels, block_inertia = labels_and_inertia(tf.cast(x, centers.dtype), centers, w, distance, chunk_size)
         return index + 1, labels.write(index, block_labels), total + block_inertia
 
     labels = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])

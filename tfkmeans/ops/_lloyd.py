@@ -9,7 +9,8 @@ when the total squared centre shift is at most ``tol``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
@@ -98,9 +99,7 @@ def keep_farthest(current: Candidates, new: Candidates) -> Candidates:
     return Candidates(*(tf.gather(part, best) for part in merged))
 
 
-def relocate_empty_clusters(
-    sums: tf.Tensor, weights: tf.Tensor, candidates: Candidates
-) -> tuple[tf.Tensor, tf.Tensor]:
+def relocate_empty_clusters(sums: tf.Tensor, weights: tf.Tensor, candidates: Candidates) -> tuple[tf.Tensor, tf.Tensor]:
     """Re-seed each empty cluster with one of the points farthest from its centre.
 
     As scikit-learn does: the farthest point moves (with its weight) from its
@@ -153,7 +152,9 @@ def no_totals(centers: tf.Tensor) -> PassTotals:
     """The totals of a pass that has seen no data yet."""
     n_clusters, n_features = tf.unstack(tf.shape(centers))  # static shapes may be unknown after retracing
     return PassTotals(
-        tf.zeros_like(centers), tf.zeros([n_clusters], centers.dtype), tf.zeros([], centers.dtype),
+        tf.zeros_like(centers),
+        tf.zeros([n_clusters], centers.dtype),
+        tf.zeros([], centers.dtype),
         no_candidates(n_clusters, n_features, centers.dtype),
     )
 
@@ -168,7 +169,7 @@ def add_totals(totals: PassTotals, more: PassTotals) -> PassTotals:
     )
 
 
-def print_iteration(progress: Optional[tf.Tensor], iteration: tf.Tensor, *figures: Any) -> None:
+def print_iteration(progress: tf.Tensor | None, iteration: tf.Tensor, *figures: Any) -> None:
     """One verbose line from inside a Lloyd loop: ``tfkmeans: run r iteration i`` and ``figures``.
 
     ``progress`` is ``(run number, iterations done before this graph call)``
@@ -198,7 +199,7 @@ def lloyd_iterations(
     max_iter: tf.Tensor,
     tol: tf.Tensor,
     verbose: bool = False,
-    progress: Optional[tf.Tensor] = None,
+    progress: tf.Tensor | None = None,
 ) -> Iterations:
     """Lloyd updates inside one ``tf.while_loop``.
 
@@ -236,26 +237,28 @@ def in_memory_pass(
     centers: tf.Tensor,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
 ) -> PassTotals:
     """One fused pass over an in-memory matrix, chunk by chunk.
 
     Nothing of size ``n`` is written: each chunk adds its cluster sums and
     offers its k farthest points as relocation candidates, which is cheaper
     than keeping every label and distance. ``inertia`` is the weighted sum of
-    the assignment's (clipped, matmul) squared distances.
+    the assignment's (clipped, matmul) squared distances. ``x`` may hold
+    integers (a streamed batch of pixels, say): each chunk is cast to the
+    centres' dtype, so only a chunk-sized float block is ever written.
     """
     distance_fn = get_distance(distance)
     n_clusters, n_features = tf.unstack(tf.shape(centers))
 
     def body(start, size, totals):
-        block = row_slice(x, start, size)
+        block = tf.cast(row_slice(x, start, size), centers.dtype)
         block_weights = row_slice(sample_weight, start, size)
         norms = optional_row_slice(x_sq_norms, start, size)
         assigned = assign_block(block, centers, distance_fn, norms)
         sums, weights = cluster_sums(block, block_weights, assigned.labels, tf.shape(centers)[0])
         farthest = keep_farthest(
-            no_candidates(n_clusters, n_features, x.dtype),
+            no_candidates(n_clusters, n_features, centers.dtype),
             Candidates(block, block_weights, assigned.labels, assigned.min_sq_distances),
         )
         block_totals = PassTotals(
@@ -279,7 +282,7 @@ def lloyd(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
-    progress: Optional[tf.Tensor] = None,
+    progress: tf.Tensor | None = None,
 ) -> LloydResult:
     """Lloyd's algorithm on an in-memory matrix, as one graph.
 
@@ -292,7 +295,11 @@ def lloyd(
     x_sq_norms = data_squared_norms(x) if distance == "matmul" else None
     run = lloyd_iterations(
         lambda c: in_memory_pass(x, sample_weight, c, distance, chunk_size, x_sq_norms),
-        initial_centers, max_iter, tol, verbose, progress,
+        initial_centers,
+        max_iter,
+        tol,
+        verbose,
+        progress,
     )
     return lloyd_result(run, x, sample_weight, distance, chunk_size, x_sq_norms)
 
@@ -300,10 +307,10 @@ def lloyd(
 def lloyd_result(
     iterations: Iterations,
     data: tf.Tensor | tf.data.Dataset,
-    sample_weight: Optional[tf.Tensor] = None,
+    sample_weight: tf.Tensor | None = None,
     distance: str = "matmul",
     chunk_size: int = 4096,
-    x_sq_norms: Optional[tf.Tensor] = None,
+    x_sq_norms: tf.Tensor | None = None,
 ) -> LloydResult:
     """Lloyd iterations completed with the labels and exact inertia of ``data`` under their final centres.
 

@@ -424,7 +424,7 @@ def minibatch_kmeans_stream(
             x, weights = element.get_value()
             stepped = minibatch_step(
                 state,
-                x,
+                tf.cast(x, weights.dtype),
                 weights,
                 tf.random.experimental.stateless_fold_in(seed, state.step),
                 n_samples,

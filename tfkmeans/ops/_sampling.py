@@ -51,7 +51,7 @@ def reservoir_sample(batches: tf.data.Dataset, size: int, seed: tf.Tensor) -> tf
     fewer than ``size`` rows come back when fewer have positive weight.
     """
     n_features = batches.element_spec[0].shape[-1]
-    dtype = batches.element_spec[0].dtype
+    dtype = batches.element_spec[1].dtype  # the weights': features may be integers, cast here
 
     def add(state, element):
         index, keys, rows = state
@@ -59,7 +59,7 @@ def reservoir_sample(batches: tf.data.Dataset, size: int, seed: tf.Tensor) -> tf
         new_keys = weighted_keys(w, tf.random.experimental.stateless_fold_in(seed, index))
         all_keys = tf.concat([keys, new_keys], 0)
         _, best = tf.math.top_k(all_keys, k=size)
-        return index + 1, tf.gather(all_keys, best), tf.gather(tf.concat([rows, x], 0), best)
+        return index + 1, tf.gather(all_keys, best), tf.gather(tf.concat([rows, tf.cast(x, dtype)], 0), best)
 
     initial = (
         tf.constant(0, tf.int64),

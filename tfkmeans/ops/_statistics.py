@@ -88,7 +88,9 @@ def dataset_moments(batches: tf.data.Dataset) -> DatasetMoments:
             totals.batches + 1,
             totals.sums + tf.reduce_sum(x64, axis=0),
             totals.squares + tf.reduce_sum(tf.square(x64), axis=0),
-            totals.all_finite & tf.reduce_all(tf.math.is_finite(x)) & tf.reduce_all(tf.math.is_finite(w)),
+            totals.all_finite
+            & tf.reduce_all(tf.math.is_finite(w))
+            & (tf.reduce_all(tf.math.is_finite(x)) if x.dtype.is_floating else True),
             tf.minimum(totals.min_weight, tf.reduce_min(tf.concat([w64, [math.inf]], 0))),
             totals.total_weight + tf.reduce_sum(w64),
         )

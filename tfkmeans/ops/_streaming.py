@@ -7,15 +7,17 @@ k-slot buffer of relocation candidates in a ``tf.while_loop`` inside the graph.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import tensorflow as tf
 
 from tfkmeans.ops._lloyd import Iterations, PassTotals, add_totals, in_memory_pass, lloyd_iterations, no_totals
 
 
 def dataset_pass(
-    batches: tf.data.Iterator, n_batches: tf.Tensor, centers: tf.Tensor, distance: str = "matmul", chunk_size: int = 4096
+    batches: tf.data.Iterator,
+    n_batches: tf.Tensor,
+    centers: tf.Tensor,
+    distance: str = "matmul",
+    chunk_size: int = 4096,
 ) -> PassTotals:
     """One Lloyd pass: the next ``n_batches`` elements of ``batches`` folded into cluster totals.
 
@@ -42,7 +44,7 @@ def lloyd_stream(
     distance: str = "matmul",
     chunk_size: int = 4096,
     verbose: bool = False,
-    progress: Optional[tf.Tensor] = None,
+    progress: tf.Tensor | None = None,
 ) -> Iterations:
     """Full-batch Lloyd over a dataset read once per iteration.
 
@@ -53,5 +55,9 @@ def lloyd_stream(
     stream = iter(batches.repeat())
     return lloyd_iterations(
         lambda centers: dataset_pass(stream, n_batches, centers, distance, chunk_size),
-        initial_centers, max_iter, tol, verbose, progress,
+        initial_centers,
+        max_iter,
+        tol,
+        verbose,
+        progress,
     )
