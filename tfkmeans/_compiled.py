@@ -15,7 +15,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from tfkmeans import ops
-from tfkmeans.ops import _lloyd, _minibatch, _sampling, _seeding, _statistics, _yinyang
+from tfkmeans.ops import _lloyd, _minibatch, _sampling, _seeding, _statistics
 
 
 def _compiled(fn: Callable, reduce_retracing: bool = True) -> tf.types.experimental.PolymorphicFunction:
@@ -35,7 +35,7 @@ reservoir_sample = _compiled(_sampling.reservoir_sample, reduce_retracing=False)
 lloyd = _compiled(ops.lloyd)
 lloyd_runs = _compiled(ops.lloyd_runs)
 lloyd_bounded = _compiled(ops.lloyd_bounded)
-lloyd_yinyang = _compiled(_yinyang.lloyd_yinyang)
+lloyd_yinyang = _compiled(ops.lloyd_yinyang)
 lloyd_distributed = _compiled(ops.lloyd_distributed, reduce_retracing=False)
 
 # Mini-batch fits.

@@ -1,7 +1,7 @@
 """The numeric core: pure TensorFlow functions, graph-friendly, no estimator state.
 
 These are the pieces for composing K-means into a graph of your own: distances
-and assignment, seeding, the fit loops (in memory, with Elkan's bounds, several
+and assignment, seeding, the fit loops (in memory, with Elkan's or Yinyang's bounds, several
 restarts at once, over a ``tf.data`` stream, under a ``tf.distribute``
 strategy, mini-batch) and their results. The estimators wrap the same
 functions in ``tf.function(autograph=False)``; anything here can equally be
@@ -36,6 +36,7 @@ from tfkmeans.ops._minibatch import (
 from tfkmeans.ops._restarts import RunsResult, lloyd_runs
 from tfkmeans.ops._seeding import kmeans_plusplus, random_points
 from tfkmeans.ops._streaming import lloyd_stream
+from tfkmeans.ops._yinyang import lloyd_yinyang
 
 __all__ = [
     "Assignment",
@@ -53,6 +54,7 @@ __all__ = [
     "lloyd_distributed",
     "lloyd_runs",
     "lloyd_stream",
+    "lloyd_yinyang",
     "matmul_squared_distances",
     "minibatch_initial_state",
     "minibatch_kmeans",
