@@ -140,6 +140,11 @@ def test_auto_runs_yinyang_when_elkan_bounds_do_not_fit(blobs, capfd, monkeypatc
     init, _ = kmeans_plusplus(x, 20, random_state=0)  # 20 clusters > 6 features: Elkan's bounds exceed the data
     auto = KMeans(20, init=init, dtype="float64", verbose=1).fit(x)
     assert "share of distances computed" in capfd.readouterr().err
+    assert auto.distance_shares_.shape == (auto.n_iter_,) and auto.distance_shares_[0] == 1.0
+    # The upper bounds' tightening adds at most one distance per point to a full pass.
+    assert np.all((auto.distance_shares_ > 0) & (auto.distance_shares_ <= 1 + 1 / 20))
+    assert np.min(auto.distance_shares_) < 0.5  # the bounds spare distances once the fit settles
+    assert KMeans(20, init=init, algorithm="elkan").fit(x).distance_shares_ is None
     reference = SkKMeans(20, init=init, n_init=1, algorithm="lloyd").fit(x)
     assert_same_clustering(auto, reference, "float64")
 

@@ -175,6 +175,11 @@ class KMeans(BaseKMeans):
         Sum of (weighted) squared distances of samples to their centre.
     n_iter_ : int
         Iterations run by the kept run.
+    distance_shares_ : ndarray of shape (n_iter_,) or None
+        With Yinyang's bounds, the share of the ``n × k`` point-centre distances
+        each iteration of the kept run computed (Lloyd's pass computes all: 1;
+        the upper bounds' tightening counts too, so a full pass can show up to
+        ``1 + 1/k``); None for the other algorithms.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -490,5 +495,8 @@ class KMeans(BaseKMeans):
         self.labels_ = best.labels.numpy()
         self.inertia_ = float(best.inertia) * plan.weight_scale
         self.n_iter_ = int(best.n_iter)
+        history = np.asarray(best.history)
+        # Yinyang's loop records, per iteration, the share of the n × k distances it computed.
+        self.distance_shares_ = history[:, 2].copy() if history.ndim == 2 and history.shape[1] > 2 else None
         self._warn_if_fewer_distinct_clusters()
         return self
