@@ -7,9 +7,9 @@ from sklearn.cluster import KMeans as SkKMeans
 from sklearn.cluster import kmeans_plusplus
 from test_kmeans_oracle import assert_same_clustering, fit_both
 
-from tfkmeans import KMeans, ops
+from tfkmeans import KMeans, _compiled, ops
 from tfkmeans.ops import _chunking
-from tfkmeans.ops._yinyang import full_group_bounds, group_centers, lloyd_yinyang, refresh_group_bounds
+from tfkmeans.ops._yinyang import full_group_bounds, group_centers, refresh_group_bounds
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -71,8 +71,9 @@ def test_same_labels_and_iterations_as_lloyd_on_mnist(mnist_subset, dtype, n_gro
     init = x[::30]
     weights = tf.ones([x.shape[0]], dtype)
     tol = tf.constant(0.0, dtype)
-    lloyd = ops.lloyd(x, weights, init, tf.constant(300), tol, chunk_size=1024)
-    yinyang = lloyd_yinyang(x, weights, init, tf.constant(300), tol, chunk_size=1024, n_groups=n_groups)
+    # Compiled as the estimators run them (eagerly, every group's loop would run in Python).
+    lloyd = _compiled.lloyd(x, weights, init, tf.constant(300), tol, chunk_size=1024)
+    yinyang = _compiled.lloyd_yinyang(x, weights, init, tf.constant(300), tol, chunk_size=1024, n_groups=n_groups)
     assert int(yinyang.n_iter) == int(lloyd.n_iter) > 10
     np.testing.assert_array_equal(yinyang.labels.numpy(), lloyd.labels.numpy())
     atol = 1e-5 if dtype == tf.float32 else 1e-12
