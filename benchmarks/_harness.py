@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from absl import flags
+from absl import flags, logging
 
 #: Rows of MNIST train a ``--quick`` run uses.
 QUICK_ROWS = 2000
@@ -80,9 +80,11 @@ def run(
     """Parse ``argv`` (default: the command line) into ``values`` and call ``main(values, argv)``.
 
     Flags left out of ``argv`` take their defaults even when ``values`` was parsed before.
-    Usage errors exit with status 2 after one line on standard error.
+    Usage errors exit with status 2 after one line on standard error. Progress (the scripts'
+    ``logging.info`` lines) goes to standard error: a benchmark runs for minutes.
     """
     argv = list(sys.argv if argv is None else argv)
+    logging.set_verbosity(logging.INFO)
     try:
         values.unparse_flags()
         values(argv)
@@ -221,23 +223,32 @@ def _version(name: str) -> str | None:
         return None
 
 
+#: What a benchmark measures: edits elsewhere (BENCHMARKS.md, which the benchmarks themselves rewrite) do
+#: not make a measurement "dirty".
+MEASURED_PATHS = ("tfkmeans", "benchmarks")
+
+
 def source_revision(module: str = "tfkmeans") -> dict[str, Any]:
-    """The git commit of the checkout ``module`` was imported from, and whether it has local edits."""
+    """:func:`checkout_state` of the checkout ``module`` was imported from."""
     spec = importlib.util.find_spec(module)
-    directory = Path(spec.origin).parent if spec and spec.origin else Path.cwd()
-    record: dict[str, Any] = {}
+    return checkout_state(Path(spec.origin).parent if spec and spec.origin else Path.cwd())
+
+
+def checkout_state(directory: Path) -> dict[str, Any]:
+    """The git commit of the checkout holding ``directory``, and whether :data:`MEASURED_PATHS` have
+    uncommitted edits there; empty outside git."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True, check=True).stdout
+
     try:
-
-        def git(*args: str) -> str:
-            return subprocess.run(
-                ["git", "-C", str(directory), *args], capture_output=True, text=True, check=True
-            ).stdout.strip()
-
-        record["commit"] = git("rev-parse", "HEAD")
-        record["dirty"] = bool(git("status", "--porcelain", "--untracked-files=no"))
+        measured = [f":(top){path}" for path in MEASURED_PATHS]
+        return {
+            "commit": git("rev-parse", "HEAD").strip(),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", *measured).strip()),
+        }
     except (OSError, subprocess.CalledProcessError):
-        pass
-    return record
+        return {}
 
 
 def machine_info() -> dict[str, Any]:

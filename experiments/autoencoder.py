@@ -64,7 +64,7 @@ def train_autoencoder(views: networks.Autoencoder, data: runner.MnistSplits, dir
         the training and test images under the final weights, and that of the
         mean training image on the test images (the no-learning baseline).
     """
-    epochs = learned.epoch_budget(FLAGS.epochs, FLAGS.quick)
+    epochs, batch_size = learned.training_budget(FLAGS.epochs, FLAGS.batch_size, FLAGS.quick)
     views.autoencoder.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse")
     path = networks.weights_path(
         directory,
@@ -73,7 +73,7 @@ def train_autoencoder(views: networks.Autoencoder, data: runner.MnistSplits, dir
         n=len(data.x_train),
         seed=FLAGS.seed,
         epochs=epochs,
-        batch=FLAGS.batch_size,
+        batch=batch_size,
     )
     record = learned.train(
         views.autoencoder,
@@ -82,7 +82,7 @@ def train_autoencoder(views: networks.Autoencoder, data: runner.MnistSplits, dir
         data.x_train,
         data.x_train,
         epochs=epochs,
-        batch_size=FLAGS.batch_size,
+        batch_size=batch_size,
         validation_data=(data.x_test, data.x_test),
     )
     mse = {
@@ -186,7 +186,7 @@ def seed_comparisons(
     )
     network = (
         f"Our autoencoder is DEC's dense 784-500-500-2000-{FLAGS.code_dim} network trained without labels "
-        f"for {training['epochs']} epochs (MSE, Adam {LEARNING_RATE:g}, batch {FLAGS.batch_size}); the "
+        f"for {training['epochs']} epochs (MSE, Adam {LEARNING_RATE:g}, batch {training['batch_size']}); the "
         "notebook's was a 'convolutional and dense network' with a 10-d code, size and training unstated."
     )
     gain = purity["codes"] - purity["pixels"]
@@ -261,7 +261,7 @@ def summary_markdown(
             f"`{command}`",
             "",
             f"Autoencoder 784-500-500-2000-{FLAGS.code_dim} (ReLU, linear code and output), MSE, Adam "
-            f"{LEARNING_RATE:g}, batch {FLAGS.batch_size}, seed {FLAGS.seed}, trained without labels on "
+            f"{LEARNING_RATE:g}, batch {training['batch_size']}, seed {FLAGS.seed}, trained without labels on "
             f"{len(data.x_train):,} training images. {learned.training_sentence(training)} Reconstruction MSE: "
             f"train {mse['train']:.4f}, test {mse['test']:.4f} (the mean training image scores "
             f"{mse['test_mean_image']:.4f} on the test images). " + learned.kmeans_sentence(len(data.x_test)),
@@ -302,7 +302,7 @@ def write_outputs(
                 "loss": "mse",
                 "optimizer": "adam",
                 "learning_rate": LEARNING_RATE,
-                "batch_size": FLAGS.batch_size,
+                "batch_size": training["batch_size"],
                 "labels_used": False,
             },
             "training": training,

@@ -342,14 +342,15 @@ def save_figures(
     )
     wrong = np.flatnonzero(predicted_digit != data.y_test)
     shown = np.random.default_rng(seed).permutation(wrong)[:40]
-    figures["errors"] = plots.image_grid(
-        data.x_test[shown],
-        [f"{data.y_test[i]} as {predicted_digit[i]}" for i in shown],
-        directory / "errors.png",
-        n_cols=10,
-        cell_inches=1.1,
-        suptitle=f"{len(wrong)} misclustered test images of {len(data.y_test):,}: {len(shown)} at random (digit as cluster's digit)",
-    )
+    if len(shown):  # a perfect clustering has no errors to show
+        figures["errors"] = plots.image_grid(
+            data.x_test[shown],
+            [f"{data.y_test[i]} as {predicted_digit[i]}" for i in shown],
+            directory / "errors.png",
+            n_cols=10,
+            cell_inches=1.1,
+            suptitle=f"{len(wrong)} misclustered test images of {len(data.y_test):,}: {len(shown)} at random (digit as cluster's digit)",
+        )
     figures["embedding"] = embedding_figure(data, final, predicted_digit, directory, seed)
     return {name: str(path) for name, path in figures.items()}
 

@@ -36,6 +36,7 @@ from experiments import networks, runner
 from tfkmeans import KMeans, metrics
 
 __all__ = [
+    "QUICK_BATCH_SIZE",
     "QUICK_EPOCHS",
     "Clustering",
     "FeatureSpace",
@@ -44,18 +45,21 @@ __all__ = [
     "cluster_space",
     "cluster_spaces",
     "define_flags",
-    "epoch_budget",
     "history_path",
     "kmeans_sentence",
     "load_data",
     "scores_section",
     "scores_table",
     "train",
+    "training_budget",
     "training_sentence",
 ]
 
 #: Training epochs in ``--quick`` mode (at most).
 QUICK_EPOCHS = 1
+#: Largest training batch in ``--quick`` mode: the one epoch over the quick subset then takes enough
+#: steps (63 for 2,000 images) for the networks to learn what the smoke test checks.
+QUICK_BATCH_SIZE = 32
 
 FLAGS = flags.FLAGS
 
@@ -69,9 +73,12 @@ def define_flags(*, epochs: int, batch_size: int) -> None:
     runner.define_flags("batch_size", "reuse", "k", "n_init", "max_iter", batch_size=batch_size, n_init=10)
 
 
-def epoch_budget(epochs: int, quick: bool) -> int:
-    """Epochs to train: ``epochs``, capped at :data:`QUICK_EPOCHS` in quick mode."""
-    return min(epochs, QUICK_EPOCHS) if quick else epochs
+def training_budget(epochs: int, batch_size: int, quick: bool) -> tuple[int, int]:
+    """Epochs and batch size to train with: as given, capped at :data:`QUICK_EPOCHS` and
+    :data:`QUICK_BATCH_SIZE` in quick mode."""
+    if quick:
+        return min(epochs, QUICK_EPOCHS), min(batch_size, QUICK_BATCH_SIZE)
+    return epochs, batch_size
 
 
 # -- timing and data -------------------------------------------------------------------------
@@ -142,7 +149,7 @@ def train(
     Returns
     -------
     dict
-        ``weights`` (file name), ``reused``, ``epochs``, ``seconds`` (this run's
+        ``weights`` (file name), ``reused``, ``epochs``, ``batch_size``, ``seconds`` (this run's
         training or loading), and of the training that produced the weights: ``history``, one
         ``{"epoch": ..., "loss": ..., "val_loss": ..., ...}`` per epoch, and
         ``fit_seconds``. Both are kept beside the weights (:func:`history_path`),
@@ -174,7 +181,14 @@ def train(
         fit = json.loads(history_path(path).read_text())
     else:
         fit = {"history": None, "fit_seconds": None}
-    return {"weights": path.name, "reused": history is None, "epochs": epochs, "seconds": timer.seconds, **fit}
+    return {
+        "weights": path.name,
+        "reused": history is None,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seconds": timer.seconds,
+        **fit,
+    }
 
 
 def training_sentence(training: dict[str, Any]) -> str:

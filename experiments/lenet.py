@@ -84,14 +84,14 @@ LAYERS = {
 
 def train_lenet(model: keras.Model, data: runner.MnistSplits, directory: Path) -> dict[str, Any]:
     """Train LeNet-5 on the training digits and their labels (or load it with ``--reuse``)."""
-    epochs = learned.epoch_budget(FLAGS.epochs, FLAGS.quick)
+    epochs, batch_size = learned.training_budget(FLAGS.epochs, FLAGS.batch_size, FLAGS.quick)
     model.compile(
         optimizer=keras.optimizers.Adam(LEARNING_RATE),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     path = networks.weights_path(
-        directory, "lenet5", n=len(data.x_train), seed=FLAGS.seed, epochs=epochs, batch=FLAGS.batch_size
+        directory, "lenet5", n=len(data.x_train), seed=FLAGS.seed, epochs=epochs, batch=batch_size
     )
     return learned.train(
         model,
@@ -100,7 +100,7 @@ def train_lenet(model: keras.Model, data: runner.MnistSplits, directory: Path) -
         networks.as_images(data.x_train),
         data.y_train,
         epochs=epochs,
-        batch_size=FLAGS.batch_size,
+        batch_size=batch_size,
         validation_data=(networks.as_images(data.x_test), data.y_test),
     )
 
@@ -311,7 +311,7 @@ def summary_markdown(
             "measures how well a classifier's feature space separates the digits, not unsupervised clustering; "
             "raw-pixel K-means (no labels) is shown for contrast.",
             "",
-            f"LeNet-5, Adam {LEARNING_RATE:g}, sparse categorical cross-entropy, batch {FLAGS.batch_size}, seed "
+            f"LeNet-5, Adam {LEARNING_RATE:g}, sparse categorical cross-entropy, batch {training['batch_size']}, seed "
             f"{FLAGS.seed}, {len(data.x_train):,} labelled training images. {learned.training_sentence(training)} "
             f"Classification accuracy {accuracy['train']:.2%} (train), {accuracy['test']:.2%} (test). "
             + learned.kmeans_sentence(len(data.x_test)),
@@ -368,7 +368,7 @@ def write_outputs(
                 "loss": "sparse categorical cross-entropy (logits)",
                 "optimizer": "adam",
                 "learning_rate": LEARNING_RATE,
-                "batch_size": FLAGS.batch_size,
+                "batch_size": training["batch_size"],
             },
             "training": training,
             "classifier_accuracy": accuracy,

@@ -162,6 +162,8 @@ def image_grid(
     images = as_images(images)
     if len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
+    if not len(images):
+        raise ValueError("no images to show")
     n_cols = max(1, min(n_cols, len(images)))
     n_rows = math.ceil(len(images) / n_cols)
     title_lines = max((title.count("\n") + 1 for title in titles), default=1)

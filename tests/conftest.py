@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +55,34 @@ def blobs():
     return x.astype(np.float64), y
 
 
+#: Defined in every memory probe: ``status_mb(field)`` reads a ``/proc/self/status`` field in MiB (VmHWM is
+#: the process's own high-water mark; ru_maxrss would also count the RSS of the forking pytest), and
+#: ``reset_peak()`` sets VmHWM back to the current RSS (clear_refs), so a peak can be measured per step.
+_PROBE_PREAMBLE = """
+import json
+def status_mb(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
+def reset_peak():
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+"""
+
+
+def run_memory_probe(script: str) -> dict:
+    """Run ``script`` (with ``status_mb`` and ``reset_peak`` defined) in a fresh Python process, where
+    the peak memory is its own; return the JSON object its last output line prints."""
+    source = _PROBE_PREAMBLE + textwrap.dedent(script)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    completed = subprocess.run(
+        [sys.executable, "-c", source], cwd=REPO_ROOT, capture_output=True, text=True, env=env, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    print(report)
+    return report
+
+
 class Interrupted(Exception):
     """Raised by :func:`interrupt_after` in place of a killed job."""
 
@@ -87,34 +119,123 @@ def data_dir(tmp_path_factory) -> tuple[str, bool]:
     return str(directory), False
 
 
+#: The studies' second runs, compared with the quick run by the tests of deep and of the learned-feature
+#: studies: "reuse" runs with ``--reuse`` in a copy of the quick run's directory (must load what that run
+#: saved and reproduce its scores), "again" from scratch with the same seed (must reproduce its numbers;
+#: deep's without the early snapshot and with one self-training round, for time).
+RERUNS = {
+    ("deep", "reuse"): ("--n_seeds=1", "--reuse"),
+    ("deep", "again"): ("--n_seeds=1", "--early_epochs=0", "--self_training_rounds=1"),
+    ("autoencoder", "reuse"): ("--reuse",),
+    ("autoencoder", "again"): (),
+    ("lenet", "reuse"): ("--reuse",),
+    ("lenet", "again"): (),
+}
+
+
+class StudiesInBackground:
+    """``python -m experiments.all --quick`` (every study), then the :data:`RERUNS`, beside the other tests.
+
+    They take minutes; the tests that read them run last (:func:`pytest_collection_modifyitems`), and
+    the reruns start as soon as the quick run is done (:func:`pytest_runtest_logfinish` looks after
+    every test), so they too use the core the unit tests leave idle.
+    """
+
+    def __init__(self, data_dir: str, root: Path) -> None:
+        self.data_dir, self.runs_dir, self.reruns_dir = data_dir, root / "runs", root / "reruns"
+        self.runs_dir.mkdir()
+        command = [
+            sys.executable,
+            "-m",
+            "experiments.all",
+            "--quick",
+            f"--data_dir={data_dir}",
+            f"--output_dir={self.runs_dir}",
+            f"--report={self.runs_dir / 'REPORT.md'}",
+        ]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+        # Output to files, not pipes: nobody reads a pipe while the run goes on, and a full one would stall it.
+        with open(self.runs_dir / "all.stdout", "w") as stdout, open(self.runs_dir / "all.stderr", "w") as stderr:
+            self.quick = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True
+            )
+        self.reruns: dict | None = None
+
+    def start_reruns(self) -> None:
+        """Start the reruns (once) of every study the quick run left a metrics.json for."""
+        from test_experiments import launch_study
+
+        if self.reruns is not None:
+            return
+        self.reruns = {}
+        for (study, run), flags in RERUNS.items():
+            first = self.runs_dir / study
+            if not (first / "metrics.json").is_file():
+                continue  # the study failed: its tests say so, with its log
+            output_dir = self.reruns_dir / study / run
+            if run == "reuse":
+                shutil.copytree(first, output_dir)
+            self.reruns[study, run] = launch_study(study, self.data_dir, output_dir, *flags)
+
+    def stop(self) -> None:
+        """Stop whatever still runs, with the processes it started (each run has its own process group)."""
+        for process in [self.quick, *(run.process for run in (self.reruns or {}).values())]:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+_BACKGROUND: list[StudiesInBackground] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _studies_in_background(request, data_dir, tmp_path_factory):
+    """Start :class:`StudiesInBackground` at the start of the session if a selected test needs it."""
+    if not any("quick_runs" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield None
+        return
+    background = StudiesInBackground(data_dir[0], tmp_path_factory.mktemp("studies"))
+    _BACKGROUND.append(background)
+    yield background
+    _BACKGROUND.remove(background)
+    background.stop()
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:
+    """After every test: start the reruns once the quick run of the studies is done."""
+    for background in _BACKGROUND:
+        if background.reruns is None and background.quick.poll() is not None:
+            background.start_reruns()
+
+
 @pytest.fixture(scope="session")
-def quick_runs(data_dir, tmp_path_factory) -> dict:
-    """Run ``python -m experiments.all --quick --skip=naive`` once per session; paths and process result.
+def quick_runs(_studies_in_background) -> dict:
+    """The session's quick run of the studies, finished: its directory, REPORT.md and process result.
 
     Every study runs in its own process, as users run them; the studies' test modules then read
-    their outputs (test_experiments runs the naive study itself).
+    their outputs.
     """
-    directory, _ = data_dir
-    runs_dir = tmp_path_factory.mktemp("runs")
-    report_path = runs_dir / "REPORT.md"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-    command = [
-        sys.executable,
-        "-m",
-        "experiments.all",
-        "--quick",
-        "--skip=naive",
-        f"--data_dir={directory}",
-        f"--output_dir={runs_dir}",
-        f"--report={report_path}",
-    ]
-    completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1500)
-    return {"runs_dir": runs_dir, "report": report_path, "completed": completed}
+    background = _studies_in_background
+    returncode = background.quick.wait(timeout=1500)
+    runs_dir = background.runs_dir
+    completed = subprocess.CompletedProcess(
+        background.quick.args, returncode, (runs_dir / "all.stdout").read_text(), (runs_dir / "all.stderr").read_text()
+    )
+    return {"runs_dir": runs_dir, "report": runs_dir / "REPORT.md", "completed": completed}
+
+
+@pytest.fixture(scope="session")
+def reruns(quick_runs, _studies_in_background) -> dict:
+    """``{(study, run): test_experiments.StudyRun}`` of the :data:`RERUNS`, started (not necessarily done)."""
+    _studies_in_background.start_reruns()
+    return _studies_in_background.reruns
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that needs a quick run of the studies (``quick_runs``, the learned-feature
-    studies' ``runs``) is slow: ``pytest -m "not slow"`` skips them."""
-    for item in items:
-        if {"quick_runs", "runs"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
+    """Tests that need the studies' runs (``quick_runs`` and what builds on it) are slow (``pytest -m "not
+    slow"`` skips them) and go last: the other tests run while :class:`StudiesInBackground` works."""
+    studies = [item for item in items if "quick_runs" in getattr(item, "fixturenames", ())]
+    for item in studies:
+        item.add_marker(pytest.mark.slow)
+    chosen = set(studies)
+    items[:] = [item for item in items if item not in chosen] + studies

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import re
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -71,6 +72,25 @@ def test_summaries_take_medians():
 def test_machine_line_names_cpu_cores_versions_and_commit():
     line = harness.machine_line(harness.machine_info())
     assert re.search(r"\d+ cores", line) and "numpy " in line and "commit `" in line
+
+
+def test_checkout_is_dirty_only_when_the_measured_code_has_edits(tmp_path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    (tmp_path / "tfkmeans").mkdir()
+    (tmp_path / "tfkmeans" / "ops.py").write_text("x = 1\n")
+    (tmp_path / "BENCHMARKS.md").write_text("# tables\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    state = harness.checkout_state(tmp_path / "tfkmeans")
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    (tmp_path / "BENCHMARKS.md").write_text("# tables, rewritten by a benchmark\n")
+    assert harness.checkout_state(tmp_path / "tfkmeans")["dirty"] is False
+    (tmp_path / "tfkmeans" / "ops.py").write_text("x = 2\n")
+    assert harness.checkout_state(tmp_path / "tfkmeans")["dirty"] is True
+    assert harness.checkout_state(tmp_path.parent / "nowhere") == {}
 
 
 def test_methods_name_any_tfkmeans_algorithm_and_reject_unknown_peers():

@@ -1,20 +1,14 @@
 """Tests of experiments.deep: its pure helpers, and a quick run of the whole pipeline.
 
-The quick run itself is part of the shared ``python -m experiments.all --quick`` run
-(tests/test_experiment_studies.py); here its metrics.json is checked in detail.
+The quick run itself is part of the session's ``python -m experiments.all --quick`` run
+(``conftest.quick_runs``); here its metrics.json is checked in detail, and compared with the
+reruns of ``conftest.RERUNS``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-
 import numpy as np
 from test_experiment_studies import study
-from test_experiments import REPO_ROOT
 
 from experiments import deep, runner
 
@@ -65,35 +59,13 @@ def test_deep_quick_run_scores_every_stage_of_every_seed(quick_runs, data_dir):
             assert records[-1]["train"]["hungarian_accuracy"] > 0.6
     assert metrics["headline"]["median_test_accuracy"] == float(np.median(finals))
     assert metrics["headline"]["n_seeds"] == 2
-    assert set(metrics["figures"]) == {"progress", "confusion", "errors", "embedding"}
+    # Synthetic digits can be clustered without an error: then there is no errors figure.
+    assert set(metrics["figures"]) - {"errors"} == {"progress", "confusion", "embedding"}
+    assert "errors" in metrics["figures"] or not data_dir[1]
     (comparison,) = metrics["seed_comparisons"]
     assert comparison["seed_value"] == "0.843 / 0.881 / 0.979" and comparison["headline"] is True
     assert comparison["ours"] == metrics["headline"]["median_test_accuracy"]
     assert "labels are used only to score" in (directory / "summary.md").read_text().lower()
-
-
-def run_deep_once(data_dir: str, output_dir, *flags: str) -> subprocess.CompletedProcess:
-    """``python -m experiments.deep --quick --n_seeds=1`` in its own process."""
-    command = [
-        sys.executable,
-        "-m",
-        "experiments.deep",
-        "--quick",
-        "--n_seeds=1",
-        *flags,
-        f"--data_dir={data_dir}",
-        f"--output_dir={output_dir}",
-    ]
-    completed = subprocess.run(
-        command,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return completed
 
 
 def assert_same_scores(first: list[dict], again: list[dict]) -> None:
@@ -102,20 +74,22 @@ def assert_same_scores(first: list[dict], again: list[dict]) -> None:
         assert before["train"] == after["train"] and before["test"] == after["test"], before["stage"]
 
 
-def test_deep_reuse_loads_weights_and_embeddings(quick_runs, data_dir, tmp_path):
-    _, directory = study(quick_runs, "deep")
-    reused = tmp_path / "deep"
-    shutil.copytree(directory, reused)
-    completed = run_deep_once(data_dir[0], reused, "--reuse")
-    assert "Saved" not in completed.stderr  # nothing was trained again
-    again = json.loads((reused / "metrics.json").read_text())
-    assert again["reused"] is True
-    assert_same_scores(json.loads((directory / "metrics.json").read_text())["seeds"]["0"], again["seeds"]["0"])
+def test_deep_reuse_loads_weights_and_embeddings(quick_runs, reruns):
+    metrics, _ = study(quick_runs, "deep")
+    _, stderr = reruns["deep", "reuse"].finish()
+    assert "Saved" not in stderr  # nothing was trained again
+    reused = reruns["deep", "reuse"].metrics()
+    assert reused["reused"] is True
+    assert_same_scores(metrics["seeds"]["0"], reused["seeds"]["0"])
 
 
-def test_deep_rerun_with_the_same_seed_reproduces_every_score(quick_runs, data_dir, tmp_path):
-    _, directory = study(quick_runs, "deep")
-    run_deep_once(data_dir[0], tmp_path / "again")
-    again = json.loads((tmp_path / "again" / "metrics.json").read_text())
+def test_deep_rerun_with_the_same_seed_reproduces_every_score(quick_runs, reruns):
+    """Trained again from scratch with the same seed, every score is the same. Equal scores without
+    the early snapshot also show that the snapshot leaves the training and the random streams as
+    they were."""
+    metrics, _ = study(quick_runs, "deep")
+    reruns["deep", "again"].finish()
+    again = reruns["deep", "again"].metrics()
     assert again["reused"] is False
-    assert_same_scores(json.loads((directory / "metrics.json").read_text())["seeds"]["0"], again["seeds"]["0"])
+    stages = ["autoencoder codes", "UMAP embedding", "self-training 1"]
+    assert_same_scores([record for record in metrics["seeds"]["0"] if record["stage"] in stages], again["seeds"]["0"])

@@ -1,11 +1,11 @@
-"""Smoke tests of the seed studies (restarts, confusion, tsne, select_k), of experiments.all and the report.
+"""Smoke tests of the seed studies (naive, restarts, confusion, tsne, select_k, minibatch), of
+experiments.all and the report.
 
-One ``python -m experiments.all --quick`` run (module-scoped fixture) runs every
+One ``python -m experiments.all --quick`` run (``conftest.quick_runs``) runs every
 study in its own process, exactly as users do; the tests then check each study's
 metrics.json, figures and the generated report. The data are the real MNIST
 files when ``TFKMEANS_DATA_DIR`` is set (CI and ``make test`` set it), otherwise
-the synthetic IDX "digits" of :mod:`test_experiments`. The naive study is skipped
-in that run: :mod:`test_experiments` already runs it.
+the synthetic IDX "digits" of :mod:`test_experiments`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 # Helpers shared with the naive study's tests (tests/ is on sys.path under pytest).
-from test_experiments import EPS, PNG_SIGNATURE, REPO_ROOT
+from test_experiments import EPS, PNG_SIGNATURE, REPO_ROOT, check_outputs, error_lines
 
 from experiments import report, runner
 from experiments.plots import knee_point
 
-#: The studies of the quick run (all but naive, which test_experiments runs).
-STUDIES = report.STUDIES[1:]
+#: The studies of the quick run: all of them.
+STUDIES = report.STUDIES
 
 
 def assert_png(path: Path, min_width: int = 500, min_height: int = 300) -> None:
@@ -101,6 +101,16 @@ def test_the_studies_are_listed_once_in_run_order():
 
 
 # -- each study ----------------------------------------------------------------------------------
+
+
+def test_naive_quick(quick_runs, data_dir):
+    metrics, directory = study(quick_runs, "naive")
+    real = data_dir[1]
+    check_outputs(metrics, directory, *((runner.QUICK_N_TRAIN, runner.QUICK_N_TEST) if real else (400, 100)))
+    log = (directory / "run.log").read_text()
+    assert "mean cluster purity (blog)" in log and not error_lines(log)
+    if real:  # raw-pixel K-means is far from perfect but far above chance (0.1) on digits
+        assert 0.3 < metrics["train"]["purity"] < 0.9
 
 
 def test_restarts_quick(quick_runs, data_dir):

@@ -1,21 +1,17 @@
 """Tests of the learned-feature studies (experiments.autoencoder, experiments.lenet) and their helpers.
 
 Each study runs with ``--quick`` in its own process, as users run it, three
-times: once to train, once more with ``--reuse`` in the same directory (must load
-the saved weights and reproduce every score) and once from scratch elsewhere
-with the same seed (must reproduce every number). The two studies run side by
-side to share the two cores. The data are the real MNIST files when there are
-any (``conftest.data_dir``), otherwise synthetic IDX "digits"; checks that need
-real digits are skipped on the synthetic ones.
+times: once in the session's ``python -m experiments.all --quick`` run
+(``conftest.quick_runs``), once more with ``--reuse`` in a copy of that directory
+(must load the saved weights and reproduce every score) and once from scratch
+elsewhere with the same seed (must reproduce every number); ``conftest.RERUNS``
+starts the last two beside the other tests. The data are the real MNIST files
+when there are any (``conftest.data_dir``), otherwise synthetic IDX "digits";
+checks that need real digits are skipped on the synthetic ones.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -24,18 +20,13 @@ import pytest
 
 # Helpers shared with the other studies' tests (tests/ is on sys.path under pytest; data_dir is in conftest).
 from test_experiment_studies import assert_png, check_seed_comparisons
-from test_experiments import EPS, REPO_ROOT
+from test_experiment_studies import study as quick_study
+from test_experiments import EPS, error_lines
 
 from experiments import learned, networks, plots, runner
 from tfkmeans import KMeans
 
 STUDIES = ("autoencoder", "lenet")
-#: Flags of every test run beside --quick: smaller batches than the defaults, so that the one quick epoch
-#: takes enough steps for the networks to learn something checkable; fewer K-means fits, for time.
-TEST_FLAGS = {
-    "autoencoder": ["--batch_size=32", "--n_init=1"],
-    "lenet": ["--batch_size=16", "--n_init=1", "--elbow_k_max=4", "--elbow_n_init=1"],
-}
 #: Error-level log lines that are not errors: TensorFlow's CUDA probe (fails on every machine without a GPU),
 #: and tf.data's rewrite of Keras's parallel map into a sequential one under op determinism
 #: (networks.seed_everything), which keeps an attribute the sequential op lacks and is ignored.
@@ -46,53 +37,26 @@ SCORES = ("purity", "mean_cluster_purity", "accuracy_with_training_map", "hungar
 # -- running the studies --------------------------------------------------------------------------
 
 
-def launch(study: str, data: str, output_dir: Path, *extra: str) -> subprocess.Popen:
-    """Start ``python -m experiments.<study> --quick`` in its own process."""
-    env = {"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-    command = [
-        sys.executable,
-        "-m",
-        f"experiments.{study}",
-        "--quick",
-        *TEST_FLAGS[study],
-        f"--data_dir={data}",
-        f"--output_dir={output_dir}",
-        *extra,
-    ]
-    return subprocess.Popen(
-        command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def finish(process: subprocess.Popen, output_dir: Path) -> dict:
-    """Wait for a run; check its exit status and log; return its metrics.json, stderr and directory."""
-    stdout, stderr = process.communicate(timeout=300)
-    assert process.returncode == 0, stderr[-3000:]
+def checked_run(metrics: dict, stdout: str, stderr: str, output_dir: Path) -> dict:
+    """A run's record after checking its log: the scores table printed, no error-level lines."""
     assert "split" in stdout and "purity" in stdout  # the scores table was printed
-    errors = [
-        line
-        for line in stderr.splitlines()
-        if re.match(r"E\d{4} ", line) and not any(benign in line for benign in BENIGN_ERRORS)
-    ]
+    errors = error_lines(stderr, BENIGN_ERRORS)
     assert not errors, errors
-    return {
-        "metrics": json.loads((output_dir / "metrics.json").read_text()),
-        "stderr": stderr,
-        "stdout": stdout,
-        "directory": output_dir,
-    }
+    return {"metrics": metrics, "stderr": stderr, "stdout": stdout, "directory": output_dir}
 
 
 @pytest.fixture(scope="module")
-def runs(data_dir, tmp_path_factory) -> dict:
-    """``{(study, run): finish(...)}`` for the runs "first", "reuse" (first's directory) and "again"."""
-    data, _ = data_dir
-    root = tmp_path_factory.mktemp("learned")
+def runs(quick_runs, reruns) -> dict:
+    """``{(study, run): record}`` for the runs "first" (the session's quick run), "reuse" and "again"
+    (``conftest.RERUNS``)."""
     results = {}
-    for run, extra, directory in (("first", (), "first"), ("reuse", ("--reuse",), "first"), ("again", (), "again")):
-        processes = {study: launch(study, data, root / study / directory, *extra) for study in STUDIES}
-        for study, process in processes.items():
-            results[study, run] = finish(process, root / study / directory)
+    for name in STUDIES:
+        metrics, directory = quick_study(quick_runs, name)
+        log = (directory / "run.log").read_text()  # all.py keeps stdout and stderr there, interleaved
+        results[name, "first"] = checked_run(metrics, log, log, directory)
+        for run in ("reuse", "again"):
+            stdout, stderr = reruns[name, run].finish(timeout=300)
+            results[name, run] = checked_run(reruns[name, run].metrics(), stdout, stderr, reruns[name, run].output_dir)
     return results
 
 
@@ -109,14 +73,15 @@ def check_common(run: dict, study: str, stages: set[str]) -> dict:
     """What both studies must write: metadata, training record, scores in range, timings, comparisons, PNGs."""
     metrics, directory = run["metrics"], run["directory"]
     assert metrics["experiment"] == study and metrics["title"]
-    assert metrics["command"].startswith(f"python -m experiments.{study} --quick")
+    assert metrics["command"].startswith(f"python -m experiments.{study} ") and "--quick" in metrics["command"]
     assert metrics["data"]["quick"] is True and metrics["flags"]["quick"] is True
     n_train, n_test = metrics["data"]["n_train"], metrics["data"]["n_test"]
     assert 0 < n_train <= runner.QUICK_N_TRAIN and 0 < n_test <= runner.QUICK_N_TEST
 
     training = metrics["training"]
     assert training["epochs"] == learned.QUICK_EPOCHS and (directory / training["weights"]).is_file()
-    assert training["weights"].endswith(f"-n{n_train}-seed0-epochs1-batch{metrics['flags']['batch_size']}.weights.h5")
+    assert training["batch_size"] == learned.QUICK_BATCH_SIZE < metrics["flags"]["batch_size"]  # the quick cap
+    assert training["weights"].endswith(f"-n{n_train}-seed0-epochs1-batch{learned.QUICK_BATCH_SIZE}.weights.h5")
     assert learned.history_path(directory / training["weights"]).is_file()
     assert [row["epoch"] for row in training["history"]] == [1] and training["fit_seconds"] > 0
     assert training["history"][0]["loss"] > 0 and training["history"][0]["val_loss"] > 0
@@ -192,7 +157,7 @@ def test_lenet_quick(runs, data_dir):
 
     for key, curve in metrics["elbow"].items():
         assert key in ("penultimate", "logits")
-        assert curve["k"] == [1, 2, 3, 4] and curve["knee"] in curve["k"]
+        assert curve["k"] == [1, 2, 3, 4, 5, 6] and curve["knee"] in curve["k"]  # --quick: k_max 14 capped at 6
         assert curve["inertia"][0] == max(curve["inertia"]) > 0  # one cluster: the total sum of squares
         assert curve["knee"] == plots.knee_point(curve["k"], curve["inertia"])
 
@@ -282,9 +247,10 @@ def test_train_keeps_the_history_beside_the_weights_for_reuse(tmp_path):
     assert "history was not kept" in learned.training_sentence(orphan)
 
 
-def test_epoch_budget_caps_only_quick_runs():
-    assert learned.epoch_budget(10, quick=False) == 10
-    assert learned.epoch_budget(10, quick=True) == learned.QUICK_EPOCHS == 1
+def test_training_budget_caps_only_quick_runs():
+    assert learned.training_budget(10, 256, quick=False) == (10, 256)
+    assert learned.training_budget(10, 256, quick=True) == (learned.QUICK_EPOCHS, learned.QUICK_BATCH_SIZE) == (1, 32)
+    assert learned.training_budget(10, 16, quick=True) == (1, 16)  # smaller batches are kept
 
 
 def test_cluster_space_scores_train_and_held_out_points():
@@ -332,3 +298,11 @@ def test_tile_images_places_images_row_by_row():
     assert plots.tile_images(np.ones((100, 784)), side=10).shape == (289, 289)
     with pytest.raises(ValueError, match="do not fit"):
         plots.tile_images(np.ones((5, 4)), side=2)
+
+
+def test_image_grid_refuses_what_it_cannot_draw(tmp_path):
+    with pytest.raises(ValueError, match="no images to show"):
+        plots.image_grid(np.zeros((0, 784)), [], tmp_path / "none.png")
+    with pytest.raises(ValueError, match="2 titles for 1 images"):
+        plots.image_grid(np.zeros((1, 784)), ["a", "b"], tmp_path / "mismatch.png")
+    assert not list(tmp_path.iterdir())
