@@ -142,23 +142,10 @@ class StudiesInBackground:
     """
 
     def __init__(self, data_dir: str, root: Path) -> None:
+        from test_experiments import launch_study
+
         self.data_dir, self.runs_dir, self.reruns_dir = data_dir, root / "runs", root / "reruns"
-        self.runs_dir.mkdir()
-        command = [
-            sys.executable,
-            "-m",
-            "experiments.all",
-            "--quick",
-            f"--data_dir={data_dir}",
-            f"--output_dir={self.runs_dir}",
-            f"--report={self.runs_dir / 'REPORT.md'}",
-        ]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-        # Output to files, not pipes: nobody reads a pipe while the run goes on, and a full one would stall it.
-        with open(self.runs_dir / "all.stdout", "w") as stdout, open(self.runs_dir / "all.stderr", "w") as stderr:
-            self.quick = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True
-            )
+        self.quick = launch_study("all", data_dir, self.runs_dir, f"--report={self.runs_dir / 'REPORT.md'}")
         self.reruns: dict | None = None
 
     def start_reruns(self) -> None:
@@ -179,7 +166,7 @@ class StudiesInBackground:
 
     def stop(self) -> None:
         """Stop whatever still runs, with the processes it started (each run has its own process group)."""
-        for process in [self.quick, *(run.process for run in (self.reruns or {}).values())]:
+        for process in [run.process for run in [self.quick, *(self.reruns or {}).values()]]:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
@@ -204,7 +191,7 @@ def _studies_in_background(request, data_dir, tmp_path_factory):
 def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:
     """After every test: start the reruns once the quick run of the studies is done."""
     for background in _BACKGROUND:
-        if background.reruns is None and background.quick.poll() is not None:
+        if background.reruns is None and background.quick.process.poll() is not None:
             background.start_reruns()
 
 
@@ -215,12 +202,10 @@ def quick_runs(_studies_in_background) -> dict:
     Every study runs in its own process, as users run them; the studies' test modules then read
     their outputs.
     """
-    background = _studies_in_background
-    returncode = background.quick.wait(timeout=1500)
-    runs_dir = background.runs_dir
-    completed = subprocess.CompletedProcess(
-        background.quick.args, returncode, (runs_dir / "all.stdout").read_text(), (runs_dir / "all.stderr").read_text()
-    )
+    quick, runs_dir = _studies_in_background.quick, _studies_in_background.runs_dir
+    returncode = quick.process.wait(timeout=1500)
+    outputs = (Path(f"{runs_dir}.{name}").read_text() for name in ("stdout", "stderr"))
+    completed = subprocess.CompletedProcess(quick.process.args, returncode, *outputs)
     return {"runs_dir": runs_dir, "report": runs_dir / "REPORT.md", "completed": completed}
 
 
