@@ -253,12 +253,14 @@ class StudyRun(NamedTuple):
         return json.loads((Path(self.output_dir) / "metrics.json").read_text())
 
 
-def launch_study(study: str, data_dir: Path | str, output_dir: Path, *flags: str) -> StudyRun:
+def launch_study(
+    study: str, data_dir: Path | str, output_dir: Path, *flags: str, env: dict[str, str] | None = None
+) -> StudyRun:
     """Start ``python -m experiments.<study> --quick`` in its own process (and process group, so that it
-    can be stopped with what it starts), as users run it (absl parses flags once per process). Its
-    output goes to ``<output_dir>.stdout`` and ``.stderr``: pipes left unread while another run is
-    awaited could fill and stall it."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    can be stopped with what it starts), as users run it (absl parses flags once per process), with
+    ``env`` added to the environment. Its output goes to ``<output_dir>.stdout`` and ``.stderr``: pipes
+    left unread while another run is awaited could fill and stall it."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", **(env or {})}
     command = [
         sys.executable,
         "-m",
@@ -274,14 +276,6 @@ def launch_study(study: str, data_dir: Path | str, output_dir: Path, *flags: str
             command, cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True
         )
     return StudyRun(process, output_dir)
-
-
-def run_naive_quick(data_dir: Path | str, output_dir: Path) -> dict:
-    """Run ``python -m experiments.naive --quick`` in a fresh process; return its metrics.json."""
-    stdout, stderr = launch_study("naive", data_dir, output_dir, "--k=10").finish(timeout=120)
-    assert "mean cluster purity (blog)" in stdout  # the table was printed
-    assert not error_lines(stderr)
-    return json.loads((output_dir / "metrics.json").read_text())
 
 
 def error_lines(log: str, benign: tuple[str, ...] = ("cuda",)) -> list[str]:
@@ -320,12 +314,3 @@ def check_outputs(metrics: dict, output_dir: Path, n_train: int, n_test: int) ->
         assert width >= 500 and height >= 400, (name, width, height)
     summary = (output_dir / "summary.md").read_text()
     assert "| purity (size-weighted)" in summary and "0.6" in summary
-
-
-def test_naive_quick_on_synthetic_digits(synthetic_mnist_dir, tmp_path):
-    output_dir = tmp_path / "out"
-    metrics = run_naive_quick(synthetic_mnist_dir, output_dir)
-    check_outputs(metrics, output_dir, n_train=400, n_test=100)
-    # Ten well-separated patterns: the clusters should be (nearly) the classes.
-    assert metrics["train"]["purity"] > 0.8
-    assert metrics["test"]["purity"] > 0.8

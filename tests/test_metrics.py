@@ -601,6 +601,7 @@ def test_inertia_invalid_centers_and_weights_raise(kwargs, error, match):
 
 
 @pytest.mark.slow
+@pytest.mark.memory
 def test_silhouette_on_20000_points_never_builds_the_n_by_n_matrix():
     """20,000 points: an n × n float64 matrix would be 3.2 GB; peak growth is < 1 GB.
 

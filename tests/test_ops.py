@@ -184,6 +184,7 @@ def test_kmeans_plusplus_potential_close_to_sklearn():
 
 
 @pytest.mark.slow
+@pytest.mark.memory
 def test_k1000_fit_on_mnist_stays_within_memory_budget(mnist_train):
     """k=1000 on all of MNIST, two restarts: peak memory beyond the loaded data stays under 2 GB (never
     N×K×D). Two restarts take the restarts' path as ten would (``n_init='auto'`` means ten with random
@@ -205,6 +206,7 @@ def test_k1000_fit_on_mnist_stays_within_memory_budget(mnist_train):
 
 
 @pytest.mark.slow
+@pytest.mark.memory
 def test_in_memory_fit_holds_one_copy_of_the_data():
     """A fit's extra peak memory is about one copy of X (sklearn's copy_x), not two.
 
