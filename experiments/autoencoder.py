@@ -267,7 +267,7 @@ def summary_markdown(
             f"{mse['test_mean_image']:.4f} on the test images). " + learned.kmeans_sentence(len(data.x_test)),
             "",
             *learned.scores_section(spaces, results),
-            *learned.closing_sections(
+            *runner.closing_sections(
                 comparisons,
                 [
                     "- `confusion_matrix.png`: true digit × cluster on the training images, pixels and codes side by side.",

@@ -16,7 +16,7 @@ study calls it), so tests can import it beside other experiment modules.
   flags): K-means fitted on the training features of one :class:`FeatureSpace`,
   test features assigned to its centres, both scored.
 - :func:`scores_table`, :func:`training_sentence`, :func:`kmeans_sentence`,
-  :func:`scores_section`, :func:`closing_sections`: pieces of summary.md.
+  :func:`scores_section`: pieces of summary.md (closed by :func:`experiments.runner.closing_sections`).
 - :class:`Stages`: the wall time of every stage, for metrics.json.
 """
 
@@ -41,7 +41,6 @@ __all__ = [
     "Clustering",
     "FeatureSpace",
     "Stages",
-    "closing_sections",
     "cluster_space",
     "cluster_spaces",
     "define_flags",
@@ -310,20 +309,6 @@ def scores_section(spaces: Sequence[FeatureSpace], results: Mapping[str, Cluster
         "",
         'Purity and mean cluster purity score each split with its own majority map; "accuracy, training map" '
         "labels the test clusters with their majority training digit.",
-    ]
-
-
-def closing_sections(comparisons: Sequence[Mapping[str, Any]], figures: Sequence[str]) -> list[str]:
-    """summary.md's last lines: the comparison with the seed (:func:`runner.comparison_lines`), then the figures."""
-    return [
-        "",
-        "## Comparison with the seed",
-        "",
-        *runner.comparison_lines(comparisons),
-        "",
-        "## Figures",
-        "",
-        *figures,
     ]
 
 

@@ -326,7 +326,7 @@ def summary_markdown(
             "Knee (point farthest from the chord, axes scaled to [0, 1]): "
             + ", ".join(f"{LAYERS[key][1]}: k={curve['knee']}" for key, curve in curves.items())
             + ".",
-            *learned.closing_sections(
+            *runner.closing_sections(
                 comparisons,
                 [
                     "- `elbow.png`: inertia against k on the penultimate features and on the logits (both trained with "

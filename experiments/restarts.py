@@ -386,16 +386,14 @@ def summary_markdown(rows, summary, comparisons, n_train, n_test, n_init, repeti
             "## Cluster → digit map of the lowest-inertia fit",
             "",
             runner.format_table(mappings, markdown=True),
-            "",
-            "## Comparison with the seed",
-            "",
-            *runner.comparison_lines(comparisons),
-            "",
-            "## Figures",
-            "",
-            f"- `mean_images_k{FLAGS.mean_image_k}.png`: the centres of the lowest-inertia k={FLAGS.mean_image_k} fit.",
-            "- `accuracy_vs_k.png`: train and test accuracy against k, with the report's values.",
-            "- `inertia_per_image.png`: lowest and highest final inertia per image against k, with the report's.",
+            *runner.closing_sections(
+                comparisons,
+                [
+                    f"- `mean_images_k{FLAGS.mean_image_k}.png`: the centres of the lowest-inertia k={FLAGS.mean_image_k} fit.",
+                    "- `accuracy_vs_k.png`: train and test accuracy against k, with the report's values.",
+                    "- `inertia_per_image.png`: lowest and highest final inertia per image against k, with the report's.",
+                ],
+            ),
         ]
     )
 

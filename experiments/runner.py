@@ -60,6 +60,7 @@ __all__ = [
     "SharedFlag",
     "Timer",
     "algorithms_flag",
+    "closing_sections",
     "comparison_lines",
     "define_flags",
     "estimator",
@@ -771,6 +772,11 @@ def comparison_lines(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
         f"{c['note']}"
         for c in comparisons
     ]
+
+
+def closing_sections(comparisons: Sequence[Mapping[str, Any]], figures: Sequence[str]) -> list[str]:
+    """summary.md's last lines: the comparison with the seed (:func:`comparison_lines`), then the figures."""
+    return ["", "## Comparison with the seed", "", *comparison_lines(comparisons), "", "## Figures", "", *figures]
 
 
 def command_line(module: str) -> str:

@@ -401,16 +401,14 @@ def summary_markdown(fits: Fits, comparisons: list[dict[str, Any]], y: np.ndarra
             "## Correctly clustered images per digit",
             "",
             runner.format_table(per_digit, markdown=True),
-            "",
-            "## Comparison with the seed",
-            "",
-            *runner.comparison_lines(comparisons),
-            "",
-            "## Figures",
-            "",
-            "- `tsne.png`: the embedding coloured by true digit and by each estimator's clusters.",
-            "- `correct_per_digit.png`: correctly clustered images per digit, both estimators.",
-            "- `accuracy_spread.png`: accuracy of every initialisation, raw pixels and with the label column.",
+            *runner.closing_sections(
+                comparisons,
+                [
+                    "- `tsne.png`: the embedding coloured by true digit and by each estimator's clusters.",
+                    "- `correct_per_digit.png`: correctly clustered images per digit, both estimators.",
+                    "- `accuracy_spread.png`: accuracy of every initialisation, raw pixels and with the label column.",
+                ],
+            ),
         ]
     )
 
