@@ -1,8 +1,6 @@
-"""Tests for the experiments: the shared runner's helpers and a smoke run of experiments.naive.
-
-The smoke run uses the real MNIST files when ``TFKMEANS_DATA_DIR`` is set (as in CI
-and ``make test``) and always runs once more on small synthetic "digits" written as
-IDX files, whose clusters are known, so it never depends on a download.
+"""Tests for the experiments' shared runner, and the helpers the studies' tests share: synthetic
+"digits" written as IDX files (whose clusters are known, so no test depends on a download), the
+launcher that runs a study in its own process, and the checks of a naive-study run.
 """
 
 from __future__ import annotations
@@ -232,7 +230,7 @@ def test_load_data_quick_subsets_keep_images_and_labels_together(synthetic_mnist
     assert runner.iteration_budget(300, quick=False) == 300
 
 
-# -- smoke run of the naive experiment ---------------------------------------------------
+# -- running a study, checking its outputs -----------------------------------------------
 
 
 class StudyRun(NamedTuple):

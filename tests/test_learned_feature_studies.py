@@ -1,13 +1,13 @@
 """Tests of the learned-feature studies (experiments.autoencoder, experiments.lenet) and their helpers.
 
-Each study runs with ``--quick`` in its own process, as users run it, three
-times: once in the session's ``python -m experiments.all --quick`` run
-(``conftest.quick_runs``), once more with ``--reuse`` in a copy of that directory
-(must load the saved weights and reproduce every score) and once from scratch
-elsewhere with the same seed (must reproduce every number); ``conftest.RERUNS``
-starts the last two beside the other tests. The data are the real MNIST files
-when there are any (``conftest.data_dir``), otherwise synthetic IDX "digits";
-checks that need real digits are skipped on the synthetic ones.
+Each study runs with ``--quick`` in its own process, as users run it, twice: once
+in the session's ``python -m experiments.all --quick`` run (``conftest.quick_runs``),
+and once more with ``--reuse`` in a copy of that directory (must load the saved
+weights and reproduce every score), started by ``conftest.RERUNS`` beside the other
+tests. A same-seed run from scratch is deep's (tests/test_deep_study.py), which trains
+with the same experiments.networks code. The data are the real MNIST files when
+there are any (``conftest.data_dir``), otherwise synthetic IDX "digits"; checks that
+need real digits are skipped on the synthetic ones.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def runs(quick_runs, reruns) -> dict:
         metrics, directory = quick_study(quick_runs, name)
         log = (directory / "run.log").read_text()  # all.py keeps stdout and stderr there, interleaved
         results[name, "first"] = checked_run(metrics, log, log, directory)
-        stdout, stderr = reruns[name, "reuse"].finish(timeout=300)
         reuse = reruns[name, "reuse"]
+        stdout, stderr = reuse.finish(timeout=300)
         results[name, "reuse"] = checked_run(reuse.metrics(), stdout, stderr, reuse.output_dir)
     return results
 
