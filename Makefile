@@ -53,6 +53,7 @@ bench: $(BIN)/.installed-bench
 	$(BENCH).minibatch --targets=minibatch_quality $(BENCH_FLAGS)
 	$(BENCH).mirrored $(BENCH_FLAGS)
 	$(BENCH).kernels $(BENCH_FLAGS)
+	$(BENCH).profile $(BENCH_FLAGS)
 	$(BENCH).scaling --figure=docs/images/scaling.png $(BENCH_FLAGS)
 	@test "$$(git rev-parse HEAD)" = "$(BENCH_COMMIT)" || { echo "HEAD moved during make bench: the tables mix commits"; exit 1; }
 

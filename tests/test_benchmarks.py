@@ -1,6 +1,6 @@
 """The benchmark harness and peers, and one quick run of every benchmark script into a copy of BENCHMARKS.md.
 
-The quick runs are marked ``bench`` (``pytest -m bench`` selects them, ``-m "not bench"`` skips them).
+The quick runs are marked ``slow`` (``pytest -m "not slow"`` leaves them out).
 """
 
 from __future__ import annotations
@@ -101,6 +101,23 @@ def test_methods_name_any_tfkmeans_algorithm_and_reject_unknown_peers():
         methods(["nope"])
 
 
+def test_profile_row_shows_shares_of_the_profiled_wall_time():
+    from benchmarks.profile import CASES, row
+
+    record = {
+        "wall_s": 2.0,
+        "plain_s": 1.5,
+        "op_s": {"MatMul": 1.0, "Cast": 0.1, "GatherV2": 0.3, "Sum": 0.02},
+        "fit": {"distance_share": 0.134},
+    }
+    cells = row("k1000_50", CASES["k1000_50"], record, top=2)
+    assert cells[0] == "`k1000_50`: 60,000 × 784, k=1,000, from fixed k-means++ centres, 50 iterations"
+    # MatMul 1.0 of 2.0 s; the others 0.42 s; 0.58 s with no op running.
+    assert cells[1:] == ["1.50 / 2.00", "50 %", "GatherV2 15.0 %, Cast 5.0 %", "21 %", "29 %", "13.4 %"]
+    record["fit"]["distance_share"] = None
+    assert row("restarts", CASES["restarts"], record, top=1)[-1] == "–"
+
+
 def test_exact_inertia_matches_hand_computed_value():
     x = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 10.0]], np.float32)
     centers = np.array([[0.5, 0.0], [10.0, 11.0]], np.float32)
@@ -131,6 +148,7 @@ def test_make_bench_fills_every_section_and_every_target_of_benchmarks_md():
         "out_of_core",
         "scaling",
         "mirrored",
+        "profile",
     }
     sections = {section for _, section, _ in runs}
     assert sections | {"summary"} == set(re.findall(r"^<!-- bench:(\w+) -->$", text, re.MULTILINE))
@@ -149,6 +167,7 @@ QUICK_RUNS = {
     "out_of_core": ["--targets=streamed_pass,streamed_memory"],
     "scaling": ["--methods=tfkmeans_lloyd,sklearn"],
     "mirrored": [],
+    "profile": ["--cases=fixed_cost"],
 }
 
 

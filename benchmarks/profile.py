@@ -1,0 +1,183 @@
+"""Where a fit's time goes: one fit per performance target under TensorFlow's profiler, its op time by op type.
+
+Each case is the fit a target of the summary table times (the same data, k,
+initial centres or seeding, iterations and tolerance), run three times in one
+process: a first fit that traces the graphs, a second timed without the
+profiler, and a third under ``tf.profiler``. The third's trace is turned into
+TensorFlow's per-op table (the ``framework_op_stats`` tool behind TensorBoard's
+profile plugin) and its self time summed by op type. A share is that time over
+the profiled fit's wall time: ops that run concurrently can add up to more than
+100 %, and whatever the ops leave of the wall time (Python, the copy of the
+caller's array, waiting between ops) is at least ``wall - sum of op time``.
+
+Usage::
+
+    python -m benchmarks.profile
+    python -m benchmarks.profile --cases=k1000_50 --top=6 --bench_file=
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from absl import flags, logging
+
+from benchmarks import _harness as harness
+from benchmarks._peers import fit_tfkmeans
+
+FLAGS = harness.new_flags("profile", repeats=1)
+flags.DEFINE_list(
+    "cases",
+    "k1000_50,k100_convergence,large_per_iter,restarts,fixed_cost,k10_per_iter",
+    "Targets whose fits are profiled (names of the summary table's targets).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "large_iters", 3, "Iterations of the profiled 600,000 x 1,000 fit (its target's run has 30).", flag_values=FLAGS
+)
+flags.DEFINE_integer("top", 4, "Op types shown after MatMul, by time.", flag_values=FLAGS)
+
+
+class Case(NamedTuple):
+    """A target's fit: ``n_samples`` rows, ``k`` clusters, fixed k-means++ centres or the estimator's seeding."""
+
+    n_samples: int
+    k: int
+    fixed_init: bool
+    n_init: int = 1
+    max_iter: int = 300
+    tol: float = 1e-4
+
+    def describe(self) -> str:
+        start = "from fixed k-means++ centres" if self.fixed_init else f"n_init={self.n_init}, its own k-means++"
+        stop = f"{self.max_iter} iterations" if self.tol == 0 else "to convergence"
+        return f"{self.n_samples:,} × 784, k={self.k:,}, {start}, {stop}"
+
+
+CASES: dict[str, Case] = {
+    "k1000_50": Case(60_000, 1000, True, max_iter=50, tol=0.0),
+    "k100_convergence": Case(60_000, 100, False),
+    "large_per_iter": Case(600_000, 1000, True, tol=0.0),  # max_iter from --large_iters
+    "restarts": Case(60_000, 10, False, n_init=10),
+    "fixed_cost": Case(60_000, 10, True, max_iter=5, tol=0.0),
+    "k10_per_iter": Case(60_000, 10, True, max_iter=30, tol=0.0),
+}
+#: Op types whose time is the distance computation's matrix product.
+GEMM_TYPES = ("MatMul", "BatchMatMulV2", "_MklMatMul", "_FusedMatMul")
+
+
+def op_seconds_by_type(xplane: Path) -> dict[str, float]:
+    """Self time (seconds) of every op type in a profiler trace, the profiler's idle time left out."""
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
+
+    data, _ = _pywrap_profiler_plugin.xspace_to_tools_data([str(xplane)], "framework_op_stats", {})
+    tables = json.loads(data)
+    table = tables[0] if isinstance(tables, list) else tables
+    columns = [column["id"] for column in table["cols"]]
+    seconds: collections.Counter[str] = collections.Counter()
+    for row in table["rows"]:
+        cells = dict(zip(columns, (cell.get("v") if cell else None for cell in row["c"])))
+        if cells["type"] != "IDLE":
+            seconds[cells["type"]] += cells["total_self_time"] / 1e6
+    return dict(seconds)
+
+
+def profiled(fit: Any) -> tuple[float, Any, dict[str, float]]:
+    """Wall seconds of ``fit()`` under the profiler, its result, and its op seconds by type."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            started = time.perf_counter()
+            result = fit()
+            wall = time.perf_counter() - started
+        finally:
+            tf.profiler.experimental.stop()
+        (xplane,) = Path(logdir).rglob("*.xplane.pb")
+        return wall, result, op_seconds_by_type(xplane)
+
+
+def measure(case: Case, values: flags.FlagValues) -> dict[str, Any]:
+    """The case's fit: traced once, timed once, then profiled."""
+    from sklearn.cluster import kmeans_plusplus
+
+    x = harness.load_train(values, case.n_samples)
+    k = min(case.k, len(x) // 2)
+    init = None
+    if case.fixed_init:
+        # The 600,000-row set is MNIST train under shifts: its centres come from train itself.
+        seeds = x[: min(len(x), 60_000)]
+        init = np.ascontiguousarray(kmeans_plusplus(seeds, k, random_state=values.seed)[0], dtype=np.float32)
+
+    def fit() -> Any:
+        return fit_tfkmeans(x, k, init, max_iter=case.max_iter, tol=case.tol, n_init=case.n_init, seed=values.seed)
+
+    fit()
+    plain, _ = harness.timed(fit)
+    wall, result, op_seconds = profiled(fit)
+    logging.info("profiled %s: %.2f s (%.2f s without the profiler)", case.describe(), wall, plain)
+    return {"case": case._asdict(), "wall_s": wall, "plain_s": plain, "op_s": op_seconds, "fit": result._asdict()}
+
+
+def row(name: str, case: Case, record: dict[str, Any], top: int) -> list[str]:
+    """A table row: the target's fit, its walls, MatMul's share, the next op types and what the ops leave."""
+    wall, op_seconds = record["wall_s"], record["op_s"]
+    gemm = sum(seconds for op, seconds in op_seconds.items() if op in GEMM_TYPES)
+    others = sorted(((s, op) for op, s in op_seconds.items() if op not in GEMM_TYPES), reverse=True)
+    share = record["fit"]["distance_share"]
+    return [
+        f"`{name}`: {case.describe()}",
+        f"{record['plain_s']:.2f} / {wall:.2f}",
+        f"{100 * gemm / wall:.0f} %",
+        ", ".join(f"{op} {100 * s / wall:.1f} %" for s, op in others[:top]),
+        f"{100 * sum(s for s, _ in others) / wall:.0f} %",
+        f"{100 * max(0.0, wall - sum(op_seconds.values())) / wall:.0f} %",
+        "–" if share is None else f"{100 * share:.1f} %",
+    ]
+
+
+def main(values: flags.FlagValues, argv: list[str]) -> None:
+    harness.check_methods(values.cases, CASES)
+    machine = harness.machine_info()
+    cases = {name: CASES[name] for name in values.cases}
+    if "large_per_iter" in cases:
+        cases["large_per_iter"] = cases["large_per_iter"]._replace(max_iter=values.large_iters)
+    if values.quick:
+        cases = {name: case._replace(n_samples=harness.QUICK_ROWS) for name, case in cases.items()}
+    records = {name: measure(case, values) for name, case in cases.items()}
+    table = harness.markdown_table(
+        [
+            "fit (target)",
+            "wall s: plain / profiled",
+            "MatMul",
+            "next op types",
+            "all other ops",
+            "outside ops, at least",
+            "distances computed",
+        ],
+        [row(name, cases[name], records[name], values.top) for name in cases],
+    )
+    method = (
+        "each target's fit (its data, k, start, iterations and tolerance; `algorithm='auto'`) traced once, timed once "
+        "and run once under `tf.profiler`; op self time summed by op type (TensorFlow's `framework_op_stats`) as a "
+        "share of the profiled wall time; concurrent ops can add up to more than 100 %; the distance share is the "
+        "mean of `distance_shares_` where the estimator records it."
+    )
+    harness.publish(values, "benchmarks.profile", argv, machine, method, table, (), records)
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    """Run with ``argv`` (default: the command line)."""
+    harness.run(main, FLAGS, argv)
+
+
+if __name__ == "__main__":
+    cli()
