@@ -101,7 +101,7 @@ def test_methods_name_any_tfkmeans_algorithm_and_reject_unknown_peers():
         methods(["nope"])
 
 
-def test_profile_row_shows_shares_of_the_profiled_wall_time():
+def test_profile_row_shows_seconds_and_shares_of_the_op_time():
     from benchmarks.profile import CASES, row
 
     record = {
@@ -112,8 +112,8 @@ def test_profile_row_shows_shares_of_the_profiled_wall_time():
     }
     cells = row("k1000_50", CASES["k1000_50"], record, top=2)
     assert cells[0] == "`k1000_50`: 60,000 × 784, k=1,000, from fixed k-means++ centres, 50 iterations"
-    # MatMul 1.0 of 2.0 s; the others 0.42 s; 0.58 s with no op running.
-    assert cells[1:] == ["1.50 / 2.00", "50 %", "GatherV2 15.0 %, Cast 5.0 %", "21 %", "29 %", "13.4 %"]
+    # 1.42 s of op time: MatMul 1.0 s (70 %), GatherV2 0.3 s (21 %), Cast 0.1 s (7 %).
+    assert cells[1:] == ["1.50 / 2.00", "1.42", "1.00 (70 %)", "GatherV2 0.30 (21 %), Cast 0.10 (7 %)", "13.4 %"]
     record["fit"]["distance_share"] = None
     assert row("restarts", CASES["restarts"], record, top=1)[-1] == "–"
 
