@@ -180,6 +180,17 @@ def slope_per_iteration(t1: Sequence[float], tn: Sequence[float], n: int) -> dic
     return {"median": (long.median - short.median) / (n - 1), "min": (long.min - short.min) / (n - 1)}
 
 
+def fresh_process_record(module: str, args: Sequence[str]) -> dict[str, Any]:
+    """Run ``python -m module *args`` from the repository's root in a new process; the JSON its last line prints.
+
+    For measurements a long-lived benchmark process would distort, such as the peak memory of one fit.
+    """
+    command = [sys.executable, "-m", module, *args]
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 # ---------------------------------------------------------------- machine record
 
 

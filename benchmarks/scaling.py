@@ -50,8 +50,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import subprocess
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,18 +133,10 @@ def probe(method: str, n: int, k: int, values: flags.FlagValues) -> dict[str, An
 
 def run_probe(method: str, n: int, k: int, values: flags.FlagValues) -> dict[str, Any]:
     """Runs :func:`probe` in a fresh Python process and returns its record."""
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.scaling",
-        f"--probe={method}:{n}:{k}",
-        f"--seed={values.seed}",
-        f"--probe_iters={values.probe_iters}",
-    ]
+    args = [f"--probe={method}:{n}:{k}", f"--seed={values.seed}", f"--probe_iters={values.probe_iters}"]
     if values.data_dir:
-        command.append(f"--data_dir={values.data_dir}")
-    done = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
-    record = json.loads(done.stdout.strip().splitlines()[-1])
+        args.append(f"--data_dir={values.data_dir}")
+    record = harness.fresh_process_record("benchmarks.scaling", args)
     logging.info(
         "memory %-8s N=%-7d k=%-5d extra %8.1f MB (baseline %.0f MB)",
         method,
