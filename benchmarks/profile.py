@@ -45,7 +45,10 @@ flags.DEFINE_list(
     flag_values=FLAGS,
 )
 flags.DEFINE_integer(
-    "large_iters", 10, "Iterations of the profiled 600,000 x 1,000 fit (its target's run has 30).", flag_values=FLAGS
+    "large_iters",
+    3,
+    "Iterations of the profiled 600,000 x 1,000 fit (its target's run has 30; the profiler holds every op event in memory).",
+    flag_values=FLAGS,
 )
 flags.DEFINE_integer("top", 4, "Op types shown after MatMul, by time.", flag_values=FLAGS)
 
