@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tfkmeans import KMeans, MiniBatchKMeans
 
-BOUNDED = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 INTEGER_TYPES = (int, np.int32, np.int64, np.uint16)
 
 
