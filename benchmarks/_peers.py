@@ -45,7 +45,7 @@ def _distance_share(km: Any) -> float | None:
 
 
 def fit_tfkmeans(
-    x: Any,  # an array, or a tf.data.Dataset of rows
+    x: np.ndarray,
     k: int,
     init: np.ndarray | None = None,
     max_iter: int = 300,

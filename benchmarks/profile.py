@@ -40,7 +40,7 @@ from benchmarks._peers import fit_tfkmeans
 FLAGS = harness.new_flags("profile", repeats=1)
 flags.DEFINE_list(
     "cases",
-    "k1000_50,k100_convergence,large_per_iter,restarts,fixed_cost,k10_per_iter,streamed_pass",
+    "k1000_50,k100_convergence,large_per_iter,restarts,fixed_cost,k10_per_iter",
     "Targets whose fits are profiled (names of the summary table's targets).",
     flag_values=FLAGS,
 )
@@ -51,18 +51,10 @@ flags.DEFINE_integer(
     flag_values=FLAGS,
 )
 flags.DEFINE_integer("top", 4, "Op types shown after MatMul, by time.", flag_values=FLAGS)
-flags.DEFINE_string(
-    "work_dir", "runs/mnist10x", "Where the streamed case's shards are (benchmarks.out_of_core's).", flag_values=FLAGS
-)
 
 
 class Case(NamedTuple):
-    """A target's fit: ``n_samples`` rows, ``k`` clusters, fixed centres or the estimator's seeding.
-
-    Fixed centres are scikit-learn's k-means++ centres of MNIST train, or for a
-    ``streamed`` fit (the rows read by ``tf.data`` from benchmarks.out_of_core's
-    uint8 shards) random rows, as in that benchmark.
-    """
+    """A target's fit: ``n_samples`` rows, ``k`` clusters, fixed k-means++ centres or the estimator's seeding."""
 
     n_samples: int
     k: int
@@ -70,18 +62,11 @@ class Case(NamedTuple):
     n_init: int = 1
     max_iter: int = 300
     tol: float = 1e-4
-    algorithm: str = "auto"
-    streamed: bool = False
 
     def describe(self) -> str:
-        if self.fixed_init:
-            start = "from random rows" if self.streamed else "from fixed k-means++ centres"
-        else:
-            start = f"n_init={self.n_init}, its own k-means++"
+        start = "from fixed k-means++ centres" if self.fixed_init else f"n_init={self.n_init}, its own k-means++"
         stop = f"{self.max_iter} iterations" if self.tol == 0 else "to convergence"
-        data = "streamed from uint8 shards" if self.streamed else "in memory"
-        algorithm = "" if self.algorithm == "auto" else f", algorithm='{self.algorithm}'"
-        return f"{self.n_samples:,} × 784 {data}, k={self.k:,}{algorithm}, {start}, {stop}"
+        return f"{self.n_samples:,} × 784, k={self.k:,}, {start}, {stop}"
 
 
 CASES: dict[str, Case] = {
@@ -91,7 +76,6 @@ CASES: dict[str, Case] = {
     "restarts": Case(60_000, 10, False, n_init=10),
     "fixed_cost": Case(60_000, 10, True, max_iter=5, tol=0.0),
     "k10_per_iter": Case(60_000, 10, True, max_iter=30, tol=0.0),
-    "streamed_pass": Case(600_000, 10, True, max_iter=10, tol=0.0, algorithm="lloyd", streamed=True),
 }
 #: Op types whose time is the distance computation's matrix product.
 GEMM_TYPES = ("MatMul", "BatchMatMulV2", "_MklMatMul", "_FusedMatMul")
@@ -160,22 +144,12 @@ def fixed_centres(values: flags.FlagValues, k: int) -> np.ndarray:
 
 def measure(case: Case, values: flags.FlagValues) -> dict[str, Any]:
     """The case's fit: traced once, timed once, then profiled."""
-    if case.streamed:
-        from benchmarks import out_of_core
-
-        rows, n_shards = min(case.n_samples, 60_000), max(1, case.n_samples // 60_000)
-        paths = out_of_core.write_shards(Path(values.work_dir), values.data_dir, rows, n_shards)
-        x, k = out_of_core.shard_dataset(paths, out_of_core.FLAGS["batch_size"].default), case.k
-        init = out_of_core.initial_centres(paths, k, values.seed)
-    else:
-        x = harness.load_train(values, case.n_samples)
-        k = min(case.k, len(x) // 2)
-        init = fixed_centres(values, k) if case.fixed_init else None
+    x = harness.load_train(values, case.n_samples)
+    k = min(case.k, len(x) // 2)
+    init = fixed_centres(values, k) if case.fixed_init else None
 
     def fit() -> Any:
-        return fit_tfkmeans(
-            x, k, init, case.max_iter, case.tol, case.n_init, seed=values.seed, algorithm=case.algorithm
-        )
+        return fit_tfkmeans(x, k, init, max_iter=case.max_iter, tol=case.tol, n_init=case.n_init, seed=values.seed)
 
     fit()
     plain, _ = harness.timed(fit)
@@ -223,7 +197,7 @@ def main(values: flags.FlagValues, argv: list[str]) -> None:
         [row(name, cases[name], records[name], values.top) for name in cases],
     )
     method = (
-        "each target's fit (its data, k, start, iterations, tolerance and algorithm) traced once, timed once "
+        "each target's fit (its data, k, start, iterations and tolerance; `algorithm='auto'`) traced once, timed once "
         "and run once under `tf.profiler`, one op at a time (`inter_op_parallelism_threads=1`, every core per op); "
         "op self time summed by op type (TensorFlow's `framework_op_stats`), in seconds and as a share of all op "
         "time; the distance share is the mean of `distance_shares_` where the estimator records it."
