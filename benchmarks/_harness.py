@@ -180,6 +180,23 @@ def slope_per_iteration(t1: Sequence[float], tn: Sequence[float], n: int) -> dic
     return {"median": (long.median - short.median) / (n - 1), "min": (long.min - short.min) / (n - 1)}
 
 
+def status_kib(status: str, field: str) -> int:
+    """A ``kB`` field (``VmRSS``, ``VmHWM``) of a ``/proc/<pid>/status`` text, in KiB."""
+    for line in status.splitlines():
+        name, _, value = line.partition(":")
+        if name == field:
+            number, unit = value.split()
+            if unit != "kB":
+                raise ValueError(f"{field}: unexpected unit {unit!r}")
+            return int(number)
+    raise KeyError(f"no {field} in the status text")
+
+
+def own_status_kib(field: str) -> int:
+    """A ``kB`` field of this process's ``/proc/self/status`` (``VmRSS``: resident now; ``VmHWM``: its peak)."""
+    return status_kib(Path("/proc/self/status").read_text(), field)
+
+
 def fresh_process_record(module: str, args: Sequence[str]) -> dict[str, Any]:
     """Run ``python -m module *args`` from the repository's root in a new process; the JSON its last line prints.
 

@@ -1,4 +1,4 @@
-"""The scaling study's pure parts: centres, clipping, /proc parsing, iteration counts, the table.
+"""The scaling study's pure parts: centres, clipping, iteration counts, the table.
 
 Kept apart from ``benchmarks/scaling.py`` and its absl flags so that tests can
 import them next to the experiments' flags.
@@ -21,18 +21,6 @@ def initial_centres(x: np.ndarray, k: int, seed: int) -> np.ndarray:
 def within(value: float, lowest: int, highest: int) -> int:
     """``value`` rounded down, then clipped to ``[lowest, highest]``."""
     return min(max(int(value), lowest), highest)
-
-
-def status_kib(status: str, field: str) -> int:
-    """A ``kB`` field (``VmRSS``, ``VmHWM``) of a ``/proc/<pid>/status`` text, in KiB."""
-    for line in status.splitlines():
-        name, _, value = line.partition(":")
-        if name == field:
-            number, unit = value.split()
-            if unit != "kB":
-                raise ValueError(f"{field}: unexpected unit {unit!r}")
-            return int(number)
-    raise KeyError(f"no {field} in the status text")
 
 
 def iters_run(reported: Sequence[Sequence[int]]) -> int | None:

@@ -31,7 +31,6 @@ from absl import flags, logging
 
 from benchmarks import _harness as harness
 from benchmarks._mnist10x import SHIFTS
-from benchmarks._scaling_parts import status_kib
 
 FLAGS = harness.new_flags("out_of_core", repeats=3)
 flags.DEFINE_string(
@@ -51,11 +50,6 @@ IMAGES_PER_RECORD = 100  # divides 60,000 and the quick shards' rows
 #: The memory target: peak resident set of the streamed fit, in bytes.
 PEAK_RSS_BOUND = 10**9
 PASS_RATIO_BOUND = 2.0
-
-
-def status_bytes(field: str) -> int:
-    """A memory field of this process (``VmRSS``, ``VmHWM``) in bytes."""
-    return 1024 * status_kib(Path("/proc/self/status").read_text(), field)
 
 
 def write_shards(work_dir: Path, data_dir: str | None, rows: int, n_shards: int) -> list[Path]:
@@ -127,12 +121,12 @@ def probe(values: flags.FlagValues, iters: int) -> dict[str, int]:
 
     from tfkmeans import KMeans
 
-    imported = status_bytes("VmRSS")
+    imported = 1024 * harness.own_status_kib("VmRSS")
     paths = shard_paths(values)
     KMeans(values.k, init=initial_centres(paths, values.k, values.seed), max_iter=iters, tol=0, algorithm="lloyd").fit(
         shard_dataset(paths, values.batch_size)
     )
-    return {"imported_rss_bytes": imported, "peak_rss_bytes": status_bytes("VmHWM")}
+    return {"imported_rss_bytes": imported, "peak_rss_bytes": 1024 * harness.own_status_kib("VmHWM")}
 
 
 def fresh_probe(values: flags.FlagValues, iters: int) -> dict[str, int]:

@@ -47,7 +47,7 @@ flags.DEFINE_list(
 flags.DEFINE_integer(
     "large_iters",
     3,
-    "Iterations of the profiled 600,000 x 1,000 fit (its target's run has 30; the profiler holds every op event in memory).",
+    "Iterations of the profiled 600,000 x 1,000 fit (its target's run has 30; the profiler keeps every op event).",
     flag_values=FLAGS,
 )
 flags.DEFINE_integer("top", 4, "Op types shown after MatMul, by time.", flag_values=FLAGS)

@@ -61,7 +61,7 @@ from absl import flags, logging
 from benchmarks import _harness as harness
 from benchmarks._mnist10x import load_points
 from benchmarks._peers import methods
-from benchmarks._scaling_parts import copies_of_data, initial_centres, iters_run, markdown_table, status_kib, within
+from benchmarks._scaling_parts import copies_of_data, initial_centres, iters_run, markdown_table, within
 
 FLAGS = harness.new_flags("scaling", repeats=5)
 flags.DEFINE_list(
@@ -99,11 +99,6 @@ def run_fit(name: str, x: np.ndarray, init: np.ndarray, iters: int) -> int:
     return methods([name])[name].fit(x, len(init), init, max_iter=iters, tol=0.0).n_iter
 
 
-def _own_status() -> str:
-    """This process's ``/proc/self/status`` text."""
-    return Path("/proc/self/status").read_text()
-
-
 def probe(method: str, n: int, k: int, values: flags.FlagValues) -> dict[str, Any]:
     """Peak memory of one fit in this (fresh) process, above its resident set after loading and importing."""
     import faiss  # noqa: F401  every library loaded before the baseline, whichever method runs
@@ -115,11 +110,11 @@ def probe(method: str, n: int, k: int, values: flags.FlagValues) -> dict[str, An
     x = load_points(n, values.data_dir)
     init = initial_centres(x, k, values.seed)
     gc.collect()
-    baseline = status_kib(_own_status(), "VmRSS")
+    baseline = harness.own_status_kib("VmRSS")
     # Forget the high-water mark of loading (np.roll's temporaries): only the fit's peak counts.
     Path("/proc/self/clear_refs").write_text("5")
     iters = run_fit(method, x, init, values.probe_iters)
-    peak = status_kib(_own_status(), "VmHWM")
+    peak = harness.own_status_kib("VmHWM")
     return {
         "method": method,
         "n": n,

@@ -179,10 +179,7 @@ def test_quick_run_rewrites_only_its_section_and_target_rows(script, tmp_path):
     document = tmp_path / "BENCHMARKS.md"
     shutil.copy(DOCUMENT, document)
     before = document.read_text()
-    extra = {
-        "out_of_core": [f"--work_dir={tmp_path}"],
-        "scaling": [f"--figure={tmp_path / 'scaling.png'}"],
-    }
+    extra = {"out_of_core": [f"--work_dir={tmp_path}"], "scaling": [f"--figure={tmp_path / 'scaling.png'}"]}
     flags = [
         "--quick",
         f"--bench_file={document}",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks._harness import slope_per_iteration
+from benchmarks._harness import slope_per_iteration, status_kib
 from benchmarks._mnist10x import SHIFTS, load_points
-from benchmarks._scaling_parts import copies_of_data, initial_centres, iters_run, markdown_table, status_kib, within
+from benchmarks._scaling_parts import copies_of_data, initial_centres, iters_run, markdown_table, within
 
 STATUS = """Name:\tpython
 VmPeak:\t 2616776 kB
