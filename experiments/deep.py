@@ -36,13 +36,14 @@ same machine and library versions.
 Outputs in ``--output_dir``: ``metrics.json``, ``summary.md``, ``progress.png``
 (test accuracy against elapsed time, every seed), ``embedding.png`` (a 2-d UMAP
 of test codes coloured by cluster and by digit), ``confusion.png`` and
-``errors.png`` (misclustered test images), and the cached weights.
+``errors.png`` (misclustered test images), and what ``--reuse`` loads: the
+weights and the UMAP embeddings (the clustered one and the 2-d view, as .npz).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -166,6 +167,17 @@ def pretrain_autoencoder(
         return model, (stored["train"], stored["test"], float(stored["seconds"]))
 
 
+def cached_arrays(path: Path, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays ``compute()`` returns, saved to ``path`` (.npz); with ``--reuse``, loaded from there instead."""
+    if FLAGS.reuse and path.is_file():
+        with np.load(path) as stored:
+            logging.info("Loaded %s (--reuse)", path.name)
+            return dict(stored)
+    arrays = compute()
+    np.savez(path, **arrays)
+    return arrays
+
+
 def umap_embedding(
     codes_train: np.ndarray, codes_test: np.ndarray, directory: Path, seed: int, ae_epochs: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -174,23 +186,24 @@ def umap_embedding(
     cache = directory / (
         f"umap-n{len(codes_train)}-seed{seed}-ae_epochs{ae_epochs}-dims{FLAGS.umap_dims}-neighbors{n_neighbors}.npz"
     )
-    if FLAGS.reuse and cache.is_file():
-        with np.load(cache) as stored:
-            logging.info("Loaded the UMAP embedding from %s (--reuse)", cache)
-            return stored["train"], stored["test"]
-    import umap  # the experiments extra; imported here so the other stages' help works without it
 
-    reducer = umap.UMAP(
-        n_components=FLAGS.umap_dims,
-        n_neighbors=n_neighbors,
-        min_dist=0.0,
-        random_state=seed,
-        verbose=True,
-    )
-    embedded_train = reducer.fit_transform(codes_train).astype(np.float32)
-    embedded_test = reducer.transform(codes_test).astype(np.float32)
-    np.savez(cache, train=embedded_train, test=embedded_test)
-    return embedded_train, embedded_test
+    def fit() -> dict[str, np.ndarray]:
+        import umap  # the experiments extra; imported here so the other stages' help works without it
+
+        reducer = umap.UMAP(
+            n_components=FLAGS.umap_dims,
+            n_neighbors=n_neighbors,
+            min_dist=0.0,
+            random_state=seed,
+            verbose=True,
+        )
+        return {
+            "train": reducer.fit_transform(codes_train).astype(np.float32),
+            "test": reducer.transform(codes_test).astype(np.float32),
+        }
+
+    embedded = cached_arrays(cache, fit)
+    return embedded["train"], embedded["test"]
 
 
 def kmeans_stage(
@@ -362,17 +375,24 @@ def embedding_figure(
     """A 2-d UMAP of test images' autoencoder codes, coloured by final cluster and by true digit.
 
     Only for the picture: the clustering never sees this 2-d map. The codes come from
-    the cached autoencoder of ``seed``.
+    the cached autoencoder of ``seed``; the map is cached beside it for ``--reuse``.
     """
-    import umap
-
-    autoencoder = networks.dense_autoencoder()
-    autoencoder.autoencoder.load_weights(autoencoder_weights(directory, len(data.x_train), seed, FLAGS.ae_epochs))
     shown = np.sort(np.random.default_rng(seed).permutation(len(data.x_test))[: FLAGS.view_samples])
-    codes = autoencoder.encoder.predict(data.x_test[shown], batch_size=1024, verbose=0)
-    view = umap.UMAP(
-        n_components=2, n_neighbors=min(FLAGS.umap_neighbors, len(shown) - 1), min_dist=0.0, random_state=seed
-    ).fit_transform(codes)
+    n_neighbors = min(FLAGS.umap_neighbors, len(shown) - 1)
+    cache = directory / (
+        f"view-n{len(data.x_train)}-seed{seed}-ae_epochs{FLAGS.ae_epochs}-shown{len(shown)}-neighbors{n_neighbors}.npz"
+    )
+
+    def fit() -> dict[str, np.ndarray]:
+        import umap
+
+        autoencoder = networks.dense_autoencoder()
+        autoencoder.autoencoder.load_weights(autoencoder_weights(directory, len(data.x_train), seed, FLAGS.ae_epochs))
+        codes = autoencoder.encoder.predict(data.x_test[shown], batch_size=1024, verbose=0)
+        view = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.0, random_state=seed)
+        return {"view": view.fit_transform(codes)}
+
+    view = cached_arrays(cache, fit)["view"]
     digits = {d: str(d) for d in range(K)}
     return plots.embedding_panels(
         view,

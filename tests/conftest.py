@@ -1,7 +1,9 @@
-"""Shared fixtures: small synthetic data, MNIST (or synthetic digits), and one quick run of every study."""
+"""Shared fixtures: small synthetic data, MNIST (or synthetic digits), and what runs beside the tests in
+processes of its own: one quick run of every study, its reruns, and the scripts of the fresh-process tests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -55,32 +57,83 @@ def blobs():
     return x.astype(np.float64), y
 
 
-#: Defined in every memory probe: ``status_mb(field)`` reads a ``/proc/self/status`` field in MiB (VmHWM is
-#: the process's own high-water mark; ru_maxrss would also count the RSS of the forking pytest), and
-#: ``reset_peak()`` sets VmHWM back to the current RSS (clear_refs), so a peak can be measured per step.
-_PROBE_PREAMBLE = """
-import json
+#: Defined in every fresh-process script: ``json``; ``status_mb(field)``, which reads a ``/proc/self/status``
+#: field in MiB (VmHWM is the process's own high-water mark; ru_maxrss would also count the RSS of the
+#: forking pytest); ``reset_peak()``, which sets VmHWM back to the current RSS (clear_refs), so a peak can
+#: be measured per step; and ``scratch``, an empty directory of the process's own.
+_PREAMBLE = """
+import json, sys
 def status_mb(field):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
 def reset_peak():
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
+scratch = sys.argv[1]
 """
 
 
-def run_memory_probe(script: str) -> dict:
-    """Run ``script`` (with ``status_mb`` and ``reset_peak`` defined) in a fresh Python process, where
-    the peak memory is its own; return the JSON object its last output line prints."""
-    source = _PROBE_PREAMBLE + textwrap.dedent(script)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    completed = subprocess.run(
-        [sys.executable, "-c", source], cwd=REPO_ROOT, capture_output=True, text=True, env=env, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
-    print(report)
-    return report
+class FreshProcess:
+    """The script of a ``fresh_process`` test, run in a fresh Python process (its own flags, thread
+    pools and peak memory). Its output goes to files, not pipes, so that it can run in the background
+    while the tests go on (:class:`BackgroundRuns`); ``memory`` says it must wait for the studies."""
+
+    def __init__(self, script: str, output: Path, memory: bool) -> None:
+        self.script, self.output, self.memory = script, output, memory
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.output.mkdir(parents=True)
+        source = _PREAMBLE + textwrap.dedent(self.script)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        with open(f"{self.output}.stdout", "w") as stdout, open(f"{self.output}.stderr", "w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", source, str(self.output)], cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def output_tail(self) -> str:
+        return "\n".join(Path(f"{self.output}.{name}").read_text()[-3000:] for name in ("stdout", "stderr"))
+
+    def report(self, timeout: float) -> dict:
+        """Start the script unless it was, wait for it (failing if it has not ended ``timeout`` seconds
+        from now: a hang fails its test instead of stopping the suite), check its exit status; the JSON
+        object its last output line prints."""
+        if self.process is None:
+            self.start()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"still running after {timeout} s:\n{self.output_tail()}")
+        assert self.process.returncode == 0, self.output_tail()
+        stdout = Path(f"{self.output}.stdout").read_text()
+        report = json.loads(stdout.strip().splitlines()[-1])
+        print(report)
+        return report
+
+
+def fresh_process_scripts(items: list[pytest.Item]) -> dict[str, bool]:
+    """``{script: whether it is a memory probe}`` of the ``fresh_process`` tests among ``items``."""
+    return {
+        marker.args[0]: item.get_closest_marker("memory") is not None
+        for item in items
+        for marker in item.iter_markers("fresh_process")
+    }
+
+
+@pytest.fixture
+def script_report(request, tmp_path) -> dict:
+    """The report of the script that the test's marker names (``@pytest.mark.fresh_process(script,
+    timeout=600)``): run by :class:`BackgroundRuns` if the session has them, else now."""
+    marker = request.node.get_closest_marker("fresh_process")
+    script, timeout = marker.args[0], marker.kwargs.get("timeout", 600)
+    for background in _BACKGROUND:
+        return background.script_report(script, timeout)
+    return FreshProcess(script, tmp_path / "run", memory=False).report(timeout)
 
 
 class Interrupted(Exception):
@@ -124,12 +177,13 @@ def data_dir(tmp_path_factory) -> tuple[str, bool]:
 #: saved and reproduce its scores), "again" from scratch with the same seed (must reproduce its numbers;
 #: without the early snapshot and with one self-training round, for time). deep's "again" trains an
 #: autoencoder and a CNN with experiments.networks, as the other two studies do, and clusters their
-#: features: it stands for them (tests/test_networks.py checks the seeded training itself).
+#: features: it stands for them (tests/test_networks.py checks the seeded training itself). The
+#: autoencoder's "reuse" stands for LeNet's: both studies load their weights through
+#: ``experiments.learned.train``.
 RERUNS = {
     ("deep", "reuse"): ("--n_seeds=1", "--reuse"),
     ("deep", "again"): ("--n_seeds=1", "--early_epochs=0", "--self_training_rounds=1"),
     ("autoencoder", "reuse"): ("--reuse",),
-    ("lenet", "reuse"): ("--reuse",),
 }
 
 
@@ -137,58 +191,117 @@ RERUNS = {
 #: OpenMP, numba). The unit tests beside them use TensorFlow's default pools, one thread per core, and
 #: threads that outnumber the cores spin while they wait, which slows everything on a two-core machine.
 SINGLE_THREADED = {"TF_NUM_INTRAOP_THREADS": "1", "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+#: Processes the background runs at once, the quick run included: with the unit tests (mostly one busy
+#: thread, tracing) that keeps about one runnable thread per core; more only slow the unit tests down.
+BACKGROUND_SLOTS = 2
 
 
-class StudiesInBackground:
-    """``python -m experiments.all --quick`` (every study), then the :data:`RERUNS`, beside the other tests.
+class BackgroundRuns:
+    """What runs beside the unit tests, each in its own process: ``python -m experiments.all --quick``
+    (every study), the :data:`RERUNS`, and the scripts of the ``fresh_process`` tests.
 
-    They take minutes; the tests that read them run near the end (:func:`pytest_collection_modifyitems`),
-    and the reruns start as soon as the quick run is done (:func:`pytest_runtest_logfinish` looks after
-    every test), so they too use the core the unit tests leave idle.
+    At most :data:`BACKGROUND_SLOTS` at once: the scripts first, then each rerun as soon as what it needs is
+    there (an "again" run at once, a "reuse" run when the quick run's all.json records its study as done);
+    a memory probe runs alone, once everything else is done (a peak measured beside busy processes is
+    less reliable; the unit tests' tail leaves a core for it).
+    :func:`pytest_runtest_logfinish` moves them on after every test; the tests that read the studies run
+    near the end, the memory tests last (:func:`pytest_collection_modifyitems`).
     """
 
-    def __init__(self, data_dir: str, root: Path) -> None:
+    def __init__(self, data_dir: str, root: Path, scripts: dict[str, bool]) -> None:
         from test_experiments import launch_study
 
         self.data_dir, self.runs_dir, self.reruns_dir = data_dir, root / "runs", root / "reruns"
         report = f"--report={self.runs_dir / 'REPORT.md'}"
         self.quick = launch_study("all", data_dir, self.runs_dir, report, env=SINGLE_THREADED)
-        self.reruns: dict | None = None
+        self.reruns: dict = {}
+        # The probes last: the other scripts need not wait for the studies.
+        ordered = sorted(scripts.items(), key=lambda item: item[1])
+        self.scripts = {
+            script: FreshProcess(script, root / f"script{i}", memory) for i, (script, memory) in enumerate(ordered)
+        }
+        self.advance()
 
-    def start_reruns(self) -> None:
-        """Start the reruns (once) of every study the quick run left a metrics.json for."""
+    def studies_done(self) -> list[str]:
+        """The studies the quick run has finished successfully so far (all.json is written after each)."""
+        try:
+            index = json.loads((self.runs_dir / "all.json").read_text())
+        except (OSError, ValueError):  # not written yet, or being written
+            return []
+        return [name for name, status in index["experiments"].items() if status["returncode"] == 0]
+
+    def running(self) -> list[subprocess.Popen]:
+        """The background's processes still running."""
+        processes = [self.quick.process, *(rerun.process for rerun in self.reruns.values())]
+        return [process for process in processes if process.poll() is None] + [
+            run.process for run in self.scripts.values() if run.running()
+        ]
+
+    def start_reruns(self, slots: int) -> int:
+        """Start up to ``slots`` of the reruns whose inputs are ready; return the slots left."""
         from test_experiments import launch_study
 
-        if self.reruns is not None:
-            return
-        self.reruns = {}
+        done = self.studies_done()
         for (study, run), flags in RERUNS.items():
-            first = self.runs_dir / study
-            if not (first / "metrics.json").is_file():
-                continue  # the study failed: its tests say so, with its log
+            if slots <= 0 or (study, run) in self.reruns or (run == "reuse" and study not in done):
+                continue
             output_dir = self.reruns_dir / study / run
             if run == "reuse":
-                shutil.copytree(first, output_dir)
+                shutil.copytree(self.runs_dir / study, output_dir)
             self.reruns[study, run] = launch_study(study, self.data_dir, output_dir, *flags, env=SINGLE_THREADED)
+            slots -= 1
+        return slots
+
+    def advance(self) -> None:
+        """Fill the :data:`BACKGROUND_SLOTS`: the scripts first (their tests come before the studies'), then
+        the reruns whose inputs are ready; a memory probe only once nothing else runs, and then alone."""
+        if any(run.memory and run.running() for run in self.scripts.values()):
+            return
+        slots = BACKGROUND_SLOTS - len(self.running())
+        for run in self.scripts.values():
+            if slots > 0 and run.process is None and not run.memory:
+                run.start()
+                slots -= 1
+        if self.start_reruns(slots) < BACKGROUND_SLOTS:
+            return
+        waiting = [run for run in self.scripts.values() if run.process is None]
+        if waiting:
+            waiting[0].start()
+
+    def script_report(self, script: str, timeout: float) -> dict:
+        """The report of ``script``'s run, started now unless it was; a memory probe first waits (at most
+        ``timeout`` seconds) for the script still running, as it would in the background."""
+        run = self.scripts[script]
+        if run.process is None and run.memory:
+            for other in self.scripts.values():
+                if other.running():
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        other.process.wait(timeout=timeout)
+        return run.report(timeout)
 
     def stop(self) -> None:
-        """Stop whatever still runs, with the processes it started (each run has its own process group)."""
-        for process in [run.process for run in [self.quick, *(self.reruns or {}).values()]]:
+        """Stop whatever still runs, with the processes it started (each study has its own process group)."""
+        for process in [run.process for run in [self.quick, *self.reruns.values()]]:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        for run in self.scripts.values():
+            if run.running():
+                run.process.kill()
+                run.process.wait()
 
 
-_BACKGROUND: list[StudiesInBackground] = []
+_BACKGROUND: list[BackgroundRuns] = []
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _studies_in_background(request, data_dir, tmp_path_factory):
-    """Start :class:`StudiesInBackground` at the start of the session if a selected test needs it."""
+def _background_runs(request, data_dir, tmp_path_factory):
+    """Start :class:`BackgroundRuns` at the start of the session if a selected test reads the studies."""
     if not any("quick_runs" in getattr(item, "fixturenames", ()) for item in request.session.items):
         yield None
         return
-    background = StudiesInBackground(data_dir[0], tmp_path_factory.mktemp("studies"))
+    scripts = fresh_process_scripts(request.session.items)
+    background = BackgroundRuns(data_dir[0], tmp_path_factory.mktemp("background"), scripts)
     _BACKGROUND.append(background)
     yield background
     _BACKGROUND.remove(background)
@@ -196,20 +309,19 @@ def _studies_in_background(request, data_dir, tmp_path_factory):
 
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:
-    """After every test: start the reruns once the quick run of the studies is done."""
+    """After every test: start what in the background has become ready."""
     for background in _BACKGROUND:
-        if background.reruns is None and background.quick.process.poll() is not None:
-            background.start_reruns()
+        background.advance()
 
 
 @pytest.fixture(scope="session")
-def quick_runs(_studies_in_background) -> dict:
+def quick_runs(_background_runs) -> dict:
     """The session's quick run of the studies, finished: its directory, REPORT.md and process result.
 
     Every study runs in its own process, as users run them; the studies' test modules then read
     their outputs.
     """
-    quick, runs_dir = _studies_in_background.quick, _studies_in_background.runs_dir
+    quick, runs_dir = _background_runs.quick, _background_runs.runs_dir
     returncode = quick.process.wait(timeout=1500)
     outputs = (Path(f"{runs_dir}.{name}").read_text() for name in ("stdout", "stderr"))
     completed = subprocess.CompletedProcess(quick.process.args, returncode, *outputs)
@@ -217,17 +329,18 @@ def quick_runs(_studies_in_background) -> dict:
 
 
 @pytest.fixture(scope="session")
-def reruns(quick_runs, _studies_in_background) -> dict:
-    """``{(study, run): test_experiments.StudyRun}`` of the :data:`RERUNS`, started (not necessarily done)."""
-    _studies_in_background.start_reruns()
-    return _studies_in_background.reruns
+def reruns(quick_runs, _background_runs) -> dict:
+    """``{(study, run): test_experiments.StudyRun}`` of the :data:`RERUNS` that could start (a "reuse" run
+    needs its study's quick run to have succeeded), not necessarily done."""
+    _background_runs.start_reruns(len(RERUNS))
+    return _background_runs.reruns
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that need the studies' runs (``quick_runs`` and what builds on it) are slow (``pytest -m "not
-    slow"`` skips them) and go near the end: the other tests run while :class:`StudiesInBackground` works.
-    The memory probes (marked ``memory``) go after them, when the background is done: a peak measured
-    beside busy processes is less reliable, and multi-threaded work beside them takes twice as long."""
+    slow"`` skips them) and go near the end: the other tests run while :class:`BackgroundRuns` works.
+    The memory tests go after them: they read the probes that the background runs once the studies are
+    done."""
     studies = [item for item in items if "quick_runs" in getattr(item, "fixturenames", ())]
     for item in studies:
         item.add_marker(pytest.mark.slow)

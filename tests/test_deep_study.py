@@ -78,6 +78,7 @@ def test_deep_reuse_loads_weights_and_embeddings(quick_runs, reruns):
     metrics, _ = study(quick_runs, "deep")
     _, stderr = reruns["deep", "reuse"].finish()
     assert "Saved" not in stderr  # nothing was trained again
+    assert "Loaded umap-n" in stderr and "Loaded view-n" in stderr  # no UMAP fitted again
     reused = reruns["deep", "reuse"].metrics()
     assert reused["reused"] is True
     assert_same_scores(metrics["seeds"]["0"], reused["seeds"]["0"])

@@ -82,33 +82,25 @@ def test_evaluate_perfect_and_permuted_clusterings():
     assert all(isinstance(value, float) for value in scores.values())
 
 
-def test_shared_flags_build_both_estimators_with_quick_caps():
+SHARED_FLAGS_SCRIPT = """
+from absl import flags
+from experiments import runner
+runner.define_flags("k", "init", "n_init", "max_iter", "minibatch_max_iter", "batch_size", n_init=5)
+flags.FLAGS(["study", "--quick", "--k=7", "--max_iter=500", "--seed=3", "--init=random"])
+model = runner.estimator("minibatch", random_state=9)
+lloyd = runner.estimator("kmeans", 3, algorithm="lloyd")
+print(json.dumps({
+    "params": {a: runner.estimator_params(a) for a in runner.ALGORITHMS},
+    "model": [type(model).__name__, model.n_clusters, model.random_state, model.init],
+    "lloyd": [lloyd.n_clusters, lloyd.algorithm, lloyd.max_iter],
+}))
+"""
+
+
+@pytest.mark.fresh_process(SHARED_FLAGS_SCRIPT)
+def test_shared_flags_build_both_estimators_with_quick_caps(script_report):
     """The flags a study picks set the estimators; --quick caps iterations and restarts (own process: absl flags)."""
-    code = "\n".join(
-        [
-            "import json",
-            "from absl import flags",
-            "from experiments import runner",
-            'runner.define_flags("k", "init", "n_init", "max_iter", "minibatch_max_iter", "batch_size", n_init=5)',
-            'flags.FLAGS(["study", "--quick", "--k=7", "--max_iter=500", "--seed=3", "--init=random"])',
-            "model = runner.estimator('minibatch', random_state=9)",
-            "lloyd = runner.estimator('kmeans', 3, algorithm='lloyd')",
-            "print(json.dumps({'params': {a: runner.estimator_params(a) for a in runner.ALGORITHMS},",
-            "                  'model': [type(model).__name__, model.n_clusters, model.random_state, model.init],",
-            "                  'lloyd': [lloyd.n_clusters, lloyd.algorithm, lloyd.max_iter]}))",
-        ]
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["params"] == {
+    assert script_report["params"] == {
         "kmeans": {
             "init": "random",
             "n_init": runner.QUICK_N_INIT,
@@ -123,8 +115,8 @@ def test_shared_flags_build_both_estimators_with_quick_caps():
             "random_state": 3,
         },
     }
-    assert result["model"] == ["MiniBatchKMeans", 7, 9, "random"]
-    assert result["lloyd"] == [3, "lloyd", runner.QUICK_MAX_ITER]  # KMeans's own `algorithm` passes through
+    assert script_report["model"] == ["MiniBatchKMeans", 7, 9, "random"]
+    assert script_report["lloyd"] == [3, "lloyd", runner.QUICK_MAX_ITER]  # KMeans's own `algorithm` passes through
 
 
 def test_define_flags_refuses_unknown_names_before_defining_any():

@@ -600,34 +600,33 @@ def test_inertia_invalid_centers_and_weights_raise(kwargs, error, match):
 # --- Silhouette at scale: bounded memory --------------------------------------------
 
 
+SILHOUETTE_PROBE = """
+import numpy as np
+from sklearn.metrics import silhouette_score
+from tfkmeans import metrics
+rng = np.random.default_rng(0)
+x = rng.random((20_000, 64), dtype=np.float32)
+labels = rng.integers(0, 10, 20_000) * 2
+before = status_mb("VmRSS")
+full = metrics.silhouette(x, labels)
+peak = status_mb("VmHWM")
+print(json.dumps({
+    "before": before, "peak": peak, "full": full,
+    "slice": metrics.silhouette(x[:2000], labels[:2000]),
+    "slice_sklearn": float(silhouette_score(x[:2000], labels[:2000])),
+}))
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.memory
-def test_silhouette_on_20000_points_never_builds_the_n_by_n_matrix():
+@pytest.mark.fresh_process(SILHOUETTE_PROBE)
+def test_silhouette_on_20000_points_never_builds_the_n_by_n_matrix(script_report):
     """20,000 points: an n × n float64 matrix would be 3.2 GB; peak growth is < 1 GB.
 
     Few features (64) keep it quick: the n × n matrix does not depend on them. The
     same data's first 2,000 rows check the value against scikit-learn.
     """
-    from conftest import run_memory_probe
-
-    report = run_memory_probe(
-        """
-        import numpy as np
-        from sklearn.metrics import silhouette_score
-        from tfkmeans import metrics
-        rng = np.random.default_rng(0)
-        x = rng.random((20_000, 64), dtype=np.float32)
-        labels = rng.integers(0, 10, 20_000) * 2
-        before = status_mb("VmRSS")
-        full = metrics.silhouette(x, labels)
-        peak = status_mb("VmHWM")
-        print(json.dumps({
-            "before": before, "peak": peak, "full": full,
-            "slice": metrics.silhouette(x[:2000], labels[:2000]),
-            "slice_sklearn": float(silhouette_score(x[:2000], labels[:2000])),
-        }))
-        """
-    )
-    assert report["peak"] - report["before"] < 1024, report
-    assert -1.0 <= report["full"] <= 1.0
-    assert report["slice"] == pytest.approx(report["slice_sklearn"], rel=REL)
+    assert script_report["peak"] - script_report["before"] < 1024, script_report
+    assert -1.0 <= script_report["full"] <= 1.0
+    assert script_report["slice"] == pytest.approx(script_report["slice_sklearn"], rel=REL)

@@ -8,6 +8,7 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import mnist_dir
 
 from tfkmeans import ops
 from tfkmeans.ops import _assignment, _chunking, _distances, _lloyd, _statistics
@@ -183,58 +184,56 @@ def test_kmeans_plusplus_potential_close_to_sklearn():
     assert np.mean(ours) < 0.8 * np.mean(uniform)
 
 
+K1000_PROBE = f"""
+from tfkmeans import KMeans
+from tfkmeans.datasets import load_mnist
+x, _ = load_mnist("train", {mnist_dir()!r})
+before = status_mb("VmRSS")
+km = KMeans(1000, init="random", n_init=2, max_iter=2, random_state=0).fit(x)
+print(json.dumps({{"before": before, "peak": status_mb("VmHWM"), "centers": list(km.cluster_centers_.shape)}}))
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.memory
-def test_k1000_fit_on_mnist_stays_within_memory_budget(mnist_train):
+@pytest.mark.fresh_process(K1000_PROBE)
+def test_k1000_fit_on_mnist_stays_within_memory_budget(mnist_train, script_report):
     """k=1000 on all of MNIST, two restarts: peak memory beyond the loaded data stays under 2 GB (never
     N×K×D). Two restarts take the restarts' path as ten would (``n_init='auto'`` means ten with random
     initial centres), at a fifth of the time."""
-    from conftest import mnist_dir, run_memory_probe
+    assert script_report["centers"] == [1000, 784]
+    assert script_report["peak"] - script_report["before"] < 2048, script_report
 
-    report = run_memory_probe(
-        f"""
-        from tfkmeans import KMeans
-        from tfkmeans.datasets import load_mnist
-        x, _ = load_mnist("train", {mnist_dir()!r})
-        before = status_mb("VmRSS")
-        km = KMeans(1000, init="random", n_init=2, max_iter=2, random_state=0).fit(x)
-        print(json.dumps({{"before": before, "peak": status_mb("VmHWM"), "centers": list(km.cluster_centers_.shape)}}))
-        """
-    )
-    assert report["centers"] == [1000, 784]
-    assert report["peak"] - report["before"] < 2048, report
+
+ONE_COPY_PROBE = """
+import gc
+import numpy as np
+from tfkmeans import KMeans
+x = np.random.default_rng(0).random((200_000, 256), dtype=np.float32)
+report = {"x_mb": x.nbytes / 2**20}
+for algorithm in ("lloyd", "elkan"):
+    KMeans(10, algorithm=algorithm, max_iter=2, random_state=0).fit(x[:5000])
+    gc.collect()
+    before = status_mb("VmRSS")
+    reset_peak()
+    KMeans(10, algorithm=algorithm, max_iter=3, random_state=0).fit(x)
+    report[algorithm] = status_mb("VmHWM") - before
+print(json.dumps(report))
+"""
 
 
 @pytest.mark.slow
 @pytest.mark.memory
-def test_in_memory_fit_holds_one_copy_of_the_data():
+@pytest.mark.fresh_process(ONE_COPY_PROBE)
+def test_in_memory_fit_holds_one_copy_of_the_data(script_report):
     """A fit's extra peak memory is about one copy of X (sklearn's copy_x), not two.
 
     Guards against a numpy→tensor conversion that holds two copies and a
     variance that holds an ``n × d`` temporary. Graphs are traced on a slice
     first, and the high-water mark is reset before each measured fit.
     """
-    from conftest import run_memory_probe
-
-    report = run_memory_probe(
-        """
-        import gc
-        import numpy as np
-        from tfkmeans import KMeans
-        x = np.random.default_rng(0).random((200_000, 256), dtype=np.float32)
-        report = {"x_mb": x.nbytes / 2**20}
-        for algorithm in ("lloyd", "elkan"):
-            KMeans(10, algorithm=algorithm, max_iter=2, random_state=0).fit(x[:5000])
-            gc.collect()
-            before = status_mb("VmRSS")
-            reset_peak()
-            KMeans(10, algorithm=algorithm, max_iter=3, random_state=0).fit(x)
-            report[algorithm] = status_mb("VmHWM") - before
-        print(json.dumps(report))
-        """
-    )
     for algorithm in ("lloyd", "elkan"):  # 1.2-1.45 copies measured: allocator slack, never two copies
-        assert report[algorithm] < 1.6 * report["x_mb"], report
+        assert script_report[algorithm] < 1.6 * script_report["x_mb"], script_report
 
 
 def test_lloyd_pass_compiles_with_xla_to_the_same_labels_and_totals(mnist_subset):

@@ -420,7 +420,6 @@ def test_the_graph_friendly_apis_named_in_that_error_agree_with_predict(fitted_k
 
 
 _CHECKPOINT_UNDER_MIRRORED = """
-import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -440,31 +439,22 @@ def interrupted(*args, **kwargs):
 with strategy.scope():
     _compiled.lloyd_distributed = interrupted
     try:
-        KMeans(**params, checkpoint_dir=sys.argv[2], checkpoint_every=2).fit(x)
+        KMeans(**params, checkpoint_dir=f"{scratch}/ckpt", checkpoint_every=2).fit(x)
     except KeyboardInterrupt:
         pass
     _compiled.lloyd_distributed = compiled
-    resumed = KMeans(**params, checkpoint_dir=sys.argv[2], checkpoint_every=2).fit(x)
-json.dump({"reference": reference.cluster_centers_.tolist(), "resumed": resumed.cluster_centers_.tolist(),
-           "n_iter": [reference.n_iter_, resumed.n_iter_], "segments": len(calls)}, open(sys.argv[1], "w"))
+    resumed = KMeans(**params, checkpoint_dir=f"{scratch}/ckpt", checkpoint_every=2).fit(x)
+print(json.dumps({"reference": reference.cluster_centers_.tolist(), "resumed": resumed.cluster_centers_.tolist(),
+                  "n_iter": [reference.n_iter_, resumed.n_iter_], "segments": len(calls)}))
 """
 
 
 @pytest.mark.slow
-def test_checkpointed_fit_under_a_mirrored_strategy_resumes(tmp_path):
+@pytest.mark.fresh_process(_CHECKPOINT_UNDER_MIRRORED)
+def test_checkpointed_fit_under_a_mirrored_strategy_resumes(script_report):
     """It crashed with "int() argument must be ... not 'MirroredVariable'"."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    script, out = tmp_path / "run.py", tmp_path / "out.json"
-    script.write_text(_CHECKPOINT_UNDER_MIRRORED)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path])}
-    subprocess.run([sys.executable, str(script), str(out), str(tmp_path / "ckpt")], check=True, env=env, timeout=600)
-    result = json.loads(out.read_text())
-    assert result["segments"] == 1 and result["n_iter"][0] == result["n_iter"][1] > 2
-    np.testing.assert_allclose(result["resumed"], result["reference"], rtol=1e-10)
+    assert script_report["segments"] == 1 and script_report["n_iter"][0] == script_report["n_iter"][1] > 2
+    np.testing.assert_allclose(script_report["resumed"], script_report["reference"], rtol=1e-10)
 
 
 def test_checkpoint_dir_across_several_workers_is_refused_before_any_work(blobs, tmp_path, monkeypatch):
@@ -898,7 +888,7 @@ def test_fewer_distinct_points_than_clusters_warn_as_scikit_learns_kmeans(estima
 # -- SavedModel functions and threads (issue 13, item 10) ---------------------------------------------------
 
 _SAVED_MODEL_THREADS = r"""
-import sys, threading
+import threading
 import numpy as np, tensorflow as tf
 from tfkmeans import KMeans, MiniBatchKMeans
 
@@ -957,30 +947,15 @@ def check(estimator, directory):
 
 
 # One process for both estimators (a process's start is most of this test's time).
-for name in sys.argv[2:]:
-    check({"KMeans": KMeans, "MiniBatchKMeans": MiniBatchKMeans}[name], f"{sys.argv[1]}/{name}")
-print("served")
+for estimator in (KMeans, MiniBatchKMeans):
+    check(estimator, f"{scratch}/{estimator.__name__}")
+print(json.dumps("served"))
 """
 
 
 @pytest.mark.slow
-def test_reloaded_saved_model_serves_every_thread_after_bad_calls(tmp_path):
-    """One badly typed call to a reloaded model left TensorFlow's lock held: every other thread then hung."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import REPO_ROOT
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-    try:  # a subprocess with a timeout: a hang fails this test instead of stopping the suite
-        done = subprocess.run(
-            [sys.executable, "-c", _SAVED_MODEL_THREADS, str(tmp_path), "KMeans", "MiniBatchKMeans"],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            env=env,
-        )
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(f"the reloaded model's threads hung after the bad calls:\n{expired.stdout}\n{expired.stderr}")
-    assert done.returncode == 0 and done.stdout.strip() == "served", done.stderr[-3000:]
+@pytest.mark.fresh_process(_SAVED_MODEL_THREADS, timeout=240)
+def test_reloaded_saved_model_serves_every_thread_after_bad_calls(script_report):
+    """One badly typed call to a reloaded model left TensorFlow's lock held: every other thread then hung
+    (the script has a time limit: a hang fails this test instead of stopping the suite)."""
+    assert script_report == "served"
