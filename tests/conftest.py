@@ -57,15 +57,15 @@ def blobs():
     return x.astype(np.float64), y
 
 
-#: Defined in every fresh-process script: ``json``; ``status_mb(field)``, which reads a ``/proc/self/status``
-#: field in MiB (VmHWM is the process's own high-water mark; ru_maxrss would also count the RSS of the
-#: forking pytest); ``reset_peak()``, which sets VmHWM back to the current RSS (clear_refs), so a peak can
-#: be measured per step; and ``scratch``, an empty directory of the process's own.
+#: Defined in every fresh-process script: ``json``; ``status_mb(field)``, a ``/proc/self/status`` field in MiB
+#: (VmHWM is the process's own high-water mark; ru_maxrss would also count the RSS of the forking pytest);
+#: ``reset_peak()``, which sets VmHWM back to the current RSS, so a peak can be measured per step; and
+#: ``scratch``, an empty directory of the process's own.
 _PREAMBLE = """
 import json, sys
+from benchmarks._harness import own_status_kib
 def status_mb(field):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
+    return own_status_kib(field) / 1024
 def reset_peak():
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
