@@ -125,15 +125,22 @@ def fresh_process_scripts(items: list[pytest.Item]) -> dict[str, bool]:
     }
 
 
+#: The scripts run in the foreground (a session without :class:`BackgroundRuns`): once each, though
+#: several tests (a parametrized one) may read the same script's report.
+_FOREGROUND: dict[str, FreshProcess] = {}
+
+
 @pytest.fixture
-def script_report(request, tmp_path) -> dict:
+def script_report(request, tmp_path_factory) -> dict:
     """The report of the script that the test's marker names (``@pytest.mark.fresh_process(script,
-    timeout=600)``): run by :class:`BackgroundRuns` if the session has them, else now."""
+    timeout=600)``): run by :class:`BackgroundRuns` if the session has them, else now (once a session)."""
     marker = request.node.get_closest_marker("fresh_process")
     script, timeout = marker.args[0], marker.kwargs.get("timeout", 600)
     for background in _BACKGROUND:
         return background.script_report(script, timeout)
-    return FreshProcess(script, tmp_path / "run", memory=False).report(timeout)
+    if script not in _FOREGROUND:
+        _FOREGROUND[script] = FreshProcess(script, tmp_path_factory.mktemp("script") / "run", memory=False)
+    return _FOREGROUND[script].report(timeout)
 
 
 class Interrupted(Exception):
@@ -337,13 +344,14 @@ def reruns(quick_runs, _background_runs) -> dict:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the studies' runs (``quick_runs`` and what builds on it) are slow (``pytest -m "not
-    slow"`` skips them) and go near the end: the other tests run while :class:`BackgroundRuns` works.
-    The memory tests go after them: they read the probes that the background runs once the studies are
-    done."""
+    """The tests that read what :class:`BackgroundRuns` runs go last, so that the other tests run while it
+    works: first those of the other fresh-process scripts, then those that need the studies' runs
+    (``quick_runs`` and what builds on it; slow: ``pytest -m "not slow"`` skips them), then the memory
+    tests, whose probes run once the studies are done."""
     studies = [item for item in items if "quick_runs" in getattr(item, "fixturenames", ())]
     for item in studies:
         item.add_marker(pytest.mark.slow)
     probes = [item for item in items if item.get_closest_marker("memory") and item not in studies]
-    last = set(studies) | set(probes)
-    items[:] = [item for item in items if item not in last] + studies + probes
+    scripts = [item for item in items if item.get_closest_marker("fresh_process") and item not in probes]
+    last = set(scripts) | set(studies) | set(probes)
+    items[:] = [item for item in items if item not in last] + scripts + studies + probes

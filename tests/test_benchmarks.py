@@ -1,14 +1,14 @@
-"""The benchmark harness and peers, and one quick run of every benchmark script into a copy of BENCHMARKS.md.
+"""The benchmark harness and peers, and one quick run of every benchmark script into a copy of BENCHMARKS.md
+(all of them in one process of their own, in the background while the other tests run).
 
 The quick runs are marked ``slow`` (``pytest -m "not slow"`` leaves them out).
 """
 
 from __future__ import annotations
 
-import importlib
 import re
-import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,26 +171,52 @@ QUICK_RUNS = {
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("script", sorted(QUICK_RUNS))
-def test_quick_run_rewrites_only_its_section_and_target_rows(script, tmp_path):
-    if mnist_dir() is None:
-        pytest.skip("MNIST not available: set TFKMEANS_DATA_DIR (CI always does)")
-    document = tmp_path / "BENCHMARKS.md"
-    shutil.copy(DOCUMENT, document)
-    before = document.read_text()
-    extra = {"out_of_core": [f"--work_dir={tmp_path}"], "scaling": [f"--figure={tmp_path / 'scaling.png'}"]}
-    flags = [
+def quick_run_flags(script: str, directory: Path) -> list[str]:
+    """The command-line flags of ``script``'s quick run, its outputs in ``directory``."""
+    extra = {"out_of_core": [f"--work_dir={directory}"], "scaling": [f"--figure={directory / 'scaling.png'}"]}
+    return [
         "--quick",
-        f"--bench_file={document}",
+        f"--bench_file={directory / 'BENCHMARKS.md'}",
         f"--data_dir={mnist_dir()}",
         *QUICK_RUNS[script],
         *extra.get(script, []),
-        f"--output={tmp_path / 'out.json'}",
+        f"--output={directory / 'out.json'}",
     ]
-    importlib.import_module(f"benchmarks.{script}").cli([script, *flags])
 
-    after = document.read_text()
+
+#: Every quick run, one after the other in one process (the scripts define distinct absl flags, so one
+#: process serves them all), each into a copy of BENCHMARKS.md in a directory of its own. A run that
+#: fails is reported, so that it fails its own test only.
+QUICK_RUNS_SCRIPT = """
+import importlib, shutil, traceback
+from pathlib import Path
+from tests.test_benchmarks import DOCUMENT, QUICK_RUNS, quick_run_flags
+from tests.conftest import mnist_dir
+runs = {}
+for script in sorted(QUICK_RUNS) if mnist_dir() else []:
+    directory = Path(scratch) / script
+    directory.mkdir()
+    shutil.copy(DOCUMENT, directory / "BENCHMARKS.md")
+    runs[script] = {"directory": str(directory)}
+    try:
+        importlib.import_module(f"benchmarks.{script}").cli([script, *quick_run_flags(script, directory)])
+    except (Exception, SystemExit):
+        runs[script]["error"] = traceback.format_exc()
+print(json.dumps(runs))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.fresh_process(QUICK_RUNS_SCRIPT)
+@pytest.mark.parametrize("script", sorted(QUICK_RUNS))
+def test_quick_run_rewrites_only_its_section_and_target_rows(script, script_report):
+    if mnist_dir() is None:
+        pytest.skip("MNIST not available: set TFKMEANS_DATA_DIR (CI always does)")
+    run = script_report[script]
+    assert "error" not in run, run["error"]
+    directory = Path(run["directory"])
+    before = DOCUMENT.read_text()
+    after = (directory / "BENCHMARKS.md").read_text()
     section = harness.section_body(after, script)
     assert section != harness.section_body(before, script)
     assert "Quick run (`--quick`)" in section and f"Command: `python -m benchmarks.{script} --quick" in section
@@ -208,7 +234,7 @@ def test_quick_run_rewrites_only_its_section_and_target_rows(script, tmp_path):
         assert any(text in row and "| quick run |" in row for row in summary.splitlines())
     if not targets:
         assert summary == harness.section_body(before, "summary")
-    assert (tmp_path / "out.json").exists()
+    assert (directory / "out.json").exists()
     if script == "scaling":
-        assert (tmp_path / "scaling.png").stat().st_size > 0
+        assert (directory / "scaling.png").stat().st_size > 0
         assert section.rstrip().endswith("(scaling.png)")
