@@ -188,6 +188,21 @@ def test_whole_fit_is_one_graph_call_whatever_max_iter(blobs, monkeypatch, algor
     assert compiled.experimental_get_tracing_count() == traces
 
 
+def test_fits_on_data_of_other_sizes_reuse_the_traced_graph(blobs):
+    """Graphs are traced with every dimension unknown: other rows, features or clusters trace nothing new."""
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    x, _ = blobs
+    KMeans(5, init=x[:5]).fit(x)
+    traces = _compiled.lloyd_bounded.experimental_get_tracing_count()
+    for data, k in ((x[:1000], 5), (x[:, :4], 5), (x, 8)):
+        km = KMeans(k, init=data[:k]).fit(data)
+        reference = SklearnKMeans(k, init=data[:k], n_init=1, algorithm="lloyd").fit(data)
+        np.testing.assert_array_equal(km.labels_, reference.labels_)
+        assert km.inertia_ == pytest.approx(reference.inertia_, rel=1e-6)
+    assert _compiled.lloyd_bounded.experimental_get_tracing_count() == traces
+
+
 def test_verbose_prints_iterations(blobs, capfd):
     x, _ = blobs
     with warnings.catch_warnings():

@@ -96,6 +96,25 @@ def test_public_ops_are_sorted_and_no_module_imports_a_private_name_from_another
     assert private_imports == []
 
 
+def test_points_on_centres_are_at_zero_in_a_graph_of_unknown_width():
+    """The near pairs are recomputed in chunks sized from the run-time width: here three chunks of 2,048 pairs."""
+    rng = np.random.default_rng(0)
+    centers = (100 * rng.normal(size=(4, 2048))).astype(np.float32)
+    owner = np.repeat(np.arange(4), 1250)
+    x = centers[owner]
+    unknown = tf.TensorSpec([None, None], tf.float32)
+
+    @tf.function(input_signature=[unknown, unknown], autograph=False)
+    def refined_distances(points, centres):
+        rough = _distances.matmul_squared_distances(points, centres)
+        return _distances.refine_near_distances(points, centres, rough)
+
+    got = refined_distances(x, centers).numpy()
+    between_centers = np.sum((centers[:, None].astype(np.float64) - centers[None]) ** 2, axis=-1)
+    assert np.all(got[np.arange(len(x)), owner] == 0.0)
+    np.testing.assert_allclose(got, between_centers[owner], rtol=1e-5)
+
+
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 1000])
 def test_data_mean_variance_matches_numpy(chunk_size):
     x = np.random.default_rng(0).normal(size=(150, 6)) * [1, 2, 3, 4, 5, 6] + 1000.0

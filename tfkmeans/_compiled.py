@@ -2,24 +2,62 @@
 
 Every wrapper is shared by all estimator instances (centres and data are
 arguments), so many models in one process trace each graph once per input
-signature, not once per model or per module. ``autograph=False``: the ops'
-control flow is explicit (``tf.while_loop``, ``tf.cond``) and converting their
-source would cost more than tracing it. ``reduce_retracing=True`` where inputs
-change shape from fit to fit, so that one generic graph serves them all.
+signature, not once per model or per module. The signature leaves every tensor
+dimension unknown from the first trace on: tracing a Lloyd graph costs seconds,
+and a fit on data of another size, or with another number of clusters, reuses
+the graph instead of tracing it again. ``autograph=False``: the ops' control flow
+is explicit (``tf.while_loop``, ``tf.cond``) and converting their source would
+cost more than tracing it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from tfkmeans import ops
 from tfkmeans.ops import _lloyd, _minibatch, _sampling, _seeding, _statistics
 
 
-def _compiled(fn: Callable, reduce_retracing: bool = True) -> tf.types.experimental.PolymorphicFunction:
-    return tf.function(fn, reduce_retracing=reduce_retracing, autograph=False)
+def _any_size(value: Any) -> Any:
+    """The signature a tensor or array argument is traced with: its dtype and rank, every dimension unknown."""
+    if isinstance(value, (tf.Tensor, np.ndarray)) and value.ndim:
+        return tf.TensorSpec([None] * value.ndim, tf.as_dtype(value.dtype))
+    return value
+
+
+class _ShapeGeneric:
+    """A ``tf.function`` whose traces serve tensors of any size.
+
+    Each call first asks for the graph of its arguments with every dimension
+    unknown (traced once, then found in the cache); the call itself then
+    dispatches to that graph, since it accepts the call's shapes.
+    """
+
+    def __init__(self, fn: Callable):
+        self._function = tf.function(fn, autograph=False)
+        functools.update_wrapper(self, fn)
+
+    @property
+    def python_function(self) -> Callable:
+        return self._function.python_function
+
+    def experimental_get_tracing_count(self) -> int:
+        return self._function.experimental_get_tracing_count()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._function.get_concrete_function(
+            *tf.nest.map_structure(_any_size, args), **tf.nest.map_structure(_any_size, kwargs)
+        )
+        return self._function(*args, **kwargs)
+
+
+def _compiled(fn: Callable) -> _ShapeGeneric:
+    return _ShapeGeneric(fn)
 
 
 # Seeding and the data statistics a fit needs.
@@ -28,15 +66,15 @@ kmeans_plusplus_runs = _compiled(_seeding.kmeans_plusplus_runs)
 random_points = _compiled(ops.random_points)
 data_mean_variance = _compiled(_statistics.data_mean_variance)
 sum_and_range = _compiled(_statistics.sum_and_range)
-dataset_moments = _compiled(_statistics.dataset_moments, reduce_retracing=False)
-reservoir_sample = _compiled(_sampling.reservoir_sample, reduce_retracing=False)
+dataset_moments = _compiled(_statistics.dataset_moments)
+reservoir_sample = _compiled(_sampling.reservoir_sample)
 
 # Lloyd fits.
 lloyd = _compiled(ops.lloyd)
 lloyd_runs = _compiled(ops.lloyd_runs)
 lloyd_bounded = _compiled(ops.lloyd_bounded)
 lloyd_yinyang = _compiled(ops.lloyd_yinyang)
-lloyd_distributed = _compiled(ops.lloyd_distributed, reduce_retracing=False)
+lloyd_distributed = _compiled(ops.lloyd_distributed)
 
 # Mini-batch fits.
 minibatch_kmeans = _compiled(ops.minibatch_kmeans)

@@ -46,7 +46,7 @@ def compute_device_type() -> str:
 
 def fold_chunks(
     n_rows: tf.Tensor,
-    chunk_size: int,
+    chunk_size: int | tf.Tensor,
     body: Callable[..., Sequence[tf.Tensor]],
     initial_state: Sequence[tf.Tensor],
 ) -> list[tf.Tensor]:

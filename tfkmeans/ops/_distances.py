@@ -83,7 +83,8 @@ def refine_near_distances(x: tf.Tensor, centers: tf.Tensor, squared: tf.Tensor) 
     """
     scale = squared_norms(x)[:, None] + squared_norms(centers)[None, :]
     near = tf.where(squared < _CANCELLATION_RATIO * scale)
-    pairs_per_chunk = max(1, BLOCK_ELEMENTS // max(1, centers.shape[1] or 1))
+    # From the run-time width: graphs are traced with the width unknown.
+    pairs_per_chunk = tf.maximum(1, BLOCK_ELEMENTS // tf.maximum(1, tf.shape(centers)[1]))
 
     def body(start, size, refined):
         pairs = tf.slice(near, [start, 0], [size, 2])
