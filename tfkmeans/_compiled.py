@@ -30,16 +30,38 @@ def _any_size(value: Any) -> Any:
     return value
 
 
+#: Arguments that are part of a graph's signature by value.
+_PLAIN_VALUES = (bool, int, float, str, type(None))
+
+
+def _signature_key(args: tuple, kwargs: dict) -> tuple | None:
+    """What the any-size signature of a call depends on: each tensor's dtype and rank, each plain value.
+
+    None where an argument is neither (a dataset, a variable): such calls ask TensorFlow every time.
+    """
+    key: list = [tuple(sorted(kwargs))]
+    for value in tf.nest.flatten((args, kwargs)):
+        if isinstance(value, (tf.Tensor, np.ndarray, np.generic)):
+            key.append((value.dtype, value.ndim))
+        elif isinstance(value, _PLAIN_VALUES):
+            key.append((type(value), value))  # True == 1 == 1.0, yet each traces its own graph
+        else:
+            return None
+    return tuple(key)
+
+
 class _ShapeGeneric:
     """A ``tf.function`` whose traces serve tensors of any size.
 
-    Each call first asks for the graph of its arguments with every dimension
-    unknown (traced once, then found in the cache); the call itself then
-    dispatches to that graph, since it accepts the call's shapes.
+    The first call of each signature (dtypes, ranks and the other arguments)
+    traces the graph with every dimension unknown; every call then dispatches
+    to that graph, since it accepts the call's shapes. Asking TensorFlow for the
+    graph on every call would cost more than the call itself for small inputs.
     """
 
     def __init__(self, fn: Callable):
         self._function = tf.function(fn, autograph=False)
+        self._traced: set[tuple] = set()
         functools.update_wrapper(self, fn)
 
     @property
@@ -50,9 +72,13 @@ class _ShapeGeneric:
         return self._function.experimental_get_tracing_count()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self._function.get_concrete_function(
-            *tf.nest.map_structure(_any_size, args), **tf.nest.map_structure(_any_size, kwargs)
-        )
+        key = _signature_key(args, kwargs)
+        if key is None or key not in self._traced:
+            self._function.get_concrete_function(
+                *tf.nest.map_structure(_any_size, args), **tf.nest.map_structure(_any_size, kwargs)
+            )
+            if key is not None:
+                self._traced.add(key)
         return self._function(*args, **kwargs)
 
 
