@@ -1,7 +1,9 @@
 """Where a fit's time goes: one fit per performance target under TensorFlow's profiler, its op time by op type.
 
 Each case is the fit a target of the summary table times (the same data, k,
-initial centres or seeding, iterations and tolerance), run three times in one
+initial centres or seeding, iterations and tolerance; the streamed pass's over
+one of :mod:`benchmarks.out_of_core`'s shards, whose 600,000 rows would make the
+profiler's record outgrow memory), run three times in one
 process: a first fit that traces the graphs, a second timed without the
 profiler, and a third under ``tf.profiler``. The third's trace is turned into
 TensorFlow's per-op table (the ``framework_op_stats`` tool behind TensorBoard's
@@ -40,7 +42,7 @@ from benchmarks._peers import fit_tfkmeans
 FLAGS = harness.new_flags("profile", repeats=1)
 flags.DEFINE_list(
     "cases",
-    "k1000_50,k100_convergence,large_per_iter,restarts,fixed_cost,k10_per_iter",
+    "k1000_50,k100_convergence,large_per_iter,restarts,fixed_cost,k10_per_iter,streamed_pass",
     "Targets whose fits are profiled (names of the summary table's targets).",
     flag_values=FLAGS,
 )
@@ -51,10 +53,20 @@ flags.DEFINE_integer(
     flag_values=FLAGS,
 )
 flags.DEFINE_integer("top", 4, "Op types shown after MatMul, by time.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "work_dir",
+    "runs/mnist10x",
+    "Where the streamed case's shard is written (as benchmarks.out_of_core).",
+    flag_values=FLAGS,
+)
 
 
 class Case(NamedTuple):
-    """A target's fit: ``n_samples`` rows, ``k`` clusters, fixed k-means++ centres or the estimator's seeding."""
+    """A target's fit: ``n_samples`` rows, ``k`` clusters, fixed k-means++ centres or the estimator's seeding.
+
+    ``streamed``: the rows are uint8 pixels read by ``tf.data`` from a shard on disk, and the fit starts
+    from the out-of-core benchmark's centres (k random rows of the shard).
+    """
 
     n_samples: int
     k: int
@@ -62,11 +74,18 @@ class Case(NamedTuple):
     n_init: int = 1
     max_iter: int = 300
     tol: float = 1e-4
+    streamed: bool = False
 
     def describe(self) -> str:
-        start = "from fixed k-means++ centres" if self.fixed_init else f"n_init={self.n_init}, its own k-means++"
+        if self.streamed:
+            start = "from k random rows"
+        elif self.fixed_init:
+            start = "from fixed k-means++ centres"
+        else:
+            start = f"n_init={self.n_init}, its own k-means++"
         stop = f"{self.max_iter} iterations" if self.tol == 0 else "to convergence"
-        return f"{self.n_samples:,} × 784, k={self.k:,}, {start}, {stop}"
+        data = " uint8 streamed from a shard by `tf.data`" if self.streamed else ""
+        return f"{self.n_samples:,} × 784{data}, k={self.k:,}, {start}, {stop}"
 
 
 CASES: dict[str, Case] = {
@@ -76,6 +95,7 @@ CASES: dict[str, Case] = {
     "restarts": Case(60_000, 10, False, n_init=10),
     "fixed_cost": Case(60_000, 10, True, max_iter=5, tol=0.0),
     "k10_per_iter": Case(60_000, 10, True, max_iter=30, tol=0.0),
+    "streamed_pass": Case(60_000, 10, True, max_iter=10, tol=0.0, streamed=True),
 }
 #: Op types whose time is the distance computation's matrix product.
 GEMM_TYPES = ("MatMul", "BatchMatMulV2", "_MklMatMul", "_FusedMatMul")
@@ -142,11 +162,24 @@ def fixed_centres(values: flags.FlagValues, k: int) -> np.ndarray:
     return _FIXED_CENTRES[key]
 
 
+def streamed_data(case: Case, values: flags.FlagValues) -> tuple[Any, np.ndarray]:
+    """The streamed case's ``tf.data`` batches (one shard of ``case.n_samples`` rows) and starting centres."""
+    from benchmarks import out_of_core
+
+    paths = out_of_core.write_shards(Path(values.work_dir), values.data_dir, case.n_samples, 1)
+    batch_size = out_of_core.FLAGS["batch_size"].default
+    return out_of_core.shard_dataset(paths, batch_size), out_of_core.initial_centres(paths, case.k, values.seed)
+
+
 def measure(case: Case, values: flags.FlagValues) -> dict[str, Any]:
     """The case's fit: traced once, timed once, then profiled."""
-    x = harness.load_train(values, case.n_samples)
-    k = min(case.k, len(x) // 2)
-    init = fixed_centres(values, k) if case.fixed_init else None
+    if case.streamed:
+        x, init = streamed_data(case, values)
+        k = case.k
+    else:
+        x = harness.load_train(values, case.n_samples)
+        k = min(case.k, len(x) // 2)
+        init = fixed_centres(values, k) if case.fixed_init else None
 
     def fit() -> Any:
         return fit_tfkmeans(x, k, init, max_iter=case.max_iter, tol=case.tol, n_init=case.n_init, seed=values.seed)

@@ -167,13 +167,17 @@ QUICK_RUNS = {
     "out_of_core": ["--targets=streamed_pass,streamed_memory"],
     "scaling": ["--methods=tfkmeans_lloyd,sklearn"],
     "mirrored": [],
-    "profile": ["--cases=fixed_cost"],
+    "profile": ["--cases=fixed_cost,streamed_pass"],
 }
 
 
 def quick_run_flags(script: str, directory: Path) -> list[str]:
     """The command-line flags of ``script``'s quick run, its outputs in ``directory``."""
-    extra = {"out_of_core": [f"--work_dir={directory}"], "scaling": [f"--figure={directory / 'scaling.png'}"]}
+    extra = {
+        "out_of_core": [f"--work_dir={directory}"],
+        "profile": [f"--work_dir={directory}"],
+        "scaling": [f"--figure={directory / 'scaling.png'}"],
+    }
     return [
         "--quick",
         f"--bench_file={directory / 'BENCHMARKS.md'}",
