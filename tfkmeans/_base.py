@@ -357,8 +357,8 @@ class BaseKMeans(tf.Module):
     def _centers_about_origin(self) -> tf.Tensor:
         """The centres in the coordinates the fit computed them in: moved by the origin's opposite.
 
-        A tensor, never the variable itself: a graph traced for
-        the variable of one fit was reused for another fit's of a different shape.
+        A tensor, never the variable itself: a graph traced for the variable of one
+        fit was reused for another fit's of a different shape.
         """
         centers, shift = tf.convert_to_tensor(self.centers), self._shift()
         return centers if shift is None else centers - shift

@@ -4,10 +4,12 @@ Every wrapper is shared by all estimator instances (centres and data are
 arguments), so many models in one process trace each graph once per input
 signature, not once per model or per module. The signature leaves every tensor
 dimension unknown from the first trace on: tracing a Lloyd graph costs seconds,
-and a fit on data of another size, or with another number of clusters, reuses
-the graph instead of tracing it again. ``autograph=False``: the ops' control flow
-is explicit (``tf.while_loop``, ``tf.cond``) and converting their source would
-cost more than tracing it.
+and a fit on data of another size reuses the graphs instead of tracing them
+again (so does one with another number of clusters, but for the graphs that take
+it, or Yinyang's number of groups, as a Python int: the seeding, Yinyang's
+loop). ``autograph=False``: the ops' control flow is explicit
+(``tf.while_loop``, ``tf.cond``) and converting their source would cost more
+than tracing it.
 """
 
 from __future__ import annotations
@@ -82,53 +84,49 @@ class _ShapeGeneric:
         return self._function(*args, **kwargs)
 
 
-def _compiled(fn: Callable) -> _ShapeGeneric:
-    return _ShapeGeneric(fn)
-
-
 # Seeding and the data statistics a fit needs.
-kmeans_plusplus = _compiled(ops.kmeans_plusplus)
-kmeans_plusplus_runs = _compiled(_seeding.kmeans_plusplus_runs)
-random_points = _compiled(ops.random_points)
-data_mean_variance = _compiled(_statistics.data_mean_variance)
-sum_and_range = _compiled(_statistics.sum_and_range)
-dataset_moments = _compiled(_statistics.dataset_moments)
-reservoir_sample = _compiled(_sampling.reservoir_sample)
+kmeans_plusplus = _ShapeGeneric(ops.kmeans_plusplus)
+kmeans_plusplus_runs = _ShapeGeneric(_seeding.kmeans_plusplus_runs)
+random_points = _ShapeGeneric(ops.random_points)
+data_mean_variance = _ShapeGeneric(_statistics.data_mean_variance)
+sum_and_range = _ShapeGeneric(_statistics.sum_and_range)
+dataset_moments = _ShapeGeneric(_statistics.dataset_moments)
+reservoir_sample = _ShapeGeneric(_sampling.reservoir_sample)
 
 # Lloyd fits.
-lloyd = _compiled(ops.lloyd)
-lloyd_runs = _compiled(ops.lloyd_runs)
-lloyd_bounded = _compiled(ops.lloyd_bounded)
-lloyd_yinyang = _compiled(ops.lloyd_yinyang)
-lloyd_distributed = _compiled(ops.lloyd_distributed)
+lloyd = _ShapeGeneric(ops.lloyd)
+lloyd_runs = _ShapeGeneric(ops.lloyd_runs)
+lloyd_bounded = _ShapeGeneric(ops.lloyd_bounded)
+lloyd_yinyang = _ShapeGeneric(ops.lloyd_yinyang)
+lloyd_distributed = _ShapeGeneric(ops.lloyd_distributed)
 
 # Mini-batch fits.
-minibatch_kmeans = _compiled(ops.minibatch_kmeans)
-minibatch_kmeans_resume = _compiled(_minibatch.minibatch_kmeans_resume)
-minibatch_step = _compiled(ops.minibatch_step)
+minibatch_kmeans = _ShapeGeneric(ops.minibatch_kmeans)
+minibatch_kmeans_resume = _ShapeGeneric(_minibatch.minibatch_kmeans_resume)
+minibatch_step = _ShapeGeneric(ops.minibatch_step)
 
 # The last step of a fit whose iterations ran in another graph: labels and exact inertia.
-lloyd_result = _compiled(_lloyd.lloyd_result)
-minibatch_result = _compiled(_minibatch.minibatch_result)
+lloyd_result = _ShapeGeneric(_lloyd.lloyd_result)
+minibatch_result = _ShapeGeneric(_minibatch.minibatch_result)
 
 # Labels, distances and inertia under given centres.
-labels_and_inertia = _compiled(ops.labels_and_inertia)
-inertia = _compiled(ops.inertia)
+labels_and_inertia = _ShapeGeneric(ops.labels_and_inertia)
+inertia = _ShapeGeneric(ops.inertia)
 
 
-@_compiled
+@_ShapeGeneric
 def predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
     """Nearest centre of every row."""
     return ops.nearest_centers(x, centers, distance, chunk_size).labels
 
 
-@_compiled
+@_ShapeGeneric
 def transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
     """Euclidean distance of every row to every centre."""
     return tf.sqrt(ops.squared_distances(x, centers, distance, chunk_size))
 
 
-@_compiled
+@_ShapeGeneric
 def score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
     """Minus the exact weighted inertia, as scikit-learn's ``score``."""
     return -ops.labels_and_inertia(x, centers, sample_weight, distance, chunk_size)[1]
