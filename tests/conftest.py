@@ -85,7 +85,10 @@ class FreshProcess:
     def start(self) -> None:
         self.output.mkdir(parents=True)
         source = _PREAMBLE + textwrap.dedent(self.script)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        # A probe measures memory alone, with TensorFlow's default threads; the other scripts run beside
+        # the unit tests, one compute thread each (as the studies, see SINGLE_THREADED).
+        threads = {} if self.memory else SINGLE_THREADED
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **threads}
         with open(f"{self.output}.stdout", "w") as stdout, open(f"{self.output}.stderr", "w") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", source, str(self.output)], cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr
