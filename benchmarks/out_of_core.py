@@ -33,13 +33,14 @@ from benchmarks import _harness as harness
 from benchmarks._mnist10x import SHIFTS
 
 FLAGS = harness.new_flags("out_of_core", repeats=3)
-flags.DEFINE_string(
-    "work_dir", "runs/mnist10x", "Where the shards are written (runs/ is not tracked).", flag_values=FLAGS
-)
+#: Where the shards are written by default (runs/ is not tracked), and the rows per batch read from disk.
+SHARDS_DIR = "runs/mnist10x"
+BATCH_SIZE = 2048
+flags.DEFINE_string("work_dir", SHARDS_DIR, "Where the shards are written.", flag_values=FLAGS)
 flags.DEFINE_integer("k", 10, "Number of clusters.", flag_values=FLAGS)
 flags.DEFINE_integer("iters", 10, "Iterations of the long timed fit (at least 2).", flag_values=FLAGS)
 flags.DEFINE_integer(
-    "batch_size", 2048, "Rows per batch read from disk (peak memory grows with it).", flag_values=FLAGS
+    "batch_size", BATCH_SIZE, "Rows per batch read from disk (peak memory grows with it).", flag_values=FLAGS
 )
 flags.DEFINE_bool(
     "probe", False, "Internal: one streamed fit in this fresh process; print its memory record.", flag_values=FLAGS

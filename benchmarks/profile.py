@@ -37,6 +37,7 @@ import numpy as np
 from absl import flags, logging
 
 from benchmarks import _harness as harness
+from benchmarks import out_of_core
 from benchmarks._peers import fit_tfkmeans
 
 FLAGS = harness.new_flags("profile", repeats=1)
@@ -54,10 +55,7 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_integer("top", 4, "Op types shown after MatMul, by time.", flag_values=FLAGS)
 flags.DEFINE_string(
-    "work_dir",
-    "runs/mnist10x",
-    "Where the streamed case's shard is written (as benchmarks.out_of_core).",
-    flag_values=FLAGS,
+    "work_dir", out_of_core.SHARDS_DIR, "Where the streamed case's shard is written.", flag_values=FLAGS
 )
 
 
@@ -164,11 +162,10 @@ def fixed_centres(values: flags.FlagValues, k: int) -> np.ndarray:
 
 def streamed_data(case: Case, values: flags.FlagValues) -> tuple[Any, np.ndarray]:
     """The streamed case's ``tf.data`` batches (one shard of ``case.n_samples`` rows) and starting centres."""
-    from benchmarks import out_of_core
-
     paths = out_of_core.write_shards(Path(values.work_dir), values.data_dir, case.n_samples, 1)
-    batch_size = out_of_core.FLAGS["batch_size"].default
-    return out_of_core.shard_dataset(paths, batch_size), out_of_core.initial_centres(paths, case.k, values.seed)
+    return out_of_core.shard_dataset(paths, out_of_core.BATCH_SIZE), out_of_core.initial_centres(
+        paths, case.k, values.seed
+    )
 
 
 def measure(case: Case, values: flags.FlagValues) -> dict[str, Any]:

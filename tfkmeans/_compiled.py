@@ -52,7 +52,7 @@ def _signature_key(args: tuple, kwargs: dict) -> tuple | None:
     return tuple(key)
 
 
-class _ShapeGeneric:
+class AnySizeFunction:
     """A ``tf.function`` whose traces serve tensors of any size.
 
     The first call of each signature (dtypes, ranks and the other arguments)
@@ -85,48 +85,48 @@ class _ShapeGeneric:
 
 
 # Seeding and the data statistics a fit needs.
-kmeans_plusplus = _ShapeGeneric(ops.kmeans_plusplus)
-kmeans_plusplus_runs = _ShapeGeneric(_seeding.kmeans_plusplus_runs)
-random_points = _ShapeGeneric(ops.random_points)
-data_mean_variance = _ShapeGeneric(_statistics.data_mean_variance)
-sum_and_range = _ShapeGeneric(_statistics.sum_and_range)
-dataset_moments = _ShapeGeneric(_statistics.dataset_moments)
-reservoir_sample = _ShapeGeneric(_sampling.reservoir_sample)
+kmeans_plusplus = AnySizeFunction(ops.kmeans_plusplus)
+kmeans_plusplus_runs = AnySizeFunction(_seeding.kmeans_plusplus_runs)
+random_points = AnySizeFunction(ops.random_points)
+data_mean_variance = AnySizeFunction(_statistics.data_mean_variance)
+sum_and_range = AnySizeFunction(_statistics.sum_and_range)
+dataset_moments = AnySizeFunction(_statistics.dataset_moments)
+reservoir_sample = AnySizeFunction(_sampling.reservoir_sample)
 
 # Lloyd fits.
-lloyd = _ShapeGeneric(ops.lloyd)
-lloyd_runs = _ShapeGeneric(ops.lloyd_runs)
-lloyd_bounded = _ShapeGeneric(ops.lloyd_bounded)
-lloyd_yinyang = _ShapeGeneric(ops.lloyd_yinyang)
-lloyd_distributed = _ShapeGeneric(ops.lloyd_distributed)
+lloyd = AnySizeFunction(ops.lloyd)
+lloyd_runs = AnySizeFunction(ops.lloyd_runs)
+lloyd_bounded = AnySizeFunction(ops.lloyd_bounded)
+lloyd_yinyang = AnySizeFunction(ops.lloyd_yinyang)
+lloyd_distributed = AnySizeFunction(ops.lloyd_distributed)
 
 # Mini-batch fits.
-minibatch_kmeans = _ShapeGeneric(ops.minibatch_kmeans)
-minibatch_kmeans_resume = _ShapeGeneric(_minibatch.minibatch_kmeans_resume)
-minibatch_step = _ShapeGeneric(ops.minibatch_step)
+minibatch_kmeans = AnySizeFunction(ops.minibatch_kmeans)
+minibatch_kmeans_resume = AnySizeFunction(_minibatch.minibatch_kmeans_resume)
+minibatch_step = AnySizeFunction(ops.minibatch_step)
 
 # The last step of a fit whose iterations ran in another graph: labels and exact inertia.
-lloyd_result = _ShapeGeneric(_lloyd.lloyd_result)
-minibatch_result = _ShapeGeneric(_minibatch.minibatch_result)
+lloyd_result = AnySizeFunction(_lloyd.lloyd_result)
+minibatch_result = AnySizeFunction(_minibatch.minibatch_result)
 
 # Labels, distances and inertia under given centres.
-labels_and_inertia = _ShapeGeneric(ops.labels_and_inertia)
-inertia = _ShapeGeneric(ops.inertia)
+labels_and_inertia = AnySizeFunction(ops.labels_and_inertia)
+inertia = AnySizeFunction(ops.inertia)
 
 
-@_ShapeGeneric
+@AnySizeFunction
 def predict(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
     """Nearest centre of every row."""
     return ops.nearest_centers(x, centers, distance, chunk_size).labels
 
 
-@_ShapeGeneric
+@AnySizeFunction
 def transform(x: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
     """Euclidean distance of every row to every centre."""
     return tf.sqrt(ops.squared_distances(x, centers, distance, chunk_size))
 
 
-@_ShapeGeneric
+@AnySizeFunction
 def score(x: tf.Tensor, sample_weight: tf.Tensor, centers: tf.Tensor, distance: str, chunk_size: int) -> tf.Tensor:
     """Minus the exact weighted inertia, as scikit-learn's ``score``."""
     return -ops.labels_and_inertia(x, centers, sample_weight, distance, chunk_size)[1]

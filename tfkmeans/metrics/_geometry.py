@@ -83,7 +83,7 @@ def _cluster_means(
     return tf.math.divide_no_nan(totals, mass[:, None]), mass
 
 
-@tf.function(reduce_retracing=True, autograph=False)
+@_compiled.AnySizeFunction
 def _center_distance_sums(x: tf.Tensor, centers: tf.Tensor, codes: tf.Tensor, chunk_size: int = 4096) -> tf.Tensor:
     """Per cluster, the sum of Euclidean distances of its rows to its centre."""
     n_clusters = tf.shape(centers)[0]
@@ -103,7 +103,7 @@ def _all_near_zero(values: tf.Tensor) -> bool:
     return bool(tf.reduce_all(tf.abs(values) <= 1e-8))
 
 
-@tf.function(reduce_retracing=True, autograph=False)
+@_compiled.AnySizeFunction
 def _distance_sums_by_cluster(
     x: tf.Tensor, codes: tf.Tensor, n_clusters: tf.Tensor, chunk_size: tf.Tensor
 ) -> tf.Tensor:
